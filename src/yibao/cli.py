@@ -1,0 +1,154 @@
+"""The ``yibao`` command. Each sub-command is a thin shell over one pipeline function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from yibao.money import dumps
+from yibao.policy.cases import CaseError, Outcome, load_cases, run_case
+
+app = typer.Typer(
+    help="yibao (医保): the core platform of a pooling region of China's basic medical insurance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold personal data
+)
+policy_app = typer.Typer(help="Benefit policy as dated data: golden cases, results and traces.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+Paths = Annotated[list[Path], typer.Argument(help="YAML case files or folders of them.", exists=True)]
+
+
+def _run_all(paths: list[Path], *, trace: bool = False) -> list[Outcome]:
+    try:
+        cases = load_cases(paths)
+    except CaseError as e:
+        err_console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    return [run_case(c, trace=trace) for c in cases]
+
+
+@policy_app.command("test")
+def policy_test(paths: Paths) -> None:
+    """Run golden cases; print every difference; exit 1 if any case fails."""
+    outcomes = _run_all(paths)
+    failed = [o for o in outcomes if not o.passed]
+    for o in failed:
+        console.print(f"[red]FAIL[/red] {o.case.where}")
+        for d in o.differences:
+            console.print(f"     {d}")
+    console.print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@policy_app.command("run")
+def policy_run(
+    paths: Paths,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the results as a JSON list in case order.")] = False,
+) -> None:
+    """Compute every case and print its results (all setlinfo money fields and intermediates)."""
+    outcomes = _run_all(paths)
+    rows = [
+        {"name": o.case.name, "file": o.case.file, "region": o.case.region, "date": o.case.date.isoformat(),
+         "error": o.error, "results": o.results}
+        for o in outcomes
+    ]  # fmt: skip
+    if json_out:
+        sys.stdout.write(dumps(rows, indent=2) + "\n")
+        return
+    for o in outcomes:
+        _print_results(o)
+
+
+@policy_app.command("explain")
+def policy_explain(paths: Paths) -> None:
+    """Show how every amount of every case was reached: the steps and each parameter read."""
+    for o in _run_all(paths, trace=True):
+        _print_trace(o)
+
+
+def _print_results(o: Outcome) -> None:
+    console.rule(f"{o.case.name}  [{o.case.region} {o.case.date}]")
+    if o.error:
+        console.print(f"[red]error:[/red] {o.error}")
+        return
+    for k, v in o.results.items():
+        if not k.startswith(("lines.", "ytd.", "setldetail")):
+            console.print(f"  {k:<28} {v}")
+
+
+def _print_trace(o: Outcome) -> None:
+    console.rule(f"[bold]{o.case.name}[/bold]  [{o.case.region} {o.case.date}]")
+    console.print(f"  source: {o.case.reference}")
+    if o.error:
+        console.print(f"  [red]error:[/red] {o.error}")
+        return
+    if not o.trace:
+        for k, v in o.results.items():
+            console.print(f"  {k} = {v}")
+        return
+    for i, step in enumerate(o.trace, 1):
+        console.print(f"  [bold]{i}. {step.name}[/bold]: {step.result}")
+        for read in step.reads:
+            console.print(f"       [dim]· {read.describe()}[/dim]")
+    r = o.results
+    console.print(
+        f"  → 统筹 {r['hifp_pay']} · 大病/大额 {r['hifmi_pay'] + r['hifob_pay']} · 救助 {r['maf_pay']}"
+        f" · 个人账户 {r['acct_pay']} · 现金 {r['psn_cash_pay']}"
+    )
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("out"),
+) -> None:
+    """The main job on embedded defaults. For now: settle example bills of the demo region 990100."""
+    from yibao.policy.loader import policy_root
+
+    examples = policy_root() / "cases" / "990100_examples.yaml"
+    outcomes = _run_all([examples], trace=True)
+    table = Table(title="示范统筹区 990100 — example settlements (yuan)", show_lines=False)
+    for col in ("bill", "总额", "全自费", "先行自付", "起付线", "统筹", "大病/大额", "救助", "账户", "现金"):
+        table.add_column(col, justify="left" if col == "bill" else "right")
+    for o in outcomes:
+        if o.error:
+            table.add_row(o.case.name, "error", o.error)
+            continue
+        r = o.results
+        table.add_row(
+            o.case.name,
+            *(str(r[k]) for k in ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "act_pay_dedc", "hifp_pay")),
+            str(r["hifmi_pay"] + r["hifob_pay"]),
+            str(r["maf_pay"]),
+            str(r["acct_pay"]),
+            str(r["psn_cash_pay"]),
+        )
+    console.print(table)
+    traced = next((o for o in outcomes if o.trace and not o.error), None)
+    if traced is not None:
+        console.print("\nHow the first bill was settled:")
+        _print_trace(traced)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [{"name": o.case.name, "error": o.error, "results": o.results} for o in outcomes]
+    (out / "demo_settlements.json").write_text(dumps(rows, indent=2) + "\n", encoding="utf-8")
+    console.print(f"\nwrote {out / 'demo_settlements.json'}")
+    if any(not o.passed for o in outcomes):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,475 @@
+"""The benefit engine: one bill, one person, the year so far, the policy in force → a settlement.
+
+:func:`settle` is a pure function. It runs the payer chain in the national order:
+
+1. **费用分割** per line: 全自费 (丙类, out of scope or a failed 限定支付 restriction) → 超限价 (price above
+   the cap) → 先行自付 (乙类 share) → 政策范围内;
+2. **起付线** against what the year already bore;
+3. **统筹基金** by ratio bands (retiree uplift folded in) up to the annual cap;
+4. **大额 / 大病保险** above its threshold by bands up to the person's cap;
+5. **公务员医疗补助** (civil servants), then **医疗救助** on what is left of the policy-range self-pay;
+6. **个人账户** (and 家庭共济 as ``acct_mulaid_pay``) → **现金**.
+
+Long-term care (visit ``ltc``) pays a per diem by care form instead of steps 2–5. During a waiting
+period (待遇等待期) no fund pays. Every result satisfies the identities of interface.md §2.4 exactly:
+
+>>> from datetime import date
+>>> from yibao.policy.loader import load_region
+>>> from yibao.settlement.model import Encounter, FeeLine, Person
+>>> line = FeeLine("1", "T1", pric=1000_000000, cnt=1_0000, det_item_fee_sumamt=100000, chrgitm_lv="01")
+>>> s = settle(Encounter("21", "3", (line,)), Person("310", "1101", 45), Accumulators(),
+...            load_region("990100"), date(2025, 3, 1))
+>>> s.act_pay_dedc, s.hifp_pay, s.psn_part_amt
+(100000, 0, 100000)
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+from yibao import codes
+from yibao.catalog.model import Catalog, LineContext, Restriction
+from yibao.money import ZERO_RATIO, Fen, Ratio, round_div, yuan
+from yibao.policy.benefit import Plan, PlanKey, resolve_plan
+from yibao.policy.enrollment import PersonRules, PersonTerms, person_rules, person_terms
+from yibao.policy.loader import Policy
+from yibao.policy.parameters import Band, Read, format_value
+from yibao.settlement.model import (
+    FEN_PER_PRICE_COUNT,
+    Accumulators,
+    Encounter,
+    FeeLine,
+    LineResult,
+    Person,
+    SetlDetail,
+    Settlement,
+)
+
+_EMPTY_RESTRICTION = Restriction()
+_NO_CATALOG = Catalog()
+_CLR_TYPE = {"outpatient": "11", "chronic": "11", "inpatient": "21", "pharmacy": "41", "ltc": "99"}
+_POOL_FUND = {"employee": "310100", "resident": "390100", "ltc": "410100", "maternity": "510100"}
+_SERIOUS_FUND = {"employee": "330100", "resident": "390200"}
+_CVLSERV_TYPES = frozenset({"1102", "1202"})
+
+
+class SettlementError(ValueError):
+    """Bad input to the engine, naming the field (e.g. ``feedetail[3].med_list_codg``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class Step(NamedTuple):
+    """One step of the trace: what was computed, from which amounts, reading which parameters."""
+
+    name: str
+    result: str
+    reads: tuple[Read, ...] = ()
+
+
+def settle(
+    encounter: Encounter,
+    person: Person,
+    ytd: Accumulators,
+    policy: Policy,
+    on: date,
+    *,
+    catalog: Catalog | None = None,
+    trace: bool = False,
+) -> Settlement:
+    """Settle ``encounter`` for ``person`` on ``on`` given the year so far; see the module docstring."""
+    visit = codes.visit_kind(encounter.med_type)
+    insutype = encounter.insutype or person.insutype
+    scheme = codes.scheme(insutype)
+    assistance = person.assistance or "none"
+    admission = ytd.admissions + 1 if visit == "inpatient" else 1
+    key = PlanKey(
+        on,
+        scheme,
+        codes.psn_category(person.psn_type, person.age),
+        encounter.hosp_lv,
+        visit,
+        str(admission),
+        assistance,
+        person.psn_type in _CVLSERV_TYPES,
+        encounter.care_form or "-",
+    )
+    plan = resolve_plan(policy, key)
+    rules = _person_rules(policy, on, scheme, assistance, need_cap=plan.serious_base is not None)
+    terms = person_terms(rules, on, person.enrollment)
+    steps: list[Step] | None = [] if trace else None
+
+    # 1. 费用分割 ------------------------------------------------------------------------------
+    ctx = LineContext(person.gend, person.age, encounter.hosp_lv, visit, encounter.diagnoses)
+    lines = tuple(_split(i, line, ctx, catalog or _NO_CATALOG, on) for i, line in enumerate(encounter.lines))
+    ful = over = pre = inscp = 0
+    for r in lines:
+        ful += r.fulamt_ownpay_amt
+        over += r.overlmt_amt
+        pre += r.preselfpay_amt
+        inscp += r.inscp_scp_amt
+    medfee = ful + over + pre + inscp
+    if steps is not None:
+        steps.append(
+            Step(
+                "费用分割 line split",
+                f"{len(lines)} lines: 医疗费总额 {yuan(medfee)} = 全自费 {yuan(ful)} + 超限价 {yuan(over)}"
+                f" + 先行自付 {yuan(pre)} + 政策范围内 {yuan(inscp)}",
+            )
+        )
+
+    waiting = terms.in_waiting
+    dedc = hifp = serious = cvlserv = maf = 0
+    above_cap = 0
+    ratio = ZERO_RATIO
+    room: Fen | None = None
+    serious_room: Fen | None = None
+    maf_room: Fen | None = None
+    new = ytd
+    if waiting:
+        if steps is not None:
+            steps.append(
+                Step(
+                    "待遇等待期 waiting period",
+                    f"{terms.waiting_months} months; benefits start {terms.benefit_start}: no fund pays",
+                    rules.reads,
+                )
+            )
+    elif visit == "ltc":
+        per_diem = plan.ltc_per_diem or 0
+        hifp = min(per_diem * encounter.ltc_days, inscp)
+        new = new._replace(ltc_paid=ytd.ltc_paid + hifp)
+        if steps is not None:
+            steps.append(
+                Step(
+                    "长期护理 per diem",
+                    f"{yuan(per_diem)} × {encounter.ltc_days} days, at most 政策范围内 {yuan(inscp)} → {yuan(hifp)}",
+                    plan.reads.get("ltc", ()),
+                )
+            )
+    else:
+        # 2. 起付线 --------------------------------------------------------------------------
+        if visit == "inpatient":
+            ded_paid = ytd.ip_deductible_paid
+            remaining = plan.deductible
+            if plan.deductible_annual_cap is not None:
+                remaining = min(remaining, max(0, plan.deductible_annual_cap - ded_paid))
+        else:
+            ded_paid = ytd.chronic_deductible_paid if visit == "chronic" else ytd.op_deductible_paid
+            remaining = max(0, plan.deductible - ded_paid)
+        dedc = min(remaining, inscp)
+        if steps is not None:
+            basis = f"admission no. {admission}" if visit == "inpatient" else "annual"
+            steps.append(
+                Step(
+                    "起付线 deductible",
+                    f"{yuan(plan.deductible)} ({basis}); already borne {yuan(ded_paid)}; remaining {yuan(remaining)}"
+                    f" → borne now {yuan(dedc)}",
+                    plan.reads.get("deductible", ()),
+                )
+            )
+
+        # 3. 统筹基金 ------------------------------------------------------------------------
+        base = inscp - dedc
+        if visit == "inpatient":
+            band_before, paid_before = ytd.pool_base, ytd.pool_paid
+        elif visit == "chronic":
+            band_before, paid_before = ytd.chronic_pool_base, ytd.pool_paid
+        else:
+            band_before, paid_before = ytd.op_pool_base, ytd.op_pool_paid
+        ratio = _rate_at(plan.bands, band_before)
+        exact = _scale(plan.bands, band_before, base)
+        hifp = _round(exact)
+        if plan.pool_cap is not None:
+            room = max(0, plan.pool_cap - paid_before)
+        if plan.sub_cap is not None:
+            room = min(room if room is not None else plan.sub_cap, max(0, plan.sub_cap - ytd.chronic_pool_paid))
+        if room is not None and hifp > room:
+            above_cap = base - _round(_consumed(plan.bands, band_before, base, room))
+            hifp = room
+        if steps is not None:
+            cap_txt = "no cap" if room is None else f"cap room {yuan(room)}"
+            steps.append(
+                Step(
+                    "统筹基金 pooled fund",
+                    f"({yuan(inscp)} − {yuan(dedc)}) = {yuan(base)} by {format_value(plan.bands)} from year base"
+                    f" {yuan(band_before)}; {cap_txt} → {yuan(hifp)}"
+                    + (f"; above the cap {yuan(above_cap)}" if above_cap else ""),
+                    plan.reads.get("pool", ()),
+                )
+            )
+
+        # 4. 大额 / 大病保险 ------------------------------------------------------------------
+        if plan.serious_base is not None:
+            add = inscp - hifp if plan.serious_base == "copay" else above_cap
+            thr = plan.serious_threshold
+            before = max(0, ytd.serious_base - thr)
+            now = max(0, ytd.serious_base + add - thr) - before
+            serious = _round(_scale(plan.serious_bands, before, now))
+            if terms.serious_cap is not None:
+                serious_room = max(0, terms.serious_cap - ytd.serious_paid)
+                serious = min(serious, serious_room)
+            serious = min(serious, inscp - hifp)
+            new = new._replace(serious_base=ytd.serious_base + add, serious_paid=ytd.serious_paid + serious)
+            if steps is not None:
+                cap_txt = "no cap" if terms.serious_cap is None else f"cap {yuan(terms.serious_cap)}"
+                steps.append(
+                    Step(
+                        "大额/大病 serious illness",
+                        f"base ({plan.serious_base}) +{yuan(add)} to {yuan(ytd.serious_base + add)}; threshold"
+                        f" {yuan(thr)}; {yuan(now)} eligible by {format_value(plan.serious_bands)}; {cap_txt},"
+                        f" already paid {yuan(ytd.serious_paid)} → {yuan(serious)}",
+                        plan.reads.get("serious", ()) + rules.reads,
+                    )
+                )
+
+        # 5. 公务员补助, 医疗救助 --------------------------------------------------------------
+        if plan.cvlserv_ratio is not None:
+            cvlserv = round_div((inscp - hifp - serious) * plan.cvlserv_ratio.num, plan.cvlserv_ratio.den)
+            new = new._replace(cvlserv_paid=ytd.cvlserv_paid + cvlserv)
+            if steps is not None:
+                steps.append(
+                    Step(
+                        "公务员医疗补助 civil servants",
+                        f"{format_value(plan.cvlserv_ratio)} × {yuan(inscp - hifp - serious)} → {yuan(cvlserv)}",
+                        plan.reads.get("cvlserv", ()),
+                    )
+                )
+        if plan.maf_ratio is not None:
+            left = inscp - hifp - serious - cvlserv
+            before = max(0, ytd.maf_base - plan.maf_threshold)
+            now = max(0, ytd.maf_base + left - plan.maf_threshold) - before
+            maf = round_div(now * plan.maf_ratio.num, plan.maf_ratio.den)
+            if plan.maf_cap is not None:
+                maf_room = max(0, plan.maf_cap - ytd.maf_paid)
+                maf = min(maf, maf_room)
+            new = new._replace(maf_base=ytd.maf_base + left, maf_paid=ytd.maf_paid + maf)
+            if steps is not None:
+                steps.append(
+                    Step(
+                        "医疗救助 medical assistance",
+                        f"{assistance}: left {yuan(left)}; threshold {yuan(plan.maf_threshold)}; {yuan(now)} ×"
+                        f" {format_value(plan.maf_ratio)}; cap room {yuan(maf_room or 0)} → {yuan(maf)}",
+                        plan.reads.get("assistance", ()),
+                    )
+                )
+
+        # accumulators of steps 2–3
+        if visit == "inpatient":
+            new = new._replace(
+                admissions=ytd.admissions + 1,
+                ip_deductible_paid=ytd.ip_deductible_paid + dedc,
+                pool_base=ytd.pool_base + base,
+                pool_paid=ytd.pool_paid + hifp,
+            )
+        elif visit == "chronic":
+            new = new._replace(
+                chronic_deductible_paid=ytd.chronic_deductible_paid + dedc,
+                chronic_pool_base=ytd.chronic_pool_base + base,
+                pool_paid=ytd.pool_paid + hifp,
+                chronic_pool_paid=ytd.chronic_pool_paid + hifp,
+            )
+        else:
+            new = new._replace(
+                op_deductible_paid=ytd.op_deductible_paid + dedc,
+                op_pool_base=ytd.op_pool_base + base,
+                op_pool_paid=ytd.op_pool_paid + hifp,
+            )
+
+    fund = hifp + serious + cvlserv + maf
+    psn_part = medfee - fund
+
+    # 6. 个人账户 / 家庭共济 → 现金 ---------------------------------------------------------------
+    own = mulaid = 0
+    if encounter.acct_used_flag:
+        payable = psn_part if plan.account_out_of_scope else psn_part - ful - over
+        own = min(person.acct_balance, payable)
+        mulaid = min(person.mulaid_balance, payable - own)
+    acct = own + mulaid
+    cash = psn_part - acct
+    new = new._replace(fund_paid=new.fund_paid + fund)
+    if steps is not None:
+        steps.append(
+            Step(
+                "个人账户 personal account",
+                f"个人负担 {yuan(psn_part)}; account {yuan(own)} of balance {yuan(person.acct_balance)}"
+                f" + 共济 {yuan(mulaid)} → cash {yuan(cash)}",
+                plan.reads.get("account", ()),
+            )
+        )
+
+    detail: list[SetlDetail] = []
+    if hifp:
+        detail.append(_row(_POOL_FUND.get(scheme, "999997"), inscp, room, hifp, f"ratio {ratio}"))
+    if serious:
+        detail.append(_row(_SERIOUS_FUND.get(scheme, "999997"), inscp, serious_room, serious, ""))
+    if cvlserv:
+        detail.append(_row("320100", inscp, None, cvlserv, ""))
+    if maf:
+        detail.append(_row("610100", inscp, maf_room, maf, assistance))
+    if acct:
+        detail.append(_row("310200", inscp, None, acct, f"共济 {yuan(mulaid)}" if mulaid else ""))
+
+    hifob, hifmi = (serious, 0) if scheme == "employee" else (0, serious)
+    intermediates: dict[str, Any] = {
+        "visit": visit,
+        "scheme": scheme,
+        "psn_cat": key.psn_cat,
+        "admission": admission,
+        "deductible": plan.deductible,
+        "pool_ratio": ratio,
+        "pool_cap": plan.pool_cap,
+        "pool_cap_room": room,
+        "above_pool_cap": above_cap,
+        "serious_illness_threshold": plan.serious_threshold,
+        "serious_illness_cap": terms.serious_cap,
+        "maf_threshold": plan.maf_threshold,
+        "waiting_period_months": terms.waiting_months,
+        "benefit_start": terms.benefit_start,
+        "in_waiting_period": waiting,
+    }
+    return Settlement(
+        medfee_sumamt=medfee,
+        fulamt_ownpay_amt=ful,
+        overlmt_selfpay=over,
+        preselfpay_amt=pre,
+        inscp_scp_amt=inscp,
+        act_pay_dedc=dedc,
+        hifp_pay=hifp,
+        pool_prop_selfpay=ratio,
+        cvlserv_pay=cvlserv,
+        hifes_pay=0,
+        hifmi_pay=hifmi,
+        hifob_pay=hifob,
+        maf_pay=maf,
+        oth_pay=0,
+        fund_pay_sumamt=fund,
+        psn_part_amt=psn_part,
+        acct_pay=acct,
+        psn_cash_pay=cash,
+        hosp_part_amt=0,
+        balc=person.acct_balance - own,
+        acct_mulaid_pay=mulaid,
+        insutype=insutype,
+        med_type=encounter.med_type,
+        clr_type=_CLR_TYPE[visit],
+        lines=lines,
+        setldetail=tuple(detail),
+        ytd=new,
+        intermediates=intermediates,
+        trace=tuple(steps) if steps is not None else None,
+    )
+
+
+def _person_rules(policy: Policy, on: date, scheme: str, assistance: str, *, need_cap: bool) -> PersonRules:
+    cache: dict[tuple[date, str, str, bool], PersonRules] = policy.__dict__.setdefault("_person_rules", {})
+    k = (on, scheme, assistance, need_cap)
+    rules = cache.get(k)
+    if rules is None:
+        rules = cache[k] = person_rules(policy, on, scheme=scheme, assistance=assistance, need_cap=need_cap)
+    return rules
+
+
+def person_only(policy: Policy, person: Person, on: date) -> PersonTerms:
+    """The person-level terms (waiting period, serious-illness cap) without a bill."""
+    scheme = codes.scheme(person.insutype)
+    rules = _person_rules(policy, on, scheme, person.assistance or "none", need_cap=policy.has("serious_illness.cap"))
+    return person_terms(rules, on, person.enrollment)
+
+
+def _split(i: int, line: FeeLine, ctx: LineContext, catalog: Catalog, on: date) -> LineResult:
+    """Split one fee line into 全自费 / 超限价 / 先行自付 / 政策范围内."""
+    item = None
+    if line.chrgitm_lv is None or line.med_chrgitm_type is None:
+        item = catalog.get(line.med_list_codg, on)
+    if line.chrgitm_lv is None:
+        if item is None:
+            known = line.med_list_codg in catalog
+            raise SettlementError(
+                f"feedetail[{i}].med_list_codg",
+                f"{line.med_list_codg!r} is {'not in force on ' + str(on) if known else 'not in the catalogue'}",
+            )
+        lv = item.chrgitm_lv
+        prop: Ratio = item.selfpay_prop
+        cap = item.pric_uplmt.get(ctx.hosp_lv)
+        restriction = item.restriction
+    else:
+        lv = line.chrgitm_lv
+        prop = line.selfpay_prop or ZERO_RATIO
+        cap = line.pric_uplmt
+        restriction = _EMPTY_RESTRICTION
+    typ = line.med_chrgitm_type or (item.med_chrgitm_type if item is not None else "14")
+    amt = line.det_item_fee_sumamt
+    memo = ""
+    lmt = "0"
+    if restriction is not _EMPTY_RESTRICTION and restriction != _EMPTY_RESTRICTION:
+        lmt = "1"
+        reason = restriction.violation(ctx if line.days_supply is None else ctx._replace(days_supply=line.days_supply))
+        if reason is not None:
+            memo = reason
+    if lv == "03" or memo:
+        return LineResult(line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, amt, 0, 0, 0, lv, typ, lmt, memo)
+    over = 0
+    if cap is not None and line.pric > cap:
+        over = min(amt, max(0, amt - round_div(cap * line.cnt, FEN_PER_PRICE_COUNT)))
+    rest = amt - over
+    pre = round_div(rest * prop.num, prop.den) if prop.num else 0
+    return LineResult(line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, 0, over, pre, rest - pre, lv, typ, lmt, "")
+
+
+def _round(x: int | Fraction) -> int:
+    return x if isinstance(x, int) else round_div(x.numerator, x.denominator)
+
+
+def _rate_at(bands: tuple[Band, ...], at: Fen) -> Ratio:
+    rate = bands[0].rate if bands else ZERO_RATIO
+    for b in bands:
+        if b.above <= at:
+            rate = b.rate
+    return rate
+
+
+def _scale(bands: tuple[Band, ...], before: Fen, amount: Fen) -> int | Fraction:
+    """Σ over bands of (the part of [before, before + amount) inside the band) × the band's rate, exactly."""
+    if not bands or amount <= 0:
+        return 0
+    if len(bands) == 1:
+        r = bands[0].rate
+        return Fraction(amount * r.num, r.den)
+    total = Fraction(0)
+    end = before + amount
+    for j, b in enumerate(bands):
+        hi = bands[j + 1].above if j + 1 < len(bands) else end
+        part = min(end, hi) - max(before, b.above)
+        if part > 0:
+            total += Fraction(part * b.rate.num, b.rate.den)
+    return total
+
+
+def _consumed(bands: tuple[Band, ...], before: Fen, amount: Fen, room: Fen) -> Fraction:
+    """How much of ``amount`` the pool covers before its payment reaches ``room`` (the cap)."""
+    paid = Fraction(0)
+    used = Fraction(0)
+    end = before + amount
+    for j, b in enumerate(bands):
+        hi = bands[j + 1].above if j + 1 < len(bands) else end
+        part = min(end, hi) - max(before, b.above)
+        if part <= 0:
+            continue
+        pay = Fraction(part * b.rate.num, b.rate.den)
+        if paid + pay >= room and b.rate.num:
+            return used + (room - paid) / Fraction(b.rate.num, b.rate.den)
+        paid += pay
+        used += part
+    return used
+
+
+def _row(fund_pay_type: str, inscp: Fen, limit: Fen | None, paid: Fen, info: str) -> SetlDetail:
+    return SetlDetail(
+        fund_pay_type, codes.label("fund_pay_type", fund_pay_type), inscp, limit or 0, paid, info
+    )
