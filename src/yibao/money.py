@@ -60,7 +60,7 @@ def round_div(numerator: int, denominator: int) -> int:
 
 
 def _as_decimal(value: object, field: str) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(field, f"must be an exact number (got {type(value).__name__}); floats are never money")
     if isinstance(value, Decimal):
         d = value

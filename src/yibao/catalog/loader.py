@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -213,7 +214,7 @@ def _check_versions(items: list[CatalogItem], lines_of: list[int], source: str) 
         if len(positions) < 2:
             continue
         positions.sort(key=lambda i: items[i].begndate)
-        for prev, cur in zip(positions, positions[1:], strict=False):
+        for prev, cur in itertools.pairwise(positions):
             end = items[prev].enddate
             if end is None or end >= items[cur].begndate:
                 later = max(lines_of[prev], lines_of[cur])

@@ -157,6 +157,7 @@ class Catalog:
             self._by_code.setdefault(item.med_list_codg, []).append(item)
         for versions in self._by_code.values():
             versions.sort(key=lambda i: i.begndate)
+        self._count = sum(len(v) for v in self._by_code.values())
 
     def get(self, med_list_codg: str, on: date) -> CatalogItem | None:
         """The version of ``med_list_codg`` in force on ``on``, or None."""
@@ -169,7 +170,7 @@ class Catalog:
         return med_list_codg in self._by_code
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by_code.values())
+        return self._count
 
     def items(self) -> Iterable[CatalogItem]:
         for versions in self._by_code.values():

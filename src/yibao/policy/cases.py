@@ -237,7 +237,7 @@ def _equal(want: Any, got: Any) -> bool:
         except ArithmeticError:
             return False
     if isinstance(want, date):
-        return want.isoformat() == got
+        return bool(want.isoformat() == got)
     return bool(want == got)
 
 

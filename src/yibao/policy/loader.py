@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -319,7 +320,7 @@ def _scale(raw: Any, where: str) -> tuple[Band, ...]:
         bands.append(Band(parse_money(_exact(b["above"], here), here), rate))
     if bands[0].above != 0:
         raise PolicyError(where, "the first bracket must start at 0")
-    if any(a.above >= b.above for a, b in zip(bands, bands[1:], strict=False)):
+    if any(a.above >= b.above for a, b in itertools.pairwise(bands)):
         raise PolicyError(where, "brackets must be in increasing order of 'above'")
     return tuple(bands)
 

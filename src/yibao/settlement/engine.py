@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from yibao import codes
 from yibao.catalog.model import Catalog, LineContext, Restriction
 from yibao.money import ZERO_RATIO, Fen, Ratio, round_div, yuan
-from yibao.policy.benefit import Plan, PlanKey, resolve_plan
+from yibao.policy.benefit import PlanKey, resolve_plan
 from yibao.policy.enrollment import PersonRules, PersonTerms, person_rules, person_terms
 from yibao.policy.loader import Policy
 from yibao.policy.parameters import Band, Read, format_value
@@ -106,7 +106,8 @@ def settle(
 
     # 1. 费用分割 ------------------------------------------------------------------------------
     ctx = LineContext(person.gend, person.age, encounter.hosp_lv, visit, encounter.diagnoses)
-    lines = tuple(_split(i, line, ctx, catalog or _NO_CATALOG, on) for i, line in enumerate(encounter.lines))
+    cat = catalog if catalog is not None else _NO_CATALOG
+    lines = tuple(_split(i, line, ctx, cat, on) for i, line in enumerate(encounter.lines))
     ful = over = pre = inscp = 0
     for r in lines:
         ful += r.fulamt_ownpay_amt
@@ -438,9 +439,9 @@ def _scale(bands: tuple[Band, ...], before: Fen, amount: Fen) -> int | Fraction:
     """Σ over bands of (the part of [before, before + amount) inside the band) × the band's rate, exactly."""
     if not bands or amount <= 0:
         return 0
-    if len(bands) == 1:
+    if len(bands) == 1:  # the common case: one rounding, no Fraction
         r = bands[0].rate
-        return Fraction(amount * r.num, r.den)
+        return round_div(amount * r.num, r.den)
     total = Fraction(0)
     end = before + amount
     for j, b in enumerate(bands):
