@@ -1,0 +1,226 @@
+"""Read and write dataset tables exactly: Int64 fen in memory ⇄ DECIMAL(16,2) on disk, without floats.
+
+Writers stream: a :class:`TableWriter` appends chunks as Parquet row groups, so a region of millions of
+persons is written with bounded memory. Readers accept Parquet (any exact decimal or integer column) and
+CSV (decimal text), and return Polars frames in the in-memory kinds of :mod:`yibao.dataset.schema`.
+
+>>> import polars as pl, tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> df = pl.DataFrame({"psn_no": ["1"], "emp_no": [""], "insutype": ["310"], "clct_month": ["2024-01"],
+...                    "clct_type": ["1"], "amount": [123456], "to_account": [0]})
+>>> write_table(d, "contribution_d", df)
+>>> read_table(d, "contribution_d")["amount"].to_list()
+[123456]
+>>> import pyarrow.parquet as pq
+>>> str(pq.read_schema(d / "contribution_d.parquet").field("amount").type)
+'decimal128(16, 2)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from yibao.dataset.schema import PRECISION, SCALE, TABLES, Table
+
+
+class DatasetError(ValueError):
+    """A table that is missing, or a column that is missing or not exact, naming the file and column."""
+
+
+_ARROW_PLAIN: dict[str, pa.DataType] = {
+    "str": pa.string(),
+    "int": pa.int64(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("s"),
+}
+
+_POLARS: dict[str, Any] = {
+    "str": pl.String,
+    "int": pl.Int64,
+    "money": pl.Int64,
+    "count": pl.Int64,
+    "price": pl.Int64,
+    "ratio": pl.Int64,
+    "date": pl.Date,
+    "datetime": pl.Datetime("us"),
+}
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    fields = []
+    for c in table.columns:
+        if c.kind in SCALE:
+            t: pa.DataType = pa.decimal128(PRECISION[c.kind], SCALE[c.kind])
+        else:
+            t = _ARROW_PLAIN[c.kind]
+        fields.append(pa.field(c.name, t, nullable=True))
+    return pa.schema(fields)
+
+
+def polars_schema(table: Table) -> dict[str, Any]:
+    return {c.name: _POLARS[c.kind] for c in table.columns}
+
+
+def _int_to_decimal(values: pa.Array, kind: str) -> pa.Array:
+    """Scaled int64 → decimal128 with the same unscaled value (1234 fen → 12.34), through the buffer."""
+    ints = values.cast(pa.int64())
+    n = len(ints)
+    raw = np.zeros(n, dtype=np.int64) if ints.null_count == n else ints.fill_null(0).to_numpy(zero_copy_only=False)
+    pairs = np.empty((n, 2), dtype=np.int64)
+    pairs[:, 0] = raw
+    pairs[:, 1] = raw >> 63  # sign extension into the high 64 bits (little-endian int128)
+    validity = ints.buffers()[0] if ints.null_count and ints.offset == 0 else None
+    if ints.null_count and validity is None:
+        validity = pa.array(ints.is_valid()).buffers()[1]
+    dtype = pa.decimal128(PRECISION[kind], SCALE[kind])
+    return pa.Array.from_buffers(dtype, n, [validity, pa.py_buffer(pairs.tobytes())], null_count=ints.null_count)
+
+
+def _decimal_to_int(values: pa.Array, kind: str, where: str) -> pa.Array:
+    """Any exact decimal (or integer) column → int64 in the kind's scale, refusing lost digits and floats."""
+    scale = SCALE[kind]
+    t = values.type
+    if pa.types.is_integer(t):
+        return pc.multiply(values.cast(pa.int64()), 10**scale)
+    if pa.types.is_floating(t):
+        raise DatasetError(f"{where}: is floating point; money, counts and prices must be exact decimals")
+    if not pa.types.is_decimal(t):
+        raise DatasetError(f"{where}: expected a decimal column, got {t}")
+    assert isinstance(t, pa.Decimal128Type | pa.Decimal256Type)
+    if t.scale > scale:
+        rescaled = values.cast(pa.decimal128(38, scale), safe=True)  # raises if digits would be lost
+    else:
+        rescaled = values.cast(pa.decimal128(38, scale))
+    arr = rescaled.combine_chunks() if isinstance(rescaled, pa.ChunkedArray) else rescaled
+    n = len(arr)
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)[2 * arr.offset : 2 * (arr.offset + n)].reshape(n, 2)
+    low, high = words[:, 0], words[:, 1]
+    if np.any(high != (low >> 63)):
+        raise DatasetError(f"{where}: a value does not fit in 64 bits")
+    return pa.array(low.copy(), type=pa.int64(), mask=None if arr.null_count == 0 else np.asarray(arr.is_null()))
+
+
+def to_arrow(table: Table, df: pl.DataFrame) -> pa.Table:
+    """The in-memory frame as an Arrow table in the on-disk schema (columns in schema order)."""
+    missing = [c.name for c in table.columns if c.name not in df.columns]
+    if missing:
+        raise DatasetError(f"{table.name}: missing columns {missing}")
+    arrays = []
+    for c in table.columns:
+        col = df.get_column(c.name).to_arrow()
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        if c.kind in SCALE:
+            arrays.append(_int_to_decimal(col, c.kind))
+        elif c.kind == "datetime":
+            arrays.append(col.cast(pa.timestamp("s"), safe=False))
+        else:
+            arrays.append(col.cast(_ARROW_PLAIN[c.kind]))
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
+
+
+class TableWriter:
+    """Append chunks of one table to ``folder/<name>.parquet`` as row groups (bounded memory)."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.table = TABLES[name]
+        self.path = Path(folder) / f"{name}.parquet"
+        self._writer = pq.ParquetWriter(self.path, arrow_schema(self.table), compression="zstd")
+        self.rows = 0
+
+    def write(self, df: pl.DataFrame) -> None:
+        if df.height:
+            self._writer.write_table(to_arrow(self.table, df))
+            self.rows += df.height
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def write_table(folder: Path | str, name: str, df: pl.DataFrame) -> None:
+    """Write one whole table."""
+    with TableWriter(Path(folder), name) as w:
+        w.write(df)
+
+
+def table_path(folder: Path | str, name: str) -> Path:
+    """The file of a table: ``<name>.parquet``, else ``<name>.csv``; DatasetError if neither exists."""
+    folder = Path(folder)
+    for ext in (".parquet", ".csv"):
+        p = folder / f"{name}{ext}"
+        if p.exists():
+            return p
+    raise DatasetError(f"{folder}: table {name} is missing (expected {name}.parquet or {name}.csv)")
+
+
+def read_table(folder: Path | str, name: str, columns: Iterable[str] | None = None) -> pl.DataFrame:
+    """Read a table into its in-memory kinds (money as Int64 fen …), optionally only some columns."""
+    table = TABLES[name]
+    path = table_path(folder, name)
+    wanted = list(columns) if columns is not None else list(table.names)
+    for c in wanted:
+        table.column(c)  # KeyError for a column the schema does not know
+    if path.suffix == ".csv":
+        return _read_csv(path, table, wanted)
+    try:
+        arrow = pq.read_table(path, columns=wanted)
+    except (pa.ArrowInvalid, KeyError) as e:
+        raise DatasetError(f"{path.name}: {e}") from None
+    arrays: dict[str, pa.Array] = {}
+    for c in wanted:
+        kind = table.column(c).kind
+        col = arrow.column(c).combine_chunks()
+        if kind in SCALE:
+            col = _decimal_to_int(col, kind, f"{path.name}, column {c}")
+        arrays[c] = col
+    df = pl.from_arrow(pa.table(arrays))
+    assert isinstance(df, pl.DataFrame)
+    return df.cast({c: _POLARS[table.column(c).kind] for c in wanted}, strict=False)
+
+
+def _read_csv(path: Path, table: Table, wanted: list[str]) -> pl.DataFrame:
+    raw = pl.read_csv(path, columns=wanted, infer_schema=False)  # every column as text: nothing through float
+    out = []
+    for c in wanted:
+        kind = table.column(c).kind
+        s = raw.get_column(c)
+        if kind in SCALE:
+            out.append(_text_to_scaled(s, SCALE[kind], f"{path.name}, column {c}"))
+        elif kind == "int":
+            out.append(s.cast(pl.Int64))
+        elif kind == "date":
+            out.append(s.str.to_date())
+        elif kind == "datetime":
+            out.append(s.str.to_datetime(time_unit="us"))
+        else:
+            out.append(s.fill_null(""))
+    return pl.DataFrame(out)
+
+
+def _text_to_scaled(s: pl.Series, scale: int, where: str) -> pl.Series:
+    """Decimal text → Int64 scaled by 10**scale exactly (refusing more decimals than the scale)."""
+    parts = s.str.strip_chars().str.split_exact(".", 1)
+    whole = parts.struct.field("field_0")
+    frac = parts.struct.field("field_1").fill_null("")
+    if (frac.str.len_chars() > scale).any():
+        raise DatasetError(f"{where}: more than {scale} decimal places")
+    negative = whole.str.starts_with("-")
+    digits = whole.str.replace("^[-+]", "").cast(pl.Int64) * 10**scale + frac.str.pad_end(scale, "0").cast(pl.Int64)
+    return pl.Series(s.name, np.where(negative.to_numpy(), -digits.to_numpy(), digits.to_numpy()), dtype=pl.Int64)
