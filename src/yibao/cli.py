@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from yibao.money import dumps
@@ -32,7 +33,7 @@ def _run_all(paths: list[Path], *, trace: bool = False) -> list[Outcome]:
     try:
         cases = load_cases(paths)
     except CaseError as e:
-        err_console.print(f"[red]error:[/red] {e}")
+        err_console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     return [run_case(c, trace=trace) for c in cases]
 
@@ -43,9 +44,9 @@ def policy_test(paths: Paths) -> None:
     outcomes = _run_all(paths)
     failed = [o for o in outcomes if not o.passed]
     for o in failed:
-        console.print(f"[red]FAIL[/red] {o.case.where}")
+        console.print(f"[red]FAIL[/red] {escape(o.case.where)}")
         for d in o.differences:
-            console.print(f"     {d}")
+            console.print(f"     {escape(d)}")
     console.print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
     if failed:
         raise typer.Exit(1)
@@ -78,29 +79,29 @@ def policy_explain(paths: Paths) -> None:
 
 
 def _print_results(o: Outcome) -> None:
-    console.rule(f"{o.case.name}  [{o.case.region} {o.case.date}]")
+    console.rule(escape(f"{o.case.name}  [{o.case.region} {o.case.date}]"))
     if o.error:
-        console.print(f"[red]error:[/red] {o.error}")
+        console.print(f"[red]error:[/red] {escape(o.error)}")
         return
     for k, v in o.results.items():
         if not k.startswith(("lines.", "ytd.", "setldetail")):
-            console.print(f"  {k:<28} {v}")
+            console.print(f"  {escape(k):<28} {escape(str(v))}")
 
 
 def _print_trace(o: Outcome) -> None:
-    console.rule(f"[bold]{o.case.name}[/bold]  [{o.case.region} {o.case.date}]")
-    console.print(f"  source: {o.case.reference}")
+    console.rule(f"[bold]{escape(o.case.name)}[/bold]  " + escape(f"[{o.case.region} {o.case.date}]"))
+    console.print(f"  source: {escape(o.case.reference)}")
     if o.error:
-        console.print(f"  [red]error:[/red] {o.error}")
+        console.print(f"  [red]error:[/red] {escape(o.error)}")
         return
     if not o.trace:
         for k, v in o.results.items():
-            console.print(f"  {k} = {v}")
+            console.print(f"  {escape(k)} = {escape(str(v))}")
         return
     for i, step in enumerate(o.trace, 1):
-        console.print(f"  [bold]{i}. {step.name}[/bold]: {step.result}")
+        console.print(f"  [bold]{i}. {escape(step.name)}[/bold]: {escape(step.result)}")
         for read in step.reads:
-            console.print(f"       [dim]· {read.describe()}[/dim]")
+            console.print(f"       [dim]· {escape(read.describe())}[/dim]")
     r = o.results
     console.print(
         f"  → 统筹 {r['hifp_pay']} · 大病/大额 {r['hifmi_pay'] + r['hifob_pay']} · 救助 {r['maf_pay']}"

@@ -53,12 +53,17 @@ def run(encounter: Encounter, person: Person = EMPLOYEE, ytd: Accumulators | Non
 
 def assert_identities(s: Settlement) -> None:
     assert s.medfee_sumamt == s.fulamt_ownpay_amt + s.overlmt_selfpay + s.preselfpay_amt + s.inscp_scp_amt
-    assert s.fund_pay_sumamt == s.hifp_pay + s.cvlserv_pay + s.hifes_pay + s.hifmi_pay + s.hifob_pay + s.maf_pay + s.oth_pay
+    assert (
+        s.fund_pay_sumamt
+        == s.hifp_pay + s.cvlserv_pay + s.hifes_pay + s.hifmi_pay + s.hifob_pay + s.maf_pay + s.oth_pay
+    )
     assert s.psn_part_amt == s.medfee_sumamt - s.fund_pay_sumamt - s.hosp_part_amt
     assert s.psn_part_amt == s.acct_pay + s.psn_cash_pay
     assert sum(d.fund_payamt for d in s.setldetail) == s.fund_pay_sumamt + s.acct_pay
     for r in s.lines:
-        assert r.det_item_fee_sumamt == r.fulamt_ownpay_amt + r.overlmt_amt + r.preselfpay_amt + r.inscp_scp_amt
+        assert (
+            r.det_item_fee_sumamt == r.fulamt_ownpay_amt + r.overlmt_amt + r.preselfpay_amt + r.inscp_scp_amt
+        )
     assert all(v >= 0 for v in s.money().values()), s.money()
 
 
@@ -124,7 +129,9 @@ def test_a_price_at_or_below_the_cap_is_not_overlmt() -> None:
 CATALOG = Catalog(
     [
         CatalogItem("XB001", "乙类药", "drug", "09", "02", Ratio.of("0.10"), {"3": 10_000000}),
-        CatalogItem("XF001", "限女性药", "drug", "09", "01", restriction=Restriction(gend="2", text="限女性")),
+        CatalogItem(
+            "XF001", "限女性药", "drug", "09", "01", restriction=Restriction(gend="2", text="限女性")
+        ),
         CatalogItem("XOLD", "已停用", "drug", "09", "01", enddate=date(2024, 12, 31)),
     ]
 )
@@ -179,8 +186,15 @@ def test_a_code_out_of_force_names_the_line_and_date() -> None:
 
 @pytest.mark.parametrize(
     ("hosp_lv", "admissions", "expected"),
-    [("3", 0, 1000_00), ("3", 1, 500_00), ("3", 4, 500_00), ("2", 0, 500_00), ("2", 1, 250_00), ("1", 0, 200_00),
-     ("1", 2, 100_00)],  # fmt: skip
+    [
+        ("3", 0, 1000_00),
+        ("3", 1, 500_00),
+        ("3", 4, 500_00),
+        ("2", 0, 500_00),
+        ("2", 1, 250_00),
+        ("1", 0, 200_00),
+        ("1", 2, 100_00),
+    ],
 )
 def test_the_inpatient_deductible_is_per_admission(hosp_lv: str, admissions: int, expected: int) -> None:
     s = run(bill("21", hosp_lv, ln("5000")), ytd=Accumulators(admissions=admissions))
@@ -319,7 +333,9 @@ def test_chronic_payments_count_against_their_own_limit_and_the_pool_cap() -> No
                                                            pool_paid=11900_00))  # fmt: skip
     assert s.hifp_pay == 100_00  # 12,000 limit
     assert (s.ytd.chronic_pool_paid, s.ytd.pool_paid) == (12000_00, 12000_00)
-    s = run(bill("14", "3", ln("2000")), ytd=Accumulators(chronic_deductible_paid=300_00, pool_paid=299950_00))
+    s = run(
+        bill("14", "3", ln("2000")), ytd=Accumulators(chronic_deductible_paid=300_00, pool_paid=299950_00)
+    )
     assert s.hifp_pay == 50_00  # the pool cap is nearer
 
 
@@ -489,8 +505,14 @@ def test_the_trace_lists_each_step_with_its_parameter_reads() -> None:
             assert read.reference
             assert read.name in read.describe() and str(read.since) in read.describe()
     dedc = {r.name: r for r in by_name["起付线"].reads}
-    assert set(dedc) == {"inpatient.deductible", "inpatient.deductible_factor", "inpatient.deductible_annual_cap"}
-    assert dedc["inpatient.deductible"].value == 1000_00 and dedc["inpatient.deductible"].since == date(2024, 1, 1)
+    assert set(dedc) == {
+        "inpatient.deductible",
+        "inpatient.deductible_factor",
+        "inpatient.deductible_annual_cap",
+    }
+    assert dedc["inpatient.deductible"].value == 1000_00 and dedc["inpatient.deductible"].since == date(
+        2024, 1, 1
+    )
     assert "benefits.md" in dedc["inpatient.deductible"].reference
     pool = {r.name for r in by_name["统筹基金"].reads}
     assert pool == {"inpatient.pool_ratio", "inpatient.pool_cap"}
@@ -509,7 +531,9 @@ def test_the_trace_of_a_waiting_period_and_of_assistance() -> None:
 
 
 def test_the_accumulators_are_updated_and_the_input_is_untouched() -> None:
-    ytd = Accumulators(admissions=1, ip_deductible_paid=500_00, pool_base=1000_00, pool_paid=840_00, fund_paid=840_00)
+    ytd = Accumulators(
+        admissions=1, ip_deductible_paid=500_00, pool_base=1000_00, pool_paid=840_00, fund_paid=840_00
+    )
     s = run(bill("21", "3", ln("10500")), ytd=ytd)
     assert ytd == Accumulators(admissions=1, ip_deductible_paid=500_00, pool_base=1000_00, pool_paid=840_00,
                                fund_paid=840_00)  # fmt: skip
@@ -520,7 +544,11 @@ def test_the_accumulators_are_updated_and_the_input_is_untouched() -> None:
     assert s.ytd.fund_paid == 840_00 + s.fund_pay_sumamt
     o = run(bill("11", "3", ln("500")), ytd=s.ytd)
     assert o.ytd.admissions == 2 and o.ytd.pool_paid == s.ytd.pool_paid
-    assert o.ytd.op_pool_paid == o.hifp_pay and o.ytd.op_deductible_paid == 200_00 and o.ytd.op_pool_base == 300_00
+    assert (
+        o.ytd.op_pool_paid == o.hifp_pay
+        and o.ytd.op_deductible_paid == 200_00
+        and o.ytd.op_pool_base == 300_00
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,20 +563,39 @@ GOOD_LINE = {"med_list_codg": "T1", "chrgitm_lv": "01", "pric": "10", "cnt": "1"
     [
         ({**GOOD_LINE, "cnt": "1.00001"}, "encounter.lines[0].cnt", "more than 4 decimal places"),
         ({**GOOD_LINE, "pric": "10.0000001"}, "encounter.lines[0].pric", "more than 6 decimal places"),
-        ({**GOOD_LINE, "det_item_fee_sumamt": "10.001"}, "encounter.lines[0].det_item_fee_sumamt", "more than 2 decimal"),
-        ({**GOOD_LINE, "det_item_fee_sumamt": "10.02"}, "encounter.lines[0].det_item_fee_sumamt", "differs from pric × cnt"),
-        ({**GOOD_LINE, "det_item_fee_sumamt": "-10"}, "encounter.lines[0].det_item_fee_sumamt", "must not be negative"),
+        (
+            {**GOOD_LINE, "det_item_fee_sumamt": "10.001"},
+            "encounter.lines[0].det_item_fee_sumamt",
+            "more than 2 decimal",
+        ),
+        (
+            {**GOOD_LINE, "det_item_fee_sumamt": "10.02"},
+            "encounter.lines[0].det_item_fee_sumamt",
+            "differs from pric × cnt",
+        ),
+        (
+            {**GOOD_LINE, "det_item_fee_sumamt": "-10"},
+            "encounter.lines[0].det_item_fee_sumamt",
+            "must not be negative",
+        ),
         ({**GOOD_LINE, "pric": "-10"}, "encounter.lines[0].pric", "must not be negative"),
         ({**GOOD_LINE, "cnt": "-1"}, "encounter.lines[0].cnt", "must not be negative"),
         ({**GOOD_LINE, "cnt": "0"}, "encounter.lines[0].cnt", "must be positive"),
         ({**GOOD_LINE, "pric": 10.5}, "encounter.lines[0].pric", "floats are never money"),
         ({**GOOD_LINE, "pric": "ten"}, "encounter.lines[0].pric", "not a number"),
-        ({**GOOD_LINE, "pric_uplmt_amt": "1.1234567"}, "encounter.lines[0].pric_uplmt_amt", "more than 6 decimal"),
+        (
+            {**GOOD_LINE, "pric_uplmt_amt": "1.1234567"},
+            "encounter.lines[0].pric_uplmt_amt",
+            "more than 6 decimal",
+        ),
         ({**GOOD_LINE, "chrgitm_lv": "04"}, "encounter.lines[0].chrgitm_lv", "unknown code '04'"),
         ({**GOOD_LINE, "selfpay_prop": "1.2"}, "encounter.lines[0].selfpay_prop", "between 0 and 1"),
         ({**GOOD_LINE, "selfpay_prop": "-0.1"}, "encounter.lines[0].selfpay_prop", "negative"),
-        ({"med_list_codg": "T1", "selfpay_prop": "0.1", "pric": "1", "cnt": "1"}, "encounter.lines[0].selfpay_prop",
-         "together with chrgitm_lv"),  # fmt: skip
+        (
+            {"med_list_codg": "T1", "selfpay_prop": "0.1", "pric": "1", "cnt": "1"},
+            "encounter.lines[0].selfpay_prop",
+            "together with chrgitm_lv",
+        ),
         ({"chrgitm_lv": "01", "pric": "1", "cnt": "1"}, "encounter.lines[0].med_list_codg", "is required"),
         ({"med_list_codg": "T1", "chrgitm_lv": "01", "cnt": "1"}, "encounter.lines[0].pric", "is required"),
     ],
@@ -561,7 +608,9 @@ def test_a_bad_line_names_its_field(line: dict[str, Any], field: str, message: s
 
 def test_a_bad_second_line_is_named_by_its_index() -> None:
     with pytest.raises(SettlementError) as info:
-        parse_encounter({"med_type": "11", "hosp_lv": "3", "lines": [GOOD_LINE, {**GOOD_LINE, "cnt": "0.12345"}]})
+        parse_encounter(
+            {"med_type": "11", "hosp_lv": "3", "lines": [GOOD_LINE, {**GOOD_LINE, "cnt": "0.12345"}]}
+        )
     assert info.value.field == "encounter.lines[1].cnt"
 
 
@@ -570,15 +619,29 @@ def test_a_bad_second_line_is_named_by_its_index() -> None:
     [
         ({"med_type": "99", "hosp_lv": "3", "lines": [GOOD_LINE]}, "encounter.med_type", "unknown code '99'"),
         ({"hosp_lv": "3", "lines": [GOOD_LINE]}, "encounter.med_type", "is required"),
-        ({"med_type": "11", "hosp_lv": "4", "lines": [GOOD_LINE]}, "encounter.hosp_lv", "unknown hospital level"),
+        (
+            {"med_type": "11", "hosp_lv": "4", "lines": [GOOD_LINE]},
+            "encounter.hosp_lv",
+            "unknown hospital level",
+        ),
         ({"med_type": "11", "hosp_lv": "3", "lines": []}, "encounter.lines", "at least one fee line"),
         ({"med_type": "11", "hosp_lv": "3", "lines": [GOOD_LINE, GOOD_LINE]}, "encounter.lines", "unique"),
-        ({"med_type": "11", "hosp_lv": "3", "lines": [GOOD_LINE], "insutype": "999"}, "encounter.insutype", "unknown"),
+        (
+            {"med_type": "11", "hosp_lv": "3", "lines": [GOOD_LINE], "insutype": "999"},
+            "encounter.insutype",
+            "unknown",
+        ),
         ({"med_type": "9901", "hosp_lv": "1", "lines": [GOOD_LINE]}, "encounter", "care_form and ltc_days"),
-        ({"med_type": "9901", "hosp_lv": "1", "lines": [GOOD_LINE], "care_form": "hotel", "ltc_days": 1},
-         "encounter.care_form", "unknown care form"),  # fmt: skip
-        ({"med_type": "11", "hosp_lv": "3", "lines": [GOOD_LINE], "acct_used_flag": "yes"}, "encounter.acct_used_flag",
-         "true/false"),  # fmt: skip
+        (
+            {"med_type": "9901", "hosp_lv": "1", "lines": [GOOD_LINE], "care_form": "hotel", "ltc_days": 1},
+            "encounter.care_form",
+            "unknown care form",
+        ),
+        (
+            {"med_type": "11", "hosp_lv": "3", "lines": [GOOD_LINE], "acct_used_flag": "yes"},
+            "encounter.acct_used_flag",
+            "true/false",
+        ),
     ],
 )
 def test_a_bad_encounter_names_its_field(encounter: dict[str, Any], field: str, message: str) -> None:
@@ -596,12 +659,36 @@ def test_a_bad_encounter_names_its_field(encounter: dict[str, Any], field: str, 
         ({"insutype": "310", "psn_type": "9999", "age": 40}, "person.psn_type", "unknown code"),
         ({"insutype": "310", "psn_type": "1101", "age": 131}, "person.age", "not a possible age"),
         ({"insutype": "310", "psn_type": "1101", "age": "40"}, "person.age", "whole number"),
-        ({"insutype": "310", "psn_type": "1101", "age": 40, "assistance": "rich"}, "person.assistance", "unknown category"),
-        ({"insutype": "310", "psn_type": "1101", "age": 40, "acct_balance": "1.001"}, "person.acct_balance", "decimal"),
-        ({"insutype": "310", "psn_type": "1101", "age": 40, "acct_balance": "-1"}, "person.acct_balance", "negative"),
-        ({"insutype": "390", "psn_type": "1501", "age": 40, "enrollment": {"break_years": 1, "repaid_years": 2}},
-         "person.enrollment.repaid_years", "cannot exceed"),  # fmt: skip
-        ({"insutype": "390", "psn_type": "1501", "age": 40, "enrollment": {"gap": 1}}, "person.enrollment", "unknown keys"),
+        (
+            {"insutype": "310", "psn_type": "1101", "age": 40, "assistance": "rich"},
+            "person.assistance",
+            "unknown category",
+        ),
+        (
+            {"insutype": "310", "psn_type": "1101", "age": 40, "acct_balance": "1.001"},
+            "person.acct_balance",
+            "decimal",
+        ),
+        (
+            {"insutype": "310", "psn_type": "1101", "age": 40, "acct_balance": "-1"},
+            "person.acct_balance",
+            "negative",
+        ),
+        (
+            {
+                "insutype": "390",
+                "psn_type": "1501",
+                "age": 40,
+                "enrollment": {"break_years": 1, "repaid_years": 2},
+            },
+            "person.enrollment.repaid_years",
+            "cannot exceed",
+        ),
+        (
+            {"insutype": "390", "psn_type": "1501", "age": 40, "enrollment": {"gap": 1}},
+            "person.enrollment",
+            "unknown keys",
+        ),
     ],
 )
 def test_a_bad_person_names_its_field(person: dict[str, Any], field: str, message: str) -> None:
@@ -630,7 +717,9 @@ def test_parse_reads_the_good_inputs() -> None:
     assert parse_fee_line(GOOD_LINE, 0) == FeeLine("1", "T1", 10_000000, 1_0000, 10_00, "01")
     assert parse_ytd({"pool_paid": "12.34", "admissions": 2}) == Accumulators(admissions=2, pool_paid=12_34)
     assert parse_ytd(None) == Accumulators()
-    p = parse_person({"insutype": "390", "psn_type": "1501", "age": 40, "enrollment": {"enrolled_on": "2025-03-15"}})
+    p = parse_person(
+        {"insutype": "390", "psn_type": "1501", "age": 40, "enrollment": {"enrolled_on": "2025-03-15"}}
+    )
     assert p.enrollment.enrolled_on == date(2025, 3, 15)
 
 
@@ -644,7 +733,9 @@ def test_a_date_outside_every_policy_period_names_the_parameter() -> None:
 def test_settle_never_returns_a_partial_result() -> None:
     """A bad last line, or a bad date, raises: there is no settlement of the lines before it."""
     good = {"med_list_codg": "XB001", "pric": "1", "cnt": "1"}
-    enc = bill("21", "3", good, {**good, "feedetl_sn": "2"}, {"med_list_codg": "NOPE", "pric": "1", "cnt": "1"})
+    enc = bill(
+        "21", "3", good, {**good, "feedetl_sn": "2"}, {"med_list_codg": "NOPE", "pric": "1", "cnt": "1"}
+    )
     ytd = Accumulators(admissions=1)
     result = None
     with pytest.raises(SettlementError, match=r"feedetail\[2\]\.med_list_codg"):
@@ -654,7 +745,9 @@ def test_settle_never_returns_a_partial_result() -> None:
         result = settle(bill("11", "3", ln("1")), EMPLOYEE, ytd, POLICY, date(2023, 6, 1))
     assert result is None
     # the same bill without the bad line settles normally afterwards (no state was left behind)
-    ok = settle(bill("21", "3", good, {**good, "feedetl_sn": "2"}), EMPLOYEE, ytd, POLICY, ON, catalog=CATALOG)
+    ok = settle(
+        bill("21", "3", good, {**good, "feedetl_sn": "2"}), EMPLOYEE, ytd, POLICY, ON, catalog=CATALOG
+    )
     assert ok.medfee_sumamt == 2_00 and ok.ytd.admissions == 2
 
 

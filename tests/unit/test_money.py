@@ -246,7 +246,8 @@ def test_a_tiny_non_zero_value_is_refused_not_read_as_zero() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "text"), [(0, "0.00"), (5, "0.05"), (2350, "23.50"), (-150, "-1.50"), (MAX_FEN, "99999999999999.99")]
+    ("n", "text"),
+    [(0, "0.00"), (5, "0.05"), (2350, "23.50"), (-150, "-1.50"), (MAX_FEN, "99999999999999.99")],
 )
 def test_to_decimal_has_exactly_two_places(n: int, text: str) -> None:
     d = to_decimal(n)
@@ -284,7 +285,10 @@ def test_loads_keeps_the_literal_exactly() -> None:
 
 def test_dumps_writes_decimals_as_plain_literals() -> None:
     assert dumps({"hifp_pay": Decimal("179.17"), "n": 2}) == '{"hifp_pay": 179.17, "n": 2}'
-    assert dumps([Decimal("1E-5"), Decimal("1E+3"), Decimal("-0.00"), to_decimal(0)]) == "[0.00001, 1000, -0.00, 0.00]"
+    assert (
+        dumps([Decimal("1E-5"), Decimal("1E+3"), Decimal("-0.00"), to_decimal(0)])
+        == "[0.00001, 1000, -0.00, 0.00]"
+    )
     assert dumps({"名": "张三", "ok": True, "none": None}) == '{"名": "张三", "ok": true, "none": null}'
     assert dumps({}) == "{}" and dumps([]) == "[]"
 
@@ -349,7 +353,9 @@ def test_ratio_of_is_exact_and_reduced(value: object, num: int, den: int) -> Non
     assert Ratio.of(value) == Ratio(num, den)
 
 
-@pytest.mark.parametrize(("value", "message"), [("-0.1", "negative"), (0.85, "float"), (True, "bool"), ("x", "not a number")])
+@pytest.mark.parametrize(
+    ("value", "message"), [("-0.1", "negative"), (0.85, "float"), (True, "bool"), ("x", "not a number")]
+)
 def test_ratio_of_refuses(value: object, message: str) -> None:
     with pytest.raises(MoneyError, match=message) as info:
         Ratio.of(value, "pool_ratio")

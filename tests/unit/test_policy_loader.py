@@ -36,18 +36,53 @@ FAILURES = [
     ("bad_dimension_key", "inpatient.yaml", "deductible.values[employee][4]", "unknown hosp_lv '4'"),
     ("bad_admission_key", "inpatient.yaml", "deductible.values[second]", "admission key is a number or 'N+'"),
     ("bad_date_key", "inpatient.yaml", "deductible.values[employee]", "'from 2024' is not an effective date"),
-    ("bad_ratio_above_one", "outpatient.yaml", "retiree_uplift.values[employee][2024-01-01]", "between 0 and 1"),
-    ("bad_rate_above_one", "outpatient.yaml", "pool_ratio.values[employee][2024-01-01][1]", "between 0 and 1"),
+    (
+        "bad_ratio_above_one",
+        "outpatient.yaml",
+        "retiree_uplift.values[employee][2024-01-01]",
+        "between 0 and 1",
+    ),
+    (
+        "bad_rate_above_one",
+        "outpatient.yaml",
+        "pool_ratio.values[employee][2024-01-01][1]",
+        "between 0 and 1",
+    ),
     ("bad_scale_order", "inpatient.yaml", "pool_ratio.values[resident][2024-01-01]", "increasing order"),
-    ("bad_scale_start", "inpatient.yaml", "pool_ratio.values[resident][2024-01-01]", "first bracket must start at 0"),
-    ("bad_money_decimals", "inpatient.yaml", "deductible.values[employee][2024-01-01]", "more than 2 decimal places"),
-    ("bad_negative_money", "inpatient.yaml", "deductible.values[employee][2024-01-01]", "must not be negative"),
+    (
+        "bad_scale_start",
+        "inpatient.yaml",
+        "pool_ratio.values[resident][2024-01-01]",
+        "first bracket must start at 0",
+    ),
+    (
+        "bad_money_decimals",
+        "inpatient.yaml",
+        "deductible.values[employee][2024-01-01]",
+        "more than 2 decimal places",
+    ),
+    (
+        "bad_negative_money",
+        "inpatient.yaml",
+        "deductible.values[employee][2024-01-01]",
+        "must not be negative",
+    ),
     ("bad_months", "enrollment.yaml", "waiting_fixed_months.values[2025-01-01]", "whole number of months"),
     ("bad_flag", "enrollment.yaml", "waiting_applies.values[resident][2025-01-01]", "true or false"),
-    ("bad_choice", "serious_illness.yaml", "base.values[employee][2024-01-01]", "expected one of copay, above_pool_cap"),
+    (
+        "bad_choice",
+        "serious_illness.yaml",
+        "base.values[employee][2024-01-01]",
+        "expected one of copay, above_pool_cap",
+    ),
     ("bad_extra_field", "inpatient.yaml", "deductible: colour", "Extra inputs are not permitted"),
     ("bad_missing_reference", "inpatient.yaml", "deductible: reference", "Field required"),
-    ("bad_value_keys", "inpatient.yaml", "deductible.values[employee][2024-01-01]", "unknown keys ['source']"),
+    (
+        "bad_value_keys",
+        "inpatient.yaml",
+        "deductible.values[employee][2024-01-01]",
+        "unknown keys ['source']",
+    ),
     ("bad_nesting", "inpatient.yaml", "deductible.values[employee]", "unknown hosp_lv '2024-01-01'"),
     ("bad_parameter_name", "inpatient.yaml", "pool-cap", "must be a word"),
     ("bad_topic_shape", "inpatient.yaml", "", "must map parameter names"),
@@ -56,7 +91,9 @@ FAILURES = [
 
 
 @pytest.mark.parametrize(("fixture", "file", "key", "problem"), FAILURES, ids=[f[0] for f in FAILURES])
-def test_a_bad_pack_raises_a_policy_error_naming_file_and_key(fixture: str, file: str, key: str, problem: str) -> None:
+def test_a_bad_pack_raises_a_policy_error_naming_file_and_key(
+    fixture: str, file: str, key: str, problem: str
+) -> None:
     message = policy_error(fixture)
     assert message.startswith(f"{file}: {key}"), message
     assert problem in message, message
@@ -234,8 +271,12 @@ def test_a_date_before_every_value_names_the_parameter(float_free) -> None:  # t
 
 def test_a_date_before_every_value_in_990100_names_the_parameter() -> None:
     policy = load_region("990100")
-    with pytest.raises(PolicyError, match=r"inpatient\.deductible\[employee/3/1\]|inpatient\.deductible\[\*/3/1\]"):
-        policy.param("inpatient.deductible").at(date(2023, 6, 1), scheme="employee", hosp_lv="3", admission="1")
+    with pytest.raises(
+        PolicyError, match=r"inpatient\.deductible\[employee/3/1\]|inpatient\.deductible\[\*/3/1\]"
+    ):
+        policy.param("inpatient.deductible").at(
+            date(2023, 6, 1), scheme="employee", hosp_lv="3", admission="1"
+        )
 
 
 def test_a_null_value_ends_the_rule(float_free) -> None:  # type: ignore[no-untyped-def]
@@ -252,7 +293,11 @@ def test_per_value_references_appear_in_the_read(float_free) -> None:  # type: i
     dedc = float_free.param("inpatient.deductible")
     _, before = dedc.at(date(2024, 6, 1), scheme="employee", hosp_lv="3", admission="1")
     _, after = dedc.at(date(2025, 6, 1), scheme="employee", hosp_lv="3", admission="1")
-    assert (before.since, before.reference, before.value) == (date(2024, 1, 1), "fixture default reference", 1000_00)
+    assert (before.since, before.reference, before.value) == (
+        date(2024, 1, 1),
+        "fixture default reference",
+        1000_00,
+    )
     assert (after.since, after.reference, after.value) == (date(2025, 1, 1), "fixture 2025 notice", 900_10)
     assert after.name == "inpatient.deductible" and after.key == "employee/3/1"
     text = after.describe()
@@ -267,7 +312,9 @@ def test_per_value_references_appear_in_the_read(float_free) -> None:  # type: i
     "indistinguishable from months or counts; the trace and `yibao policy explain` print it so",
 )
 def test_a_yuan_read_is_described_in_yuan(float_free) -> None:  # type: ignore[no-untyped-def]
-    _, read = float_free.param("inpatient.deductible").at(date(2025, 6, 1), scheme="employee", hosp_lv="3", admission="1")
+    _, read = float_free.param("inpatient.deductible").at(
+        date(2025, 6, 1), scheme="employee", hosp_lv="3", admission="1"
+    )
     assert "= 900.10 " in read.describe()
 
 
@@ -330,7 +377,10 @@ def test_every_990100_parameter_reads_on_a_2025_day() -> None:
     for p in policy.parameters.values():
         for key in p.cells:
             # a cell key read back as a dimension value: '*' and 'N+' stand for a concrete admission
-            dims = {d: (k.rstrip("+").replace("*", "1") if d == "admission" else k) for d, k in zip(p.dims, key, strict=True)}
+            dims = {
+                d: (k.rstrip("+").replace("*", "1") if d == "admission" else k)
+                for d, k in zip(p.dims, key, strict=True)
+            }
             _, read = p.at(date(2025, 6, 1), **dims)
             assert read.name == p.name
             assert read.since <= date(2025, 6, 1)

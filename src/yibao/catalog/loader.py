@@ -181,7 +181,9 @@ def _read_items(lines: Iterable[str], source: str) -> list[CatalogItem]:
         if len(row) != width:
             if len(row) < width:
                 missing = header[len(row)].strip()
-                raise CatalogError(source, line, missing, f"missing (row has {len(row)} fields, header has {width})")
+                raise CatalogError(
+                    source, line, missing, f"missing (row has {len(row)} fields, header has {width})"
+                )
             raise CatalogError(source, line, "(row)", f"has {len(row)} fields, header has {width}")
         parser.line = line
         items.append(parser.item({name: row[i] for name, i in index.items()}))
@@ -195,7 +197,9 @@ def _header_index(header: list[str], source: str) -> dict[str, int]:
     for i, raw in enumerate(header):
         name = raw.strip()
         if name not in COLUMNS:
-            raise CatalogError(source, 1, name or f"#{i + 1}", "unknown column (see yibao.catalog.loader.COLUMNS)")
+            raise CatalogError(
+                source, 1, name or f"#{i + 1}", "unknown column (see yibao.catalog.loader.COLUMNS)"
+            )
         if name in index:
             raise CatalogError(source, 1, name, "appears twice in the header")
         index[name] = i
@@ -252,7 +256,9 @@ class _RowParser:
         selfpay = self.ratio(rec["selfpay_prop"])
         if chrgitm_lv != "02" and selfpay != ZERO_RATIO:
             kind = "甲类" if chrgitm_lv == "01" else "丙类"
-            raise self.fail("selfpay_prop", f"must be 0 for {kind} (chrgitm_lv {chrgitm_lv}), not {rec['selfpay_prop']!r}")
+            raise self.fail(
+                "selfpay_prop", f"must be 0 for {kind} (chrgitm_lv {chrgitm_lv}), not {rec['selfpay_prop']!r}"
+            )
         caps: dict[str, int] = {}
         for level, column in _CAP_COLUMNS:
             cap = self.price(rec[column], column)
@@ -358,11 +364,15 @@ class _RowParser:
         visits = frozenset(_split(rec["lmt_visits"]))
         unknown = sorted(visits - VISIT_KINDS)
         if unknown:
-            raise self.fail("lmt_visits", f"unknown visit kind {unknown[0]!r} (use {', '.join(sorted(VISIT_KINDS))})")
+            raise self.fail(
+                "lmt_visits", f"unknown visit kind {unknown[0]!r} (use {', '.join(sorted(VISIT_KINDS))})"
+            )
         indications = tuple(_split(rec["lmt_indications"]))
         for prefix in indications:
             if not _ICD_RE.fullmatch(prefix):
-                raise self.fail("lmt_indications", f"{prefix!r} is not an upper-case ICD-10 prefix such as E11")
+                raise self.fail(
+                    "lmt_indications", f"{prefix!r} is not an upper-case ICD-10 prefix such as E11"
+                )
         max_days = self.whole(rec["lmt_max_days"], "lmt_max_days", 1, 366)
         text = rec["lmt_text"].strip()
         if not (gend or age_min is not None or age_max is not None or hosp_lv or visits or indications) and (

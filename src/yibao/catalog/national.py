@@ -9,8 +9,9 @@ which a person completes and reviews (classes, 先行自付, caps, structured re
 
 Field order. The positions below were learnt from public HIS code that parses these files (the Guangzhou
 ``frmGoodUpload`` importer in liutao2019/IBORN_HIS_ALL, cross-checked against the column lists of
-newtouch-cloud/openhis ``G_yb_*_info_b``); the official specification PDF has not been checked. Older
-1301 versions stop after field 84 (no 甲乙类 field); later ones have 92 fields.
+newtouch-cloud/openhis ``G_yb_*_info_b``); the official specification PDF has not been checked. The
+1301 layout has 92 fields, the last being the 甲乙类 field; older versions are said to lack the trailing fields
+(inferred, not seen), so any 1301 line with at least the 79 fields up to vali_flag is accepted.
 
 What is read (1-based field numbers):
 
@@ -87,7 +88,7 @@ FIELDS_1301 = (
     "chld_medc", "co_name", "conseval_drug", "dstr", "dstr_coner", "dstr_auth_file_elecacs",
     "nat_hi_druglist_dosform", "nat_hi_druglist_chrgitm_lv",
 )  # fmt: skip
-"""1301 西药中成药目录, 92 fields (older versions end after ``ver_name``, field 84)."""
+"""1301 西药中成药目录, 92 fields; lines with 79 or more (through ``vali_flag``) are accepted."""
 
 FIELDS_1305 = (
     "med_list_codg", "prcunt", "prcunt_name", "trt_item_dscr", "trt_exct_cont", "trt_item_cont",
@@ -333,7 +334,9 @@ class _NationalReader:
         try:
             return parse_national_date(text)
         except ValueError:
-            raise self.fail(field, f"is not a date (YYYY-MM-DD, optionally with a time, or YYYYMMDD): {text!r}") from None
+            raise self.fail(
+                field, f"is not a date (YYYY-MM-DD, optionally with a time, or YYYYMMDD): {text!r}"
+            ) from None
 
 
 def service_chrgitm_type(code: str) -> str:

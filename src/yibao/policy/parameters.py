@@ -71,15 +71,24 @@ class Read:
     value: Any
     since: date
     reference: str
+    unit: str = ""
 
     def describe(self) -> str:
-        return f"{self.name}[{self.key}] = {format_value(self.value)} (since {self.since}; {self.reference})"
+        return f"{self.name}[{self.key}] = {format_value(self.value, self.unit)} (since {self.since}; {self.reference})"
 
 
-def format_value(value: Any) -> str:
-    """A parameter value as people write it: yuan with two decimals, ratios as decimals, bands as a list."""
+def format_value(value: Any, unit: str = "") -> str:
+    """A parameter value as people write it: yuan with two decimals, ratios as decimals, bands as a list.
+
+    >>> format_value(100000, "yuan"), format_value(Ratio(21, 25)), format_value(None, "yuan")
+    ('1,000.00 yuan', '0.84', 'unlimited')
+    """
     from yibao.money import yuan
 
+    if unit == "yuan" and isinstance(value, int):
+        return f"{yuan(value)} yuan"
+    if unit in ("months", "years") and isinstance(value, int):
+        return f"{value} {unit}"
     if value is None:
         return "unlimited"
     if isinstance(value, bool):
@@ -152,7 +161,8 @@ class Parameter:
                 raise PolicyError(
                     f"{self.file}: {self.name}[{'/'.join(key)}]", f"the rule ended on {chosen.since} (before {on})"
                 )
-            return chosen.value, Read(self.name, "/".join(key) or "-", chosen.value, chosen.since, chosen.reference)
+            read = Read(self.name, "/".join(key) or "-", chosen.value, chosen.since, chosen.reference, self.unit)
+            return chosen.value, read
         shown = ", ".join(f"{d}={v}" for d, v in zip(self.dims, wanted, strict=True))
         raise PolicyError(f"{self.file}: {self.name}", f"no cell for {shown}")
 

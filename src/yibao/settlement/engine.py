@@ -186,12 +186,14 @@ def settle(
         ratio = _rate_at(plan.bands, band_before)
         exact = _scale(plan.bands, band_before, base)
         hifp = _round(exact)
-        if plan.pool_cap is not None:
-            room = max(0, plan.pool_cap - paid_before)
-        if plan.sub_cap is not None:
-            room = min(room if room is not None else plan.sub_cap, max(0, plan.sub_cap - ytd.chronic_pool_paid))
+        main_room = None if plan.pool_cap is None else max(0, plan.pool_cap - paid_before)
+        room = main_room
+        if plan.sub_cap is not None:  # 门诊慢特病's own limit: reaching it is not reaching the pool cap
+            sub_room = max(0, plan.sub_cap - ytd.chronic_pool_paid)
+            room = sub_room if main_room is None else min(main_room, sub_room)
         if room is not None and hifp > room:
-            above_cap = base - _round(_consumed(plan.bands, band_before, base, room))
+            if main_room is not None and hifp > main_room:  # the part above the annual cap goes to 大额
+                above_cap = base - _round(_consumed(plan.bands, band_before, base, main_room))
             hifp = room
         if steps is not None:
             cap_txt = "no cap" if room is None else f"cap room {yuan(room)}"
