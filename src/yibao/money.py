@@ -92,10 +92,15 @@ def parse_scaled(value: object, places: int, field: str, *, allow_negative: bool
     yibao.money.MoneyError: cnt: has more than 4 decimal places: '1.23456'
     """
     d = _as_decimal(value, field)
-    scaled = d.scaleb(places)
-    if scaled != scaled.to_integral_value():
-        raise MoneyError(field, f"has more than {places} decimal places: {value!r}")
-    n = int(scaled)
+    if d and d.adjusted() + places >= MAX_MONEY_DIGITS:  # checked before scaling: 1E+999999 stays cheap
+        raise MoneyError(field, f"is too large: {value!r}")
+    _, digits, exponent = d.as_tuple()
+    assert isinstance(exponent, int)
+    if exponent < -places:  # more places written: allowed only if the extra ones are zeros
+        text = "".join(map(str, digits))
+        if text.strip("0") and exponent + (len(text) - len(text.rstrip("0"))) < -places:
+            raise MoneyError(field, f"has more than {places} decimal places: {value!r}")
+    n = int(d.scaleb(places))
     if n < 0 and not allow_negative:
         raise MoneyError(field, f"must not be negative: {value!r}")
     if abs(n) >= 10 ** MAX_MONEY_DIGITS:

@@ -339,6 +339,19 @@ def test_chronic_payments_count_against_their_own_limit_and_the_pool_cap() -> No
     assert s.hifp_pay == 50_00  # the pool cap is nearer
 
 
+def test_reaching_the_chronic_limit_is_not_reaching_the_pool_cap() -> None:
+    """Employee 大额 pays above the pool's annual cap, not above the 门诊慢特病 sub-limit."""
+    ytd = Accumulators(chronic_deductible_paid=300_00)
+    s = run(bill("14", "3", ln("20000")), ytd=ytd)
+    assert s.hifp_pay == 12000_00  # 0.85 × 20,000 = 17,000, limited to 12,000
+    assert s.intermediates["above_pool_cap"] == 0 and s.hifob_pay == 0
+    # with the pool cap itself nearer, the part above it does go to 大额
+    s = run(bill("14", "3", ln("20000")), ytd=ytd._replace(pool_paid=299000_00))
+    assert s.hifp_pay == 1000_00
+    above = 20000_00 - round(1000_00 / 0.85)
+    assert s.intermediates["above_pool_cap"] == above and s.hifob_pay == round(above * 0.92)
+
+
 def test_outpatient_pooling_has_its_own_cap() -> None:
     s = run(bill("11", "2", ln("1000")), ytd=Accumulators(op_deductible_paid=200_00, op_pool_paid=2900_00))
     assert s.hifp_pay == 100_00 and s.ytd.op_pool_paid == 3000_00
@@ -494,7 +507,7 @@ def test_no_trace_unless_asked() -> None:
 def test_the_trace_lists_each_step_with_its_parameter_reads() -> None:
     s = run(bill("21", "3", ln("11000")), person=CIVIL_SERVANT._replace(acct_balance=10_00), trace=True)
     names = [step.name.split()[0] for step in s.trace]
-    assert names == ["费用分割", "起付线", "统筹基金", "大额/大病", "公务员医疗补助", "个人账户"]
+    assert names == ["费用分割", "参保", "起付线", "统筹基金", "大额/大病", "公务员医疗补助", "个人账户"]
     by_name = {step.name.split()[0]: step for step in s.trace}
     assert by_name["费用分割"].reads == ()
     for name in ("起付线", "统筹基金", "大额/大病", "公务员医疗补助", "个人账户"):
@@ -516,7 +529,7 @@ def test_the_trace_lists_each_step_with_its_parameter_reads() -> None:
     assert "benefits.md" in dedc["inpatient.deductible"].reference
     pool = {r.name for r in by_name["统筹基金"].reads}
     assert pool == {"inpatient.pool_ratio", "inpatient.pool_cap"}
-    assert "serious_illness.cap" in {r.name for r in by_name["大额/大病"].reads}
+    assert "serious_illness.cap" in {r.name for r in by_name["参保"].reads}
     assert "8,400.00" in by_name["统筹基金"].result
 
 
@@ -524,7 +537,8 @@ def test_the_trace_of_a_waiting_period_and_of_assistance() -> None:
     s = run(bill("21", "3", ln("100")), person=LATE, trace=True)
     step = next(st for st in s.trace if st.name.startswith("待遇等待期"))
     assert "2025-05-01" in step.result
-    assert {r.name for r in step.reads} >= {"enrollment.waiting_applies", "enrollment.waiting_fixed_months"}
+    terms = next(st for st in s.trace if st.name.startswith("参保"))
+    assert {r.name for r in terms.reads} >= {"enrollment.waiting_applies", "enrollment.waiting_fixed_months"}
     s = run(bill("21", "3", ln("100")), person=RESIDENT._replace(assistance="dibao"), trace=True)
     step = next(st for st in s.trace if st.name.startswith("医疗救助"))
     assert {r.name for r in step.reads} == {"assistance.threshold", "assistance.ratio", "assistance.cap"}
@@ -604,6 +618,18 @@ def test_a_bad_line_names_its_field(line: dict[str, Any], field: str, message: s
     with pytest.raises(SettlementError, match=message) as info:
         parse_encounter({"med_type": "11", "hosp_lv": "3", "lines": [line]})
     assert info.value.field == field, str(info.value)
+
+
+def test_a_line_amount_too_large_for_the_wire_is_refused() -> None:
+    with pytest.raises(SettlementError, match="too large") as info:
+        parse_encounter(
+            {
+                "med_type": "11",
+                "hosp_lv": "3",
+                "lines": [{**GOOD_LINE, "pric": "9999999999", "cnt": "999999999999"}],
+            }
+        )
+    assert info.value.field.startswith("encounter.lines[0].")
 
 
 def test_a_bad_second_line_is_named_by_its_index() -> None:

@@ -9,13 +9,13 @@ import pytest
 
 from yibao.money import Ratio
 from yibao.policy import loader as loader_module
-from yibao.policy.loader import load_region, load_topic, policy_root
+from yibao.policy.loader import Policy, load_region, load_topic, policy_root
 from yibao.policy.parameters import UNLIMITED, Band, PolicyError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "policy"
 
 
-def load_fixture(name: str):  # type: ignore[no-untyped-def]
+def load_fixture(name: str) -> Policy:
     return load_region(FIXTURES / name, cache=False)
 
 
@@ -136,40 +136,21 @@ def test_a_topic_file_can_be_loaded_alone(tmp_path: Path) -> None:
     assert "inpatient.pool_ratio" in params and params["inpatient.pool_ratio"].file == "inpatient.yaml"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG loader.read_yaml: an impossible date key (2024-13-01) raises a bare ValueError "
-    "('month must be in 1..12') from the YAML timestamp constructor, naming neither file nor key",
-)
 def test_an_impossible_date_is_a_policy_error() -> None:
     message = policy_error("bad_date_invalid")
     assert message.startswith("inpatient.yaml"), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG loader._construct_decimal: YAML .inf / .nan raise decimal.InvalidOperation, not PolicyError",
-)
 def test_an_infinite_value_is_a_policy_error() -> None:
     message = policy_error("bad_infinite")
     assert message.startswith("inpatient.yaml"), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG loader._dated: a datetime key (2024-01-01 08:00:00) is accepted as an effective date "
-    "(datetime is a date subclass), and every later read raises TypeError comparing datetime to date",
-)
 def test_an_effective_date_with_a_time_is_refused() -> None:
     message = policy_error("bad_date_with_time")
     assert message.startswith("inpatient.yaml: deductible.values[employee]"), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG loader.read_yaml: duplicate mapping keys are silently accepted (the last wins), so "
-    "{2024-01-01: 1000, 2024-01-01: 100} loads as 100 yuan without a word",
-)
 def test_a_duplicate_key_is_refused() -> None:
     message = policy_error("bad_duplicate_key")
     assert message.startswith("inpatient.yaml") and "duplicate" in message.lower(), message
@@ -181,11 +162,11 @@ def test_a_duplicate_key_is_refused() -> None:
 
 
 @pytest.fixture(scope="module")
-def float_free():  # type: ignore[no-untyped-def]
+def float_free() -> Policy:
     return load_fixture("float_free")
 
 
-def test_values_are_exact_decimals(float_free) -> None:  # type: ignore[no-untyped-def]
+def test_values_are_exact_decimals(float_free: Policy) -> None:
     uplift = float_free.param("inpatient.uplift")
     assert uplift.unit == "ratio"
     assert uplift.at(date(2024, 5, 1))[0] == Ratio(21, 25)  # 0.84, not 0.83999999999999996891
@@ -210,7 +191,7 @@ def test_values_are_exact_decimals(float_free) -> None:  # type: ignore[no-untyp
     assert flag.at(date(2025, 1, 1), scheme="resident")[0] is True
 
 
-def test_the_yaml_reader_never_makes_floats(float_free) -> None:  # type: ignore[no-untyped-def]
+def test_the_yaml_reader_never_makes_floats(float_free: Policy) -> None:
     doc = loader_module.read_yaml(FIXTURES / "float_free" / "inpatient.yaml")
 
     def walk(node: object) -> None:
@@ -239,8 +220,8 @@ def test_the_yaml_reader_never_makes_floats(float_free) -> None:  # type: ignore
         ("resident", "2", "4", 1, "*/*/1+"),
     ],
 )
-def test_wildcard_and_n_plus_admission_lookup(  # type: ignore[no-untyped-def]
-    float_free, scheme: str, hosp_lv: str, admission: str, value: int, key: str
+def test_wildcard_and_n_plus_admission_lookup(
+    float_free: Policy, scheme: str, hosp_lv: str, admission: str, value: int, key: str
 ) -> None:
     got, read = float_free.param("inpatient.deductible").at(
         date(2025, 6, 1), scheme=scheme, hosp_lv=hosp_lv, admission=admission
@@ -261,7 +242,7 @@ def test_the_most_specific_cell_wins_in_990100() -> None:
     assert factor.at(on, assistance="fanpin", psn_cat="in_service")[0] == Ratio(1, 1)
 
 
-def test_a_date_before_every_value_names_the_parameter(float_free) -> None:  # type: ignore[no-untyped-def]
+def test_a_date_before_every_value_names_the_parameter(float_free: Policy) -> None:
     with pytest.raises(PolicyError) as info:
         float_free.param("inpatient.pilot").at(date(2024, 6, 30))
     message = str(info.value)
@@ -279,7 +260,7 @@ def test_a_date_before_every_value_in_990100_names_the_parameter() -> None:
         )
 
 
-def test_a_null_value_ends_the_rule(float_free) -> None:  # type: ignore[no-untyped-def]
+def test_a_null_value_ends_the_rule(float_free: Policy) -> None:
     pilot = float_free.param("inpatient.pilot")
     assert pilot.at(date(2024, 7, 1))[0] == 123_45
     assert pilot.at(date(2025, 12, 31))[0] == 123_45
@@ -289,7 +270,7 @@ def test_a_null_value_ends_the_rule(float_free) -> None:  # type: ignore[no-unty
         assert "inpatient.pilot" in str(info.value)
 
 
-def test_per_value_references_appear_in_the_read(float_free) -> None:  # type: ignore[no-untyped-def]
+def test_per_value_references_appear_in_the_read(float_free: Policy) -> None:
     dedc = float_free.param("inpatient.deductible")
     _, before = dedc.at(date(2024, 6, 1), scheme="employee", hosp_lv="3", admission="1")
     _, after = dedc.at(date(2025, 6, 1), scheme="employee", hosp_lv="3", admission="1")
@@ -305,20 +286,16 @@ def test_per_value_references_appear_in_the_read(float_free) -> None:  # type: i
     assert text.endswith(" (since 2025-01-01; fixture 2025 notice)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG parameters.format_value / Read.describe: a yuan parameter is shown as its fen integer "
-    "(a 900.10-yuan deductible reads '= 90010', the 990100 1,000-yuan one '= 100000'), "
-    "indistinguishable from months or counts; the trace and `yibao policy explain` print it so",
-)
-def test_a_yuan_read_is_described_in_yuan(float_free) -> None:  # type: ignore[no-untyped-def]
+def test_a_yuan_read_is_described_in_yuan(float_free: Policy) -> None:
     _, read = float_free.param("inpatient.deductible").at(
         date(2025, 6, 1), scheme="employee", hosp_lv="3", admission="1"
     )
-    assert "= 900.10 " in read.describe()
+    assert "= 900.10 " in read.describe()  # yuan, not the fen integer 90010
+    _, months = float_free.param("enrollment.waiting_fixed_months").at(date(2025, 6, 1))
+    assert "= 3 " in months.describe()
 
 
-def test_reads_describe_every_unit(float_free) -> None:  # type: ignore[no-untyped-def]
+def test_reads_describe_every_unit(float_free: Policy) -> None:
     on = date(2025, 6, 1)
     assert "0.07" in float_free.param("inpatient.uplift").at(on)[1].describe()
     assert "unlimited" in float_free.param("inpatient.cap").at(on, assistance="tekun")[1].describe()
@@ -327,7 +304,7 @@ def test_reads_describe_every_unit(float_free) -> None:  # type: ignore[no-untyp
     assert "true" in float_free.param("enrollment.waiting_applies").at(on, scheme="resident")[1].describe()
 
 
-def test_reading_without_a_dimension_or_an_unknown_cell_or_parameter(float_free) -> None:  # type: ignore[no-untyped-def]
+def test_reading_without_a_dimension_or_an_unknown_cell_or_parameter(float_free: Policy) -> None:
     ratio = float_free.param("inpatient.pool_ratio")
     with pytest.raises(PolicyError, match="reading needs dimension 'scheme'"):
         ratio.at(date(2025, 1, 1))

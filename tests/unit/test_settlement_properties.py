@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from yibao import codes
 from yibao.money import Fen, mul_ratio
-from yibao.policy.loader import load_region
+from yibao.policy.loader import Policy, load_region
 from yibao.settlement.engine import settle
 from yibao.settlement.model import ACCUMULATOR_NAMES, Accumulators, Encounter, Enrollment, Person, Settlement
 from yibao.settlement.parse import parse_fee_line
@@ -45,7 +45,6 @@ YEARS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthC
 # ---------------------------------------------------------------------------------------------
 
 
-
 def log_uniform(lo: int, hi: int) -> st.SearchStrategy[int]:
     """Integers in [lo, hi] spread evenly over orders of magnitude (plain integers() favours small ones)."""
     return st.integers(len(str(lo)) - 1, len(str(hi)) - 1).flatmap(
@@ -56,7 +55,8 @@ def log_uniform(lo: int, hi: int) -> st.SearchStrategy[int]:
 # prices 0.01–50,000 yuan with up to 6 decimals (units of 1e-6 yuan), counts with up to 4 (1e-4)
 PRICE_MIN, PRICE_MAX = 10_000, 50_000_000000
 prices = log_uniform(PRICE_MIN, PRICE_MAX)
-counts = st.one_of(st.integers(1, 100).map(lambda n: n * 1_0000), log_uniform(1, 100_0000))  # mostly whole units
+whole_counts = st.integers(1, 100).map(lambda n: n * 1_0000)  # most lines count whole units
+counts = st.one_of(whole_counts, log_uniform(1, 100_0000))
 props = st.integers(0, 3000)  # 先行自付 0–0.3 in 1e-4
 
 
@@ -152,7 +152,9 @@ def check_settlement(s: Settlement, who: Person) -> None:
     assert sum(d.fund_payamt for d in s.setldetail) == s.fund_pay_sumamt + s.acct_pay
     # 6. each line's four parts = its amount; the lines sum to the totals
     for r in s.lines:
-        assert r.det_item_fee_sumamt == r.fulamt_ownpay_amt + r.overlmt_amt + r.preselfpay_amt + r.inscp_scp_amt
+        assert (
+            r.det_item_fee_sumamt == r.fulamt_ownpay_amt + r.overlmt_amt + r.preselfpay_amt + r.inscp_scp_amt
+        )
         assert min(r.fulamt_ownpay_amt, r.overlmt_amt, r.preselfpay_amt, r.inscp_scp_amt) >= 0, r
     assert s.medfee_sumamt == sum(r.det_item_fee_sumamt for r in s.lines)
     assert s.fulamt_ownpay_amt == sum(r.fulamt_ownpay_amt for r in s.lines)
@@ -178,9 +180,16 @@ def check_settlement(s: Settlement, who: Person) -> None:
 
 @SINGLE
 @given(encounter(), person(), prior_ytd(), days)
-def test_every_settlement_satisfies_the_identities(enc: Encounter, who: Person, ytd: Accumulators, on: date) -> None:
+def test_every_settlement_satisfies_the_identities(
+    enc: Encounter, who: Person, ytd: Accumulators, on: date
+) -> None:
     s = settle(enc, who, ytd, POLICY, on)
     check_settlement(s, who)
+    # pure: the plan caches shared by every example change nothing, nor does asking for the trace
+    cold = Policy(POLICY.region, POLICY.parameters)
+    traced = settle(enc, who, ytd, cold, on, trace=True)
+    assert traced._replace(trace=None) == s
+    assert traced.trace
     # one bill never pushes an accumulator past its cap (caps read from the policy)
     caps = Caps(who, enc.med_type, on)
     visit = codes.visit_kind(enc.med_type)
@@ -194,6 +203,25 @@ def test_every_settlement_satisfies_the_identities(enc: Encounter, who: Person, 
     if caps.serious is not None:
         assert s.hifmi_pay + s.hifob_pay <= max(0, caps.serious - ytd.serious_paid)
     assert s.maf_pay <= max(0, caps.maf - ytd.maf_paid)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    encounter(max_lines=10, med_type="9901"),
+    st.sampled_from(("institutional", "family")),
+    st.integers(1, 31),
+    st.integers(0, 5000_00),
+    days,
+)
+def test_long_term_care_satisfies_the_identities(
+    enc: Encounter, care_form: str, ltc_days: int, balance: int, on: date
+) -> None:
+    who = Person("410", "1201", 80, acct_balance=balance)
+    enc = enc._replace(care_form=care_form, ltc_days=ltc_days)
+    s = settle(enc, who, Accumulators(), POLICY, on)
+    check_settlement(s, who)
+    per_diem = POLICY.param("ltc.per_diem").at(on, care_form=care_form)[0]
+    assert s.hifp_pay == min(per_diem * ltc_days, s.inscp_scp_amt) == s.fund_pay_sumamt == s.ytd.ltc_paid
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +276,9 @@ def year_of_bills(draw: st.DrawFn) -> tuple[Person, list[tuple[date, Encounter]]
     on = sorted(start + timedelta(days=draw(st.integers(0, length))) for _ in range(n))
     # half the years mostly repeat one kind of visit, so that they reach that visit's caps
     focus = draw(st.none() | st.sampled_from(MED_TYPES))
-    kinds = st.sampled_from(MED_TYPES) if focus is None else st.sampled_from((focus, focus, focus, *MED_TYPES))
+    kinds = (
+        st.sampled_from(MED_TYPES) if focus is None else st.sampled_from((focus, focus, focus, *MED_TYPES))
+    )
     # few lines but large ones
     bills = [(d, draw(encounter(max_lines=6, med_type=draw(kinds)))) for d in on]
     return who, bills
@@ -313,7 +343,9 @@ def _add(sums: dict[str, int], s: Settlement, visit: str, *, waiting: bool, assi
     if visit in SERIOUS_VISITS:
         employee = s.intermediates["scheme"] == "employee"
         # 大额 counts what is above the pool cap; 大病 the policy-range amount the pool did not pay
-        sums["serious_base"] += s.intermediates["above_pool_cap"] if employee else s.inscp_scp_amt - s.hifp_pay
+        sums["serious_base"] += (
+            s.intermediates["above_pool_cap"] if employee else s.inscp_scp_amt - s.hifp_pay
+        )
         sums["serious_paid"] += s.hifmi_pay + s.hifob_pay
         sums["cvlserv_paid"] += s.cvlserv_pay
         sums["maf_paid"] += s.maf_pay

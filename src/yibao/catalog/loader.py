@@ -59,7 +59,15 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from yibao.catalog.model import HOSP_LEVELS, LIST_TYPES, VISIT_KINDS, Catalog, CatalogItem, Restriction
+from yibao.catalog.model import (
+    HOSP_LEVELS,
+    LIST_TYPES,
+    NO_RESTRICTION,
+    VISIT_KINDS,
+    Catalog,
+    CatalogItem,
+    Restriction,
+)
 from yibao.money import PRICE_PLACES, ZERO_RATIO, MoneyError, Ratio, parse_scaled
 
 __all__ = [
@@ -110,7 +118,7 @@ _CODE_RE = re.compile(r"[0-9A-Za-z._-]{1,50}")
 _ICD_RE = re.compile(r"[A-Z][0-9A-Z.]{0,9}")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CAP_COLUMNS = (("3", "pric_uplmt_3"), ("2", "pric_uplmt_2"), ("1", "pric_uplmt_1"))
-_NO_RESTRICTION = Restriction()
+_NO_RESTRICTION = NO_RESTRICTION
 
 
 class CatalogError(ValueError):

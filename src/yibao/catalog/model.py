@@ -99,7 +99,9 @@ class Restriction:
         return None
 
 
-_NO_RESTRICTION = Restriction()
+NO_RESTRICTION = Restriction()
+"""The shared "no restriction" value: loaders use this one instance, so the engine tests identity."""
+_NO_RESTRICTION = NO_RESTRICTION
 _LEVEL_NAMES = {"1": "一级", "2": "二级", "3": "三级"}
 
 
@@ -127,7 +129,7 @@ class CatalogItem:
     chrgitm_lv: str
     selfpay_prop: Ratio = ZERO_RATIO
     pric_uplmt: Mapping[str, int] = field(default_factory=dict)
-    restriction: Restriction = _NO_RESTRICTION
+    restriction: Restriction = NO_RESTRICTION
     begndate: date = date(1900, 1, 1)
     enddate: date | None = None
     spec: str = ""
@@ -161,8 +163,11 @@ class Catalog:
 
     def get(self, med_list_codg: str, on: date) -> CatalogItem | None:
         """The version of ``med_list_codg`` in force on ``on``, or None."""
-        for item in reversed(self._by_code.get(med_list_codg, ())):
-            if item.in_force(on):
+        versions = self._by_code.get(med_list_codg)
+        if versions is None:
+            return None
+        for item in reversed(versions):
+            if item.begndate <= on and (item.enddate is None or on <= item.enddate):
                 return item
         return None
 

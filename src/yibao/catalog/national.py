@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Literal
 
 from yibao.catalog.loader import CHRGITM_LVS, MED_CHRGITM_TYPES, CatalogError, write_catalog_csv
-from yibao.catalog.model import HOSP_LEVELS, Catalog, CatalogItem, Restriction
+from yibao.catalog.model import HOSP_LEVELS, NO_RESTRICTION, Catalog, CatalogItem, Restriction
 from yibao.money import ZERO_RATIO, Ratio
 
 __all__ = [
@@ -281,7 +281,7 @@ class _NationalReader:
             chrgitm_lv=level,
             selfpay_prop=self.selfpay.get(code, self.default_selfpay) if level == "02" else ZERO_RATIO,
             pric_uplmt={lv: cap for lv in HOSP_LEVELS} if cap is not None else {},
-            restriction=Restriction(text=text) if text else Restriction(),
+            restriction=Restriction(text=text) if text else NO_RESTRICTION,
             begndate=begndate,
             enddate=enddate,
             spec=_first(rec, self.layout.specs),

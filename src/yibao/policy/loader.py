@@ -29,7 +29,7 @@ import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -74,10 +74,29 @@ class _ExactLoader(_Base):  # type: ignore[misc]
 
 def _construct_decimal(loader: Any, node: yaml.ScalarNode) -> Decimal:
     text = str(loader.construct_scalar(node)).replace("_", "")
-    return Decimal(text)
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not a finite number", node.start_mark)
+    return value
+
+
+def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
+    """A mapping that refuses repeated keys (YAML would silently keep the last one)."""
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return dict(loader.construct_mapping(node, deep=True))
 
 
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_ExactLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
 def read_yaml(path: Path) -> Any:
@@ -89,6 +108,8 @@ def read_yaml(path: Path) -> Any:
         mark = e.problem_mark
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise PolicyError(f"{path.name}{line}", f"malformed YAML: {e.problem}") from None
+    except ValueError as e:  # e.g. an impossible date such as 2024-13-01
+        raise PolicyError(path.name, f"malformed value: {e}") from None
     except OSError as e:
         raise PolicyError(str(path), f"cannot read: {e.strerror}") from None
 
@@ -255,7 +276,7 @@ def _dated(spec: ParameterSpec, node: Any, where: str) -> tuple[Dated, ...]:
         raise PolicyError(where, "expected values keyed by effective date, e.g. {2024-01-01: 1000}")
     out = []
     for since, raw in node.items():
-        if not isinstance(since, date):
+        if not isinstance(since, date) or isinstance(since, datetime):
             raise PolicyError(where, f"{since!r} is not an effective date (write YYYY-MM-DD)")
         reference = spec.reference
         if isinstance(raw, dict) and "value" in raw:

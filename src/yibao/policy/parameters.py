@@ -74,7 +74,8 @@ class Read:
     unit: str = ""
 
     def describe(self) -> str:
-        return f"{self.name}[{self.key}] = {format_value(self.value, self.unit)} (since {self.since}; {self.reference})"
+        cell = f"[{self.key}]" if self.key != "-" else ""
+        return f"{self.name}{cell} = {format_value(self.value, self.unit)} (since {self.since}; {self.reference})"
 
 
 def format_value(value: Any, unit: str = "") -> str:
@@ -159,7 +160,7 @@ class Parameter:
                 )
             if chosen.value is _ENDED:
                 raise PolicyError(
-                    f"{self.file}: {self.name}[{'/'.join(key)}]", f"the rule ended on {chosen.since} (before {on})"
+                    f"{self.file}: {self.name}[{'/'.join(key)}]", f"the rule ended on {chosen.since}"
                 )
             read = Read(self.name, "/".join(key) or "-", chosen.value, chosen.since, chosen.reference, self.unit)
             return chosen.value, read

@@ -17,12 +17,12 @@ Enrollment(continuous_years=3, zero_claim_years=1, break_years=2, repaid_years=1
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,8 @@ from yibao.catalog.model import Catalog
 from yibao.dataset.io import read_table, write_table
 from yibao.dataset.schema import SETLINFO_MONEY
 from yibao.policy.loader import Policy, load_region
-from yibao.settlement.engine import SettlementError, settle
+from yibao.money import round_div
+from yibao.settlement.engine import settle
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
 
 Progress = Callable[[str, int, int], None]
@@ -43,6 +44,7 @@ Progress = Callable[[str, int, int], None]
 
 _HISTORY_YEARS = 16
 _MONEY_AT = tuple(Settlement._fields.index(name) for name in SETLINFO_MONEY)
+_SETL_INT = {name: pl.Int64 for name in (*SETLINFO_MONEY, "pool_prop_selfpay")}
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,15 @@ class _Data:
     persons: dict[str, tuple[Any, ...]]
     enrollment: dict[str, Enrollment]
     credits: dict[str, list[tuple[int, int]]]  # psn_no → [(month, fen)], sorted
-    encounters: pl.DataFrame  # sorted by household, settlement time, mdtrt_id
+    encounters: list[list[Any]]  # columns: mdtrt_id, psn_no, fixmedins_code, med_type, endtime, insutype, part
     diag: dict[str, tuple[str, ...]]
-    lines: dict[str, tuple[FeeLine, ...]]
+    lines: dict[str, tuple[int, int]]  # mdtrt_id → [start, end) in fee_columns
+    fee_columns: tuple[list[Any], ...]  # feedetl_sn, med_list_codg, pric, cnt, det_item_fee_sumamt, prd_days
     hosp_lv: dict[str, str]
     year: int
 
 
-def _load(folder: Path) -> _Data:
+def _load(folder: Path, parts: int) -> _Data:
     psn = read_table(
         folder,
         "psn_info_b",
@@ -157,11 +160,16 @@ def _load(folder: Path) -> _Data:
             credits.setdefault(p, []).append((int(month[5:7]), fen))
 
     household = pl.when(pl.col("mulaid_psn_no").fill_null("") != "").then(pl.col("mulaid_psn_no"))
-    encounters = (
+    frame = (
         mdtrt.join(psn.select("psn_no", "mulaid_psn_no"), on="psn_no", how="left")
         .with_columns(household.otherwise(pl.col("psn_no")).alias("household"))
+        .with_columns((pl.col("household").hash(seed=7) % parts).cast(pl.Int64).alias("part"))
         .sort("household", "endtime", "mdtrt_id")
     )
+    encounters = [
+        frame.get_column(c).to_list()
+        for c in ("mdtrt_id", "psn_no", "fixmedins_code", "med_type", "endtime", "insutype", "part")
+    ]
 
     diag_df = read_table(folder, "setl_list_diag_d", ["mdtrt_id", "maindiag_flag", "diag_code"])
     diag: dict[str, tuple[str, ...]] = {}
@@ -176,19 +184,21 @@ def _load(folder: Path) -> _Data:
     fee = read_table(
         folder, "fee_list_d", ["feedetl_sn", "mdtrt_id", "med_list_codg", "pric", "cnt", "det_item_fee_sumamt", "prd_days"]
     ).sort("mdtrt_id", "feedetl_sn")
-    lines: dict[str, tuple[FeeLine, ...]] = {}
-    ids = fee.get_column("mdtrt_id").to_list()
-    cols = [fee.get_column(c).to_list() for c in ("feedetl_sn", "med_list_codg", "pric", "cnt", "det_item_fee_sumamt", "prd_days")]
-    start = 0
-    n = len(ids)
-    for i in range(1, n + 1):
-        if i == n or ids[i] != ids[start]:
-            lines[ids[start]] = tuple(
-                FeeLine(sn, code, p, c, a, None, None, None, None, d or None)
-                for sn, code, p, c, a, d in zip(*(col[start:i] for col in cols), strict=True)
-            )
-            start = i
-    return _Data(persons, enrollment, credits, encounters, diag, lines, hosp_lv, year)
+    spans = (
+        fee.with_row_index("at")
+        .group_by("mdtrt_id")
+        .agg(pl.col("at").first().alias("start"), pl.len().alias("n"))
+    )
+    lines = {m: (int(a), int(a + n)) for m, a, n in spans.iter_rows()}
+    fee_columns = (
+        fee.get_column("feedetl_sn").to_list(),
+        fee.get_column("med_list_codg").to_list(),
+        fee.get_column("pric").to_list(),
+        fee.get_column("cnt").to_list(),
+        fee.get_column("det_item_fee_sumamt").to_list(),
+        fee.select(pl.when(pl.col("prd_days") > 0).then(pl.col("prd_days"))).to_series().to_list(),
+    )
+    return _Data(persons, enrollment, credits, encounters, diag, lines, fee_columns, hosp_lv, year)
 
 
 def _enrollments(insu: pl.DataFrame, year: int) -> dict[str, Enrollment]:
@@ -231,14 +241,15 @@ def _enrollments(insu: pl.DataFrame, year: int) -> dict[str, Enrollment]:
 _STATE: dict[str, Any] = {}
 
 
-def _settle_part(part: int, parts: int) -> tuple[bytes, list[tuple[str, str]]]:
-    """Settle the households with hash % parts == part; return setl_d rows as Arrow IPC and failures."""
+def _settle_part(part: int) -> tuple[dict[str, list[Any]], list[tuple[str, str]]]:
+    """Settle the households of one part; return setl_d columns as plain lists, and the failures.
+
+    Runs in a forked worker: only plain Python here (no Polars or Arrow calls, whose thread pools do not
+    survive a fork).
+    """
     data: _Data = _STATE["data"]
     policy: Policy = _STATE["policy"]
     catalog: Catalog = _STATE["catalog"]
-    enc = data.encounters
-    if parts > 1:
-        enc = enc.filter(pl.col("household").hash(seed=7) % parts == part)
     rows: dict[str, list[Any]] = {k: [] for k in ("setl_id", "mdtrt_id", "psn_no", "fixmedins_code", "setl_time",
                                                    "insutype", "psn_type", "med_type", "clr_type", "hosp_lv",
                                                    *SETLINFO_MONEY, "pool_prop_selfpay")}  # fmt: skip
@@ -248,12 +259,15 @@ def _settle_part(part: int, parts: int) -> tuple[bytes, list[tuple[str, str]]]:
     spent: dict[str, int] = {}
     empty = Accumulators()
     no_enrollment = Enrollment()
-    for mdtrt_id, psn_no, inst, med_type, _begn, endtime, insutype, _mulaid, household in enc.iter_rows():
+    for mdtrt_id, psn_no, inst, med_type, endtime, insutype, p_part in zip(*data.encounters, strict=True):
+        if p_part != part:
+            continue
         p = data.persons.get(psn_no)
-        lines = data.lines.get(mdtrt_id)
-        if p is None or not lines:
+        span = data.lines.get(mdtrt_id)
+        if p is None or span is None:
             failures.append((mdtrt_id, "unknown person" if p is None else "no fee lines"))
             continue
+        lines = _fee_lines(data.fee_columns, *span)
         _, gend, brdy, p_insutype, psn_type, idet, _balc_begn, mulaid_no = p
         on: date = endtime.date() if isinstance(endtime, datetime) else endtime
         age = on.year - brdy.year - ((on.month, on.day) < (brdy.month, brdy.day))
@@ -275,7 +289,7 @@ def _settle_part(part: int, parts: int) -> tuple[bytes, list[tuple[str, str]]]:
         )
         try:
             s = settle(encounter, person, ytd.get(psn_no, empty), policy, on, catalog=catalog)
-        except (SettlementError, ValueError) as e:  # a bad record must not stop the year
+        except ValueError as e:  # SettlementError, CodeError, PolicyError: a bad record must not stop the year
             failures.append((mdtrt_id, str(e)))
             continue
         ytd[psn_no] = s.ytd
@@ -297,11 +311,18 @@ def _settle_part(part: int, parts: int) -> tuple[bytes, list[tuple[str, str]]]:
         for col, at in zip(money, _MONEY_AT, strict=True):
             col.append(s[at])
         r = s.pool_prop_selfpay
-        rows["pool_prop_selfpay"].append((r.num * 10000 * 2 + r.den) // (2 * r.den))
-    df = pl.DataFrame(rows, schema_overrides={k: pl.Int64 for k in (*SETLINFO_MONEY, "pool_prop_selfpay")})
-    buf = io.BytesIO()
-    df.write_ipc(buf)
-    return buf.getvalue(), failures
+        rows["pool_prop_selfpay"].append(round_div(r.num * 10000, r.den))
+    return rows, failures
+
+
+def _fee_lines(columns: tuple[list[Any], ...], start: int, end: int) -> tuple[FeeLine, ...]:
+    """FeeLines of one encounter from the fee columns (built with tuple.__new__: this is the hot loop)."""
+    sn, code, pric, cnt, amt, days = (c[start:end] for c in columns)
+    none = repeat(None)
+    return tuple(_tuple_new(FeeLine, t) for t in zip(sn, code, pric, cnt, amt, none, none, none, none, days))
+
+
+_tuple_new = tuple.__new__
 
 
 def _balance(data: _Data, psn_no: str, on: date, spent: dict[str, int]) -> int:
@@ -330,23 +351,23 @@ def settle_year(
     t0 = time.perf_counter()
     say = progress or (lambda stage, done, total: None)
     say("load", 0, 1)
-    _STATE["data"] = data = _load(folder)
+    _STATE["data"] = data = _load(folder, max(1, workers))
     _STATE["policy"] = load_region(region)
     _STATE["catalog"] = catalog if catalog is not None else default_catalog()
     say("load", 1, 1)
-    total = data.encounters.height
-    parts = max(1, min(workers, total // 2000 or 1))
+    total = len(data.encounters[0])
+    parts = max(1, workers)
     frames: list[pl.DataFrame] = []
     failures: list[tuple[str, str]] = []
     say("settle", 0, total)
     if parts == 1:
-        results = [_settle_part(0, 1)]
+        results = [_settle_part(0)]
     else:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(parts, mp_context=ctx) as pool:
-            results = list(pool.map(_settle_part, range(parts), [parts] * parts))
-    for blob, fails in results:
-        frames.append(pl.read_ipc(io.BytesIO(blob)))
+            results = list(pool.map(_settle_part, range(parts)))
+    for rows, fails in results:
+        frames.append(pl.DataFrame(rows, schema_overrides=_SETL_INT, strict=False))
         failures.extend(fails)
     setl = pl.concat(frames).sort("setl_time", "setl_id").with_columns(pl.lit("0").alias("refd_setl_flag"))
     say("settle", total, total)

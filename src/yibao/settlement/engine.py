@@ -30,7 +30,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from yibao import codes
-from yibao.catalog.model import Catalog, LineContext, Restriction
+from yibao.catalog.model import NO_RESTRICTION, Catalog, LineContext
 from yibao.money import ZERO_RATIO, Fen, Ratio, round_div, yuan
 from yibao.policy.benefit import PlanKey, resolve_plan
 from yibao.policy.enrollment import PersonRules, PersonTerms, person_rules, person_terms
@@ -47,7 +47,6 @@ from yibao.settlement.model import (
     Settlement,
 )
 
-_EMPTY_RESTRICTION = Restriction()
 _NO_CATALOG = Catalog()
 _CLR_TYPE = {"outpatient": "11", "chronic": "11", "inpatient": "21", "pharmacy": "41", "ltc": "99"}
 _POOL_FUND = {"employee": "310100", "resident": "390100", "ltc": "410100", "maternity": "510100"}
@@ -124,6 +123,16 @@ def settle(
             )
         )
 
+    if steps is not None and rules.reads:
+        cap_txt = "no cap" if terms.serious_cap is None else yuan(terms.serious_cap)
+        steps.append(
+            Step(
+                "参保 enrolment terms",
+                f"waiting period {terms.waiting_months} months (benefits from {terms.benefit_start});"
+                f" serious-illness cap {cap_txt}",
+                rules.reads,
+            )
+        )
     waiting = terms.in_waiting
     dedc = hifp = serious = cvlserv = maf = 0
     above_cap = 0
@@ -138,7 +147,6 @@ def settle(
                 Step(
                     "待遇等待期 waiting period",
                     f"{terms.waiting_months} months; benefits start {terms.benefit_start}: no fund pays",
-                    rules.reads,
                 )
             )
     elif visit == "ltc":
@@ -192,7 +200,7 @@ def settle(
             sub_room = max(0, plan.sub_cap - ytd.chronic_pool_paid)
             room = sub_room if main_room is None else min(main_room, sub_room)
         if room is not None and hifp > room:
-            if main_room is not None and hifp > main_room:  # the part above the annual cap goes to 大额
+            if main_room is not None and room == main_room:  # the annual cap binds: the rest goes to 大额
                 above_cap = base - _round(_consumed(plan.bands, band_before, base, main_room))
             hifp = room
         if steps is not None:
@@ -227,7 +235,7 @@ def settle(
                         f"base ({plan.serious_base}) +{yuan(add)} to {yuan(ytd.serious_base + add)}; threshold"
                         f" {yuan(thr)}; {yuan(now)} eligible by {format_value(plan.serious_bands)}; {cap_txt},"
                         f" already paid {yuan(ytd.serious_paid)} → {yuan(serious)}",
-                        plan.reads.get("serious", ()) + rules.reads,
+                        plan.reads.get("serious", ()),
                     )
                 )
 
@@ -405,24 +413,28 @@ def _split(i: int, line: FeeLine, ctx: LineContext, catalog: Catalog, on: date) 
         lv = line.chrgitm_lv
         prop = line.selfpay_prop or ZERO_RATIO
         cap = line.pric_uplmt
-        restriction = _EMPTY_RESTRICTION
+        restriction = NO_RESTRICTION
     typ = line.med_chrgitm_type or (item.med_chrgitm_type if item is not None else "14")
     amt = line.det_item_fee_sumamt
     memo = ""
     lmt = "0"
-    if restriction is not _EMPTY_RESTRICTION and restriction != _EMPTY_RESTRICTION:
+    if restriction is not NO_RESTRICTION:
         lmt = "1"
         reason = restriction.violation(ctx if line.days_supply is None else ctx._replace(days_supply=line.days_supply))
         if reason is not None:
             memo = reason
+    # LineResult fields in order; built with tuple.__new__ because this runs for every fee line
     if lv == "03" or memo:
-        return LineResult(line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, amt, 0, 0, 0, lv, typ, lmt, memo)
+        return _new(LineResult, (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, amt, 0, 0, 0, lv, typ, lmt, memo))
     over = 0
     if cap is not None and line.pric > cap:
         over = min(amt, max(0, amt - round_div(cap * line.cnt, FEN_PER_PRICE_COUNT)))
     rest = amt - over
     pre = round_div(rest * prop.num, prop.den) if prop.num else 0
-    return LineResult(line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, 0, over, pre, rest - pre, lv, typ, lmt, "")
+    return _new(LineResult, (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, 0, over, pre, rest - pre, lv, typ, lmt, ""))
+
+
+_new = tuple.__new__
 
 
 def _round(x: int | Fraction) -> int:

@@ -17,7 +17,16 @@ from typing import Any
 
 from yibao import codes
 from yibao.codes import CodeError
-from yibao.money import COUNT_PLACES, PRICE_PLACES, MoneyError, Ratio, parse_money, parse_scaled, round_div
+from yibao.money import (
+    COUNT_PLACES,
+    MAX_MONEY_DIGITS,
+    PRICE_PLACES,
+    MoneyError,
+    Ratio,
+    parse_money,
+    parse_scaled,
+    round_div,
+)
 from yibao.settlement.engine import SettlementError
 from yibao.settlement.model import (
     ACCUMULATOR_NAMES,
@@ -49,8 +58,10 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
 
 
 def _code(field: str, value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise SettlementError(_field(where, field), f"codes are strings: write {str(value)!r} in quotes")
     try:
-        return codes.check(field, str(value))
+        return codes.check(field, value)
     except CodeError as e:
         raise SettlementError(_field(where, field), str(e).split(": ", 1)[-1]) from None
 
@@ -93,6 +104,8 @@ def parse_fee_line(d: Mapping[str, Any], i: int, where: str = "feedetail") -> Fe
         if cnt == 0:
             raise SettlementError(f"{here}.cnt", "must be positive (refunds are reversals)")
         computed = round_div(pric * cnt, FEN_PER_PRICE_COUNT)
+        if computed >= 10**MAX_MONEY_DIGITS:
+            raise SettlementError(f"{here}.det_item_fee_sumamt", "pric × cnt is too large for DECIMAL(16,2)")
         amount = computed
         if d.get("det_item_fee_sumamt") not in (None, ""):
             amount = parse_money(d["det_item_fee_sumamt"], f"{here}.det_item_fee_sumamt")
@@ -104,6 +117,7 @@ def parse_fee_line(d: Mapping[str, Any], i: int, where: str = "feedetail") -> Fe
         lv = _code("chrgitm_lv", d["chrgitm_lv"], here) if d.get("chrgitm_lv") not in (None, "") else None
         prop = None
         if d.get("selfpay_prop") not in (None, ""):
+            parse_scaled(d["selfpay_prop"], 4, f"{here}.selfpay_prop")  # (5,4) on the wire
             prop = Ratio.of(d["selfpay_prop"], f"{here}.selfpay_prop")
             if prop.num > prop.den:
                 raise SettlementError(f"{here}.selfpay_prop", "must be between 0 and 1")
@@ -164,6 +178,10 @@ def parse_person(d: Mapping[str, Any], where: str = "person") -> Person:
     """A person: insutype, psn_type, age, optional gend / assistance / enrollment / balances."""
     d = _mapping(d, where)
     insutype = _code("insutype", _require(d, "insutype", where), where)
+    try:
+        codes.scheme(insutype)
+    except CodeError:
+        raise SettlementError(f"{where}.insutype", f"{insutype} ({codes.label('insutype', insutype)}) has no benefit scheme here") from None
     psn_type = _code("psn_type", _require(d, "psn_type", where), where)
     age = _int(_require(d, "age", where), f"{where}.age")
     if age > 130:

@@ -1,0 +1,911 @@
+"""What every fraud injector shares: the context it runs in, new ids and trace codes, new rows, labels.
+
+An injector (one module per pattern) is ``apply(rng, tables, ctx) -> (tables, labels)``. It reads the
+chunk's clean tables, picks its cases among the entities ``ctx`` makes bad, changes or adds rows with
+:class:`Rows` (which keeps money exact and ids unique) and describes each case with :class:`Labels`.
+
+>>> from yibao.catalog.model import Catalog
+>>> ctx = Context("split_admission", 0, "SA", chunk=3, year=2024, rate=0.02, catalog=Catalog())
+>>> rows = Rows(ctx)
+>>> rows.new_id("M"), rows.new_id("M"), rows.new_id("F")
+('M3SA000001', 'M3SA000002', 'F3SA000001')
+>>> fee_amount(12_500000, 3_0000)  # 12.50 yuan × 3 → 37.50 yuan, in fen
+3750
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from yibao import codes
+from yibao.catalog.model import Catalog, CatalogItem, LineContext
+from yibao.dataset.io import polars_schema
+from yibao.dataset.schema import TABLES
+from yibao.money import round_div
+
+try:  # S2 writes the trace-code helpers; until they land, the same rule is kept here
+    from yibao.catalog.trace import product_prefix
+except ImportError:  # pragma: no cover - only while yibao.catalog.trace does not exist
+
+    def product_prefix(med_list_codg: str) -> str:
+        """The 7-digit 药品标识码 of a catalogue drug: ``8`` + 6 digits of a stable hash of the code."""
+        digest = hashlib.blake2b(med_list_codg.encode("utf-8"), digest_size=8).digest()
+        return "8" + f"{int.from_bytes(digest, 'big') % 10**6:06d}"
+
+
+Tables = dict[str, pl.DataFrame]
+Params = Mapping[str, Any]
+
+CARE_TABLES = ("mdtrt_d", "setl_list_diag_d", "setl_list_oprn_d", "fee_list_d", "drug_trac_d")
+"""The per-chunk tables an injector may change (the register and the institutions are left alone)."""
+
+LABEL_COLUMNS = TABLES["labels"].names
+FEN_DIVISOR = 10**8  # pric (1e-6 yuan) × cnt (1e-4) → fen (1e-2 yuan)
+UNIT = 10_000  # cnt of one package / one time
+YUAN = 1_000_000  # pric of one yuan
+
+INPATIENT = "inpatient"
+MOST_PER_INSTITUTION = 1500
+"""At most this many cases of one pattern per bad institution and chunk: a systematic fraud at a big
+hospital stays a fraud of some lines, not of every line (and the labels stay a manageable size)."""
+_VISIT = {}
+for _m in codes.MED_TYPE:
+    _VISIT[_m] = codes.visit_kind(_m)
+
+
+def visit_of(med_type: str) -> str:
+    """The benefit visit kind of a med_type (outpatient, chronic, inpatient, pharmacy, ltc), "" if unknown."""
+    return _VISIT.get(med_type, "")
+
+
+def fee_amount(pric: int, cnt: int) -> int:
+    """The line amount in fen: ``round_div(pric × cnt, 10**8)`` — the one rounding rule."""
+    return round_div(pric * cnt, FEN_DIVISOR)
+
+
+def fee_amount_expr(pric: pl.Expr, cnt: pl.Expr) -> pl.Expr:
+    """:func:`fee_amount` over columns (half away from zero, exactly as :func:`yibao.money.round_div`)."""
+    num = pric * cnt
+    pos = (2 * num + FEN_DIVISOR) // (2 * FEN_DIVISOR)
+    neg = -((-2 * num + FEN_DIVISOR) // (2 * FEN_DIVISOR))
+    return pl.when(num >= 0).then(pos).otherwise(neg)
+
+
+def packages(cnt: int) -> int:
+    """Smallest packages (trace codes) a quantity of ``cnt`` (1e-4 units) needs: at least one."""
+    return max(1, -(-cnt // UNIT))
+
+
+def age_on(brdy: date, on: date) -> int:
+    """Whole years of age on ``on``."""
+    return on.year - brdy.year - ((on.month, on.day) < (brdy.month, brdy.day))
+
+
+def digest_seed(*frames: pl.DataFrame) -> int:
+    """A 63-bit seed from the content of some frames (stable across runs, chunks and processes)."""
+    h = hashlib.blake2b(digest_size=8)
+    for df in frames:
+        h.update(df.write_csv().encode("utf-8"))
+    return int.from_bytes(h.digest(), "big") >> 1
+
+
+def params_json(params: Params) -> str:
+    """Parameters as compact JSON with sorted keys; floats rounded to 4 places (they are not money)."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float):
+            return round(v, 4)
+        if isinstance(v, np.integer):
+            return int(v)
+        if isinstance(v, np.floating):
+            return round(float(v), 4)
+        if isinstance(v, (datetime, date)):
+            return v.isoformat()
+        if isinstance(v, Mapping):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(params), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Prices seen in the data, bounded by the catalogue's caps
+# ---------------------------------------------------------------------------------------------
+
+
+class PriceBook:
+    """The price an injector bills for an item at a level: what the chunk's clean lines charge for it
+    (the median at that coarse level, else at any level), never above the catalogue's cap there; for
+    an item the data never shows, the cap or a modest default by item type.
+
+    >>> from yibao.catalog.model import Catalog, CatalogItem
+    >>> cat = Catalog([CatalogItem("S1", "B超", "service", "03", "01", pric_uplmt={"3": 40_000000})])
+    >>> book = PriceBook(pl.DataFrame({"med_list_codg": ["S1"], "pric": [35_000000], "lv": ["3"]}), cat, 2024)
+    >>> book.price("S1", "3"), book.price("S1", "2"), book.observed("S9")
+    (35000000, 35000000, None)
+    """
+
+    DEFAULT = {"drug": 30 * YUAN, "herb": 2 * YUAN, "service": 20 * YUAN, "consumable": 10 * YUAN}
+
+    def __init__(self, priced: pl.DataFrame, catalog: Catalog, year: int) -> None:
+        self.catalog = catalog
+        self.on = date(year, 7, 1)
+        self._by_level: dict[tuple[str, str], int] = {}
+        self._by_code: dict[str, int] = {}
+        if priced.height:
+            for code, lv, p in (
+                priced.group_by("med_list_codg", "lv")
+                .agg(pl.col("pric").quantile(0.5, "nearest"))
+                .sort("med_list_codg", "lv")
+                .iter_rows()
+            ):
+                self._by_level[(code, lv)] = int(p)
+            for code, p in (
+                priced.group_by("med_list_codg")
+                .agg(pl.col("pric").quantile(0.5, "nearest"))
+                .sort("med_list_codg")
+                .iter_rows()
+            ):
+                self._by_code[code] = int(p)
+
+    def item(self, code: str) -> CatalogItem | None:
+        return self.catalog.get(code, self.on)
+
+    def observed(self, code: str, lv: str | None = None) -> int | None:
+        if lv is not None and (code, lv) in self._by_level:
+            return self._by_level[(code, lv)]
+        return self._by_code.get(code)
+
+    def cap(self, code: str, lv: str) -> int | None:
+        item = self.item(code)
+        return None if item is None else item.price_cap(lv)
+
+    def price(self, code: str, lv: str) -> int:
+        item = self.item(code)
+        cap = None if item is None else item.price_cap(lv)
+        seen = self.observed(code, lv)
+        if seen is None:
+            if cap is not None:
+                seen = cap
+            elif item is not None and item.pric_uplmt:
+                seen = min(item.pric_uplmt.values())
+            else:
+                seen = self.DEFAULT.get(item.list_type if item else "service", 20 * YUAN)
+        return seen if cap is None else min(seen, cap)
+
+
+# ---------------------------------------------------------------------------------------------
+# The context of one pattern in one chunk
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where and how much one injector may act in one chunk.
+
+    Attributes:
+        pattern: the DESIGN.md §3.5 name (also the label's ``pattern``).
+        index: the pattern's fixed position (sub-rng seed, trace-code namespace).
+        code: two capitals naming the pattern in new ids.
+        chunk / year / rate: as given to :func:`yibao.synth.fraud.inject`.
+        catalog: the catalogue (restrictions, caps, item types).
+        institutions: bad institutions assigned to this pattern (the same in every chunk).
+        doctors: bad doctors assigned to this pattern (the same in every chunk).
+        persons: how many persons this pattern may make bad in this chunk (person-level patterns).
+        taken: encounters already used by an earlier pattern (left alone, so every label stays true).
+        taken_persons: persons already used by an earlier pattern.
+        book: prices seen in the chunk, bounded by the caps.
+    """
+
+    pattern: str
+    index: int
+    code: str
+    chunk: int
+    year: int
+    rate: float
+    catalog: Catalog
+    institutions: tuple[str, ...] = ()
+    doctors: tuple[str, ...] = ()
+    persons: int = 0
+    taken: frozenset[str] = frozenset()
+    taken_persons: frozenset[str] = frozenset()
+    book: PriceBook | None = None
+
+    @property
+    def prices(self) -> PriceBook:
+        if self.book is None:
+            raise ValueError("the context has no price book")
+        return self.book
+
+    @property
+    def first_day(self) -> datetime:
+        return datetime(self.year, 1, 1)
+
+    @property
+    def last_moment(self) -> datetime:
+        return datetime(self.year, 12, 31, 23, 59, 59)
+
+    def item(self, code: str) -> CatalogItem | None:
+        return self.catalog.get(code, date(self.year, 7, 1))
+
+    def has(self, *codes_: str) -> bool:
+        return all(self.item(c) is not None for c in codes_)
+
+    def cases(self, eligible: int, share: float, *, least: int = 1, most: int | None = None) -> int:
+        """How many of ``eligible`` candidates to use: ``share`` of them, at least ``least`` (if any) and
+        at most ``most`` (default :data:`MOST_PER_INSTITUTION` per assigned institution)."""
+        if eligible <= 0:
+            return 0
+        cap = most if most is not None else MOST_PER_INSTITUTION * max(1, len(self.institutions))
+        return int(min(eligible, cap, max(least, round(eligible * share))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Views of the chunk
+# ---------------------------------------------------------------------------------------------
+
+
+def encounters(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
+    """mdtrt_d with the institution's type, coarse level, beds and admdvs, the visit kind and the
+    length of stay in days; without the encounters an earlier pattern took."""
+    inst = tables["fixmedins_b"].select(
+        "fixmedins_code",
+        "fixmedins_type",
+        pl.col("hosp_lv").fill_null("").map_elements(codes.coarse_hosp_lv, return_dtype=pl.String).alias("lv"),
+        pl.col("bed_cnt").fill_null(0),
+        "admdvs",
+    )
+    m = tables["mdtrt_d"]
+    if ctx is not None and ctx.taken:
+        m = m.filter(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
+    return m.join(inst, on="fixmedins_code", how="left").with_columns(
+        pl.col("med_type").replace_strict(_VISIT, default="").alias("kind"),
+        (pl.col("endtime").dt.date() - pl.col("begntime").dt.date()).dt.total_days().alias("los"),
+    )
+
+
+def persons(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
+    """psn_info_b without the persons an earlier pattern took, with the age on 1 July."""
+    p = tables["psn_info_b"]
+    if ctx is not None and ctx.taken_persons:
+        p = p.filter(~pl.col("psn_no").is_in(list(ctx.taken_persons)))
+    mid = date(ctx.year if ctx else 2024, 7, 1)
+    return p.with_columns(
+        (
+            pl.lit(mid.year)
+            - pl.col("brdy").dt.year()
+            - ((pl.col("brdy").dt.month() * 100 + pl.col("brdy").dt.day()) > mid.month * 100 + mid.day).cast(pl.Int32)
+        ).alias("age")
+    )
+
+
+def lines_of(tables: Tables, mdtrt_ids: Iterable[str]) -> pl.DataFrame:
+    ids = list(mdtrt_ids)
+    return tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(ids))
+
+
+def next_stay_gap(enc: pl.DataFrame) -> pl.DataFrame:
+    """Per encounter, the free time around it within the person's encounters: ``prev_end`` (end of the
+    person's previous encounter) and ``next_begin`` (begin of the next), null when there is none."""
+    return (
+        enc.sort("psn_no", "begntime", "mdtrt_id")
+        .with_columns(
+            pl.col("endtime").shift(1).over("psn_no").alias("prev_end"),
+            pl.col("begntime").shift(-1).over("psn_no").alias("next_begin"),
+            pl.col("endtime").cum_max().over("psn_no").shift(1).over("psn_no").alias("prev_end_max"),
+        )
+    )
+
+
+def staff(tables: Tables, staff_type: str) -> dict[str, list[tuple[str, str]]]:
+    """Staff of one type per institution: fixmedins_code → [(staff_codg, dept_codg)], sorted."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    ms = tables.get("medstaff_b")
+    if ms is None:
+        return out
+    for inst, code, dept in (
+        ms.filter(pl.col("staff_type") == staff_type)
+        .select("fixmedins_code", "staff_codg", "dept_codg")
+        .sort("fixmedins_code", "staff_codg")
+        .iter_rows()
+    ):
+        out.setdefault(inst, []).append((code, dept))
+    return out
+
+
+def depts(tables: Tables) -> dict[str, list[tuple[str, str]]]:
+    """Departments per institution: fixmedins_code → [(dept_codg, caty)], sorted."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    d = tables.get("dept_b")
+    if d is None:
+        return out
+    for inst, dept, caty in d.select("fixmedins_code", "dept_codg", "caty").sort("fixmedins_code", "dept_codg").iter_rows():
+        out.setdefault(inst, []).append((dept, caty))
+    return out
+
+
+def pick(rng: np.random.Generator, items: Sequence[Any], n: int) -> list[Any]:
+    """``n`` distinct items in a random order (all of them if there are fewer)."""
+    if n <= 0 or not items:
+        return []
+    idx = rng.choice(len(items), size=min(n, len(items)), replace=False)
+    return [items[int(i)] for i in idx]
+
+
+def one(rng: np.random.Generator, items: Sequence[Any]) -> Any:
+    return items[int(rng.integers(len(items)))]
+
+
+def at_time(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute, second))
+
+
+# ---------------------------------------------------------------------------------------------
+# New rows
+# ---------------------------------------------------------------------------------------------
+
+
+class Rows:
+    """New rows for the care tables, with ids unique across chunks and patterns, exact amounts and
+    valid trace codes.
+
+    Ids are ``<kind><chunk><pattern code><6-digit serial>`` (``M`` encounter, ``F`` fee line, ``R``
+    prescription): they start with a letter and can never be an 18-digit identity number. A trace
+    code is the item's 7-digit product prefix, ``9``, the chunk (4 digits), the pattern index (2) and
+    a serial (6): 20 digits starting with 8, unique across chunks and patterns.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._serial: dict[str, int] = {}
+        self._trace = 0
+        self.rows: dict[str, list[dict[str, Any]]] = {t: [] for t in CARE_TABLES}
+
+    def new_id(self, kind: str) -> str:
+        n = self._serial.get(kind, 0) + 1
+        self._serial[kind] = n
+        return f"{kind}{self.ctx.chunk}{self.ctx.code}{n:06d}"
+
+    def trace_code(self, med_list_codg: str) -> str:
+        self._trace += 1
+        if self._trace >= 10**6:
+            raise ValueError(f"{self.ctx.pattern}: more than a million new trace codes in one chunk")
+        return f"{product_prefix(med_list_codg)}9{self.ctx.chunk % 10**4:04d}{self.ctx.index:02d}{self._trace:06d}"
+
+    def encounter(
+        self,
+        *,
+        psn_no: str,
+        fixmedins_code: str,
+        med_type: str,
+        begntime: datetime,
+        endtime: datetime,
+        diag: tuple[str, str],
+        dept_codg: str,
+        atddr_no: str,
+        insutype: str,
+        adm_bed: str = "",
+        dscg_way: str = "",
+        mdtrt_id: str | None = None,
+    ) -> str:
+        mid = mdtrt_id or self.new_id("M")
+        inpatient = visit_of(med_type) == INPATIENT
+        self.rows["mdtrt_d"].append(
+            {
+                "mdtrt_id": mid,
+                "psn_no": psn_no,
+                "fixmedins_code": fixmedins_code,
+                "med_type": med_type,
+                "begntime": begntime,
+                "endtime": endtime,
+                "dscg_maindiag_code": diag[0],
+                "dscg_maindiag_name": diag[1],
+                "dept_codg": dept_codg,
+                "atddr_no": atddr_no,
+                "insutype": insutype,
+                "adm_bed": adm_bed if inpatient else "",
+                "dscg_way": (dscg_way or "1") if inpatient else "",
+            }
+        )
+        return mid
+
+    def diag(self, mdtrt_id: str, code: str, name: str, *, main: bool) -> None:
+        self.rows["setl_list_diag_d"].append(
+            {"mdtrt_id": mdtrt_id, "diag_type": "1", "maindiag_flag": "1" if main else "0", "diag_code": code, "diag_name": name}
+        )
+
+    def diagnoses(self, mdtrt_id: str, dx: Sequence[tuple[str, str]]) -> None:
+        for i, (code, name) in enumerate(dx):
+            self.diag(mdtrt_id, code, name, main=i == 0)
+
+    def oprn(self, mdtrt_id: str, code: str, name: str, on: date, *, main: bool) -> None:
+        self.rows["setl_list_oprn_d"].append(
+            {"mdtrt_id": mdtrt_id, "oprn_code": code, "oprn_name": name, "main_oprn_flag": "1" if main else "0", "oprn_date": on}
+        )
+
+    def line(
+        self,
+        *,
+        mdtrt_id: str,
+        psn_no: str,
+        fixmedins_code: str,
+        med_list_codg: str,
+        when: datetime,
+        cnt: int,
+        pric: int,
+        doctor: str = "",
+        dept: str = "",
+        rxno: str = "",
+        prd_days: int = 0,
+        med_chrgitm_type: str | None = None,
+        codes_: bool = True,
+        feedetl_sn: str | None = None,
+    ) -> tuple[str, list[str]]:
+        """Add a fee line (and, for a drug, one new trace code per package); returns (feedetl_sn, codes)."""
+        item = self.ctx.item(med_list_codg)
+        typ = med_chrgitm_type or (item.med_chrgitm_type if item else "14")
+        sn = feedetl_sn or self.new_id("F")
+        is_drug = item is not None and item.list_type == "drug"
+        if is_drug and not rxno:
+            rxno = self.new_id("R")
+        self.rows["fee_list_d"].append(
+            {
+                "feedetl_sn": sn,
+                "mdtrt_id": mdtrt_id,
+                "psn_no": psn_no,
+                "fixmedins_code": fixmedins_code,
+                "med_list_codg": med_list_codg,
+                "med_chrgitm_type": typ,
+                "fee_ocur_time": when,
+                "cnt": cnt,
+                "pric": pric,
+                "det_item_fee_sumamt": fee_amount(pric, cnt),
+                "bilg_dr_codg": doctor,
+                "bilg_dept_codg": dept,
+                "rxno": rxno,
+                "prd_days": prd_days if is_drug else 0,
+            }
+        )
+        made: list[str] = []
+        if is_drug and codes_:
+            for _ in range(packages(cnt)):
+                code = self.trace_code(med_list_codg)
+                self.trace(code, sn, mdtrt_id, med_list_codg, fixmedins_code, when)
+                made.append(code)
+        return sn, made
+
+    def copy_line(self, row: Mapping[str, Any], *, codes_: bool = True, **overrides: Any) -> tuple[str, list[str]]:
+        """A new line like ``row`` (a fee_list_d row as a dict) with ``overrides``; new id, new trace codes."""
+        r = {**row, **overrides}
+        return self.line(
+            mdtrt_id=r["mdtrt_id"],
+            psn_no=r["psn_no"],
+            fixmedins_code=r["fixmedins_code"],
+            med_list_codg=r["med_list_codg"],
+            when=r["fee_ocur_time"],
+            cnt=r["cnt"],
+            pric=r["pric"],
+            doctor=r["bilg_dr_codg"],
+            dept=r["bilg_dept_codg"],
+            rxno=overrides.get("rxno", ""),
+            prd_days=r["prd_days"],
+            med_chrgitm_type=r["med_chrgitm_type"],
+            codes_=codes_,
+        )
+
+    def copy_encounter(self, row: Mapping[str, Any], **overrides: Any) -> str:
+        """A new encounter like ``row`` (an mdtrt_d row as a dict) with ``overrides``; returns its id."""
+        r = {**row, **overrides}
+        return self.encounter(
+            psn_no=r["psn_no"],
+            fixmedins_code=r["fixmedins_code"],
+            med_type=r["med_type"],
+            begntime=r["begntime"],
+            endtime=r["endtime"],
+            diag=(r["dscg_maindiag_code"], r["dscg_maindiag_name"]),
+            dept_codg=r["dept_codg"],
+            atddr_no=r["atddr_no"],
+            insutype=r["insutype"],
+            adm_bed=r["adm_bed"],
+            dscg_way=r["dscg_way"],
+            mdtrt_id=overrides.get("mdtrt_id"),
+        )
+
+    def trace(
+        self,
+        code: str,
+        feedetl_sn: str,
+        mdtrt_id: str,
+        med_list_codg: str,
+        fixmedins_code: str,
+        sel_time: datetime,
+        retn_flag: str = "0",
+    ) -> None:
+        self.rows["drug_trac_d"].append(
+            {
+                "drug_trac_codg": code,
+                "feedetl_sn": feedetl_sn,
+                "mdtrt_id": mdtrt_id,
+                "med_list_codg": med_list_codg,
+                "fixmedins_code": fixmedins_code,
+                "sel_time": sel_time,
+                "retn_flag": retn_flag,
+            }
+        )
+
+    def frame(self, table: str) -> pl.DataFrame:
+        schema = polars_schema(TABLES[table])
+        rows = self.rows[table]
+        if not rows:
+            return pl.DataFrame(schema=schema)
+        return pl.DataFrame(rows, schema=schema)
+
+    def added(self, tables: Tables) -> Tables:
+        """``tables`` with the new rows appended (columns, order and kinds of the schema)."""
+        out = dict(tables)
+        for t in CARE_TABLES:
+            if self.rows[t]:
+                out[t] = concat(tables[t], self.frame(t))
+        return out
+
+
+def concat(base: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
+    """``base`` with ``extra`` appended, ``extra`` cast to ``base``'s columns and kinds."""
+    if extra.height == 0:
+        return base
+    return pl.concat([base, extra.select(base.columns).cast(dict(base.schema))], how="vertical")
+
+
+def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) -> pl.DataFrame:
+    """``df`` with the rows matching ``changes`` on ``key`` given the values of ``changes`` (order kept)."""
+    if changes.height == 0:
+        return df
+    keys = [key] if isinstance(key, str) else list(key)
+    cols = [c for c in changes.columns if c not in keys]
+    changes = changes.unique(subset=keys, keep="last", maintain_order=True).cast({c: df.schema[c] for c in changes.columns})
+    marked = changes.with_columns(pl.lit(True).alias("__hit"))
+    joined = df.join(marked, on=keys, how="left", suffix="__new", maintain_order="left")
+    hit = pl.col("__hit").fill_null(False)
+    return joined.with_columns(
+        pl.when(hit).then(pl.col(f"{c}__new")).otherwise(pl.col(c)).alias(c) for c in cols
+    ).select(df.columns)
+
+
+def drop(df: pl.DataFrame, key: str, values: Iterable[str]) -> pl.DataFrame:
+    """``df`` without the rows whose ``key`` is one of ``values``."""
+    vals = list(values)
+    return df if not vals else df.filter(~pl.col(key).is_in(vals))
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Labels:
+    """The label rows of one pattern in one chunk: one case spans one or more rows sharing ``case_id``."""
+
+    ctx: Context
+    rows: list[dict[str, str]] = field(default_factory=list)
+    _cases: int = 0
+
+    def case(self) -> str:
+        self._cases += 1
+        return f"C{self.ctx.chunk}-{self.ctx.pattern}-{self._cases:05d}"
+
+    def add(
+        self,
+        case_id: str,
+        label: str,
+        params: Params,
+        *,
+        mdtrt_id: str = "",
+        feedetl_sn: str = "",
+        psn_no: str = "",
+        fixmedins_code: str = "",
+        drug_trac_codg: str = "",
+        doctor: str = "",
+    ) -> None:
+        self.rows.append(
+            {
+                "case_id": case_id,
+                "pattern": self.ctx.pattern,
+                "label": label,
+                "mdtrt_id": mdtrt_id,
+                "feedetl_sn": feedetl_sn,
+                "psn_no": psn_no,
+                "fixmedins_code": fixmedins_code,
+                "drug_trac_codg": drug_trac_codg,
+                "doctor": doctor,
+                "params": params_json(params),
+            }
+        )
+
+    def frame(self) -> pl.DataFrame:
+        return labels_frame(self.rows)
+
+
+def labels_frame(rows: Sequence[Mapping[str, str]] = ()) -> pl.DataFrame:
+    schema = polars_schema(TABLES["labels"])
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(list(rows), schema=schema)
+
+
+def context_line(gend: str, age: int, lv: str, med_type: str, dx: Sequence[str], days: int | None = None) -> LineContext:
+    return LineContext(gend=gend, age=age, hosp_lv=lv, visit=visit_of(med_type), diagnoses=tuple(dx), days_supply=days)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building whole encounters
+# ---------------------------------------------------------------------------------------------
+
+
+class Staffing:
+    """Who works where: doctors by institution (with department and 科别), pharmacists by pharmacy."""
+
+    def __init__(self, tables: Tables) -> None:
+        caty = {(i, d): c for i, d, c in (tables.get("dept_b", pl.DataFrame(schema=polars_schema(TABLES["dept_b"])))
+                                         .select("fixmedins_code", "dept_codg", "caty").iter_rows())}  # fmt: skip
+        self.doctors: dict[str, list[tuple[str, str, str]]] = {}
+        self.pharmacists: dict[str, list[str]] = {}
+        ms = tables.get("medstaff_b")
+        if ms is not None:
+            for code, typ, inst, dept in (
+                ms.select("staff_codg", "staff_type", "fixmedins_code", "dept_codg").sort("staff_codg").iter_rows()
+            ):
+                if typ == "1":
+                    self.doctors.setdefault(inst, []).append((code, dept, caty.get((inst, dept), "")))
+                elif typ == "2":
+                    self.pharmacists.setdefault(inst, []).append(code)
+
+    def doctor(self, rng: np.random.Generator, inst: str, caty: Sequence[str] = ()) -> tuple[str, str]:
+        """(doctor, department) at ``inst``, preferring departments of the given 科别; ("", "") if none."""
+        staff = self.doctors.get(inst, [])
+        fit = [s for s in staff if s[2] in caty] or staff
+        if not fit:
+            return "", ""
+        code, dept, _ = fit[int(rng.integers(len(fit)))]
+        return code, dept
+
+    def pharmacist(self, rng: np.random.Generator, inst: str) -> str:
+        staff = self.pharmacists.get(inst, [])
+        return staff[int(rng.integers(len(staff)))] if staff else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """What a builder made: the encounter, its fee lines and their new trace codes."""
+
+    mdtrt_id: str
+    lines: tuple[str, ...]
+    codes: tuple[str, ...]
+    line_codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    item_of: Mapping[str, str] = field(default_factory=dict)
+
+
+Item = tuple[str, int, int]
+"""(med_list_codg, cnt in 1e-4, prd_days)."""
+
+
+def build_visit(
+    rows: Rows,
+    *,
+    psn_no: str,
+    insutype: str,
+    inst: str,
+    lv: str,
+    med_type: str,
+    when: datetime,
+    dx: Sequence[tuple[str, str]],
+    items: Sequence[Item],
+    doctor: str = "",
+    dept: str = "",
+    minutes: int = 15,
+    pric: Mapping[str, int] | None = None,
+) -> Built:
+    """One outpatient, chronic or pharmacy encounter with its diagnoses and lines (items the catalogue
+    lacks are left out)."""
+    ctx = rows.ctx
+    main = dx[0] if dx else ("", "")
+    mid = rows.encounter(
+        psn_no=psn_no, fixmedins_code=inst, med_type=med_type, begntime=when,
+        endtime=when + timedelta(minutes=minutes) if visit_of(med_type) != "pharmacy" else when,
+        diag=main, dept_codg=dept, atddr_no=doctor, insutype=insutype,
+    )  # fmt: skip
+    rows.diagnoses(mid, dx)
+    lines: list[str] = []
+    made: list[str] = []
+    per: dict[str, tuple[str, ...]] = {}
+    item_of: dict[str, str] = {}
+    for code, cnt, days in items:
+        if not ctx.has(code):
+            continue
+        price = (pric or {}).get(code) or ctx.prices.price(code, lv)
+        sn, cs = rows.line(
+            mdtrt_id=mid, psn_no=psn_no, fixmedins_code=inst, med_list_codg=code, when=when + timedelta(minutes=2),
+            cnt=cnt, pric=price, doctor=doctor, dept=dept, prd_days=days,
+        )  # fmt: skip
+        lines.append(sn)
+        made.extend(cs)
+        per[sn] = tuple(cs)
+        item_of[sn] = code
+    return Built(mid, tuple(lines), tuple(made), per, item_of)
+
+
+def build_stay(
+    rows: Rows,
+    *,
+    psn_no: str,
+    insutype: str,
+    inst: str,
+    lv: str,
+    begin: datetime,
+    days: int,
+    dx: Sequence[tuple[str, str]],
+    doctor: str,
+    dept: str,
+    daily: Sequence[str],
+    first_day: Sequence[str] = (),
+    drugs: Sequence[str] = (),
+    extra: Sequence[tuple[str, int, int]] = (),
+    oprn: Sequence[tuple[str, str, int]] = (),
+    med_type: str = "21",
+    bed: str = "",
+    dscg_way: str = "1",
+    end_hour: int = 10,
+) -> Built:
+    """One inpatient stay of ``days`` nights: ``daily`` items every night, ``first_day`` items on
+    admission, ``drugs`` (one package a day) on every full day, ``extra`` (code, day, cnt) and
+    operations (code, name, day)."""
+    ctx = rows.ctx
+    end = datetime.combine((begin + timedelta(days=days)).date(), time(end_hour, int(begin.minute)))
+    mid = rows.encounter(
+        psn_no=psn_no, fixmedins_code=inst, med_type=med_type, begntime=begin, endtime=end, diag=dx[0],
+        dept_codg=dept, atddr_no=doctor, insutype=insutype, adm_bed=bed, dscg_way=dscg_way,
+    )  # fmt: skip
+    rows.diagnoses(mid, dx)
+    lines: list[str] = []
+    made: list[str] = []
+    per: dict[str, tuple[str, ...]] = {}
+    item_of: dict[str, str] = {}
+
+    def add(code: str, when: datetime, cnt: int = UNIT, prd: int = 0) -> None:
+        if not ctx.has(code):
+            return
+        sn, cs = rows.line(
+            mdtrt_id=mid, psn_no=psn_no, fixmedins_code=inst, med_list_codg=code, when=when, cnt=cnt,
+            pric=ctx.prices.price(code, lv), doctor=doctor, dept=dept, prd_days=prd,
+        )  # fmt: skip
+        lines.append(sn)
+        made.extend(cs)
+        per[sn] = tuple(cs)
+        item_of[sn] = code
+
+    day0 = begin.date()
+    for d in range(days):
+        day = day0 + timedelta(days=d)
+        for i, code in enumerate(daily):
+            add(code, at_time(day, 8, i))
+        if d < max(days - 1, 1):
+            for code in drugs:
+                add(code, at_time(day, 10, 30), prd=1)
+    for i, code in enumerate(first_day):
+        add(code, begin + timedelta(minutes=30 + i))
+    for code, d, cnt in extra:
+        add(code, at_time(day0 + timedelta(days=d), 14), cnt=cnt)
+    for code, name, d in oprn:
+        rows.oprn(mid, code, name, day0 + timedelta(days=d), main=not any(r["mdtrt_id"] == mid for r in rows.rows["setl_list_oprn_d"]))
+    return Built(mid, tuple(lines), tuple(made), per, item_of)
+
+
+def restriction_ok(ctx: Context, code: str, line: LineContext) -> bool:
+    """True when the catalogue allows ``code`` in this context (no item = not allowed)."""
+    item = ctx.item(code)
+    return item is not None and item.restriction.violation(line) is None
+
+
+class Calendar:
+    """The days on which some persons are already somewhere (any encounter), to place new care
+    where it collides with nothing: no second stay, no outpatient visit during a stay.
+
+    >>> m = pl.DataFrame({"psn_no": ["p"], "begntime": [datetime(2024, 3, 1, 9)], "endtime": [datetime(2024, 3, 5, 10)]})
+    >>> cal = Calendar(m, ["p"])
+    >>> cal.free("p", date(2024, 3, 5), date(2024, 3, 8)), cal.free("p", date(2024, 3, 6), date(2024, 3, 8))
+    (False, True)
+    """
+
+    def __init__(self, mdtrt: pl.DataFrame, psn_nos: Iterable[str]) -> None:
+        wanted = list(psn_nos)
+        self._busy: dict[str, list[tuple[date, date]]] = {p: [] for p in wanted}
+        sub = mdtrt.filter(pl.col("psn_no").is_in(wanted)).select(
+            "psn_no", pl.col("begntime").dt.date().alias("a"), pl.col("endtime").dt.date().alias("b")
+        )
+        for p, a, b in sub.iter_rows():
+            self._busy[p].append((a, b))
+
+    def free(self, psn_no: str, a: date, b: date) -> bool:
+        return all(b < x or a > y for x, y in self._busy.get(psn_no, ()))
+
+    def book(self, psn_no: str, a: date, b: date) -> None:
+        self._busy.setdefault(psn_no, []).append((a, b))
+
+
+def candidates(
+    rng: np.random.Generator,
+    tables: Tables,
+    ctx: Context,
+    n: int,
+    *,
+    min_age: int = 0,
+    max_age: int = 150,
+    gend: str | None = None,
+    alive_until: date | None = None,
+    where: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """Up to ``n`` random persons (not taken) of an age band and sex, alive until a date."""
+    p = persons(tables, ctx).filter((pl.col("age") >= min_age) & (pl.col("age") <= max_age))
+    if gend is not None:
+        p = p.filter(pl.col("gend") == gend)
+    if alive_until is not None:
+        p = p.filter(pl.col("death_date").is_null() | (pl.col("death_date") > alive_until))
+    if where is not None:
+        p = p.filter(where)
+    if p.height == 0 or n <= 0:
+        return p.head(0)
+    idx = rng.choice(p.height, size=min(n, p.height), replace=False)
+    return p[[int(i) for i in idx]]
+
+
+def wards(tables: Tables, *, min_lv: str = "1", among: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """Hospitals with beds (fixmedins_code, coarse level) at or above ``min_lv``, sorted."""
+    inst = tables["fixmedins_b"].filter((pl.col("fixmedins_type") == "1") & (pl.col("bed_cnt").fill_null(0) > 0))
+    if among is not None:
+        inst = inst.filter(pl.col("fixmedins_code").is_in(list(among)))
+    out = [(c, codes.coarse_hosp_lv(lv or None)) for c, lv in inst.select("fixmedins_code", "hosp_lv").sort("fixmedins_code").iter_rows()]
+    return [(c, lv) for c, lv in out if lv >= min_lv]
+
+
+def institutions_of(tables: Tables, fixmedins_type: str, *, among: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+    """Institutions of a type as (fixmedins_code, coarse level, admdvs), sorted."""
+    inst = tables["fixmedins_b"].filter(pl.col("fixmedins_type") == fixmedins_type)
+    if among is not None:
+        inst = inst.filter(pl.col("fixmedins_code").is_in(list(among)))
+    return [
+        (c, codes.coarse_hosp_lv(lv or None), a)
+        for c, lv, a in inst.select("fixmedins_code", "hosp_lv", "admdvs").sort("fixmedins_code").iter_rows()
+    ]
+
+
+def levels(tables: Tables) -> dict[str, str]:
+    """fixmedins_code → coarse level ("3" / "2" / "1"; pharmacies and clinics without a level are "1")."""
+    return {
+        c: codes.coarse_hosp_lv(lv or None)
+        for c, lv in tables["fixmedins_b"].select("fixmedins_code", "hosp_lv").iter_rows()
+    }
+
+
+def plain(item: CatalogItem) -> bool:
+    """True when nothing but free text restricts the item (no sex, age, level, visit, indication or
+    days limit), so that billing it adds no signal of another pattern."""
+    r = item.restriction
+    return (
+        r.gend is None
+        and r.age_min is None
+        and r.age_max is None
+        and r.hosp_lv_min is None
+        and not r.visits
+        and not r.indications
+        and r.max_days_supply is None
+    )

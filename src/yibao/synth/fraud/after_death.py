@@ -1,0 +1,141 @@
+"""after_death (死亡后就医): a dead person's card keeps being used.
+
+For persons who die during the year, 1–4 encounters are dated 1–90 days after the death date: a copy of
+one of their earlier outpatient, chronic or pharmacy encounters at the same institution (a repeat
+prescription collected on the card, ``copy``), or, for someone without such an encounter, a purchase
+at a bad pharmacy (``new``). Copies carry new ids and new trace codes.
+
+Before::
+
+    P9 died 2024-08-14;  M1  P9  H…  07-20  门诊慢特病  I10.x09  苯磺酸氨氯地平片
+
+After::
+
+    M3AD000001  P9  H…  09-02  门诊慢特病  I10.x09  苯磺酸氨氯地平片 (a copy, 19 days after death)
+
+Labels: one row per posthumous encounter (label 1), one case per person; params: death_date,
+days_after_death, source.
+
+Hard negative (label 0): a person who dies in hospital — a stay ending on the day of death with 离院方式
+5 死亡: care on, not after, the death date.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from yibao.synth.fraud import _knowledge as k
+from yibao.synth.fraud._base import (
+    INPATIENT,
+    Calendar,
+    Context,
+    Labels,
+    Rows,
+    Staffing,
+    Tables,
+    at_time,
+    build_stay,
+    build_visit,
+    encounters,
+    institutions_of,
+    one,
+    persons,
+    wards,
+)
+
+PATTERN = "after_death"
+CODE = "AD"
+SETTINGS = ("clinic", "pharmacy")
+PERSONS = 0.15
+
+
+def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
+    lab = Labels(ctx)
+    rows = Rows(ctx)
+    dead = (
+        persons(tables, ctx)
+        .filter(pl.col("death_date").is_not_null() & (pl.col("death_date") < date(ctx.year, 12, 29))
+                & (pl.col("death_date") >= date(ctx.year, 1, 3)))
+        .sort("psn_no")
+    )  # fmt: skip
+    if dead.height == 0:
+        return tables, lab.frame()
+    order = [int(i) for i in rng.permutation(dead.height)]
+    dead = dead[order]
+    n_fraud = min(max(1, ctx.persons), max(1, dead.height // 2))
+    fraud, neg = dead.head(n_fraud), dead.slice(n_fraud, max(1, round(n_fraud * rng.uniform(0.3, 0.8))))
+    enc = encounters(tables, ctx).filter(
+        pl.col("psn_no").is_in(dead.get_column("psn_no").to_list()) & (pl.col("kind") != INPATIENT)
+    )
+    visits = {key[0]: part.sort("begntime", "mdtrt_id") for key, part in enc.partition_by("psn_no", as_dict=True).items()}
+    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
+    diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    diag_by = {key[0]: part for key, part in diag.partition_by("mdtrt_id", as_dict=True).items()}
+    pharmacies = institutions_of(tables, "2", among=ctx.institutions) or institutions_of(tables, "2")
+    staff = Staffing(tables)
+    for p in fraud.iter_rows(named=True):
+        death: date = p["death_date"]
+        room = (date(ctx.year, 12, 31) - death).days
+        times = sorted({int(rng.integers(1, min(90, room) + 1)) for _ in range(int(rng.integers(1, 5)))})
+        case = lab.case()
+        history = visits.get(p["psn_no"])
+        for days in times:
+            day = death + timedelta(days=days)
+            if history is not None and history.height and history.filter(pl.col("mdtrt_id").is_in(list(lines_by))).height:
+                src = history.filter(pl.col("mdtrt_id").is_in(list(lines_by)))
+                row = src.row(int(rng.integers(src.height)), named=True)
+                shift = datetime.combine(day, row["begntime"].time()) - row["begntime"]
+                mid = rows.copy_encounter(row, begntime=row["begntime"] + shift, endtime=row["endtime"] + shift)
+                for d in (diag_by[row["mdtrt_id"]].iter_rows(named=True) if row["mdtrt_id"] in diag_by else ()):
+                    rows.diag(mid, d["diag_code"], d["diag_name"], main=d["maindiag_flag"] == "1")
+                for line in lines_by[row["mdtrt_id"]].iter_rows(named=True):
+                    rows.copy_line(line, mdtrt_id=mid, fee_ocur_time=line["fee_ocur_time"] + shift)
+                inst, doctor, source = row["fixmedins_code"], row["atddr_no"], "copy"
+            elif pharmacies:
+                inst, lv, _ = one(rng, pharmacies)
+                doctor = staff.pharmacist(rng, inst)
+                basket = k.CASHOUT_BASKETS[int(rng.integers(len(k.CASHOUT_BASKETS)))]
+                built = build_visit(
+                    rows, psn_no=p["psn_no"], insutype=p["insutype"], inst=inst, lv=lv, med_type="41",
+                    when=at_time(day, int(rng.integers(8, 21)), int(rng.integers(60))), dx=(),
+                    items=[(c, n * 10_000, 7) for c, n in basket], doctor=doctor, dept="",
+                )  # fmt: skip
+                mid, source = built.mdtrt_id, "new"
+            else:
+                continue
+            lab.add(case, "1", {"death_date": death, "days_after_death": days, "source": source}, mdtrt_id=mid,
+                    psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)  # fmt: skip
+    _died_in_hospital(rng, tables, ctx, rows, lab, staff, neg)
+    return rows.added(tables), lab.frame()
+
+
+def _died_in_hospital(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, people: pl.DataFrame
+) -> None:
+    hospitals = wards(tables)
+    if not hospitals or people.height == 0:
+        return
+    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    for p in people.iter_rows(named=True):
+        death: date = p["death_date"]
+        nights = int(rng.integers(2, 7))
+        a = death - timedelta(days=nights)
+        if a.year != ctx.year or not cal.free(p["psn_no"], a - timedelta(days=1), death):
+            continue
+        inst, lv = one(rng, hospitals)
+        doctor, dept = staff.doctor(rng, inst, ("03",))
+        dx0 = ("J96.000", "I63.900", "I50.900")[int(rng.integers(3))]
+        built = build_stay(
+            rows, psn_no=p["psn_no"], insutype=p["insutype"], inst=inst, lv=lv,
+            begin=at_time(a, int(rng.integers(0, 23)), int(rng.integers(60))), days=nights, dx=[k.dx(dx0)],
+            doctor=doctor, dept=dept, daily=(k.BED, k.NURSE_1, k.WARD_ROUND), first_day=(k.CBC, k.CREATININE, k.ECG),
+            drugs=(k.SALINE,), extra=((k.OXYGEN, 0, 10_000),), dscg_way="5", end_hour=int(rng.integers(0, 10)),
+            bed=f"{dept}-{int(rng.integers(1, 60)):02d}",
+        )  # fmt: skip
+        case = lab.case()
+        lab.add(case, "0", {"kind": "died_in_hospital", "death_date": death, "nights": nights}, mdtrt_id=built.mdtrt_id,
+                psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)  # fmt: skip

@@ -1,0 +1,131 @@
+"""doctor_outlier (医师处方/诊疗异常): one doctor's volume and amounts far above the department's peers.
+
+A bad doctor who sees patients in the chunk uses one to three tactics, each at its own intensity:
+
+* ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions) added to 40–90% of
+  their encounters, 1–3 packages each (new trace codes): the 烟酰胺 ×200 kind of signal;
+* ``inflate`` — the quantity of their drug lines multiplied by 2–4, days supplied unchanged (extra
+  trace codes for the extra packages);
+* ``clone`` — 20–80% of their outpatient encounters billed again for the same patient on another
+  free day (a fabricated return visit with the same lines).
+
+Before::
+
+    doctor D011D011: 40 visits, 1.2 drug lines per visit, ¥85 per visit (peers: ¥80)
+
+After (add_drug 脑心通胶囊 at 70%, clone 30%)::
+
+    52 visits (12 clones), every visit ¥130–¥220
+
+Labels: one case per doctor; a row per added or inflated line (feedetl_sn) and per cloned encounter
+(mdtrt_id), all with ``doctor``; params: tactic, its intensity, drug, factor.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from yibao.synth.fraud import _knowledge as k
+from yibao.synth.fraud._base import (
+    UNIT,
+    Calendar,
+    Context,
+    Labels,
+    Rows,
+    Tables,
+    encounters,
+    fee_amount,
+    packages,
+    update,
+)
+
+PATTERN = "doctor_outlier"
+CODE = "DO"
+SETTINGS = ()
+DOCTORS = True
+
+_ADDED = (k.NAOXINTONG, k.DANSHEN, k.CELECOXIB, k.RABEPRAZOLE, k.CLOPIDOGREL, k.LIANHUA)
+
+
+def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
+    lab = Labels(ctx)
+    rows = Rows(ctx)
+    if not ctx.doctors:
+        return tables, lab.frame()
+    enc = encounters(tables, ctx).filter(
+        pl.col("atddr_no").is_in(list(ctx.doctors))
+        & pl.col("kind").is_in(["outpatient", "chronic"])
+        & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
+    )
+    by_doc = {key[0]: part.sort("mdtrt_id") for key, part in enc.partition_by("atddr_no", as_dict=True).items()}
+    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
+    diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    diag_by = {key[0]: part for key, part in diag.partition_by("mdtrt_id", as_dict=True).items()}
+    cal = Calendar(tables["mdtrt_d"], enc.get_column("psn_no").unique().to_list())
+    fee_changes: list[dict[str, Any]] = []
+    for doctor in sorted(by_doc):
+        mine = by_doc[doctor]
+        if mine.height < 3:
+            continue
+        tactics = [t for t in ("add_drug", "inflate", "clone") if rng.random() < 0.55] or ["add_drug"]
+        case = lab.case()
+        if "add_drug" in tactics:
+            drug = _ADDED[int(rng.integers(len(_ADDED)))]
+            if ctx.has(drug):
+                share = float(rng.uniform(0.4, 0.9))
+                params = {"tactic": "add_drug", "share": share, "drug": drug}
+                for e in mine.iter_rows(named=True):
+                    if rng.random() >= share or e["mdtrt_id"] not in lines_by:
+                        continue
+                    first = lines_by[e["mdtrt_id"]].row(0, named=True)
+                    sn, _ = rows.line(
+                        mdtrt_id=e["mdtrt_id"], psn_no=e["psn_no"], fixmedins_code=e["fixmedins_code"], med_list_codg=drug,
+                        when=first["fee_ocur_time"], cnt=UNIT * int(rng.integers(1, 4)), pric=ctx.prices.price(drug, e["lv"]),
+                        doctor=doctor, dept=first["bilg_dept_codg"], prd_days=int(rng.choice([7, 14, 30])),
+                    )  # fmt: skip
+                    lab.add(case, "1", params, mdtrt_id=e["mdtrt_id"], feedetl_sn=sn, psn_no=e["psn_no"],
+                            fixmedins_code=e["fixmedins_code"], doctor=doctor)  # fmt: skip
+        if "inflate" in tactics:
+            factor = int(rng.integers(2, 5))
+            params = {"tactic": "inflate", "factor": factor}
+            for e in mine.iter_rows(named=True):
+                lines = lines_by.get(e["mdtrt_id"])
+                if lines is None:
+                    continue
+                for r in lines.filter(pl.col("rxno") != "").iter_rows(named=True):
+                    item = ctx.item(r["med_list_codg"])
+                    if item is None or item.list_type != "drug":
+                        continue
+                    cnt = r["cnt"] * factor
+                    fee_changes.append({"feedetl_sn": r["feedetl_sn"], "cnt": cnt, "det_item_fee_sumamt": fee_amount(r["pric"], cnt)})
+                    for _ in range(packages(cnt) - packages(r["cnt"])):
+                        rows.trace(rows.trace_code(r["med_list_codg"]), r["feedetl_sn"], r["mdtrt_id"], r["med_list_codg"],
+                                   r["fixmedins_code"], r["fee_ocur_time"])  # fmt: skip
+                    lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
+                            fixmedins_code=r["fixmedins_code"], doctor=doctor)  # fmt: skip
+        if "clone" in tactics:
+            share = float(rng.uniform(0.2, 0.8))
+            params = {"tactic": "clone", "share": share}
+            for e in mine.iter_rows(named=True):
+                if rng.random() >= share or e["mdtrt_id"] not in lines_by:
+                    continue
+                shift = timedelta(days=int(rng.integers(3, 40)) * (1 if rng.random() < 0.5 else -1))
+                day = (e["begntime"] + shift).date()
+                if day.year != ctx.year or not cal.free(e["psn_no"], day, day):
+                    continue
+                mid = rows.copy_encounter(e, begntime=e["begntime"] + shift, endtime=e["endtime"] + shift)
+                for d in (diag_by[e["mdtrt_id"]].iter_rows(named=True) if e["mdtrt_id"] in diag_by else ()):
+                    rows.diag(mid, d["diag_code"], d["diag_name"], main=d["maindiag_flag"] == "1")
+                for r in lines_by[e["mdtrt_id"]].iter_rows(named=True):
+                    rows.copy_line(r, mdtrt_id=mid, fee_ocur_time=r["fee_ocur_time"] + shift)
+                cal.book(e["psn_no"], day, day)
+                lab.add(case, "1", params, mdtrt_id=mid, psn_no=e["psn_no"], fixmedins_code=e["fixmedins_code"], doctor=doctor)
+    out = dict(tables)
+    if fee_changes:
+        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(fee_changes), "feedetl_sn")
+    return rows.added(out), lab.frame()

@@ -1,0 +1,108 @@
+"""drug_swap (串换药品): a cheap drug dispensed, a dear one billed.
+
+At a bad pharmacy or clinic, a share (10–60%) of the lines of one cheap drug is billed as a dearer drug
+of the same therapeutic group (the first four characters of the ATC part of the national code, e.g. C10A
+or A10B): the code, the price and the amount become the dear drug's, while the scanned trace codes stay
+those of the cheap package — their product prefix no longer matches the billed drug.
+
+Before::
+
+    F1  XA10BAY026… 盐酸二甲双胍片  2 × ¥9.90 = ¥19.80   codes 8xxxxxx… (二甲双胍's prefix)
+
+After::
+
+    F1  XA10BBG028… 格列美脲片      2 × ¥26.00 = ¥52.00  codes unchanged (二甲双胍's prefix)
+
+Labels: one row per trace code of a swapped line (label 1; a line without codes gets one row with an
+empty code); one case per (institution, cheap drug); params: dispensed, billed, price_ratio, share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from yibao.synth.fraud._base import (
+    Context,
+    Labels,
+    Tables,
+    encounters,
+    fee_amount,
+    plain,
+    update,
+)
+
+PATTERN = "drug_swap"
+CODE = "DS"
+SETTINGS = ("pharmacy", "clinic")
+
+
+def _group(code: str) -> str:
+    return code[1:5]
+
+
+def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
+    lab = Labels(ctx)
+    if not ctx.institutions:
+        return tables, lab.frame()
+    enc = encounters(tables, ctx).filter(
+        pl.col("fixmedins_code").is_in(list(ctx.institutions)) & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
+    )
+    lv_of = dict(enc.select("fixmedins_code", "lv").unique().iter_rows())
+    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()) & (pl.col("rxno") != ""))
+    if fee.height == 0:
+        return tables, lab.frame()
+    drugs = [it for it in ctx.catalog.items() if it.list_type == "drug" and it.chrgitm_lv != "03" and it.in_force(ctx.prices.on)]
+    by_group: dict[str, list[str]] = {}
+    for it in drugs:
+        if plain(it):
+            by_group.setdefault(_group(it.med_list_codg), []).append(it.med_list_codg)
+    pairs = fee.group_by("fixmedins_code", "med_list_codg").len().filter(pl.col("len") >= 1).sort("fixmedins_code", "med_list_codg")
+    fee_changes: list[dict[str, Any]] = []
+    trace_changes: list[dict[str, Any]] = []
+    trace = tables["drug_trac_d"].filter(pl.col("feedetl_sn").is_in(fee.get_column("feedetl_sn").to_list()))
+    trace_by = {key[0]: part for key, part in trace.partition_by("feedetl_sn", as_dict=True).items()}
+    for inst in sorted(set(pairs.get_column("fixmedins_code").to_list())):
+        lv = lv_of.get(inst, "1")
+        mine = pairs.filter(pl.col("fixmedins_code") == inst)
+        options = []
+        for code in mine.get_column("med_list_codg").to_list():
+            cheap = ctx.prices.price(code, lv)
+            dear = [
+                (ctx.prices.price(c, lv), c) for c in by_group.get(_group(code), []) if c != code
+            ]
+            dear = [(p, c) for p, c in dear if p >= cheap * 3 // 2]
+            if dear:
+                options.append((code, cheap, sorted(dear)))
+        if not options:
+            continue
+        for j in rng.permutation(len(options))[: int(rng.integers(1, 3))]:
+            code, cheap, dear = options[int(j)]
+            price, target = dear[int(rng.integers(len(dear)))]
+            share = float(rng.uniform(0.1, 0.6))
+            lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort("feedetl_sn")
+            picked = [r for r in lines.iter_rows(named=True) if rng.random() < share] or [lines.row(0, named=True)]
+            item = ctx.item(target)
+            case = lab.case()
+            params = {"dispensed": code, "billed": target, "price_ratio": price / cheap if cheap else None, "share": share}
+            for r in picked:
+                fee_changes.append({
+                    "feedetl_sn": r["feedetl_sn"], "med_list_codg": target, "pric": price,
+                    "det_item_fee_sumamt": fee_amount(price, r["cnt"]),
+                    "med_chrgitm_type": item.med_chrgitm_type if item else r["med_chrgitm_type"],
+                })  # fmt: skip
+                scans = trace_by.get(r["feedetl_sn"])
+                codes_ = scans.get_column("drug_trac_codg").to_list() if scans is not None else []
+                for c in codes_:
+                    trace_changes.append({"drug_trac_codg": c, "feedetl_sn": r["feedetl_sn"], "med_list_codg": target})
+                for c in codes_ or [""]:
+                    lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
+                            fixmedins_code=inst, drug_trac_codg=c, doctor=r["bilg_dr_codg"])  # fmt: skip
+    out = dict(tables)
+    if fee_changes:
+        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(fee_changes), "feedetl_sn")
+    if trace_changes:
+        out["drug_trac_d"] = update(tables["drug_trac_d"], pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
+    return out, lab.frame()

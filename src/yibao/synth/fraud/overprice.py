@@ -1,0 +1,86 @@
+"""overprice (超标准收费): a unit price above the cap for the institution's level.
+
+A bad hospital or clinic overprices one to four of the capped items it bills, on 30–100% of their lines:
+``above_cap`` — the cap at its level plus 5–50%, rounded to the fen; ``higher_level`` — the cap of a
+higher level (a 二级 or 一级 institution charging the 三级 price). The amount is recomputed exactly.
+
+Before::
+
+    F1  彩色多普勒超声常规检查  二级  ¥90.00 (cap ¥90.00)
+
+After (above_cap +22%)::
+
+    F1  彩色多普勒超声常规检查  二级  ¥109.80
+
+Labels: one row per overpriced line (label 1); one case per (institution, item); params: variant, cap,
+pric, factor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from yibao.synth.fraud._base import (
+    MOST_PER_INSTITUTION,
+    Context,
+    Labels,
+    Tables,
+    encounters,
+    fee_amount,
+    update,
+)
+
+PATTERN = "overprice"
+CODE = "OP"
+SETTINGS = ("ward", "clinic")
+
+_FEN = 10_000  # one fen in 1e-6 yuan
+
+
+def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
+    lab = Labels(ctx)
+    if not ctx.institutions:
+        return tables, lab.frame()
+    enc = encounters(tables, ctx).filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
+    lv_of = dict(enc.select("fixmedins_code", "lv").unique().iter_rows())
+    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    billed = fee.group_by("fixmedins_code", "med_list_codg").len().sort("fixmedins_code", "med_list_codg")
+    changes: list[dict[str, Any]] = []
+    for inst in sorted(set(billed.get_column("fixmedins_code").to_list())):
+        lv = lv_of.get(inst, "1")
+        counts = {
+            c: n for c, n in billed.filter(pl.col("fixmedins_code") == inst).select("med_list_codg", "len").iter_rows()
+            if ctx.prices.cap(c, lv) is not None
+        }  # fmt: skip
+        if not counts:
+            continue
+        rare = sorted(c for c, n in counts.items() if n <= MOST_PER_INSTITUTION) or [min(counts, key=lambda c: (counts[c], c))]
+        budget = MOST_PER_INSTITUTION
+        for j in rng.permutation(len(rare))[: int(rng.integers(1, 5))]:
+            code = rare[int(j)]
+            if budget <= 0:
+                break
+            cap = int(ctx.prices.cap(code, lv) or 0)
+            higher = ctx.prices.cap(code, "3") if lv != "3" else None
+            if higher is not None and higher > cap and rng.random() < 0.4:
+                variant, price = "higher_level", int(higher)
+            else:
+                factor = float(rng.uniform(0.05, 0.5))
+                variant, price = "above_cap", max(cap + _FEN, (round(cap * (1 + factor)) // _FEN) * _FEN)
+            share = min(float(rng.uniform(0.3, 1.0)), budget / counts[code])
+            budget -= round(share * counts[code])
+            lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort("feedetl_sn")
+            picked = [r for r in lines.iter_rows(named=True) if rng.random() < share] or [lines.row(0, named=True)]
+            case = lab.case()
+            params = {"variant": variant, "cap": cap, "pric": price, "factor": price / cap, "share": share}
+            for r in picked:
+                changes.append({"feedetl_sn": r["feedetl_sn"], "pric": price, "det_item_fee_sumamt": fee_amount(price, r["cnt"])})
+                lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
+                        fixmedins_code=inst, doctor=r["bilg_dr_codg"])  # fmt: skip
+    out = dict(tables)
+    if changes:
+        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(changes), "feedetl_sn")
+    return out, lab.frame()

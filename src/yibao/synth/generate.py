@@ -1,0 +1,533 @@
+"""The synthetic-region pipeline: one function from arguments to a complete dataset folder.
+
+``synthesize`` checks every argument before it writes anything, makes the region's institutions and
+employers once, then makes the persons in chunks — persons → care → fraud — over a pool of worker
+processes, and writes each chunk's tables as Parquet row groups **in chunk order**, so the files are
+byte-identical whatever the number of workers. It then writes ``labels.parquet`` and ``manifest.json``
+(seed, scale, parameters, counts, the population and contribution figures against the bulletin, the
+calibration report) and finally settles the year (``setl_d``), so the dataset is complete.
+
+Randomness: every stage draws from its own generator, ``default_rng([seed, k])`` for the region-wide
+stages and ``default_rng([seed, chunk, k])`` for the chunk stages, with a fixed ``k`` per stage
+(:data:`STAGES`). Nothing depends on dict or set order, the clock or the worker that ran a chunk.
+
+Workers are started with the ``spawn`` method: a child made by ``fork`` after the parent has used Polars
+inherits its thread pool without its threads and hangs on the first parallel operation (reproduced with
+Polars 2.1 here). Tasks carry only a chunk index; the region (institutions, employers) reaches each
+worker once, through the pool's initializer.
+
+>>> import tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "region"
+>>> synthesize(persons=-5, seed=1, out=out)
+Traceback (most recent call last):
+...
+yibao.synth.generate.SynthError: persons: must be a whole number of at least 1, got -5
+>>> out.exists()
+False
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import polars as pl
+
+from yibao.catalog.model import Catalog
+from yibao.dataset.io import TableWriter, write_table
+from yibao.synth import population
+from yibao.synth.institutions import make_institutions
+from yibao.synth.population import make_employers, make_persons, region_counts
+from yibao.synth.targets import TARGETS
+
+__all__ = [
+    "CARE_TABLES",
+    "CHUNK_TABLES",
+    "REGION_TABLES",
+    "STAGES",
+    "SUPPORTED_YEARS",
+    "SynthError",
+    "SynthSpec",
+    "synthesize",
+    "validate",
+]
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total): stages "region", "persons", "report", then settle_year's own."""
+
+SUPPORTED_YEARS = (2024,)
+"""Years with calibration targets (yibao.synth.targets holds the 2024 bulletin only)."""
+
+REGION_TABLES = ("fixmedins_b", "dept_b", "medstaff_b", "emp_b")
+PERSON_TABLES = ("psn_info_b", "psn_insu_d", "contribution_d")
+CARE_TABLES = ("mdtrt_d", "setl_list_diag_d", "setl_list_oprn_d", "fee_list_d", "drug_trac_d")
+CHUNK_TABLES = (*PERSON_TABLES, *CARE_TABLES)
+
+STAGES = {"institutions": 1, "employers": 2, "persons": 11, "care": 12, "fraud": 13}
+"""The fixed ``k`` of each stage's generator (see the module docstring)."""
+
+MAX_PERSONS = 100_000_000
+MAX_FRAUD = 0.5
+ADMDVS = "990100"
+"""The demo pooling region (示范统筹区); its policy is policy_data/regions/990100."""
+
+# bulletin income per insured person (yuan): fund income ÷ insured
+EMPLOYEE_INCOME_PER_INSURED = 23732.47e8 / (TARGETS["insured.employees"].value * 1e4)
+RESIDENT_INCOME_PER_INSURED = 11180.91e8 / (TARGETS["insured.residents"].value * 1e4)
+
+
+class SynthError(ValueError):
+    """A bad argument or an unusable output folder, named; raised before anything is written."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class SynthSpec:
+    """The arguments that decide the data (the worker count and progress do not)."""
+
+    persons: int
+    seed: int
+    year: int
+    fraud: float
+    chunk_size: int
+    admdvs: str = ADMDVS
+
+    @property
+    def chunks(self) -> int:
+        return math.ceil(self.persons / self.chunk_size)
+
+    def chunk_range(self, index: int) -> tuple[int, int]:
+        """(first sequence number, persons) of chunk ``index``."""
+        first = index * self.chunk_size
+        return first, min(self.chunk_size, self.persons - first)
+
+
+class CareFn(Protocol):
+    def __call__(
+        self,
+        rng: np.random.Generator,
+        persons: pl.DataFrame,
+        institutions: dict[str, pl.DataFrame],
+        catalog: Catalog,
+        *,
+        year: int,
+        chunk: int,
+    ) -> dict[str, pl.DataFrame]: ...
+
+
+class InjectFn(Protocol):
+    def __call__(
+        self,
+        rng: np.random.Generator,
+        tables: dict[str, pl.DataFrame],
+        *,
+        rate: float,
+        catalog: Catalog,
+        year: int,
+        chunk: int,
+    ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]: ...
+
+
+def _whole(name: str, value: object, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise SynthError(name, f"must be a whole number, got {value!r}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        bound = f"of at least {low}" if high is None else f"between {low} and {high:,}"
+        raise SynthError(name, f"must be a whole number {bound}, got {v}")
+    return v
+
+
+def validate(
+    *, persons: object, seed: object, year: object, fraud: object, chunk_size: object, workers: object
+) -> SynthSpec:
+    """Check the arguments of :func:`synthesize`; :class:`SynthError` names the first bad one.
+
+    >>> validate(persons=1000, seed=1, year=2023, fraud=0.02, chunk_size=100, workers=2)
+    Traceback (most recent call last):
+    ...
+    yibao.synth.generate.SynthError: year: no calibration targets for 2023 (supported: 2024)
+    """
+    n = _whole("persons", persons, 1, MAX_PERSONS)
+    s = _whole("seed", seed, 0)
+    if isinstance(year, bool) or not isinstance(year, int | np.integer) or int(year) not in SUPPORTED_YEARS:
+        supported = ", ".join(str(y) for y in SUPPORTED_YEARS)
+        raise SynthError("year", f"no calibration targets for {year!r} (supported: {supported})")
+    if isinstance(fraud, bool) or not isinstance(fraud, int | float) or not 0 <= float(fraud) <= MAX_FRAUD:
+        raise SynthError("fraud", f"must be a share between 0 and {MAX_FRAUD}, got {fraud!r}")
+    c = _whole("chunk_size", chunk_size, 1)
+    _whole("workers", workers, 1, 64)
+    return SynthSpec(n, s, int(year), float(fraud), c)
+
+
+def _check_folder(out: object) -> Path:
+    if not isinstance(out, str | os.PathLike):
+        raise SynthError("out", f"must be a folder path, got {out!r}")
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise SynthError("out", f"{folder} exists and is not a folder")
+    probe_at = folder
+    while not probe_at.exists():  # the nearest existing ancestor must be writable
+        probe_at = probe_at.parent
+    if not os.access(probe_at, os.W_OK | os.X_OK):
+        raise SynthError("out", f"{folder} is not writable ({probe_at} does not allow writing)")
+    return folder
+
+
+def _make_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as e:
+        raise SynthError("out", f"{folder} is not writable ({e.strerror or e})") from None
+
+
+def _default_stages() -> tuple[CareFn, InjectFn]:
+    try:
+        from yibao.synth.care import make_care
+        from yibao.synth.fraud import inject
+    except ImportError as e:  # pragma: no cover - only while a stage is missing
+        raise SynthError("stages", f"a generator stage is missing: {e}") from None
+    return make_care, inject
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunks (run in the worker processes, or in-process with one worker)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Region:
+    spec: SynthSpec
+    institutions: dict[str, pl.DataFrame]
+    employers: pl.DataFrame
+    catalog: Catalog
+    care: CareFn
+    inject: InjectFn
+
+
+_REGION: list[_Region] = []
+
+
+def _init_worker(region: _Region) -> None:
+    _REGION[:] = [region]
+
+
+def _chunk_rng(spec: SynthSpec, index: int, stage: str) -> np.random.Generator:
+    return np.random.default_rng([spec.seed, index, STAGES[stage]])
+
+
+def _run_chunk(index: int) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+    """Persons → care → fraud for chunk ``index``: its tables, its labels and its figures."""
+    region = _REGION[0]
+    spec = region.spec
+    first, n = spec.chunk_range(index)
+    tables = make_persons(
+        _chunk_rng(spec, index, "persons"), n, chunk=index, first_seq=first, year=spec.year,
+        employers=region.employers, admdvs=spec.admdvs,
+    )  # fmt: skip
+    care = region.care(
+        _chunk_rng(spec, index, "care"), tables["psn_info_b"], region.institutions, region.catalog,
+        year=spec.year, chunk=index,
+    )  # fmt: skip
+    tables.update({name: care[name] for name in CARE_TABLES})
+    everything = {**tables, **region.institutions, "emp_b": region.employers}
+    injected, labels = region.inject(
+        _chunk_rng(spec, index, "fraud"), everything, rate=spec.fraud, catalog=region.catalog,
+        year=spec.year, chunk=index,
+    )  # fmt: skip
+    out = {name: injected[name] for name in CHUNK_TABLES}
+    out["labels"] = labels
+    return out, _chunk_figures(out, spec.year)
+
+
+def _chunk_figures(tables: dict[str, pl.DataFrame], year: int) -> dict[str, Any]:
+    """Additive figures of a chunk for the manifest (summed over chunks by the parent)."""
+    psn = tables["psn_info_b"]
+    kinds = psn.group_by("psn_type").len().sort("psn_type")
+    contrib = (
+        tables["contribution_d"]
+        .group_by("insutype", "clct_type")
+        .agg(pl.col("amount").sum(), pl.col("to_account").sum(), pl.len())
+        .sort("insutype", "clct_type")
+    )
+    return {
+        "psn_type": dict(zip(kinds["psn_type"].to_list(), kinds["len"].to_list(), strict=True)),
+        "psn_idet_type": dict(
+            psn.filter(pl.col("psn_idet_type") != "").group_by("psn_idet_type").len().sort("psn_idet_type").iter_rows()
+        ),
+        "deaths": int(psn.get_column("death_date").is_not_null().sum()),
+        "family_links": int((psn.get_column("mulaid_psn_no") != "").sum()),
+        "account_begin_fen": int(psn.get_column("acct_balc_begn").sum()),
+        "contributions": {f"{i}/{t}": [int(a), int(b), int(c)] for i, t, a, b, c in contrib.iter_rows()},
+        "late_enrolment": int(
+            tables["psn_insu_d"]
+            .filter((pl.col("begndate").dt.year() == year) & (pl.col("in_window") == "0"))
+            .height
+        ),
+    }
+
+
+def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, dict):
+            bucket = total.setdefault(key, {})
+            for k, v in value.items():
+                if isinstance(v, list):
+                    old = bucket.get(k, [0] * len(v))
+                    bucket[k] = [a + b for a, b in zip(old, v, strict=True)]
+                else:
+                    bucket[k] = bucket.get(k, 0) + v
+        else:
+            total[key] = total.get(key, 0) + value
+
+
+def _results(region: _Region, workers: int) -> Iterator[tuple[dict[str, pl.DataFrame], dict[str, Any]]]:
+    """Chunk results in chunk order; at most ``workers + 1`` chunks in flight (bounded memory)."""
+    n = region.spec.chunks
+    if workers == 1 or n == 1:
+        _init_worker(region)
+        try:
+            for i in range(n):
+                yield _run_chunk(i)
+        finally:
+            _REGION.clear()
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, n), mp_context=ctx, initializer=_init_worker, initargs=(region,)) as pool:
+        pending: deque[Future[tuple[dict[str, pl.DataFrame], dict[str, Any]]]] = deque()
+        submitted = 0
+        while submitted < n and len(pending) < workers + 1:
+            pending.append(pool.submit(_run_chunk, submitted))
+            submitted += 1
+        while pending:
+            result = pending.popleft().result()
+            if submitted < n:
+                pending.append(pool.submit(_run_chunk, submitted))
+                submitted += 1
+            yield result
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------------------------
+
+
+def _certno_keys(psn: pl.DataFrame) -> np.ndarray[Any, np.dtype[np.int64]]:
+    return psn.get_column("certno").str.slice(0, 17).cast(pl.Int64).to_numpy()
+
+
+def _unique_certnos(psn: pl.DataFrame, taken: np.ndarray[Any, np.dtype[np.int64]]) -> tuple[pl.DataFrame, Any]:
+    """Identity numbers unique across chunks: a number already used by an earlier chunk moves to the
+    next free sequence number (in chunk order, so the result does not depend on the workers)."""
+    keys = _certno_keys(psn)
+    fixed = population.dedupe_certno_keys(keys, taken)
+    if not np.array_equal(fixed, keys):
+        psn = psn.with_columns(population.certnos_from_keys(fixed))
+    merged = np.sort(np.concatenate([taken, np.sort(fixed)]), kind="stable")
+    return psn, merged
+
+
+def synthesize(
+    *,
+    persons: int,
+    seed: int,
+    out: Path,
+    year: int = 2024,
+    fraud: float = 0.02,
+    report: bool = False,
+    chunk_size: int = 100_000,
+    workers: int = 2,
+    progress: Progress | None = None,
+    settle: bool = True,
+    care: CareFn | None = None,
+    inject: InjectFn | None = None,
+) -> dict[str, Any]:
+    """Write a synthetic region of ``persons`` insured to ``out`` and return its manifest.
+
+    ``report`` adds the calibration rows to the returned manifest's ``report`` key for printing (they
+    are in manifest.json in any case). ``settle=False`` skips the settlement of the year (setl_d),
+    ``care`` / ``inject`` replace the care and fraud stages (both for tests and measurements).
+    """
+    spec = validate(persons=persons, seed=seed, year=year, fraud=fraud, chunk_size=chunk_size, workers=workers)
+    folder = _check_folder(out)
+    if care is None or inject is None:
+        default_care, default_inject = _default_stages()
+        care = care or default_care
+        inject = inject or default_inject
+    _make_writable(folder)
+    say = progress or (lambda stage, done, total: None)
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    from yibao.catalog.loader import default_catalog
+
+    say("region", 0, 1)
+    institutions = make_institutions(np.random.default_rng([spec.seed, STAGES["institutions"]]), spec.persons, spec.admdvs)
+    employers = make_employers(np.random.default_rng([spec.seed, STAGES["employers"]]), spec.persons, spec.admdvs)
+    counts: dict[str, int] = {}
+    for name, frame in (*institutions.items(), ("emp_b", employers)):
+        write_table(folder, name, frame)
+        counts[name] = frame.height
+    region = _Region(spec, institutions, employers, default_catalog(), care, inject)
+    say("region", 1, 1)
+    timings["region_s"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    figures: dict[str, Any] = {}
+    writers = {name: TableWriter(folder, name) for name in (*CHUNK_TABLES, "labels")}
+    taken = np.zeros(0, dtype=np.int64)
+    done = 0
+    say("persons", 0, spec.persons)
+    try:
+        for tables, part in _results(region, workers):
+            tables["psn_info_b"], taken = _unique_certnos(tables["psn_info_b"], taken)
+            for name, writer in writers.items():
+                writer.write(tables[name])
+            _merge(figures, part)
+            done += tables["psn_info_b"].height
+            say("persons", done, spec.persons)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    counts.update({name: w.rows for name, w in writers.items()})
+    timings["chunks_s"] = time.perf_counter() - t1
+
+    say("report", 0, 1)
+    t2 = time.perf_counter()
+    manifest: dict[str, Any] = {
+        "generator": "yibao.synth",
+        "seed": spec.seed,
+        "scale": {"persons": spec.persons, "chunks": spec.chunks, "chunk_size": spec.chunk_size},
+        "parameters": {k: v for k, v in asdict(spec).items() if k not in ("persons", "seed")},
+        "counts": dict(sorted(counts.items())),
+        "population": _population_report(spec, figures),
+        "contributions": _contribution_report(spec, figures),
+        "calibration": _calibration(folder),
+    }
+    timings["report_s"] = time.perf_counter() - t2
+    manifest["timings"] = {"workers": workers, **{k: round(v, 3) for k, v in timings.items()}}
+    _write_manifest(folder, manifest)
+    say("report", 1, 1)
+
+    if settle:
+        from yibao.settlement.batch import settle_year
+
+        t3 = time.perf_counter()
+        result = settle_year(folder, workers=workers, progress=progress)
+        settled = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+        manifest["settlement"] = settled
+        manifest["counts"]["setl_d"] = int(settled.get("settlements", 0))
+        manifest["counts"] = dict(sorted(manifest["counts"].items()))
+        manifest["timings"]["settle_s"] = round(time.perf_counter() - t3, 3)
+    manifest["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
+    persons_s = spec.persons / max(timings["chunks_s"] + timings["region_s"], 1e-9)
+    manifest["timings"]["persons_per_s"] = round(persons_s)
+    manifest["timings"]["fee_lines_per_s"] = round(counts.get("fee_list_d", 0) / max(timings["chunks_s"], 1e-9))
+    _write_manifest(folder, manifest)
+    if report:
+        manifest["report"] = manifest["calibration"]
+    return manifest
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str)
+    (folder / "manifest.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _calibration(folder: Path) -> list[dict[str, Any]]:
+    try:
+        from yibao.synth.report import calibration_report
+    except ImportError:  # pragma: no cover - only while S2's report module is missing
+        return []
+    return list(calibration_report(folder))
+
+
+def _row(name: str, generated: float, target: float, unit: str, mark: str, source: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "generated": round(generated, 4),
+        "target": round(target, 4),
+        "ratio": round(generated / target, 4) if target else None,
+        "unit": unit,
+        "mark": mark,
+        "source": source,
+    }
+
+
+def _population_report(spec: SynthSpec, figures: dict[str, Any]) -> dict[str, Any]:
+    types: dict[str, int] = figures.get("psn_type", {})
+    in_service = sum(v for k, v in types.items() if k.startswith("11"))
+    retired = sum(v for k, v in types.items() if k.startswith(("12", "13")))
+    employees = in_service + retired
+    residents = spec.persons - employees
+    c = region_counts(spec.persons)
+    t = TARGETS
+    rows = [
+        _row("insured.employees_share", employees / spec.persons,
+             t["insured.employees"].value / (t["insured.employees"].value + t["insured.residents"].value),
+             "share", "confirmed", t["insured.employees"].source),
+        _row("employee.in_service_per_retired", in_service / max(retired, 1),
+             t["employee.in_service_per_retired"].value, "ratio", "confirmed", t["employee.in_service_per_retired"].source),
+        _row("employee.share_flexible", c.flexible / max(c.employees, 1), t["employee.share_flexible"].value,
+             "share", "confirmed", t["employee.share_flexible"].source),
+        _row("employee.share_public", c.public / max(c.employees, 1), t["employee.share_public"].value,
+             "share", "confirmed", t["employee.share_public"].source),
+        _row("deaths_per_insured", figures.get("deaths", 0) / spec.persons, 0.00776, "share", "assumption",
+             "2024 crude death rate 7.76‰ (national statistics), yibao's mortality table"),
+    ]  # fmt: skip
+    return {
+        "employees": employees,
+        "residents": residents,
+        "in_service": in_service,
+        "retired": retired,
+        "psn_type": dict(sorted(types.items())),
+        "psn_idet_type": dict(sorted(figures.get("psn_idet_type", {}).items())),
+        "deaths": figures.get("deaths", 0),
+        "family_links": figures.get("family_links", 0),
+        "late_enrolment": figures.get("late_enrolment", 0),
+        "account_balance_begin_per_employee_yuan": round(figures.get("account_begin_fen", 0) / 100 / max(employees, 1), 2),
+        "rows": rows,
+    }
+
+
+def _contribution_report(spec: SynthSpec, figures: dict[str, Any]) -> dict[str, Any]:
+    """Fund income per insured against the bulletin (clct_type 6 is a transfer, not income)."""
+    money: dict[str, list[int]] = figures.get("contributions", {})
+    types: dict[str, int] = figures.get("psn_type", {})
+    employees = sum(v for k, v in types.items() if k.startswith(("11", "12", "13")))
+    residents = spec.persons - employees
+
+    def income(insutype: str) -> int:
+        return sum(v[0] for k, v in money.items() if k.startswith(f"{insutype}/") and not k.endswith("/6"))
+
+    by_type = {k: {"amount_yuan": v[0] / 100, "to_account_yuan": v[1] / 100, "rows": v[2]} for k, v in sorted(money.items())}
+    emp = income("310") / 100 / max(employees, 1)
+    res = income("390") / 100 / max(residents, 1)
+    return {
+        "by_insutype_clct_type": by_type,
+        "rows": [
+            _row("employee.fund_income_per_insured", emp, EMPLOYEE_INCOME_PER_INSURED, "元", "derived",
+                 "statistics.md §1 B: 23732.47亿 ÷ 37948.34万 insured"),
+            _row("resident.fund_income_per_insured", res, RESIDENT_INCOME_PER_INSURED, "元", "derived",
+                 "statistics.md §1 B: 11180.91亿 ÷ 94713.73万 insured"),
+        ],  # fmt: skip
+        "employee_income_ratio": round(emp / EMPLOYEE_INCOME_PER_INSURED, 4),
+        "resident_income_ratio": round(res / RESIDENT_INCOME_PER_INSURED, 4),
+    }
