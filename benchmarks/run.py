@@ -5,10 +5,12 @@ Figures (one core, this process):
 - engine_inpatient_100_lines_per_s: hundred-line inpatient bills settled per second (target ≥ 2,000)
 - policy_load_ms: loading and validating the 990100 region pack, cold (target < 200 ms)
 - catalog_load_ms: loading the starter catalogue CSV, cold
+- the figures of benchmarks/drg.py (grouping) and benchmarks/synth.py (synthetic region, settle-year)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import sys
@@ -83,13 +85,21 @@ def main() -> None:
     load_catalog(csv)
     catalog_ms = (time.perf_counter() - t) * 1000
 
-    figures = {
+    figures: dict[str, object] = {
         "engine_outpatient_10_lines_per_s": round(_rate(_bills(catalog, 4000, 10, "11", 1), catalog)),
         "engine_inpatient_100_lines_per_s": round(_rate(_bills(catalog, 500, 100, "21", 2), catalog)),
         "policy_load_ms": round(policy_ms, 2),
         "catalog_load_ms": round(catalog_ms, 2),
         "catalog_items": len(catalog),
     }
+    for module in ("drg", "synth"):  # benchmarks/<module>.py, each with figures() -> dict
+        spec = importlib.util.spec_from_file_location(f"bench_{module}", Path(__file__).with_name(f"{module}.py"))
+        if spec is None or spec.loader is None or not Path(spec.origin or "").exists():
+            continue
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        print(f"bench: {module} …", file=sys.stderr, flush=True)
+        figures.update(bench.figures())
     json.dump(figures, sys.stdout, indent=2)
     sys.stdout.write("\n")
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from yibao.drg.cli import drg_app
 from yibao.money import dumps
 from yibao.policy.cases import CaseError, Outcome, load_cases, run_case
+from yibao.policy.parameters import PolicyError
 
 app = typer.Typer(
     help="yibao (医保): the core platform of a pooling region of China's basic medical insurance.",
@@ -22,6 +27,7 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Benefit policy as dated data: golden cases, results and traces.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.add_typer(drg_app, name="drg")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -145,6 +151,55 @@ def demo(
     console.print(f"\nwrote {out / 'demo_settlements.json'}")
     if any(not o.passed for o in outcomes):
         raise typer.Exit(1)
+
+
+@app.command("settle-year")
+def settle_year_command(
+    dataset: Annotated[Path, typer.Argument(help="The dataset folder (psn_info_b, mdtrt_d, fee_list_d …).")],
+    region: Annotated[str, typer.Option(help="The region pack whose policy applies.")] = "990100",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (people are independent).")] = 2,
+) -> None:
+    """Replay the dataset's encounters through the benefit engine in time order, writing setl_d."""
+    from yibao.dataset.io import DatasetError
+    from yibao.settlement.batch import settle_year
+
+    if not dataset.is_dir():
+        err_console.print(f"[red]error:[/red] {escape(str(dataset))} is not a dataset folder")
+        raise typer.Exit(2)
+    try:
+        with _progress() as say:
+            result = settle_year(dataset, region=region, workers=workers, progress=say)
+    except (DatasetError, PolicyError) as e:
+        err_console.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+    r = result.as_dict()
+    console.print(
+        f"settled {r['settlements']:,} of {r['encounters']:,} encounters in {r['seconds']} s"
+        f" ({r['encounters_per_s']:,}/s); {r['failed']} could not be settled"
+    )
+    for f in r["first_failures"]:
+        console.print(f"  {escape(f['mdtrt_id'])}: {escape(f['error'])}")
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback: a rich bar on a terminal, plain lines otherwise."""
+    if console.is_terminal:
+        with Progress(console=console, transient=True) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def say(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            yield say
+    else:
+
+        def plain(stage: str, done: int, total: int) -> None:
+            print(f"{stage}: {done}/{total}", flush=True)
+
+        yield plain
 
 
 def main() -> None:
