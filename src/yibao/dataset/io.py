@@ -39,6 +39,7 @@ class DatasetError(ValueError):
 _ARROW_PLAIN: dict[str, pa.DataType] = {
     "str": pa.string(),
     "int": pa.int64(),
+    "float": pa.float64(),
     "date": pa.date32(),
     "datetime": pa.timestamp("s"),
 }
@@ -46,6 +47,7 @@ _ARROW_PLAIN: dict[str, pa.DataType] = {
 _POLARS: dict[str, Any] = {
     "str": pl.String,
     "int": pl.Int64,
+    "float": pl.Float64,
     "money": pl.Int64,
     "count": pl.Int64,
     "price": pl.Int64,
@@ -205,6 +207,8 @@ def _read_csv(path: Path, table: Table, wanted: list[str]) -> pl.DataFrame:
             out.append(_text_to_scaled(s, SCALE[kind], f"{path.name}, column {c}"))
         elif kind == "int":
             out.append(s.cast(pl.Int64))
+        elif kind == "float":
+            out.append(s.cast(pl.Float64))
         elif kind == "date":
             out.append(s.str.to_date())
         elif kind == "datetime":

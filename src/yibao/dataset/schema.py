@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("str", "int", "money", "count", "price", "ratio", "date", "datetime")
+KINDS = ("str", "int", "float", "money", "count", "price", "ratio", "date", "datetime")
 """str = code or text; int = whole number; money = fen (DECIMAL(16,2) on disk); count = 1e-4 units
 (DECIMAL(16,4)); price = 1e-6 yuan (DECIMAL(16,6)); ratio = 1e-4 (DECIMAL(5,4)); date; datetime (seconds)."""
 
@@ -155,6 +155,12 @@ TABLES: dict[str, Table] = {
             S("psn_no"), S("emp_no"), S("insutype"), S("clct_month", "YYYY-MM"),
             S("clct_type", "1 单位缴费 2 个人缴费 3 财政补助 4 医疗救助资助 5 灵活就业个人缴费 6 个人账户划入(退休)"),
             M("amount"), M("to_account", "part credited to the personal account"),
+        ),
+        _t(
+            "findings", "supervision output: one row per finding (DESIGN.md §3.5; yibao.supervision.findings)",
+            S("jr_id"), S("rule_id"), S("rule_name"), S("pattern"), S("sev_deg", "1 明确违规 / 2 可疑 / 3 提示"),
+            M("vola_amt"), S("vola_cont"), S("fixmedins_code"), S("psn_no"), S("mdtrt_id"), S("feedetl_sn"),
+            S("drug_trac_codg"), S("doctor"), S("evidence", "JSON"), Column("score", "float"), S("stage"),
         ),
         _t(
             "labels", "synthetic datasets only: one row per injected fraud case or hard negative",

@@ -57,25 +57,41 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         if (it := ctx.item(c)) is not None and it.restriction.indications
     }
     drops: list[tuple[str, str]] = []
-    for r in fee.filter(pl.col("med_list_codg").is_in(list(restricted))).sort("feedetl_sn").iter_rows(named=True):
-        dxs = dx_by.get(r["mdtrt_id"], [])
-        ind = restricted[r["med_list_codg"]]
-        just = [c for c, f in dxs if c.startswith(ind)]
-        if just and all(f == "0" for c, f in dxs if c in just) and rng.random() < 4 * share:
-            drops.append((r["mdtrt_id"], just[0]))
-            case = lab.case()
-            lab.add(case, "1", {"variant": "drop", "item": r["med_list_codg"], "indications": list(ind), "dropped": just},
-                    mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
-                    fixmedins_code=r["fixmedins_code"], doctor=r["bilg_dr_codg"])  # fmt: skip
+    lines = fee.filter(pl.col("med_list_codg").is_in(list(restricted))).sort("feedetl_sn")
+    by_enc = {key[0]: part for key, part in lines.partition_by("mdtrt_id", as_dict=True).items()}
+    budget = ctx.cases(len(by_enc), 4 * share)
+    for m in sorted(by_enc):
+        if len(drops) >= budget or rng.random() >= 4 * share:
+            continue
+        dxs = dx_by.get(m, [])
+        mine = list(by_enc[m].iter_rows(named=True))
+        secondary = [
+            c for r in mine for c, f in dxs
+            if f == "0" and c.startswith(restricted[r["med_list_codg"]])
+            and not any(cc.startswith(restricted[r["med_list_codg"]]) for cc, ff in dxs if ff == "1")
+        ]  # fmt: skip
+        if not secondary:
+            continue
+        gone = secondary[0]
+        left = [c for c, _ in dxs if c != gone]
+        drops.append((m, gone))
+        case = lab.case()
+        for r in mine:
+            ind = restricted[r["med_list_codg"]]
+            if any(c.startswith(ind) for c in left):
+                continue
+            lab.add(case, "1", {"variant": "drop", "item": r["med_list_codg"], "indications": list(ind), "dropped": gone},
+                    mdtrt_id=m, feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"], fixmedins_code=r["fixmedins_code"],
+                    doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if drops:
-        gone = pl.DataFrame(drops, schema={"mdtrt_id": pl.String, "diag_code": pl.String}, orient="row").unique()
-        restricted_ids = {m for m, _ in drops}
-        just_codes = {m: {c for mm, c in drops if mm == m} for m in restricted_ids}
-        out["setl_list_diag_d"] = tables["setl_list_diag_d"].join(
-            gone.with_columns(pl.lit(True).alias("__gone")), on=["mdtrt_id", "diag_code"], how="left"
-        ).filter(pl.col("__gone").is_null()).drop("__gone")
-        del just_codes
+        gone_df = pl.DataFrame(drops, schema={"mdtrt_id": pl.String, "diag_code": pl.String}, orient="row")
+        out["setl_list_diag_d"] = (
+            tables["setl_list_diag_d"]
+            .join(gone_df.with_columns(pl.lit(True).alias("__gone")), on=["mdtrt_id", "diag_code"], how="left", maintain_order="left")
+            .filter(pl.col("__gone").is_null())
+            .drop("__gone")
+        )
     # add: a restricted drug on an encounter without any of its diagnoses
     dropped = {m for m, _ in drops}
     first = fee.filter(~pl.col("mdtrt_id").is_in(list(dropped))).sort("fee_ocur_time", "feedetl_sn").unique("mdtrt_id", keep="first")
