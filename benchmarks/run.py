@@ -36,7 +36,9 @@ def _best_of(n: int, fn: object) -> float:
     return best
 
 
-def _bills(catalog: Catalog, n: int, lines: int, med_type: str, seed: int) -> list[tuple[Encounter, Person, date]]:
+def _bills(
+    catalog: Catalog, n: int, lines: int, med_type: str, seed: int
+) -> list[tuple[Encounter, Person, date]]:
     """Bills drawn from the catalogue's items (payable ones, so restrictions do not dominate)."""
     rng = random.Random(seed)
     items = [i for i in catalog.items() if i.restriction.is_empty]
@@ -54,9 +56,15 @@ def _bills(catalog: Catalog, n: int, lines: int, med_type: str, seed: int) -> li
             item = rng.choice(items)
             pric = rng.randrange(1_000000, 300_000000, 10000)
             cnt = rng.randrange(1, 5) * 10000
-            fee.append(FeeLine(str(j + 1), item.med_list_codg, pric, cnt, round_div(pric * cnt, FEN_PER_PRICE_COUNT)))
+            fee.append(
+                FeeLine(str(j + 1), item.med_list_codg, pric, cnt, round_div(pric * cnt, FEN_PER_PRICE_COUNT))
+            )
         out.append(
-            (Encounter(med_type, rng.choice("123"), tuple(fee)), rng.choice(persons), start + timedelta(rng.randrange(365)))
+            (
+                Encounter(med_type, rng.choice("123"), tuple(fee)),
+                rng.choice(persons),
+                start + timedelta(rng.randrange(365)),
+            )
         )
     return out
 
@@ -93,7 +101,9 @@ def main() -> None:
         "catalog_items": len(catalog),
     }
     for module in ("drg", "synth"):  # benchmarks/<module>.py, each with figures() -> dict
-        spec = importlib.util.spec_from_file_location(f"bench_{module}", Path(__file__).with_name(f"{module}.py"))
+        spec = importlib.util.spec_from_file_location(
+            f"bench_{module}", Path(__file__).with_name(f"{module}.py")
+        )
         if spec is None or spec.loader is None or not Path(spec.origin or "").exists():
             continue
         bench = importlib.util.module_from_spec(spec)

@@ -25,7 +25,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold personal data
 )
-policy_app = typer.Typer(help="Benefit policy as dated data: golden cases, results and traces.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Benefit policy as dated data: golden cases, results and traces.", no_args_is_help=True
+)
 app.add_typer(policy_app, name="policy")
 app.add_typer(drg_app, name="drg")
 
@@ -61,7 +63,9 @@ def policy_test(paths: Paths) -> None:
 @policy_app.command("run")
 def policy_run(
     paths: Paths,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the results as a JSON list in case order.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the results as a JSON list in case order.")
+    ] = False,
 ) -> None:
     """Compute every case and print its results (all setlinfo money fields and intermediates)."""
     outcomes = _run_all(paths)
@@ -134,7 +138,10 @@ def demo(
         r = o.results
         table.add_row(
             o.case.name,
-            *(str(r[k]) for k in ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "act_pay_dedc", "hifp_pay")),
+            *(
+                str(r[k])
+                for k in ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "act_pay_dedc", "hifp_pay")
+            ),
             str(r["hifmi_pay"] + r["hifob_pay"]),
             str(r["maf_pay"]),
             str(r["acct_pay"]),

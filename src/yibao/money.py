@@ -61,7 +61,9 @@ def round_div(numerator: int, denominator: int) -> int:
 
 def _as_decimal(value: object, field: str) -> Decimal:
     if isinstance(value, (bool, float)):
-        raise MoneyError(field, f"must be an exact number (got {type(value).__name__}); floats are never money")
+        raise MoneyError(
+            field, f"must be an exact number (got {type(value).__name__}); floats are never money"
+        )
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, int):
@@ -103,7 +105,7 @@ def parse_scaled(value: object, places: int, field: str, *, allow_negative: bool
     n = int(d.scaleb(places))
     if n < 0 and not allow_negative:
         raise MoneyError(field, f"must not be negative: {value!r}")
-    if abs(n) >= 10 ** MAX_MONEY_DIGITS:
+    if abs(n) >= 10**MAX_MONEY_DIGITS:
         raise MoneyError(field, f"is too large: {value!r}")
     return n
 
@@ -202,7 +204,9 @@ def _dump(obj: Any, indent: int | None, level: int) -> str:
     if isinstance(obj, dict):
         if not obj:
             return "{}"
-        items = [f"{json.dumps(str(k), ensure_ascii=False)}: {_dump(v, indent, level + 1)}" for k, v in obj.items()]
+        items = [
+            f"{json.dumps(str(k), ensure_ascii=False)}: {_dump(v, indent, level + 1)}" for k, v in obj.items()
+        ]
         return _join("{", "}", items, indent, level)
     if isinstance(obj, (list, tuple)):
         if not obj:

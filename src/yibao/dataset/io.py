@@ -76,7 +76,11 @@ def _int_to_decimal(values: pa.Array, kind: str) -> pa.Array:
     """Scaled int64 → decimal128 with the same unscaled value (1234 fen → 12.34), through the buffer."""
     ints = values.cast(pa.int64())
     n = len(ints)
-    raw = np.zeros(n, dtype=np.int64) if ints.null_count == n else ints.fill_null(0).to_numpy(zero_copy_only=False)
+    raw = (
+        np.zeros(n, dtype=np.int64)
+        if ints.null_count == n
+        else ints.fill_null(0).to_numpy(zero_copy_only=False)
+    )
     pairs = np.empty((n, 2), dtype=np.int64)
     pairs[:, 0] = raw
     pairs[:, 1] = raw >> 63  # sign extension into the high 64 bits (little-endian int128)
@@ -84,7 +88,9 @@ def _int_to_decimal(values: pa.Array, kind: str) -> pa.Array:
     if ints.null_count and validity is None:
         validity = pa.array(ints.is_valid()).buffers()[1]
     dtype = pa.decimal128(PRECISION[kind], SCALE[kind])
-    return pa.Array.from_buffers(dtype, n, [validity, pa.py_buffer(pairs.tobytes())], null_count=ints.null_count)
+    return pa.Array.from_buffers(
+        dtype, n, [validity, pa.py_buffer(pairs.tobytes())], null_count=ints.null_count
+    )
 
 
 def _decimal_to_int(values: pa.Array, kind: str, where: str) -> pa.Array:
@@ -104,11 +110,15 @@ def _decimal_to_int(values: pa.Array, kind: str, where: str) -> pa.Array:
         rescaled = values.cast(pa.decimal128(38, scale))
     arr = rescaled.combine_chunks() if isinstance(rescaled, pa.ChunkedArray) else rescaled
     n = len(arr)
-    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)[2 * arr.offset : 2 * (arr.offset + n)].reshape(n, 2)
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)[2 * arr.offset : 2 * (arr.offset + n)].reshape(
+        n, 2
+    )
     low, high = words[:, 0], words[:, 1]
     if np.any(high != (low >> 63)):
         raise DatasetError(f"{where}: a value does not fit in 64 bits")
-    return pa.array(low.copy(), type=pa.int64(), mask=None if arr.null_count == 0 else np.asarray(arr.is_null()))
+    return pa.array(
+        low.copy(), type=pa.int64(), mask=None if arr.null_count == 0 else np.asarray(arr.is_null())
+    )
 
 
 def to_arrow(table: Table, df: pl.DataFrame) -> pa.Table:
@@ -226,5 +236,9 @@ def _text_to_scaled(s: pl.Series, scale: int, where: str) -> pl.Series:
     if (frac.str.len_chars() > scale).any():
         raise DatasetError(f"{where}: more than {scale} decimal places")
     negative = whole.str.starts_with("-")
-    digits = whole.str.replace("^[-+]", "").cast(pl.Int64) * 10**scale + frac.str.pad_end(scale, "0").cast(pl.Int64)
-    return pl.Series(s.name, np.where(negative.to_numpy(), -digits.to_numpy(), digits.to_numpy()), dtype=pl.Int64)
+    digits = whole.str.replace("^[-+]", "").cast(pl.Int64) * 10**scale + frac.str.pad_end(scale, "0").cast(
+        pl.Int64
+    )
+    return pl.Series(
+        s.name, np.where(negative.to_numpy(), -digits.to_numpy(), digits.to_numpy()), dtype=pl.Int64
+    )

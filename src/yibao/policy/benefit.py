@@ -139,7 +139,9 @@ def _read_plan(policy: Policy, key: PlanKey) -> Plan:
             maf_threshold = get("assistance", "assistance.threshold")
             maf_ratio = get("assistance", "assistance.ratio")
             maf_cap = get("assistance", "assistance.cap")
-    out_of_scope = bool(get("account", "account.pays_out_of_scope")) if policy.has("account.pays_out_of_scope") else True
+    out_of_scope = (
+        bool(get("account", "account.pays_out_of_scope")) if policy.has("account.pays_out_of_scope") else True
+    )
     return Plan(
         key,
         deductible,

@@ -39,7 +39,9 @@ MONEY_INTERMEDIATES = frozenset(
     }
 )
 PERSON_RESULTS = ("waiting_period_months", "benefit_start", "in_waiting_period", "serious_illness_cap")
-LINE_MONEY = frozenset({"det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt"})
+LINE_MONEY = frozenset(
+    {"det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt"}
+)
 
 
 class CaseError(ValueError):
@@ -113,7 +115,16 @@ def _read_file(path: Path) -> list[Case]:
         if not isinstance(raw["expect"], dict) or not raw["expect"]:
             raise CaseError(f"{where}: expect must name at least one result")
         out.append(
-            Case(path.name, i, str(raw["name"]), str(raw["reference"]), str(raw["region"]), raw["date"], raw, raw["expect"])
+            Case(
+                path.name,
+                i,
+                str(raw["name"]),
+                str(raw["reference"]),
+                str(raw["region"]),
+                raw["date"],
+                raw,
+                raw["expect"],
+            )
         )
     return out
 
@@ -157,7 +168,11 @@ def settlement_results(s: Settlement) -> dict[str, Any]:
         for name, value in _line_values(line).items():
             out[f"lines.{i}.{name}"] = value
     out["setldetail"] = [
-        {"fund_pay_type": d.fund_pay_type, "fund_pay_type_name": d.fund_pay_type_name, "fund_payamt": to_decimal(d.fund_payamt)}
+        {
+            "fund_pay_type": d.fund_pay_type,
+            "fund_pay_type_name": d.fund_pay_type_name,
+            "fund_payamt": to_decimal(d.fund_payamt),
+        }
         for d in s.setldetail
     ]
     return out

@@ -63,7 +63,9 @@ def incentive_cap(
 ) -> Fen:
     """The residents' serious-illness cap after the continuity / zero-claim rewards and break penalty."""
     reward = step * (
-        max(0, continuous_years - free_years) + zero_claim_years + sum(max(0, r - free_years) for r in prior_runs)
+        max(0, continuous_years - free_years)
+        + zero_claim_years
+        + sum(max(0, r - free_years) for r in prior_runs)
     )
     reward = min(reward, mul_ratio(base, max_increase))
     penalty = min(step * break_years, mul_ratio(base, max_decrease))
@@ -105,7 +107,9 @@ class PersonTerms(NamedTuple):
     serious_cap: Fen | None
 
 
-def person_rules(policy: Policy, on: date, *, scheme: str, assistance: str, need_cap: bool = True) -> PersonRules:
+def person_rules(
+    policy: Policy, on: date, *, scheme: str, assistance: str, need_cap: bool = True
+) -> PersonRules:
     """Read the waiting-period and cap parameters for ``scheme`` / ``assistance`` on ``on``."""
     reads: list[Read] = []
 

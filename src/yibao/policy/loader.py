@@ -79,7 +79,9 @@ def _construct_decimal(loader: Any, node: yaml.ScalarNode) -> Decimal:
     except ArithmeticError:
         value = Decimal("NaN")
     if not value.is_finite():
-        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not a finite number", node.start_mark)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a finite number", node.start_mark
+        )
     return value
 
 
@@ -250,7 +252,11 @@ def load_topic(path: Path) -> dict[str, Parameter]:
 
 
 def _walk(
-    spec: ParameterSpec, node: Any, key: tuple[str, ...], where: str, cells: dict[tuple[str, ...], tuple[Dated, ...]]
+    spec: ParameterSpec,
+    node: Any,
+    key: tuple[str, ...],
+    where: str,
+    cells: dict[tuple[str, ...], tuple[Dated, ...]],
 ) -> None:
     depth = len(key)
     if depth == len(spec.dims):
@@ -265,7 +271,9 @@ def _walk(
         k = str(k)
         if k != WILDCARD:
             if allowed is not None and k not in allowed:
-                raise PolicyError(f"{here}[{k}]", f"unknown {dim} {k!r} (expected one of {', '.join(sorted(allowed))})")
+                raise PolicyError(
+                    f"{here}[{k}]", f"unknown {dim} {k!r} (expected one of {', '.join(sorted(allowed))})"
+                )
             if dim == "admission" and not (k.isdigit() or (k.endswith("+") and k[:-1].isdigit())):
                 raise PolicyError(f"{here}[{k}]", "an admission key is a number or 'N+'")
         _walk(spec, child, (*key, k), where, cells)

@@ -162,7 +162,9 @@ class Parameter:
                 raise PolicyError(
                     f"{self.file}: {self.name}[{'/'.join(key)}]", f"the rule ended on {chosen.since}"
                 )
-            read = Read(self.name, "/".join(key) or "-", chosen.value, chosen.since, chosen.reference, self.unit)
+            read = Read(
+                self.name, "/".join(key) or "-", chosen.value, chosen.since, chosen.reference, self.unit
+            )
             return chosen.value, read
         shown = ", ".join(f"{d}={v}" for d, v in zip(self.dims, wanted, strict=True))
         raise PolicyError(f"{self.file}: {self.name}", f"no cell for {shown}")

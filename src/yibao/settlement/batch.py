@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import repeat
 from datetime import date, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,8 @@ from yibao.catalog.loader import default_catalog
 from yibao.catalog.model import Catalog
 from yibao.dataset.io import read_table, write_table
 from yibao.dataset.schema import SETLINFO_MONEY
-from yibao.policy.loader import Policy, load_region
 from yibao.money import round_div
+from yibao.policy.loader import Policy, load_region
 from yibao.settlement.engine import settle
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
 
@@ -79,17 +79,17 @@ def enrollment_from_years(
 ) -> Enrollment:
     """The enrolment history on ``year`` from the sets of enrolled, repaid and zero-claim years.
 
-    Repaid years count as enrolled for continuity (a break paid retroactively is mended) but are still
-    counted as break years (the waiting-period rules subtract them); zero-claim years are the earlier
-    enrolled years in which the funds paid nothing.
+    Repaid years (补缴) do not restore continuity — N restarts at re-enrolment — and stay break years;
+    they only shorten the waiting period. Zero-claim years are the earlier enrolled years in which the
+    funds paid nothing.
     """
-    covered = enrolled | repaid
+    covered = enrolled
     n = 0
     y = year
     while y in covered:
         n += 1
         y -= 1
-    first = min(covered) if covered else year
+    first = min(enrolled | repaid) if enrolled or repaid else year
     gaps = [y for y in range(first, year + 1) if y not in enrolled]
     runs: list[int] = []
     run = 0
@@ -122,7 +122,9 @@ class _Data:
     persons: dict[str, tuple[Any, ...]]
     enrollment: dict[str, Enrollment]
     credits: dict[str, list[tuple[int, int]]]  # psn_no → [(month, fen)], sorted
-    encounters: list[list[Any]]  # columns: mdtrt_id, psn_no, fixmedins_code, med_type, endtime, insutype, part
+    encounters: list[
+        list[Any]
+    ]  # columns: mdtrt_id, psn_no, fixmedins_code, med_type, endtime, insutype, part
     diag: dict[str, tuple[str, ...]]
     lines: dict[str, tuple[int, int]]  # mdtrt_id → [start, end) in fee_columns
     fee_columns: tuple[list[Any], ...]  # feedetl_sn, med_list_codg, pric, cnt, det_item_fee_sumamt, prd_days
@@ -134,10 +136,21 @@ def _load(folder: Path, parts: int) -> _Data:
     psn = read_table(
         folder,
         "psn_info_b",
-        ["psn_no", "gend", "brdy", "insutype", "psn_type", "psn_idet_type", "acct_balc_begn", "mulaid_psn_no"],
+        [
+            "psn_no",
+            "gend",
+            "brdy",
+            "insutype",
+            "psn_type",
+            "psn_idet_type",
+            "acct_balc_begn",
+            "mulaid_psn_no",
+        ],
     )
     mdtrt = read_table(
-        folder, "mdtrt_d", ["mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "insutype"]
+        folder,
+        "mdtrt_d",
+        ["mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "insutype"],
     )
     year = int(mdtrt.get_column("endtime").dt.year().mode().sort()[0]) if mdtrt.height else date.today().year
     inst = read_table(folder, "fixmedins_b", ["fixmedins_code", "hosp_lv"])
@@ -146,7 +159,14 @@ def _load(folder: Path, parts: int) -> _Data:
     persons = {
         r[0]: r
         for r in psn.select(
-            "psn_no", "gend", "brdy", "insutype", "psn_type", "psn_idet_type", "acct_balc_begn", "mulaid_psn_no"
+            "psn_no",
+            "gend",
+            "brdy",
+            "insutype",
+            "psn_type",
+            "psn_idet_type",
+            "acct_balc_begn",
+            "mulaid_psn_no",
         ).iter_rows()
     }
     enrollment = _enrollments(read_table(folder, "psn_insu_d"), year)
@@ -182,7 +202,9 @@ def _load(folder: Path, parts: int) -> _Data:
         diag[m] = tuple(codes_)
 
     fee = read_table(
-        folder, "fee_list_d", ["feedetl_sn", "mdtrt_id", "med_list_codg", "pric", "cnt", "det_item_fee_sumamt", "prd_days"]
+        folder,
+        "fee_list_d",
+        ["feedetl_sn", "mdtrt_id", "med_list_codg", "pric", "cnt", "det_item_fee_sumamt", "prd_days"],
     ).sort("mdtrt_id", "feedetl_sn")
     spans = (
         fee.with_row_index("at")
@@ -210,8 +232,10 @@ def _enrollments(insu: pl.DataFrame, year: int) -> dict[str, Enrollment]:
     )
     out: dict[str, Enrollment] = {}
     memo: dict[tuple[Any, ...], Enrollment] = {}
-    grouped = frame.sort("psn_no", "begndate").group_by("psn_no", maintain_order=True).agg(
-        "y0", "y1", "repaid", "zero_claim", "in_window", "begndate"
+    grouped = (
+        frame.sort("psn_no", "begndate")
+        .group_by("psn_no", maintain_order=True)
+        .agg("y0", "y1", "repaid", "zero_claim", "in_window", "begndate")
     )
     for psn_no, y0s, y1s, repaid, zero, window, begn in grouped.iter_rows():
         enrolled: set[int] = set()
@@ -228,7 +252,12 @@ def _enrollments(insu: pl.DataFrame, year: int) -> dict[str, Enrollment]:
         e = memo.get(key)
         if e is None:
             e = memo[key] = enrollment_from_years(
-                year, enrolled=enrolled, repaid=rep, zero_claim=zc, in_window=window[-1] != "0", enrolled_on=enrolled_on
+                year,
+                enrolled=enrolled,
+                repaid=rep,
+                zero_claim=zc,
+                in_window=window[-1] != "0",
+                enrolled_on=enrolled_on,
             )
         out[psn_no] = e
     return out
@@ -289,7 +318,9 @@ def _settle_part(part: int) -> tuple[dict[str, list[Any]], list[tuple[str, str]]
         )
         try:
             s = settle(encounter, person, ytd.get(psn_no, empty), policy, on, catalog=catalog)
-        except ValueError as e:  # SettlementError, CodeError, PolicyError: a bad record must not stop the year
+        except (
+            ValueError
+        ) as e:  # SettlementError, CodeError, PolicyError: a bad record must not stop the year
             failures.append((mdtrt_id, str(e)))
             continue
         ytd[psn_no] = s.ytd
@@ -319,7 +350,10 @@ def _fee_lines(columns: tuple[list[Any], ...], start: int, end: int) -> tuple[Fe
     """FeeLines of one encounter from the fee columns (built with tuple.__new__: this is the hot loop)."""
     sn, code, pric, cnt, amt, days = (c[start:end] for c in columns)
     none = repeat(None)
-    return tuple(_tuple_new(FeeLine, t) for t in zip(sn, code, pric, cnt, amt, none, none, none, none, days))
+    return tuple(
+        _tuple_new(FeeLine, t)
+        for t in zip(sn, code, pric, cnt, amt, none, none, none, none, days, strict=False)
+    )
 
 
 _tuple_new = tuple.__new__

@@ -389,7 +389,9 @@ def _person_rules(policy: Policy, on: date, scheme: str, assistance: str, *, nee
 def person_only(policy: Policy, person: Person, on: date) -> PersonTerms:
     """The person-level terms (waiting period, serious-illness cap) without a bill."""
     scheme = codes.scheme(person.insutype)
-    rules = _person_rules(policy, on, scheme, person.assistance or "none", need_cap=policy.has("serious_illness.cap"))
+    rules = _person_rules(
+        policy, on, scheme, person.assistance or "none", need_cap=policy.has("serious_illness.cap")
+    )
     return person_terms(rules, on, person.enrollment)
 
 
@@ -420,18 +422,26 @@ def _split(i: int, line: FeeLine, ctx: LineContext, catalog: Catalog, on: date) 
     lmt = "0"
     if restriction is not NO_RESTRICTION:
         lmt = "1"
-        reason = restriction.violation(ctx if line.days_supply is None else ctx._replace(days_supply=line.days_supply))
+        reason = restriction.violation(
+            ctx if line.days_supply is None else ctx._replace(days_supply=line.days_supply)
+        )
         if reason is not None:
             memo = reason
     # LineResult fields in order; built with tuple.__new__ because this runs for every fee line
     if lv == "03" or memo:
-        return _new(LineResult, (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, amt, 0, 0, 0, lv, typ, lmt, memo))
+        return _new(
+            LineResult,
+            (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, amt, 0, 0, 0, lv, typ, lmt, memo),
+        )
     over = 0
     if cap is not None and line.pric > cap:
         over = min(amt, max(0, amt - round_div(cap * line.cnt, FEN_PER_PRICE_COUNT)))
     rest = amt - over
     pre = round_div(rest * prop.num, prop.den) if prop.num else 0
-    return _new(LineResult, (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, 0, over, pre, rest - pre, lv, typ, lmt, ""))
+    return _new(
+        LineResult,
+        (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, 0, over, pre, rest - pre, lv, typ, lmt, ""),
+    )
 
 
 _new = tuple.__new__

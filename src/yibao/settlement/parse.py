@@ -129,7 +129,11 @@ def parse_fee_line(d: Mapping[str, Any], i: int, where: str = "feedetail") -> Fe
         typ = None
         if d.get("med_chrgitm_type") not in (None, ""):
             typ = _code("med_chrgitm_type", d["med_chrgitm_type"], here)
-        days = _int(d["prd_days"], f"{here}.prd_days", minimum=1) if d.get("prd_days") not in (None, "") else None
+        days = (
+            _int(d["prd_days"], f"{here}.prd_days", minimum=1)
+            if d.get("prd_days") not in (None, "")
+            else None
+        )
     except MoneyError as e:
         raise SettlementError(e.field, e.message) from None
     return FeeLine(str(d.get("feedetl_sn") or i + 1), code, pric, cnt, amount, lv, prop, cap, typ, days)
@@ -181,7 +185,10 @@ def parse_person(d: Mapping[str, Any], where: str = "person") -> Person:
     try:
         codes.scheme(insutype)
     except CodeError:
-        raise SettlementError(f"{where}.insutype", f"{insutype} ({codes.label('insutype', insutype)}) has no benefit scheme here") from None
+        raise SettlementError(
+            f"{where}.insutype",
+            f"{insutype} ({codes.label('insutype', insutype)}) has no benefit scheme here",
+        ) from None
     psn_type = _code("psn_type", _require(d, "psn_type", where), where)
     age = _int(_require(d, "age", where), f"{where}.age")
     if age > 130:
@@ -218,7 +225,9 @@ def parse_person(d: Mapping[str, Any], where: str = "person") -> Person:
         mulaid = parse_money(d.get("mulaid_balance", 0), f"{where}.mulaid_balance")
     except MoneyError as err:
         raise SettlementError(err.field, err.message) from None
-    return Person(insutype, psn_type, age, gend, assistance, enrollment, acct, mulaid, str(d.get("psn_no", "")))
+    return Person(
+        insutype, psn_type, age, gend, assistance, enrollment, acct, mulaid, str(d.get("psn_no", ""))
+    )
 
 
 def parse_ytd(d: Mapping[str, Any] | None, where: str = "ytd") -> Accumulators:
@@ -227,7 +236,9 @@ def parse_ytd(d: Mapping[str, Any] | None, where: str = "ytd") -> Accumulators:
     values: dict[str, int] = {}
     for name, raw in d.items():
         if name not in ACCUMULATOR_NAMES:
-            raise SettlementError(f"{where}.{name}", f"unknown accumulator (expected one of {', '.join(ACCUMULATOR_NAMES)})")
+            raise SettlementError(
+                f"{where}.{name}", f"unknown accumulator (expected one of {', '.join(ACCUMULATOR_NAMES)})"
+            )
         if name in _COUNT_ACCUMULATORS:
             values[name] = _int(raw, f"{where}.{name}")
         else:

@@ -32,7 +32,9 @@ IN_SERVICE = 27491.84
 RETIRED = 10457.50
 
 
-def _solve_shares(cost: tuple[float, float, float, float], los: tuple[float, float, float, float]) -> tuple[float, ...]:
+def _solve_shares(
+    cost: tuple[float, float, float, float], los: tuple[float, float, float, float]
+) -> tuple[float, ...]:
     """Admission shares by level (三/二/一) reproducing both the overall cost and the overall LOS.
 
     With s1 = 1 − s3 − s2: (c3 − c1) s3 + (c2 − c1) s2 = c − c1 and (l3 − l1) s3 + (l2 − l1) s2 = l − l1.
@@ -58,7 +60,9 @@ CHRONIC_COST_FACTOR = 2.5
 """门诊慢特病 cost per visit ÷ 普通门急诊 cost per visit: not published; a yibao modelling choice."""
 
 
-def _outpatient_costs(facility_spend: float, ip_times: float, ip_cost: float, op_times: float, ch_times: float) -> tuple[float, float]:
+def _outpatient_costs(
+    facility_spend: float, ip_times: float, ip_cost: float, op_times: float, ch_times: float
+) -> tuple[float, float]:
     """Cost per general and per chronic outpatient visit (元) from facility spending minus inpatient spending."""
     rest = facility_spend * 1e8 - ip_times * 1e8 * ip_cost
     general = rest / ((op_times + CHRONIC_COST_FACTOR * ch_times) * 1e8)

@@ -27,6 +27,24 @@ __all__ = ["PATTERNS", "inject"]
 
 PATTERNS: tuple[str, ...] = (
     "split_admission",
+    "ghost_bed",
+    "fake_admission",
+    "overlap_stay",
+    "after_death",
+    "identity_fraud",
+    "doctor_outlier",
+    "drug_resale",
+    "drug_swap",
+    "card_cashout",
+    "overdispense",
+    "duplicate_charge",
+    "overprice",
+    "item_swap",
+    "unbundling",
+    "gender_age",
+    "indication",
+    "upcoding",
+    "catalogue_scope",
 )
 """The injectors in their fixed order (the order decides each one's sub-rng and id namespace)."""
 

@@ -797,14 +797,14 @@ def build_stay(
     for d in range(days):
         day = day0 + timedelta(days=d)
         for i, code in enumerate(daily):
-            add(code, at_time(day, 8, i))
+            add(code, max(at_time(day, 8, i), begin + timedelta(minutes=5 + i)))
         if d < max(days - 1, 1):
             for code in drugs:
-                add(code, at_time(day, 10, 30), prd=1)
+                add(code, max(at_time(day, 10, 30), begin + timedelta(minutes=40)), prd=1)
     for i, code in enumerate(first_day):
         add(code, begin + timedelta(minutes=30 + i))
     for code, d, cnt in extra:
-        add(code, at_time(day0 + timedelta(days=d), 14), cnt=cnt)
+        add(code, max(at_time(day0 + timedelta(days=d), 14), begin + timedelta(minutes=45)), cnt=cnt)
     for code, name, d in oprn:
         rows.oprn(mid, code, name, day0 + timedelta(days=d), main=not any(r["mdtrt_id"] == mid for r in rows.rows["setl_list_oprn_d"]))
     return Built(mid, tuple(lines), tuple(made), per, item_of)

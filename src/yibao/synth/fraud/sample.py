@@ -224,7 +224,7 @@ def sample_region(
             d = start + timedelta(days=int(rng.integers(0, 365)))
             if d > last or not free(d, d):
                 continue
-            _pharmacy(rng, rows, psn_no, insutype, d)
+            _pharmacy(rng, rows, psn_no, insutype, d, chronic)
     tables["emp_b"] = _frame("emp_b", emp)  # type: ignore[arg-type]
     tables["psn_info_b"] = _frame("psn_info_b", psn)
     tables["psn_insu_d"] = _frame("psn_insu_d", insu)
@@ -268,7 +268,10 @@ def _stay(
     dx0, dept, drugs, surgery = choices[int(rng.integers(len(choices)))]
     if age < 14:
         dx0, dept, drugs, surgery = "J18.900", "D04", (k.CEFTRIAXONE, k.SALINE), None
-    inst_i = int(rng.choice(3, p=[0.45, 0.4, 0.15]))
+    birth = gend == "2" and 20 <= age <= 40 and rng.random() < 0.4
+    if birth:
+        dx0, dept, drugs, surgery = "O80.000", "D03", (k.SALINE,), None
+    inst_i = int(rng.choice(3, p=[0.4, 0.35, 0.25]))
     if surgery is not None and inst_i == 2:
         inst_i = 1
     inst = HOSPITALS[inst_i][0]
@@ -278,7 +281,7 @@ def _stay(
     endt = at_time(b, int(rng.integers(9, 12)), int(rng.integers(60)))
     bed = f"{dept}-{int(rng.integers(1, 60)):02d}"
     mid = rows.encounter(
-        psn_no=psn_no, fixmedins_code=inst, med_type="21", begntime=begin, endtime=endt, diag=k.dx(dx0),
+        psn_no=psn_no, fixmedins_code=inst, med_type="52" if birth else "21", begntime=begin, endtime=endt, diag=k.dx(dx0),
         dept_codg=dept, atddr_no=dr, insutype=insutype, adm_bed=bed, dscg_way="1",
     )  # fmt: skip
     dx = [k.dx(dx0)]
@@ -295,23 +298,26 @@ def _stay(
 
     for d in range((b - a).days):
         day = a + timedelta(days=d)
-        add(k.BED, at_time(day, 8))
-        add(k.NURSE_2, at_time(day, 8, 5))
-        add(k.WARD_ROUND, at_time(day, 9))
+        add(k.BED, max(at_time(day, 8), begin + timedelta(minutes=5)))
+        add(k.NURSE_2, max(at_time(day, 8, 5), begin + timedelta(minutes=6)))
+        add(k.WARD_ROUND, max(at_time(day, 9), begin + timedelta(minutes=20)))
         if d < (b - a).days - 1:
             for drug in drugs:
-                add(drug, at_time(day, 10, 30), cnt=UNIT, days=1)
-            add(k.IV_DRIP, at_time(day, 10, 40))
-            add(k.INFUSION_SET, at_time(day, 10, 40))
-    first = at_time(a, 11)
+                add(drug, max(at_time(day, 10, 30), begin + timedelta(minutes=40)), cnt=UNIT, days=1)
+            add(k.IV_DRIP, max(at_time(day, 10, 40), begin + timedelta(minutes=45)))
+            add(k.INFUSION_SET, max(at_time(day, 10, 40), begin + timedelta(minutes=45)))
+    first = begin + timedelta(minutes=30)
     for code in (k.CBC, k.URINE, k.ALT, k.CREATININE, k.GLUCOSE, k.ECG, k.DR_CHEST):
         add(code, first)
     if rng.random() < 0.4:
         add(k.CRP, first)
+    if birth:
+        add(k.NORMAL_DELIVERY, begin + timedelta(hours=3))
+        add(k.TRANSVAGINAL_US, first)
     if surgery is not None:
         op_item, anaes, consumables, oprn = surgery
         op_day = a + timedelta(days=1)
-        op_time = at_time(op_day, 14)
+        op_time = max(at_time(op_day, 14), begin + timedelta(hours=2))
         add(op_item, op_time)
         add(anaes, op_time)
         for c in consumables:
@@ -332,7 +338,8 @@ def _visit(
 ) -> None:
     cat = rows.ctx.catalog
     if chronic:
-        inst, dept = HOSPITALS[int(rng.integers(2))][0], "D01"
+        inst = (*[h[0] for h in HOSPITALS], *[c[0] for c in CLINICS])[int(rng.integers(6))]
+        dept = "D01" if inst.endswith(("11", "12", "13")) else "D00"
         med_type, dx0 = "14", chronic
     elif rng.random() < 0.6:
         inst, dept = CLINICS[int(rng.integers(3))][0], "D00"
@@ -367,7 +374,7 @@ def _visit(
         add(drugs[int(i)], cnt=UNIT * (2 if chronic else 1), days=days)
 
 
-def _pharmacy(rng: np.random.Generator, rows: Rows, psn_no: str, insutype: str, d: date) -> None:
+def _pharmacy(rng: np.random.Generator, rows: Rows, psn_no: str, insutype: str, d: date, chronic: str) -> None:
     inst = PHARMACIES[int(rng.choice(4, p=[0.4, 0.3, 0.25, 0.05]))][0]
     pharmacist = f"Y{inst[-3:]}{int(rng.integers(2))}"
     t = at_time(d, int(rng.integers(8, 21)), int(rng.integers(60)), int(rng.integers(60)))
@@ -376,10 +383,11 @@ def _pharmacy(rng: np.random.Generator, rows: Rows, psn_no: str, insutype: str, 
         psn_no=psn_no, fixmedins_code=inst, med_type="41", begntime=t, endtime=t, diag=("", ""),
         dept_codg="Y00", atddr_no=pharmacist, insutype=insutype,
     )  # fmt: skip
-    drugs = OUTPATIENT_DRUGS[dx0]
+    long = bool(chronic) and rng.random() < 0.5
+    drugs = OUTPATIENT_DRUGS[chronic if long else dx0]
     for i in rng.choice(len(drugs), size=min(int(rng.integers(1, 3)), len(drugs)), replace=False):
         code = drugs[int(i)]
         rows.line(
             mdtrt_id=mid, psn_no=psn_no, fixmedins_code=inst, med_list_codg=code, when=t, cnt=UNIT * int(rng.integers(1, 3)),
-            pric=_price(code, "1", rows.ctx.catalog, d.year), doctor=pharmacist, dept="Y00", prd_days=7,
+            pric=_price(code, "1", rows.ctx.catalog, d.year), doctor=pharmacist, dept="Y00", prd_days=30 if long else 7,
         )  # fmt: skip
