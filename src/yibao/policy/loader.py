@@ -4,7 +4,7 @@ Each topic file maps parameter keys to parameter specs::
 
     deductible:                     # → parameter "inpatient.deductible" (file stem + key)
       description: 住院起付线（第N次住院）
-      unit: yuan                    # yuan | ratio | rate_scale | months | years | count | flag | choice
+      unit: yuan                    # yuan | ratio | factor | rate_scale | months | years | count | flag | choice
       dims: [scheme, hosp_lv, admission]
       reference: 城市A 住院待遇 (benefits.md §3)
       values:
@@ -49,7 +49,7 @@ from yibao.policy.parameters import (
     PolicyError,
 )
 
-UNITS = frozenset({"yuan", "ratio", "rate_scale", "months", "years", "count", "flag", "choice"})
+UNITS = frozenset({"yuan", "ratio", "factor", "rate_scale", "months", "years", "count", "flag", "choice"})
 
 
 def policy_root() -> Path:
@@ -311,6 +311,8 @@ def _convert(spec: ParameterSpec, raw: Any, where: str) -> Any:
             if r.num > r.den:
                 raise PolicyError(where, f"a ratio must be between 0 and 1, got {raw}")
             return r
+        if unit == "factor":  # a non-negative multiplier, e.g. 2 × the group mean
+            return Ratio.of(_exact(raw, where), where)
         if unit == "rate_scale":
             return _scale(raw, where)
         if unit in ("months", "years", "count"):

@@ -1,6 +1,7 @@
 """overprice (超标准收费): a unit price above the cap for the institution's level.
 
-A bad hospital or clinic overprices one to four of the capped items it bills, on 30–100% of their lines:
+A bad hospital or clinic overprices one to four of the capped items it bills, on 30–100% of their lines
+(at most 1–5% of all its lines):
 ``above_cap`` — the cap at its level plus 5–50%, rounded to the fen; ``higher_level`` — the cap of a
 higher level (a 二级 or 一级 institution charging the 三级 price). The amount is recomputed exactly.
 
@@ -37,6 +38,8 @@ PATTERN = "overprice"
 CODE = "OP"
 SETTINGS = ("ward", "clinic")
 
+SHARE = (0.01, 0.05)
+"""Share of a bad institution's lines that are overpriced (spread over its one to four items)."""
 _FEN = 10_000  # one fen in 1e-6 yuan
 
 
@@ -58,7 +61,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         if not counts:
             continue
         rare = sorted(c for c, n in counts.items() if n <= MOST_PER_INSTITUTION) or [min(counts, key=lambda c: (counts[c], c))]
-        budget = MOST_PER_INSTITUTION
+        volume = int(billed.filter(pl.col("fixmedins_code") == inst).get_column("len").sum())
+        budget = min(MOST_PER_INSTITUTION, max(20, round(volume * float(rng.uniform(*SHARE)))))
         for j in rng.permutation(len(rare))[: int(rng.integers(1, 5))]:
             code = rare[int(j)]
             if budget <= 0:

@@ -1,0 +1,153 @@
+"""DRG grouping and point payment for a whole dataset: inpatient stays → cases → groups → hospital amounts.
+
+``pay_dataset(DATASET, OUT)`` builds one grouper case per settled inpatient stay (sex and age from the
+register, diagnoses principal first, procedures main first, length of stay, discharge way), groups them,
+takes relative weights from the year's own history, prices every case by points with the outlier rules
+and the 特例单议 queue, and writes per hospital and month the statements, the prepayment and the year-end
+clearing. The payment parameters are dated policy data (``policy_data/regions/<admdvs>/drg.yaml``).
+
+The budget is the year's total cost of the grouped stays (a "total cost" point value: yuan per point
+means the cost a point buys; what the hospital receives from the fund is that amount less the patients'
+own share, which yibao does not deduct yet — docs/drg.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from yibao.dataset.io import read_table
+from yibao.drg.grouper import group_frame
+from yibao.drg.payment import (
+    PaymentParams,
+    apply_reviews,
+    clear_year,
+    monthly_statements,
+    prepayments,
+    price_cases,
+    review_queue,
+    summary,
+    to_frame,
+    weights_from_history,
+)
+from yibao.policy.loader import Policy, load_region
+
+INPATIENT_MED_TYPES = ("21", "22", "23", "24", "26", "28", "52")
+
+
+def payment_params(policy: Policy, on: date) -> PaymentParams:
+    """The DRG payment parameters in force on ``on`` (defaults where the region has none)."""
+    if not policy.has("drg.high_ratio"):
+        return PaymentParams()
+
+    def get(name: str, **dims: str) -> Any:
+        return policy.param(name).at(on, **dims)[0]
+
+    coefficients = {lv: get("drg.level_coefficient", hosp_lv=lv) for lv in ("3", "2", "1")}
+    return PaymentParams(
+        high_ratio=get("drg.high_ratio"),
+        low_ratio=get("drg.low_ratio"),
+        review_share=get("drg.review_share"),
+        reserve_share=get("drg.reserve_share"),
+        coefficients=coefficients,
+        effective_from=policy.param("drg.high_ratio").at(on)[1].since,
+        reference=policy.param("drg.high_ratio").at(on)[1].reference,
+    )
+
+
+def cases_from_dataset(folder: Path) -> pl.DataFrame:
+    """One grouper case per settled inpatient stay, with the payment columns (hospital, month, cost)."""
+    stays = read_table(
+        folder, "mdtrt_d", ["mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "dept_codg", "dscg_way"]
+    ).filter(pl.col("med_type").is_in(INPATIENT_MED_TYPES))
+    persons = read_table(folder, "psn_info_b", ["psn_no", "gend", "brdy"])
+    setl = read_table(folder, "setl_d", ["mdtrt_id", "hosp_lv", "medfee_sumamt", "refd_setl_flag"]).filter(
+        pl.col("refd_setl_flag") == "0"
+    )
+    diag = (
+        read_table(folder, "setl_list_diag_d", ["mdtrt_id", "maindiag_flag", "diag_code"])
+        .sort("mdtrt_id", "maindiag_flag", descending=[False, True], maintain_order=True)
+        .group_by("mdtrt_id", maintain_order=True)
+        .agg(pl.col("diag_code").str.join("|").alias("diagnoses"))
+    )
+    oprn = (
+        read_table(folder, "setl_list_oprn_d", ["mdtrt_id", "main_oprn_flag", "oprn_code"])
+        .sort("mdtrt_id", "main_oprn_flag", descending=[False, True], maintain_order=True)
+        .group_by("mdtrt_id", maintain_order=True)
+        .agg(pl.col("oprn_code").str.join("|").alias("procedures"))
+    )
+    admit = pl.col("begntime").dt.date()
+    born = pl.col("brdy")
+    return (
+        stays.join(setl, on="mdtrt_id", how="inner")
+        .join(persons, on="psn_no", how="left")
+        .join(diag, on="mdtrt_id", how="left")
+        .join(oprn, on="mdtrt_id", how="left")
+        .with_columns(
+            pl.col("mdtrt_id").alias("case_id"),
+            pl.col("gend").alias("gender"),
+            ((admit - born).dt.total_days() // 365.25).cast(pl.Int64).alias("age"),
+            (admit - born).dt.total_days().cast(pl.Int64).alias("age_day"),
+            pl.lit(None, dtype=pl.Int64).alias("weight"),
+            pl.col("dept_codg").alias("dept"),
+            pl.max_horizontal((pl.col("endtime").dt.date() - admit).dt.total_days(), pl.lit(1)).alias("los"),
+            pl.col("dscg_way").replace("", "1").alias("leaving_type"),
+            pl.col("diagnoses").fill_null(""),
+            pl.col("procedures").fill_null(""),
+            pl.col("endtime").dt.strftime("%Y-%m").alias("month"),
+            pl.col("medfee_sumamt").alias("total_fen"),
+        )
+        .select(
+            "case_id", "gender", "age", "age_day", "weight", "dept", "los", "leaving_type", "diagnoses", "procedures",
+            "fixmedins_code", "hosp_lv", "month", "total_fen",
+        )  # fmt: skip
+        .sort("case_id")
+    )
+
+
+def pay_dataset(
+    folder: Path | str,
+    out: Path | str,
+    *,
+    region: str = "990100",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Group and pay a dataset's year; write drg_cases, drg_statements and drg_clearing Parquet files."""
+    folder, out = Path(folder), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda stage, done, total: None)
+    cases = cases_from_dataset(folder)
+    total = cases.height
+    say("drg group", 0, total)
+    grouped = group_frame(cases, progress=lambda n: say("drg group", n, total))
+    last_month = str(grouped.get_column("month").max() or f"{date.today().year}-12")
+    year_end = date(int(last_month[:4]), 12, 31)
+    params = payment_params(load_region(region), year_end)
+    weights = weights_from_history(grouped, min_cases=1)
+    priced = price_cases(grouped, weights, params)
+    queue = review_queue(priced, params)
+    priced = apply_reviews(priced, queue)
+    budget = int(grouped.get_column("total_fen").sum() or 0)
+    statements = monthly_statements(priced, budget, params)
+    prepaid = prepayments(statements)
+    clearing = clear_year(priced, budget, statements, prepaid, params)
+    grouped.write_parquet(out / "drg_cases.parquet")
+    to_frame(priced).write_parquet(out / "drg_priced.parquet")
+    to_frame(statements).write_parquet(out / "drg_statements.parquet")
+    to_frame(list(clearing.hospitals)).write_parquet(out / "drg_clearing.parquet")
+    status = grouped.group_by("status").len().sort("len", descending=True)
+    say("drg group", total, total)
+    return {
+        "cases": total,
+        "status": dict(status.iter_rows()),
+        "groups": grouped.filter(pl.col("status") == "ok").get_column("drg").n_unique() if total else 0,
+        "kinds": summary(priced),
+        "review_queue": len(queue.entries),
+        "budget_fen": budget,
+        "point_value_yuan": clearing.point_value_yuan() if total else None,
+        "parameters": params.reference,
+    }
