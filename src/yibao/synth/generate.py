@@ -21,17 +21,19 @@ worker once, through the pool's initializer.
 >>> synthesize(persons=-5, seed=1, out=out)
 Traceback (most recent call last):
 ...
-yibao.synth.generate.SynthError: persons: must be a whole number of at least 1, got -5
+yibao.synth.generate.SynthError: persons: must be a whole number between 1 and 100,000,000, got -5
 >>> out.exists()
 False
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from collections import deque
@@ -270,7 +272,11 @@ def _chunk_figures(tables: dict[str, pl.DataFrame], year: int) -> dict[str, Any]
     return {
         "psn_type": dict(zip(kinds["psn_type"].to_list(), kinds["len"].to_list(), strict=True)),
         "psn_idet_type": dict(
-            psn.filter(pl.col("psn_idet_type") != "").group_by("psn_idet_type").len().sort("psn_idet_type").iter_rows()
+            psn.filter(pl.col("psn_idet_type") != "")
+            .group_by("psn_idet_type")
+            .len()
+            .sort("psn_idet_type")
+            .iter_rows()
         ),
         "deaths": int(psn.get_column("death_date").is_not_null().sum()),
         "family_links": int((psn.get_column("mulaid_psn_no") != "").sum()),
@@ -298,10 +304,36 @@ def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
             total[key] = total.get(key, 0) + value
 
 
-def _results(region: _Region, workers: int) -> Iterator[tuple[dict[str, pl.DataFrame], dict[str, Any]]]:
+def _can_spawn() -> bool:
+    """Spawned workers re-import the parent's main module: impossible for code read from stdin."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return path is None or Path(path).exists()
+
+
+def _run_chunk_packed(index: int) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """:func:`_run_chunk` with its tables as LZ4 Arrow IPC: about 5× faster to move between processes
+    than pickled frames (and exactly the same frames on arrival)."""
+    tables, figures = _run_chunk(index)
+    packed = {}
+    for name, frame in tables.items():
+        buffer = io.BytesIO()
+        frame.write_ipc(buffer, compression="lz4")
+        packed[name] = buffer.getvalue()
+    return packed, figures
+
+
+def _unpack(packed: dict[str, bytes]) -> dict[str, pl.DataFrame]:
+    return {name: pl.read_ipc(io.BytesIO(blob)) for name, blob in packed.items()}
+
+
+Result = tuple[dict[str, pl.DataFrame], dict[str, Any]]
+
+
+def _results(region: _Region, workers: int) -> Iterator[Result]:
     """Chunk results in chunk order; at most ``workers + 1`` chunks in flight (bounded memory)."""
     n = region.spec.chunks
-    if workers == 1 or n == 1:
+    if workers == 1 or n == 1 or not _can_spawn():
         _init_worker(region)
         try:
             for i in range(n):
@@ -310,18 +342,20 @@ def _results(region: _Region, workers: int) -> Iterator[tuple[dict[str, pl.DataF
             _REGION.clear()
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, n), mp_context=ctx, initializer=_init_worker, initargs=(region,)) as pool:
-        pending: deque[Future[tuple[dict[str, pl.DataFrame], dict[str, Any]]]] = deque()
+    with ProcessPoolExecutor(
+        min(workers, n), mp_context=ctx, initializer=_init_worker, initargs=(region,)
+    ) as pool:
+        pending: deque[Future[tuple[dict[str, bytes], dict[str, Any]]]] = deque()
         submitted = 0
         while submitted < n and len(pending) < workers + 1:
-            pending.append(pool.submit(_run_chunk, submitted))
+            pending.append(pool.submit(_run_chunk_packed, submitted))
             submitted += 1
         while pending:
-            result = pending.popleft().result()
+            packed, figures = pending.popleft().result()
             if submitted < n:
-                pending.append(pool.submit(_run_chunk, submitted))
+                pending.append(pool.submit(_run_chunk_packed, submitted))
                 submitted += 1
-            yield result
+            yield _unpack(packed), figures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,7 +367,9 @@ def _certno_keys(psn: pl.DataFrame) -> np.ndarray[Any, np.dtype[np.int64]]:
     return psn.get_column("certno").str.slice(0, 17).cast(pl.Int64).to_numpy()
 
 
-def _unique_certnos(psn: pl.DataFrame, taken: np.ndarray[Any, np.dtype[np.int64]]) -> tuple[pl.DataFrame, Any]:
+def _unique_certnos(
+    psn: pl.DataFrame, taken: np.ndarray[Any, np.dtype[np.int64]]
+) -> tuple[pl.DataFrame, Any]:
     """Identity numbers unique across chunks: a number already used by an earlier chunk moves to the
     next free sequence number (in chunk order, so the result does not depend on the workers)."""
     keys = _certno_keys(psn)
@@ -365,7 +401,9 @@ def synthesize(
     are in manifest.json in any case). ``settle=False`` skips the settlement of the year (setl_d),
     ``care`` / ``inject`` replace the care and fraud stages (both for tests and measurements).
     """
-    spec = validate(persons=persons, seed=seed, year=year, fraud=fraud, chunk_size=chunk_size, workers=workers)
+    spec = validate(
+        persons=persons, seed=seed, year=year, fraud=fraud, chunk_size=chunk_size, workers=workers
+    )
     folder = _check_folder(out)
     if care is None or inject is None:
         default_care, default_inject = _default_stages()
@@ -379,8 +417,12 @@ def synthesize(
     from yibao.catalog.loader import default_catalog
 
     say("region", 0, 1)
-    institutions = make_institutions(np.random.default_rng([spec.seed, STAGES["institutions"]]), spec.persons, spec.admdvs)
-    employers = make_employers(np.random.default_rng([spec.seed, STAGES["employers"]]), spec.persons, spec.admdvs)
+    institutions = make_institutions(
+        np.random.default_rng([spec.seed, STAGES["institutions"]]), spec.persons, spec.admdvs
+    )
+    employers = make_employers(
+        np.random.default_rng([spec.seed, STAGES["employers"]]), spec.persons, spec.admdvs
+    )
     counts: dict[str, int] = {}
     for name, frame in (*institutions.items(), ("emp_b", employers)):
         write_table(folder, name, frame)
@@ -431,7 +473,7 @@ def synthesize(
 
         t3 = time.perf_counter()
         result = settle_year(folder, workers=workers, progress=progress)
-        settled = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+        settled: dict[str, Any] = result.as_dict()
         manifest["settlement"] = settled
         manifest["counts"]["setl_d"] = int(settled.get("settlements", 0))
         manifest["counts"] = dict(sorted(manifest["counts"].items()))
@@ -439,7 +481,9 @@ def synthesize(
     manifest["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
     persons_s = spec.persons / max(timings["chunks_s"] + timings["region_s"], 1e-9)
     manifest["timings"]["persons_per_s"] = round(persons_s)
-    manifest["timings"]["fee_lines_per_s"] = round(counts.get("fee_list_d", 0) / max(timings["chunks_s"], 1e-9))
+    manifest["timings"]["fee_lines_per_s"] = round(
+        counts.get("fee_list_d", 0) / max(timings["chunks_s"], 1e-9)
+    )
     _write_manifest(folder, manifest)
     if report:
         manifest["report"] = manifest["calibration"]
@@ -453,7 +497,7 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 def _calibration(folder: Path) -> list[dict[str, Any]]:
     try:
-        from yibao.synth.report import calibration_report
+        from yibao.synth.report import calibration_report  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - only while S2's report module is missing
         return []
     return list(calibration_report(folder))
@@ -502,7 +546,9 @@ def _population_report(spec: SynthSpec, figures: dict[str, Any]) -> dict[str, An
         "deaths": figures.get("deaths", 0),
         "family_links": figures.get("family_links", 0),
         "late_enrolment": figures.get("late_enrolment", 0),
-        "account_balance_begin_per_employee_yuan": round(figures.get("account_begin_fen", 0) / 100 / max(employees, 1), 2),
+        "account_balance_begin_per_employee_yuan": round(
+            figures.get("account_begin_fen", 0) / 100 / max(employees, 1), 2
+        ),
         "rows": rows,
     }
 
@@ -517,17 +563,32 @@ def _contribution_report(spec: SynthSpec, figures: dict[str, Any]) -> dict[str, 
     def income(insutype: str) -> int:
         return sum(v[0] for k, v in money.items() if k.startswith(f"{insutype}/") and not k.endswith("/6"))
 
-    by_type = {k: {"amount_yuan": v[0] / 100, "to_account_yuan": v[1] / 100, "rows": v[2]} for k, v in sorted(money.items())}
+    by_type = {
+        k: {"amount_yuan": v[0] / 100, "to_account_yuan": v[1] / 100, "rows": v[2]}
+        for k, v in sorted(money.items())
+    }
     emp = income("310") / 100 / max(employees, 1)
     res = income("390") / 100 / max(residents, 1)
     return {
         "by_insutype_clct_type": by_type,
         "rows": [
-            _row("employee.fund_income_per_insured", emp, EMPLOYEE_INCOME_PER_INSURED, "元", "derived",
-                 "statistics.md §1 B: 23732.47亿 ÷ 37948.34万 insured"),
-            _row("resident.fund_income_per_insured", res, RESIDENT_INCOME_PER_INSURED, "元", "derived",
-                 "statistics.md §1 B: 11180.91亿 ÷ 94713.73万 insured"),
-        ],  # fmt: skip
+            _row(
+                "employee.fund_income_per_insured",
+                emp,
+                EMPLOYEE_INCOME_PER_INSURED,
+                "元",
+                "derived",
+                "statistics.md §1 B: 23732.47亿 ÷ 37948.34万 insured",
+            ),
+            _row(
+                "resident.fund_income_per_insured",
+                res,
+                RESIDENT_INCOME_PER_INSURED,
+                "元",
+                "derived",
+                "statistics.md §1 B: 11180.91亿 ÷ 94713.73万 insured",
+            ),
+        ],
         "employee_income_ratio": round(emp / EMPLOYEE_INCOME_PER_INSURED, 4),
         "resident_income_ratio": round(res / RESIDENT_INCOME_PER_INSURED, 4),
     }

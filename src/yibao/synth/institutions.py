@@ -137,7 +137,7 @@ def _beds(rng: np.random.Generator, kind: InstitutionKind) -> int:
         return 0
     if lo == 0:  # primary units: township hospitals have beds, community centres few or none
         return int(rng.integers(0, hi + 1)) if rng.random() < 0.7 else 0
-    return int(round(lo + (hi - lo) * float(rng.beta(1.2, 5.0))))
+    return round(lo + (hi - lo) * float(rng.beta(1.2, 5.0)))
 
 
 def _level(rng: np.random.Generator, kind: InstitutionKind) -> str:
@@ -200,13 +200,21 @@ def _chinese_number(n: int) -> str:
     return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
 
 
-def make_institutions(rng: np.random.Generator, n_persons: int, admdvs: str = "990100") -> dict[str, pl.DataFrame]:
+def make_institutions(
+    rng: np.random.Generator, n_persons: int, admdvs: str = "990100"
+) -> dict[str, pl.DataFrame]:
     """fixmedins_b, dept_b and medstaff_b for a region of ``n_persons`` insured (see the module docstring)."""
     if n_persons < 1:
         raise ValueError(f"n_persons must be at least 1, got {n_persons}")
-    inst: dict[str, list[Any]] = {k: [] for k in ("fixmedins_code", "fixmedins_name", "fixmedins_type", "hosp_lv", "admdvs", "bed_cnt")}
-    dept: dict[str, list[Any]] = {k: [] for k in ("fixmedins_code", "dept_codg", "dept_name", "caty", "bed_cnt")}
-    staff: dict[str, list[Any]] = {k: [] for k in ("staff_type", "fixmedins_code", "dept_codg", "profttl", "_kind")}
+    inst: dict[str, list[Any]] = {
+        k: [] for k in ("fixmedins_code", "fixmedins_name", "fixmedins_type", "hosp_lv", "admdvs", "bed_cnt")
+    }
+    dept: dict[str, list[Any]] = {
+        k: [] for k in ("fixmedins_code", "dept_codg", "dept_name", "caty", "bed_cnt")
+    }
+    staff: dict[str, list[Any]] = {
+        k: [] for k in ("staff_type", "fixmedins_code", "dept_codg", "profttl", "_kind")
+    }
     serial = {"H": 0, "P": 0}
 
     def add(prefix: str, name: str, kind: InstitutionKind, depts: tuple[str, ...]) -> None:
@@ -234,8 +242,12 @@ def make_institutions(rng: np.random.Generator, n_persons: int, admdvs: str = "9
             dept["bed_cnt"].append(b)
         # staff: doctors over clinical departments (beds + a base), nurses by beds, pharmacists at A69
         clinical = [i for i, c in enumerate(depts) if c not in ("A30", "A69")]
-        n_doc = round(beds * kind.doctors_per_bed) + int(rng.integers(kind.base_doctors[0], kind.base_doctors[1] + 1))
-        n_nurse = round(beds * kind.nurses_per_bed) + (int(rng.integers(1, 6)) if kind.name == "primary" else 0)
+        n_doc = round(beds * kind.doctors_per_bed) + int(
+            rng.integers(kind.base_doctors[0], kind.base_doctors[1] + 1)
+        )
+        n_nurse = round(beds * kind.nurses_per_bed) + (
+            int(rng.integers(1, 6)) if kind.name == "primary" else 0
+        )
         n_pharm = round(beds * 0.03) + int(rng.integers(kind.pharmacists[0], kind.pharmacists[1] + 1))
         if clinical:
             base = max(1.0, beds / max(1, len(clinical)) * 0.15)
@@ -265,7 +277,12 @@ def make_institutions(rng: np.random.Generator, n_persons: int, admdvs: str = "9
         district = names.DISTRICTS[i % len(names.DISTRICTS)]
         label = "社区卫生服务中心" if district.endswith("区") else "镇卫生院"
         depts = _PRIMARY + tuple(c for c, p in _PRIMARY_OPTIONAL.items() if rng.random() < p)
-        add("H", f"{names.CITY}市{district}{place}{'街道' if label.startswith('社区') else ''}{label}", primary, depts)
+        add(
+            "H",
+            f"{names.CITY}市{district}{place}{'街道' if label.startswith('社区') else ''}{label}",
+            primary,
+            depts,
+        )
     clinic = DENSITY_PER_100K["clinic"]
     n_clinic = _count(clinic, n_persons)
     for i, place in enumerate(names.place_names(rng, n_clinic)):
@@ -301,7 +318,9 @@ def _staff_frame(rng: np.random.Generator, staff: dict[str, list[Any]], admdvs: 
     for kind, shares in _PROFTTL.items():
         sel = kinds == kind if kind != "other" else ~np.isin(kinds, ["hospital_3", "hospital_2"])
         cum = np.cumsum(shares)
-        profttl[sel] = np.array(["1", "2", "3", "4"], dtype=object)[np.minimum(np.searchsorted(cum, u[sel], side="right"), 3)]
+        profttl[sel] = np.array(["1", "2", "3", "4"], dtype=object)[
+            np.minimum(np.searchsorted(cum, u[sel], side="right"), 3)
+        ]
     # serials per staff type across the region, in institution order
     serials = np.zeros(n, dtype=np.int64)
     for t in ("1", "2", "3"):
@@ -309,7 +328,9 @@ def _staff_frame(rng: np.random.Generator, staff: dict[str, list[Any]], admdvs: 
         serials[sel] = np.arange(1, int(sel.sum()) + 1)
     age = rng.integers(25, 61, n)
     male = rng.random(n) < np.where(types == "3", 0.05, 0.5)
-    codes = [f"{_STAFF_PREFIX[t]}{admdvs}{s:07d}" for t, s in zip(types.tolist(), serials.tolist(), strict=True)]
+    codes = [
+        f"{_STAFF_PREFIX[t]}{admdvs}{s:07d}" for t, s in zip(types.tolist(), serials.tolist(), strict=True)
+    ]
     return pl.DataFrame(
         {
             "staff_codg": pl.Series(codes, dtype=pl.String),

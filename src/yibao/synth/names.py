@@ -110,7 +110,9 @@ def _cohort(birth_year: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return np.where(birth_year < 1975, 0, np.where(birth_year < 2000, 1, 2)).astype(np.int64)
 
 
-def person_names(rng: np.random.Generator, male: npt.NDArray[np.bool_], birth_year: npt.NDArray[np.int64]) -> pl.Series:
+def person_names(
+    rng: np.random.Generator, male: npt.NDArray[np.bool_], birth_year: npt.NDArray[np.int64]
+) -> pl.Series:
     """One name per person: a surname by frequency and one or two given-name characters.
 
     ``male`` is True for men, ``birth_year`` whole years; both arrays have one entry per person.
@@ -141,4 +143,7 @@ def person_names(rng: np.random.Generator, male: npt.NDArray[np.bool_], birth_ye
 def place_names(rng: np.random.Generator, n: int) -> list[str]:
     """``n`` distinct place names (repeating with a number once all are used), in random order."""
     order = rng.permutation(len(PLACES))
-    return [PLACES[order[i % len(PLACES)]] + ("" if i < len(PLACES) else str(i // len(PLACES) + 1)) for i in range(n)]
+    return [
+        PLACES[order[i % len(PLACES)]] + ("" if i < len(PLACES) else str(i // len(PLACES) + 1))
+        for i in range(n)
+    ]

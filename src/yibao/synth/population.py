@@ -159,10 +159,16 @@ def categories(first_seq: int, n: int) -> tuple[npt.NDArray[np.int8], Bool, I64]
     is_flex, u = _take(e, SHARE_FLEXIBLE)
     is_pub, q = _take(u, SHARE_PUBLIC_OF_UNITS)
     kind = np.where(
-        ~is_emp, KIND_RESIDENT, np.where(is_flex, KIND_FLEXIBLE, np.where(is_pub, KIND_PUBLIC, KIND_ENTERPRISE))
+        ~is_emp,
+        KIND_RESIDENT,
+        np.where(is_flex, KIND_FLEXIBLE, np.where(is_pub, KIND_PUBLIC, KIND_ENTERPRISE)),
     ).astype(np.int8)
     retired = np.zeros(n, dtype=np.bool_)
-    for k, name, rank in ((KIND_FLEXIBLE, "flexible", u), (KIND_PUBLIC, "public", q), (KIND_ENTERPRISE, "enterprise", q)):
+    for k, name, rank in (
+        (KIND_FLEXIBLE, "flexible", u),
+        (KIND_PUBLIC, "public", q),
+        (KIND_ENTERPRISE, "enterprise", q),
+    ):
         sel = kind == k
         retired[sel] = _take(rank[sel], _RETIRED[name])[0]
     slot = np.where((kind == KIND_PUBLIC) | (kind == KIND_ENTERPRISE), q, -1)
@@ -201,13 +207,33 @@ def _ramp(ages: I64, points: dict[int, float]) -> F64:
     """Piecewise-constant propensity by age: value of the greatest key ≤ age."""
     keys = np.array(sorted(points))
     vals = np.array([points[k] for k in sorted(points)])
-    return np.where(ages < keys[0], 0.0, vals[np.clip(np.searchsorted(keys, ages, side="right") - 1, 0, None)])
+    return np.where(
+        ages < keys[0], 0.0, vals[np.clip(np.searchsorted(keys, ages, side="right") - 1, 0, None)]
+    )
 
 
 _AGES = np.arange(MAX_AGE + 1, dtype=np.int64)
 # Relative propensity of being an in-service employee / a retiree at an age (scaled below).
-_IN_SERVICE_M = _ramp(_AGES, {16: 0.02, 18: 0.1, 19: 0.2, 20: 0.3, 21: 0.45, 22: 0.6, 23: 1.0, 55: 0.85, 60: 0.15, 65: 0.0})
-_IN_SERVICE_F = _ramp(_AGES, {16: 0.02, 18: 0.1, 19: 0.2, 20: 0.3, 21: 0.45, 22: 0.6, 23: 0.95, 45: 0.85, 50: 0.3, 55: 0.06, 60: 0.02, 65: 0.0})
+_IN_SERVICE_M = _ramp(
+    _AGES, {16: 0.02, 18: 0.1, 19: 0.2, 20: 0.3, 21: 0.45, 22: 0.6, 23: 1.0, 55: 0.85, 60: 0.15, 65: 0.0}
+)
+_IN_SERVICE_F = _ramp(
+    _AGES,
+    {
+        16: 0.02,
+        18: 0.1,
+        19: 0.2,
+        20: 0.3,
+        21: 0.45,
+        22: 0.6,
+        23: 0.95,
+        45: 0.85,
+        50: 0.3,
+        55: 0.06,
+        60: 0.02,
+        65: 0.0,
+    },
+)
 _RETIRED_M = _ramp(_AGES, {50: 0.03, 55: 0.12, 60: 1.0, 80: 0.75, 90: 0.6})
 _RETIRED_F = _ramp(_AGES, {45: 0.02, 50: 0.55, 55: 1.0, 80: 0.7, 90: 0.55})
 
@@ -250,10 +276,10 @@ def _draw_cells(rng: np.random.Generator, which: str, n: int) -> tuple[Bool, I64
 
 
 def death_probability(age: I64, male: Bool) -> F64:
-    """Probability of dying within the year at an age (Gompertz–Makeham; crude rate ≈ 7.8 ‰, as in 2024).
+    """Probability of dying within the year at an age (Gompertz–Makeham; men × 1.2, women × 0.8; crude rate ≈ 7.8 ‰ as in 2024).
 
     >>> [round(float(p), 4) for p in death_probability(np.array([0, 40, 60, 80, 90]), np.array([True] * 5))]
-    [0.0045, 0.0018, 0.0092, 0.0584, 0.1385]
+    [0.0045, 0.0018, 0.0098, 0.0671, 0.1789]
     """
     adult = 0.0004 + 0.000021 * np.exp(0.0985 * age.astype(np.float64))
     q = np.where(age == 0, 0.0045 / 1.2, np.where(age < 5, 0.0004, np.where(age < 15, 0.0002, adult)))
@@ -271,7 +297,14 @@ ASSISTANCE_SHARES: dict[str, tuple[float, tuple[float, float, float]]] = {
 """psn_idet_type: (share of residents, relative weight for ages < 18, 18–59, 60+). yibao's assumptions,
 chosen to be plausible against the 2024 bulletin (7915.67万 persons had premiums paid by assistance)."""
 
-ASSISTANCE_PREMIUM_BP = {"2301": 10000, "2302": 10000, "2306": 10000, "2303": 7000, "2304": 5000, "2305": 5000}
+ASSISTANCE_PREMIUM_BP = {
+    "2301": 10000,
+    "2302": 10000,
+    "2306": 10000,
+    "2303": 7000,
+    "2304": 5000,
+    "2305": 5000,
+}
 """Share of the resident premium that medical assistance pays (basis points): full for 特困, 低保 and
 orphans, part for the others. yibao's assumption (regions set their own)."""
 
@@ -408,8 +441,12 @@ def make_employers(rng: np.random.Generator, n_persons: int, admdvs: str = "9901
     for i in range(len(kinds)):  # one per employer, not per person
         d = names.DISTRICTS[district[i]]
         if kinds[i] == 1:
-            suffix = "集团有限公司" if sizes[i] >= 1000 else ("股份有限公司" if sizes[i] >= 200 else "有限公司")
-            emp_names.append(f"{names.CITY}市{names.PLACES[place[i]]}{_BRANDS[brand[i]:brand[i] + 2]}{_INDUSTRIES[industry[i]]}{suffix}")
+            suffix = (
+                "集团有限公司" if sizes[i] >= 1000 else ("股份有限公司" if sizes[i] >= 200 else "有限公司")
+            )
+            emp_names.append(
+                f"{names.CITY}市{names.PLACES[place[i]]}{_BRANDS[brand[i] : brand[i] + 2]}{_INDUSTRIES[industry[i]]}{suffix}"
+            )
         elif civil[i]:
             emp_names.append(f"{names.CITY}市{d}{_AGENCIES[agency[i]]}")
         else:
@@ -492,10 +529,12 @@ def dedupe_certno_keys(keys: I64, taken: I64 | None = None) -> I64:
             pos = np.minimum(np.searchsorted(taken, keys), len(taken) - 1)
             dup |= taken[pos] == keys
         if not dup.any():
-            return keys
+            return np.asarray(keys, dtype=np.int64)
         seq = keys[dup] % 1000
         keys[dup] = keys[dup] - seq + (seq + 10) % 1000
-    raise ValueError("could not make identity numbers unique: more than 100 persons share area, birth date and sex")
+    raise ValueError(
+        "could not make identity numbers unique: more than 100 persons share area, birth date and sex"
+    )
 
 
 def _certno_keys(rng: np.random.Generator, admdvs: str, brdy: I64, male: Bool) -> I64:
@@ -511,7 +550,7 @@ def _certno_keys(rng: np.random.Generator, admdvs: str, brdy: I64, male: Bool) -
     m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
     day = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
     seq = rng.integers(0, 100, n) * 10 + rng.integers(0, 5, n) * 2 + male.astype(np.int64)
-    return area * 10**11 + (y * 10000 + m * 100 + day) * 1000 + seq
+    return np.asarray(area * 10**11 + (y * 10000 + m * 100 + day) * 1000 + seq, dtype=np.int64)
 
 
 def certnos_from_keys(keys: I64) -> pl.Series:
@@ -580,7 +619,11 @@ def make_persons(
     male = np.zeros(n, dtype=np.bool_)
     age = np.zeros(n, dtype=np.int64)
     newborn = np.zeros(n, dtype=np.bool_)
-    for which, sel in (("in_service", is_emp & ~retired), ("retired", is_emp & retired), ("resident", ~is_emp)):
+    for which, sel in (
+        ("in_service", is_emp & ~retired),
+        ("retired", is_emp & retired),
+        ("resident", ~is_emp),
+    ):
         k = int(sel.sum())
         male[sel], age[sel] = _draw_cells(rng, which, k)
     res_idx = np.flatnonzero(~is_emp)
@@ -662,7 +705,9 @@ def make_persons(
 _PSN_TYPES = ("1101", "1102", "1103", "1201", "1202", "1203", "1401", "1402", "1403", "1404", "1405", "1501")
 
 
-def _psn_types(rng: np.random.Generator, kind: npt.NDArray[np.int8], retired: Bool, civil: Bool, age: I64) -> pl.Series:
+def _psn_types(
+    rng: np.random.Generator, kind: npt.NDArray[np.int8], retired: Bool, civil: Bool, age: I64
+) -> pl.Series:
     """人员类别: 1101/1102/1103 in service (enterprise or 事业, civil servant, flexible), 1201/1202/1203
     retired; residents by age: 1401 新生儿 (0), 1405 未入学 (1–2, and 3 % of 7–17), 1402 学龄前 (3–6),
     1403 中小学生 (7–17), 1404 大学生 (55 % of 18–22), 1501 adults."""
@@ -730,12 +775,16 @@ def _family_links(rng: np.random.Generator, is_emp: Bool, has_account: Bool, ret
     cand_age = age[order]
     g = group[who]
     offset = np.where(
-        g == 0, rng.integers(22, 39, len(who)), np.where(g == 2, -rng.integers(25, 36, len(who)), rng.integers(-3, 4, len(who)))
+        g == 0,
+        rng.integers(22, 39, len(who)),
+        np.where(g == 2, -rng.integers(25, 36, len(who)), rng.integers(-3, 4, len(who))),
     )
     target = age[who] + offset
     lo = np.searchsorted(cand_age, target, side="left")
     hi = np.searchsorted(cand_age, target, side="right")
-    pick = np.where(hi > lo, lo + (rng.random(len(who)) * (hi - lo)).astype(np.int64), np.minimum(lo, len(order) - 1))
+    pick = np.where(
+        hi > lo, lo + (rng.random(len(who)) * (hi - lo)).astype(np.int64), np.minimum(lo, len(order) - 1)
+    )
     out[who] = order[pick]
     return out
 
@@ -770,8 +819,14 @@ def _history(
     born_by = birth_year[:, None] <= years[None, :]
     scheme_emp = is_emp[:, None]
     unsteady = rng.random(n) < np.where(is_emp, UNSTEADY["employee"], UNSTEADY["resident"])
-    broken = unsteady[:, None] & (rng.random((n, h)) < np.where(scheme_emp, BREAK_PROBABILITY["employee"], BREAK_PROBABILITY["resident"]))
-    repaid = broken & (rng.random((n, h)) < np.where(scheme_emp, REPAID_PROBABILITY["employee"], REPAID_PROBABILITY["resident"]))
+    broken = unsteady[:, None] & (
+        rng.random((n, h))
+        < np.where(scheme_emp, BREAK_PROBABILITY["employee"], BREAK_PROBABILITY["resident"])
+    )
+    repaid = broken & (
+        rng.random((n, h))
+        < np.where(scheme_emp, REPAID_PROBABILITY["employee"], REPAID_PROBABILITY["resident"])
+    )
     state = np.where(~born_by, 0, np.where(broken, np.where(repaid, 3, 2), 1)).astype(np.int8)
     # zero-claim years (enrolled years only), by the person's age then
     age_then = age[:, None] - (year - years)[None, :]
@@ -795,7 +850,9 @@ def _history(
             "current_begin": begin, "brdy": brdy, "birth_year": birth_year}  # fmt: skip
 
 
-def _insu_frame(history: dict[str, Any], psn_no: pl.Series, is_emp: Bool, death: I64, dies: Bool, begin: I64) -> pl.DataFrame:
+def _insu_frame(
+    history: dict[str, Any], psn_no: pl.Series, is_emp: Bool, death: I64, dies: Bool, begin: I64
+) -> pl.DataFrame:
     state: npt.NDArray[np.int8] = history["state"]
     years: I64 = history["years"]
     brdy: I64 = history["brdy"]
@@ -805,7 +862,9 @@ def _insu_frame(history: dict[str, Any], psn_no: pl.Series, is_emp: Bool, death:
     y = years[col]
     start = _year_start(y)
     late_day = start + 31 + ((person * 7919 + col * 104729) % 300)  # a fixed day Feb–Nov; no extra draw
-    past_begin = np.where(birth_year[person] == y, brdy[person], np.where(history["late_past"][person, col], late_day, start))
+    past_begin = np.where(
+        birth_year[person] == y, brdy[person], np.where(history["late_past"][person, col], late_day, start)
+    )
     past = pl.DataFrame(
         {
             "i": person.astype(np.int64),
@@ -814,7 +873,9 @@ def _insu_frame(history: dict[str, Any], psn_no: pl.Series, is_emp: Bool, death:
             "enddate": _dates(_year_start(y + 1) - 1, "enddate"),
             "in_window": _flag(~history["late_past"][person, col] & (state[person, col] != 3)),
             "repaid": _flag(state[person, col] == 3),
-            "zero_claim": _pick(("0", "1", ""), np.where(state[person, col] == 3, 2, history["zero"][person, col])),
+            "zero_claim": _pick(
+                ("0", "1", ""), np.where(state[person, col] == 3, 2, history["zero"][person, col])
+            ),
         }
     )
     idx = np.arange(n, dtype=np.int64)
@@ -891,7 +952,9 @@ def _contributions(
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     parts: list[dict[str, Any]] = []
 
-    def rows(sel: Bool, clct_type: str, amount: I64, to_account: I64, monthly: bool, month: I64 | None = None) -> None:
+    def rows(
+        sel: Bool, clct_type: str, amount: I64, to_account: I64, monthly: bool, month: I64 | None = None
+    ) -> None:
         who = np.flatnonzero(sel)
         if monthly:
             p, m = _monthly(last_month[who])

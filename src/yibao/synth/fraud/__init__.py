@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
@@ -18,28 +19,35 @@ from yibao.synth.fraud._base import (
     CARE_TABLES,
     Context,
     PriceBook,
+    VISIT,
+    Serials,
+    Staffing,
     Tables,
     digest_seed,
     labels_frame,
 )
+from yibao.synth.fraud.check import check_labels
 
-__all__ = ["PATTERNS", "inject"]
+__all__ = ["PATTERNS", "Assignment", "assignments", "check_labels", "inject"]
 
 PATTERNS: tuple[str, ...] = (
+    # structure: they add, move or reshape encounters; later patterns leave their encounters alone
     "split_admission",
     "ghost_bed",
     "fake_admission",
     "overlap_stay",
     "after_death",
     "identity_fraud",
-    "doctor_outlier",
     "drug_resale",
-    "drug_swap",
     "card_cashout",
-    "overdispense",
-    "duplicate_charge",
+    # modify: they change existing lines; they use only encounters no pattern has touched
+    "drug_swap",
     "overprice",
     "item_swap",
+    "overdispense",
+    "doctor_outlier",
+    # add: they add lines or diagnoses; they may share an encounter with a modify pattern
+    "duplicate_charge",
     "unbundling",
     "gender_age",
     "indication",
@@ -85,24 +93,31 @@ def inject(
     if rate == 0.0:
         return dict(tables), labels_frame()
     seed = int(rng.integers(2**63 - 1))
-    inst_seed = digest_seed(
-        tables["fixmedins_b"].sort("fixmedins_code"),
-        tables["medstaff_b"].sort("staff_codg") if "medstaff_b" in tables else pl.DataFrame(),
-    )
-    bad = _bad_institutions(tables["fixmedins_b"], rate, inst_seed)
-    doctors = _bad_doctors(tables, rate, inst_seed)
+    plan = assignments(tables, rate)
     budget = max(FEW_PERSONS, round(rate * tables["psn_info_b"].height))
     book = _price_book(tables, catalog, year)
+    serials = Serials.injected(chunk)
+    staff = Staffing(tables)
+    kinds = tables["mdtrt_d"].select(pl.col("med_type").replace_strict(VISIT, default="").alias("k")).group_by("k").len()
+    volume = {str(k): int(n) for k, n in kinds.iter_rows()}
+    volume["all"] = tables["mdtrt_d"].height
     original = {t: tables[t].schema for t in CARE_TABLES}
     out = dict(tables)
     frames: list[pl.DataFrame] = []
-    taken: set[str] = set()
-    taken_persons: set[str] = set()
+    touched: dict[str, set[str]] = {}  # pattern → encounters its labels name
+    structural: set[str] = set()  # encounters of structure patterns and of every hard negative
+    persons_taken: set[str] = set()
+    lines_taken: set[str] = set()
     for index, name in enumerate(PATTERNS):
         mod = _module(name)
-        assign = np.random.default_rng([inst_seed, 1, index])
-        institutions = _assign(assign, bad, getattr(mod, "SETTINGS", ()))
-        docs = tuple(d for d in doctors if assign.random() < 0.5) or doctors[:1] if getattr(mod, "DOCTORS", False) else ()
+        where = plan[name]
+        kind = getattr(mod, "KIND", "structure")
+        if kind == "add":
+            taken = set(structural)
+            for other in getattr(mod, "AVOID", ()):
+                taken |= touched.get(other, set())
+        else:
+            taken = set().union(structural, *touched.values())
         ctx = Context(
             pattern=mod.PATTERN,
             index=index,
@@ -111,21 +126,68 @@ def inject(
             year=year,
             rate=rate,
             catalog=catalog,
-            institutions=institutions,
-            doctors=docs,
+            institutions=where.institutions,
+            doctors=where.doctors,
             persons=max(1, round(budget * float(getattr(mod, "PERSONS", 0.0)))),
             taken=frozenset(taken),
-            taken_persons=frozenset(taken_persons),
+            taken_persons=frozenset(persons_taken),
+            taken_lines=frozenset(lines_taken),
             book=book,
+            serials=serials,
+            staff=staff,
+            volume=volume,
         )
         apply: Apply = mod.apply
         out, labels = apply(np.random.default_rng([seed, index]), out, ctx)
         frames.append(labels)
-        taken.update(m for m in labels.get_column("mdtrt_id").to_list() if m)
-        taken_persons.update(p for p in labels.get_column("psn_no").to_list() if p)
+        named = labels.filter(pl.col("mdtrt_id") != "")
+        touched[name] = set(named.get_column("mdtrt_id").to_list())
+        structural.update(named.filter(pl.col("label") == "0").get_column("mdtrt_id").to_list())
+        if kind == "structure":
+            structural |= touched[name]
+            persons_taken.update(p for p in labels.get_column("psn_no").to_list() if p)
+        lines_taken.update(s for s in labels.get_column("feedetl_sn").to_list() if s)
     for t in CARE_TABLES:
         out[t] = out[t].select(list(original[t])).cast(dict(original[t]))
     return out, pl.concat([labels_frame(), *frames], how="vertical")
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The bad institutions and doctors one pattern acts through (the same in every chunk)."""
+
+    institutions: tuple[str, ...] = ()
+    doctors: tuple[str, ...] = ()
+
+
+def assignments(tables: dict[str, pl.DataFrame], rate: float) -> dict[str, Assignment]:
+    """Which institutions and doctors each pattern makes bad at ``rate``: a function of the institution
+    tables only (fixmedins_b, medstaff_b), so every chunk of a dataset agrees — the institution-level
+    ground truth. Nothing is bad at rate 0.
+
+    >>> from yibao.synth.fraud.sample import sample_region
+    >>> plan = assignments(sample_region(1, persons=10), 0.02)
+    >>> plan["card_cashout"].institutions[0].startswith("P"), plan["doctor_outlier"].doctors != ()
+    (True, True)
+    """
+    if rate <= 0:
+        return {name: Assignment() for name in PATTERNS}
+    seed = digest_seed(
+        tables["fixmedins_b"].sort("fixmedins_code"),
+        tables["medstaff_b"].sort("staff_codg") if "medstaff_b" in tables else pl.DataFrame(),
+    )
+    bad = _bad_institutions(tables["fixmedins_b"], rate, seed)
+    doctors = _bad_doctors(tables, rate, seed)
+    plan: dict[str, Assignment] = {}
+    for index, name in enumerate(PATTERNS):
+        mod = _module(name)
+        rng = np.random.default_rng([seed, 1, index])
+        institutions = _assign(rng, bad, tuple(getattr(mod, "SETTINGS", ())))
+        docs: tuple[str, ...] = ()
+        if getattr(mod, "DOCTORS", False) and doctors:
+            docs = tuple(d for d in doctors if rng.random() < 0.5) or doctors[:1]
+        plan[name] = Assignment(institutions, docs)
+    return plan
 
 
 def _strata(inst: pl.DataFrame) -> dict[str, list[str]]:

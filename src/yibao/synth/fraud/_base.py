@@ -31,15 +31,7 @@ from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
 from yibao.money import round_div
 
-try:  # S2 writes the trace-code helpers; until they land, the same rule is kept here
-    from yibao.catalog.trace import product_prefix
-except ImportError:  # pragma: no cover - only while yibao.catalog.trace does not exist
-
-    def product_prefix(med_list_codg: str) -> str:
-        """The 7-digit 药品标识码 of a catalogue drug: ``8`` + 6 digits of a stable hash of the code."""
-        digest = hashlib.blake2b(med_list_codg.encode("utf-8"), digest_size=8).digest()
-        return "8" + f"{int.from_bytes(digest, 'big') % 10**6:06d}"
-
+from yibao.catalog.trace import CLEAN_CHUNKS, RESERVED_SERIAL_START, product_prefix, serial, trace_code
 
 Tables = dict[str, pl.DataFrame]
 Params = Mapping[str, Any]
@@ -53,17 +45,21 @@ UNIT = 10_000  # cnt of one package / one time
 YUAN = 1_000_000  # pric of one yuan
 
 INPATIENT = "inpatient"
+FEW_CASES = 3
+"""Every pattern may make at least this many cases in a chunk (when it finds candidates)."""
 MOST_PER_INSTITUTION = 1500
 """At most this many cases of one pattern per bad institution and chunk: a systematic fraud at a big
 hospital stays a fraud of some lines, not of every line (and the labels stay a manageable size)."""
-_VISIT = {}
-for _m in codes.MED_TYPE:
-    _VISIT[_m] = codes.visit_kind(_m)
+VISIT = {m: codes.visit_kind(m) for m in codes.MED_TYPE}
+"""med_type → benefit visit kind (outpatient, chronic, inpatient, pharmacy, ltc)."""
+
+
+_COARSE = {c: codes.coarse_hosp_lv(c) for c in (*codes.HOSP_LV, "1", "2", "3")}
 
 
 def visit_of(med_type: str) -> str:
     """The benefit visit kind of a med_type (outpatient, chronic, inpatient, pharmacy, ltc), "" if unknown."""
-    return _VISIT.get(med_type, "")
+    return VISIT.get(med_type, "")
 
 
 def fee_amount(pric: int, cnt: int) -> int:
@@ -185,6 +181,51 @@ class PriceBook:
 
 
 # ---------------------------------------------------------------------------------------------
+# Serials of new trace codes
+# ---------------------------------------------------------------------------------------------
+
+INJECTED_PER_CHUNK = 100_000
+"""New trace codes one chunk's injection may make per product prefix."""
+
+
+class Serials:
+    """Serials for new trace codes, counted per product prefix.
+
+    The injectors use the range :mod:`yibao.catalog.trace` reserves for codes made outside the care
+    generator: serial ``900000000 + chunk × 100000 + n`` — unique across chunks (0–899) and, since all
+    patterns of a chunk share one ``Serials``, across patterns. ``Serials.clean(chunk)`` numbers codes
+    the way clean care does (for :mod:`yibao.synth.fraud.sample`).
+
+    >>> s = Serials.injected(3)
+    >>> s.code("XJ01CAW001A010010167184")[7:16], s.code("XJ01CAW001A010010167184")[7:16]
+    ('900300000', '900300001')
+    """
+
+    def __init__(self, base: int, limit: int) -> None:
+        self.base = base
+        self.limit = limit
+        self._next: dict[str, int] = {}
+
+    @classmethod
+    def injected(cls, chunk: int) -> Serials:
+        if not 0 <= chunk < CLEAN_CHUNKS:
+            raise ValueError(f"chunk {chunk} is outside 0–{CLEAN_CHUNKS - 1}: traceability serials would overflow")
+        return cls(RESERVED_SERIAL_START + chunk * INJECTED_PER_CHUNK, INJECTED_PER_CHUNK)
+
+    @classmethod
+    def clean(cls, chunk: int) -> Serials:
+        return cls(serial(chunk, 0), 10**6)
+
+    def code(self, med_list_codg: str) -> str:
+        prefix = product_prefix(med_list_codg)
+        n = self._next.get(prefix, 0)
+        if n >= self.limit:
+            raise ValueError(f"more than {self.limit} new trace codes of product {prefix} in one chunk")
+        self._next[prefix] = n + 1
+        return trace_code(prefix, self.base + n)
+
+
+# ---------------------------------------------------------------------------------------------
 # The context of one pattern in one chunk
 # ---------------------------------------------------------------------------------------------
 
@@ -202,9 +243,15 @@ class Context:
         institutions: bad institutions assigned to this pattern (the same in every chunk).
         doctors: bad doctors assigned to this pattern (the same in every chunk).
         persons: how many persons this pattern may make bad in this chunk (person-level patterns).
-        taken: encounters already used by an earlier pattern (left alone, so every label stays true).
-        taken_persons: persons already used by an earlier pattern.
+        taken: encounters this pattern must leave alone, so that every earlier label stays true:
+            those of earlier structure patterns and hard negatives, and for a pattern that changes lines
+            also those of every earlier pattern.
+        taken_persons: persons whose encounters an earlier structure pattern placed or moved.
+        taken_lines: fee lines an earlier label names (never copied or changed again).
         book: prices seen in the chunk, bounded by the caps.
+        serials: the chunk's serials for new trace codes (shared by all patterns).
+        staff: who works where (built once per chunk).
+        volume: the chunk's clean encounters by visit kind (and "all"), for :meth:`cap`.
     """
 
     pattern: str
@@ -219,13 +266,23 @@ class Context:
     persons: int = 0
     taken: frozenset[str] = frozenset()
     taken_persons: frozenset[str] = frozenset()
+    taken_lines: frozenset[str] = frozenset()
     book: PriceBook | None = None
+    serials: Serials | None = None
+    staff: Staffing | None = None
+    volume: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def prices(self) -> PriceBook:
         if self.book is None:
             raise ValueError("the context has no price book")
         return self.book
+
+    @property
+    def staffing(self) -> Staffing:
+        if self.staff is None:
+            raise ValueError("the context has no staffing")
+        return self.staff
 
     @property
     def first_day(self) -> datetime:
@@ -241,13 +298,21 @@ class Context:
     def has(self, *codes_: str) -> bool:
         return all(self.item(c) is not None for c in codes_)
 
-    def cases(self, eligible: int, share: float, *, least: int = 1, most: int | None = None) -> int:
-        """How many of ``eligible`` candidates to use: ``share`` of them, at least ``least`` (if any) and
-        at most ``most`` (default :data:`MOST_PER_INSTITUTION` per assigned institution)."""
+    def cap(self, kind: str = "all", weight: float = 1.0) -> int:
+        """At most ``rate × weight`` of the chunk's encounters of ``kind`` (inpatient, outpatient,
+        chronic, pharmacy or all) for one pattern, and at least a few: in a small region the few bad
+        institutions are a large share of all, and this keeps most of its data clean all the same."""
+        return max(FEW_CASES, round(self.rate * weight * self.volume.get(kind, 0)))
+
+    def cases(
+        self, eligible: int, share: float, *, kind: str = "all", weight: float = 1.0, least: int = 1, most: int | None = None
+    ) -> int:
+        """How many of ``eligible`` candidates to use: ``share`` of them, at least ``least`` (if any), at
+        most :meth:`cap` of ``kind`` and ``most`` (default :data:`MOST_PER_INSTITUTION` per institution)."""
         if eligible <= 0:
             return 0
-        cap = most if most is not None else MOST_PER_INSTITUTION * max(1, len(self.institutions))
-        return int(min(eligible, cap, max(least, round(eligible * share))))
+        limit = most if most is not None else MOST_PER_INSTITUTION * max(1, len(self.institutions))
+        return int(min(eligible, limit, self.cap(kind, weight), max(least, round(eligible * share))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +326,7 @@ def encounters(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
     inst = tables["fixmedins_b"].select(
         "fixmedins_code",
         "fixmedins_type",
-        pl.col("hosp_lv").fill_null("").map_elements(codes.coarse_hosp_lv, return_dtype=pl.String).alias("lv"),
+        pl.col("hosp_lv").fill_null("").replace_strict(_COARSE, default="1").alias("lv"),
         pl.col("bed_cnt").fill_null(0),
         "admdvs",
     )
@@ -269,7 +334,7 @@ def encounters(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
     if ctx is not None and ctx.taken:
         m = m.filter(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
     return m.join(inst, on="fixmedins_code", how="left").with_columns(
-        pl.col("med_type").replace_strict(_VISIT, default="").alias("kind"),
+        pl.col("med_type").replace_strict(VISIT, default="").alias("kind"),
         (pl.col("endtime").dt.date() - pl.col("begntime").dt.date()).dt.total_days().alias("los"),
     )
 
@@ -360,15 +425,13 @@ class Rows:
     valid trace codes.
 
     Ids are ``<kind><chunk><pattern code><6-digit serial>`` (``M`` encounter, ``F`` fee line, ``R``
-    prescription): they start with a letter and can never be an 18-digit identity number. A trace
-    code is the item's 7-digit product prefix, ``9``, the chunk (4 digits), the pattern index (2) and
-    a serial (6): 20 digits starting with 8, unique across chunks and patterns.
+    prescription): they start with a letter and can never be an 18-digit identity number. Trace codes
+    come from the context's :class:`Serials` (valid 20-digit codes with the product's prefix).
     """
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._serial: dict[str, int] = {}
-        self._trace = 0
         self.rows: dict[str, list[dict[str, Any]]] = {t: [] for t in CARE_TABLES}
 
     def new_id(self, kind: str) -> str:
@@ -377,10 +440,9 @@ class Rows:
         return f"{kind}{self.ctx.chunk}{self.ctx.code}{n:06d}"
 
     def trace_code(self, med_list_codg: str) -> str:
-        self._trace += 1
-        if self._trace >= 10**6:
-            raise ValueError(f"{self.ctx.pattern}: more than a million new trace codes in one chunk")
-        return f"{product_prefix(med_list_codg)}9{self.ctx.chunk % 10**4:04d}{self.ctx.index:02d}{self._trace:06d}"
+        if self.ctx.serials is None:
+            raise ValueError("the context has no trace-code serials")
+        return self.ctx.serials.code(med_list_codg)
 
     def encounter(
         self,
@@ -567,18 +629,33 @@ def concat(base: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
 
 
 def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) -> pl.DataFrame:
-    """``df`` with the rows matching ``changes`` on ``key`` given the values of ``changes`` (order kept)."""
+    """``df`` with the rows matching ``changes`` on ``key`` given the values of ``changes`` (order kept;
+    the last change of a key wins; a null in ``changes`` leaves the value; keys not in ``df`` are ignored).
+
+    >>> df = pl.DataFrame({"k": ["a", "b"], "v": [1, 2], "w": ["x", "y"]})
+    >>> update(df, pl.DataFrame({"k": ["b"], "v": [9], "w": [None]}), "k").rows()
+    [('a', 1, 'x'), ('b', 9, 'y')]
+    """
     if changes.height == 0:
         return df
     keys = [key] if isinstance(key, str) else list(key)
     cols = [c for c in changes.columns if c not in keys]
     changes = changes.unique(subset=keys, keep="last", maintain_order=True).cast({c: df.schema[c] for c in changes.columns})
-    marked = changes.with_columns(pl.lit(True).alias("__hit"))
-    joined = df.join(marked, on=keys, how="left", suffix="__new", maintain_order="left")
-    hit = pl.col("__hit").fill_null(False)
-    return joined.with_columns(
-        pl.when(hit).then(pl.col(f"{c}__new")).otherwise(pl.col(c)).alias(c) for c in cols
-    ).select(df.columns)
+    where = (
+        df.select(keys)
+        .with_row_index("__i")
+        .join(changes.select(keys).with_row_index("__j"), on=keys, how="inner")
+        .sort("__i")
+    )
+    if where.height == 0:
+        return df
+    rows = where.get_column("__i")
+    take = where.get_column("__j")
+    out = []
+    for c in cols:
+        new, old = changes.get_column(c).gather(take), df.get_column(c).gather(rows)
+        out.append(df.get_column(c).scatter(rows, new.zip_with(new.is_not_null(), old)))
+    return df.with_columns(out)
 
 
 def drop(df: pl.DataFrame, key: str, values: Iterable[str]) -> pl.DataFrame:
@@ -599,6 +676,7 @@ class Labels:
     ctx: Context
     rows: list[dict[str, str]] = field(default_factory=list)
     _cases: int = 0
+    _last: tuple[Any, str] = (None, "")
 
     def case(self) -> str:
         self._cases += 1
@@ -628,9 +706,14 @@ class Labels:
                 "fixmedins_code": fixmedins_code,
                 "drug_trac_codg": drug_trac_codg,
                 "doctor": doctor,
-                "params": params_json(params),
+                "params": self._json(params),
             }
         )
+
+    def _json(self, params: Params) -> str:
+        if self._last[0] is not params:
+            self._last = (params, params_json(params))
+        return self._last[1]
 
     def frame(self) -> pl.DataFrame:
         return labels_frame(self.rows)
@@ -650,6 +733,11 @@ def context_line(gend: str, age: int, lv: str, med_type: str, dx: Sequence[str],
 # ---------------------------------------------------------------------------------------------
 # Building whole encounters
 # ---------------------------------------------------------------------------------------------
+
+
+def _caty(code: str) -> str:
+    """The two-digit 科别 of a department code: ``A03.04`` (心血管内科) → ``03`` (内科); ``03`` → ``03``."""
+    return code.removeprefix("A").split(".", 1)[0]
 
 
 class Staffing:
@@ -673,7 +761,7 @@ class Staffing:
     def doctor(self, rng: np.random.Generator, inst: str, caty: Sequence[str] = ()) -> tuple[str, str]:
         """(doctor, department) at ``inst``, preferring departments of the given 科别; ("", "") if none."""
         staff = self.doctors.get(inst, [])
-        fit = [s for s in staff if s[2] in caty] or staff
+        fit = [s for s in staff if _caty(s[2]) in caty] or staff
         if not fit:
             return "", ""
         code, dept, _ = fit[int(rng.integers(len(fit)))]
@@ -766,7 +854,8 @@ def build_stay(
     dscg_way: str = "1",
     end_hour: int = 10,
 ) -> Built:
-    """One inpatient stay of ``days`` nights: ``daily`` items every night, ``first_day`` items on
+    """One inpatient stay of ``days`` nights: ``daily`` items (bed, nursing, ward round) as one line of
+    ``days`` units each on admission, as the care generator bills them; ``first_day`` items on
     admission, ``drugs`` (one package a day) on every full day, ``extra`` (code, day, cnt) and
     operations (code, name, day)."""
     ctx = rows.ctx
@@ -794,10 +883,10 @@ def build_stay(
         item_of[sn] = code
 
     day0 = begin.date()
+    for i, code in enumerate(daily):  # bed, nursing, ward round: one line of ``days`` units, as care bills them
+        add(code, begin + timedelta(minutes=5 + i), cnt=UNIT * max(days, 1))
     for d in range(days):
         day = day0 + timedelta(days=d)
-        for i, code in enumerate(daily):
-            add(code, max(at_time(day, 8, i), begin + timedelta(minutes=5 + i)))
         if d < max(days - 1, 1):
             for code in drugs:
                 add(code, max(at_time(day, 10, 30), begin + timedelta(minutes=40)), prd=1)

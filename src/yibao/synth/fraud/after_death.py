@@ -49,6 +49,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "after_death"
 CODE = "AD"
 SETTINGS = ("clinic", "pharmacy")
+KIND = "structure"
 PERSONS = 0.15
 
 
@@ -76,7 +77,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
     diag_by = {key[0]: part for key, part in diag.partition_by("mdtrt_id", as_dict=True).items()}
     pharmacies = institutions_of(tables, "2", among=ctx.institutions) or institutions_of(tables, "2")
-    staff = Staffing(tables)
+    staff = ctx.staffing
     for p in fraud.iter_rows(named=True):
         death: date = p["death_date"]
         room = (date(ctx.year, 12, 31) - death).days

@@ -46,6 +46,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "card_cashout"
 CODE = "CC"
 SETTINGS = ("pharmacy",)
+KIND = "structure"
 PERSONS = 0.3
 
 _NIGHT_SNACKS = (
@@ -57,7 +58,7 @@ _NIGHT_SNACKS = (
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
     lab = Labels(ctx)
     rows = Rows(ctx)
-    staff = Staffing(tables)
+    staff = ctx.staffing
     bad = institutions_of(tables, "2", among=ctx.institutions)
     used: set[str] = set()
     cards_total = 0

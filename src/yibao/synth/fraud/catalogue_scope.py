@@ -40,6 +40,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "catalogue_scope"
 CODE = "CS"
 SETTINGS = ("pharmacy", "clinic")
+KIND = "add"
 PERSONS = 0.1
 
 
@@ -48,7 +49,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     rows = Rows(ctx)
     if not ctx.institutions:
         return tables, lab.frame()
-    staff = Staffing(tables)
+    staff = ctx.staffing
     pharmacies = institutions_of(tables, "2", among=ctx.institutions)
     medical = institutions_of(tables, "1", among=ctx.institutions)
     swaps = [(a, b) for a, b in k.OUT_OF_SCOPE_SWAPS if ctx.has(a, b)]

@@ -2,11 +2,11 @@
 
 A bad doctor who sees patients in the chunk uses one to three tactics, each at its own intensity:
 
-* ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions) added to 40–90% of
+* ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions) added to 30–70% of
   their encounters, 1–3 packages each (new trace codes): the 烟酰胺 ×200 kind of signal;
 * ``inflate`` — the quantity of their drug lines multiplied by 2–4, days supplied unchanged (extra
   trace codes for the extra packages);
-* ``clone`` — 20–80% of their outpatient encounters billed again for the same patient on another
+* ``clone`` — 10–40% of their outpatient encounters billed again for the same patient on another
   free day (a fabricated return visit with the same lines).
 
 Before::
@@ -46,6 +46,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "doctor_outlier"
 CODE = "DO"
 SETTINGS = ()
+KIND = "modify"
 DOCTORS = True
 
 _ADDED = (k.NAOXINTONG, k.DANSHEN, k.CELECOXIB, k.RABEPRAZOLE, k.CLOPIDOGREL, k.LIANHUA)
@@ -77,7 +78,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         if "add_drug" in tactics:
             drug = _ADDED[int(rng.integers(len(_ADDED)))]
             if ctx.has(drug):
-                share = float(rng.uniform(0.4, 0.9))
+                share = float(rng.uniform(0.3, 0.7))
                 params = {"tactic": "add_drug", "share": share, "drug": drug}
                 for e in mine.iter_rows(named=True):
                     if rng.random() >= share or e["mdtrt_id"] not in lines_by:
@@ -109,7 +110,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
                             fixmedins_code=r["fixmedins_code"], doctor=doctor)  # fmt: skip
         if "clone" in tactics:
-            share = float(rng.uniform(0.2, 0.8))
+            share = float(rng.uniform(0.1, 0.4))
             params = {"tactic": "clone", "share": share}
             for e in mine.iter_rows(named=True):
                 if rng.random() >= share or e["mdtrt_id"] not in lines_by:

@@ -48,13 +48,14 @@ from yibao.synth.fraud._base import (
 PATTERN = "drug_resale"
 CODE = "DR"
 SETTINGS = ("pharmacy",)
+KIND = "structure"
 PERSONS = 0.15
 
 
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
     lab = Labels(ctx)
     rows = Rows(ctx)
-    staff = Staffing(tables)
+    staff = ctx.staffing
     all_pharmacies = institutions_of(tables, "2")
     bad = [p for p in all_pharmacies if p[0] in ctx.institutions]
     n = ctx.persons if bad else 0
@@ -105,7 +106,10 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     when = when + timedelta(days=int(rng.integers(3, 91)))
                     if when.year != ctx.year:
                         break
-                    while b < len(buyer_rows) and not cal.free(buyer_rows[b]["psn_no"], when.date(), when.date()):
+                    while b < len(buyer_rows) and not (
+                        cal.free(buyer_rows[b]["psn_no"], when.date(), when.date())
+                        and (buyer_rows[b]["death_date"] is None or buyer_rows[b]["death_date"] > when.date())
+                    ):
                         b += 1
                     if b >= len(buyer_rows):
                         break

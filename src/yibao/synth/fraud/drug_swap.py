@@ -1,6 +1,6 @@
 """drug_swap (串换药品): a cheap drug dispensed, a dear one billed.
 
-At a bad pharmacy or clinic, a share (10–60%) of the lines of one cheap drug is billed as a dearer drug
+At a bad pharmacy or clinic, a share (5–30%) of the lines of one cheap drug is billed as a dearer drug
 of the same therapeutic group (the first four characters of the ATC part of the national code, e.g. C10A
 or A10B): the code, the price and the amount become the dear drug's, while the scanned trace codes stay
 those of the cheap package — their product prefix no longer matches the billed drug.
@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from yibao.synth.fraud._base import (
+    MOST_PER_INSTITUTION,
     Context,
     Labels,
     Tables,
@@ -37,6 +38,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "drug_swap"
 CODE = "DS"
 SETTINGS = ("pharmacy", "clinic")
+KIND = "modify"
 
 
 def _group(code: str) -> str:
@@ -81,9 +83,12 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         for j in rng.permutation(len(options))[: int(rng.integers(1, 3))]:
             code, cheap, dear = options[int(j)]
             price, target = dear[int(rng.integers(len(dear)))]
-            share = float(rng.uniform(0.1, 0.6))
             lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort("feedetl_sn")
-            picked = [r for r in lines.iter_rows(named=True) if rng.random() < share] or [lines.row(0, named=True)]
+            share = min(float(rng.uniform(0.05, 0.3)), MOST_PER_INSTITUTION / max(1, lines.height))
+            room = ctx.cap(weight=0.3) - len(fee_changes)
+            if room <= 0:
+                break
+            picked = ([r for r in lines.iter_rows(named=True) if rng.random() < share] or [lines.row(0, named=True)])[:room]
             item = ctx.item(target)
             case = lab.case()
             params = {"dispensed": code, "billed": target, "price_ratio": price / cheap if cheap else None, "share": share}

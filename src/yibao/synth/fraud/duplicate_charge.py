@@ -3,7 +3,8 @@ package that includes it.
 
 At a bad hospital or clinic:
 
-* ``same_item_twice`` — an examination, test or treatment line is billed a second time with the same
+* ``same_item_twice`` — in 1–5% of the encounters, an examination, test or treatment line is billed a
+  second time with the same
   time stamp (a new line, same item, same price, same quantity);
 * ``component`` — next to a package item (支架置入术, 全身麻醉, ICU床位, I级护理, 静脉输液) the component it
   already includes (冠脉造影, 局部浸润麻醉, 普通床位, II级护理, 静脉注射) is billed at the same time.
@@ -51,7 +52,9 @@ from yibao.synth.fraud._base import (
 PATTERN = "duplicate_charge"
 CODE = "DC"
 SETTINGS = ("ward", "clinic")
-SHARE = (0.02, 0.10)
+KIND = "add"
+SHARE = (0.01, 0.05)
+"""Share of a bad institution's encounters (with a service line) that get a duplicate."""
 
 
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
@@ -67,15 +70,20 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 
 def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, used: set[str]) -> int:
     enc = encounters(tables, ctx).filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
-    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    fee = tables["fee_list_d"].filter(
+        pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()) & ~pl.col("feedetl_sn").is_in(list(ctx.taken_lines))
+    )
     if fee.height == 0:
         return 0
     share = float(rng.uniform(*SHARE))
     lv_of = dict(enc.select("fixmedins_code", "lv").unique().iter_rows())
     services = fee.filter(pl.col("med_chrgitm_type").is_in(["03", "04", "05"])).sort("feedetl_sn")
-    n_twice = ctx.cases(services.height, share)
+    with_services = services.get_column("mdtrt_id").unique().sort()
+    n_twice = ctx.cases(with_services.len(), share, weight=0.3)
+    picked = set(with_services.sample(n_twice, seed=int(rng.integers(2**31))).to_list()) if n_twice else set()
+    one_each = services.filter(pl.col("mdtrt_id").is_in(list(picked))).sample(fraction=1.0, shuffle=True, seed=int(rng.integers(2**31)))
     done = 0
-    for r in (services[[int(i) for i in rng.choice(services.height, size=n_twice, replace=False)]].iter_rows(named=True) if n_twice else ()):
+    for r in one_each.unique("mdtrt_id", keep="first", maintain_order=True).sort("feedetl_sn").iter_rows(named=True):
         sn, _ = rows.copy_line(r)
         case = lab.case()
         lab.add(case, "1", {"variant": "same_item_twice", "duplicate_of": r["feedetl_sn"]}, mdtrt_id=r["mdtrt_id"],
@@ -83,9 +91,13 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         used.add(r["mdtrt_id"])
         done += 1
     pairs = [(a, b) for a, b in k.DUPLICATE_PAIRS if ctx.has(a, b)]
-    packages = fee.filter(pl.col("med_list_codg").is_in([a for a, _ in pairs])).sort("feedetl_sn")
+    packages = (
+        fee.filter(pl.col("med_list_codg").is_in([a for a, _ in pairs]) & ~pl.col("mdtrt_id").is_in(list(used)))
+        .sort("feedetl_sn")
+        .unique("mdtrt_id", keep="first", maintain_order=True)
+    )
     component_of = dict(pairs)
-    n_comp = ctx.cases(packages.height, min(1.0, share * 3))
+    n_comp = ctx.cases(packages.height, min(1.0, share * 3), weight=0.2)
     for r in (packages[[int(i) for i in rng.choice(packages.height, size=n_comp, replace=False)]].iter_rows(named=True) if n_comp else ()):
         comp = component_of[r["med_list_codg"]]
         sn, _ = rows.line(
@@ -106,7 +118,7 @@ def _bilateral(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Row
     hospitals = wards(tables, min_lv="2")
     if not hospitals or not ctx.has(k.KNEE_REPLACEMENT, k.KNEE_PROSTHESIS):
         return
-    staff = Staffing(tables)
+    staff = ctx.staffing
     people = candidates(rng, tables, ctx, 4 * n, min_age=55, max_age=85)
     cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
     done = 0

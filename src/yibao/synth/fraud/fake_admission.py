@@ -45,13 +45,14 @@ from yibao.synth.fraud._base import (
 PATTERN = "fake_admission"
 CODE = "FA"
 SETTINGS = ("ward",)
+KIND = "structure"
 PERSONS = 0.15
 
 
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
     lab = Labels(ctx)
     rows = Rows(ctx)
-    staff = Staffing(tables)
+    staff = ctx.staffing
     used: set[str] = set()
     hospitals = wards(tables, among=ctx.institutions)
     cohorts = 0

@@ -49,6 +49,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "gender_age"
 CODE = "GA"
 SETTINGS = ("ward", "clinic")
+KIND = "add"
 SHARE = (0.01, 0.05)
 
 
@@ -69,7 +70,7 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         .join(who, on="psn_no", how="inner")
         .sort("mdtrt_id")
     )
-    n = ctx.cases(enc.height, float(rng.uniform(*SHARE)))
+    n = ctx.cases(enc.height, float(rng.uniform(*SHARE)), weight=0.2)
     if n == 0:
         return 0
     chosen = enc[[int(i) for i in rng.choice(enc.height, size=n, replace=False)]]
@@ -118,7 +119,7 @@ def _exemptions(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Ro
     hospitals = wards(tables, min_lv="2") or wards(tables)
     if not hospitals:
         return
-    staff = Staffing(tables)
+    staff = ctx.staffing
     kinds = []
     if ctx.has(k.LETROZOLE):
         kinds.append("male_breast_cancer")

@@ -5,6 +5,8 @@ went home, the bed is kept: ``tail``) or in the middle (the patient left for som
 ``middle``, the later lines moved by those days). On each empty day only the stay's own bed and
 nursing items are billed. Some of these stays are also put in a bed another patient occupies at the
 same time (``double_booked``: two persons per bed), which raises the ward's census above its beds.
+Where the stay bills its nights as one bed line and one nursing line (as the care generator does), the
+empty days are one more bed line and one more nursing line of that many nights, on the first of them.
 
 Before::
 
@@ -32,6 +34,7 @@ import polars as pl
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     INPATIENT,
+    UNIT,
     Calendar,
     Context,
     Labels,
@@ -50,6 +53,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "ghost_bed"
 CODE = "GB"
 SETTINGS = ("ward",)
+KIND = "structure"
 SHARE = (0.03, 0.10)
 
 
@@ -85,7 +89,7 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         .unique(subset="psn_no", keep="first", maintain_order=True)
         .sort("mdtrt_id")
     )
-    n = ctx.cases(eligible.height, float(rng.uniform(*SHARE)))
+    n = ctx.cases(eligible.height, float(rng.uniform(*SHARE)), kind="inpatient", weight=0.5)
     if n == 0:
         return tables, 0
     chosen = eligible[[int(i) for i in rng.choice(eligible.height, size=n, replace=False)]]
@@ -143,14 +147,16 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
                 change["adm_bed"] = other["adm_bed"]
                 params["double_booked"] = {"bed": other["adm_bed"], "with": other["mdtrt_id"]}
         stay_changes.append(change)
-        for d in range(empty):
+        per_night = bed_nursing["01"]["cnt"] > UNIT  # the care generator bills nights as one line
+        for d in range(1 if per_night else empty):
             day = first_empty + timedelta(days=d)
             for typ in ("01", "07"):
                 r = bed_nursing.get(typ)
                 if r is None:
                     continue
-                when = at_time(day, r["fee_ocur_time"].hour, r["fee_ocur_time"].minute)
-                sn, _ = rows.copy_line(r, fee_ocur_time=when)
+                when = at_time(day, 8, int(rng.integers(0, 30)))
+                cnt = UNIT * empty if per_night else r["cnt"]
+                sn, _ = rows.copy_line(r, fee_ocur_time=when, cnt=cnt)
                 lab.add(case, "1", params, mdtrt_id=mid, feedetl_sn=sn, psn_no=stay["psn_no"],
                         fixmedins_code=stay["fixmedins_code"], doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
@@ -174,7 +180,7 @@ def _waiting_for_surgery(rng: np.random.Generator, tables: Tables, ctx: Context,
     hospitals = wards(tables, min_lv="2")
     if not hospitals or not ctx.has(k.LAP_CHOLECYSTECTOMY):
         return
-    staff = Staffing(tables)
+    staff = ctx.staffing
     people = candidates(rng, tables, ctx, n * 4, min_age=30, max_age=80)
     cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
     done = 0

@@ -50,6 +50,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "identity_fraud"
 CODE = "IF"
 SETTINGS = ("ward", "clinic")
+KIND = "structure"
 PERSONS = 0.2
 DOCTORS = True
 

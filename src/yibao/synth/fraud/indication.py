@@ -30,6 +30,7 @@ from yibao.synth.fraud._base import UNIT, Context, Labels, Rows, Tables, encount
 PATTERN = "indication"
 CODE = "IN"
 SETTINGS = ("ward", "clinic", "pharmacy")
+KIND = "add"
 SHARE = (0.01, 0.05)
 
 _ADDED = (k.DAPAGLIFLOZIN, k.SITAGLIPTIN, k.TICAGRELOR, k.SACUBITRIL, k.INSULIN_GLARGINE)
@@ -59,7 +60,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     drops: list[tuple[str, str]] = []
     lines = fee.filter(pl.col("med_list_codg").is_in(list(restricted))).sort("feedetl_sn")
     by_enc = {key[0]: part for key, part in lines.partition_by("mdtrt_id", as_dict=True).items()}
-    budget = ctx.cases(len(by_enc), 4 * share)
+    budget = ctx.cases(len(by_enc), 4 * share, weight=0.1)
     for m in sorted(by_enc):
         if len(drops) >= budget or rng.random() >= 4 * share:
             continue
@@ -96,7 +97,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     dropped = {m for m, _ in drops}
     first = fee.filter(~pl.col("mdtrt_id").is_in(list(dropped))).sort("fee_ocur_time", "feedetl_sn").unique("mdtrt_id", keep="first")
     first = first.join(enc.select("mdtrt_id", "lv", "kind"), on="mdtrt_id").filter(pl.col("kind") != "inpatient").sort("mdtrt_id")
-    n = ctx.cases(first.height, share)
+    n = ctx.cases(first.height, share, weight=0.2)
     drugs = [c for c in _ADDED if ctx.has(c)]
     if n and drugs:
         for r in first[[int(i) for i in rng.choice(first.height, size=n, replace=False)]].iter_rows(named=True):

@@ -1,6 +1,7 @@
 """item_swap (串换项目 / 耗材): a cheap service or consumable done, a dearer one billed.
 
-A bad hospital or clinic bills a share (20–70%) of the lines of a cheap item as the dearer item it is
+In a share (3–15%) of a bad hospital's or clinic's encounters with a cheap item, every line of it is
+billed as the dearer item it is
 commonly swapped for (B超 → 彩超, 换药(小) → 换药(大), III级护理 → I级护理, CT平扫 → CT增强, 丝线 → 可吸收缝线 …):
 code, price (the dear item's price at the level, never above its cap) and amount change; time, quantity
 and doctor stay.
@@ -38,6 +39,9 @@ from yibao.synth.fraud._base import (
 PATTERN = "item_swap"
 CODE = "IS"
 SETTINGS = ("ward", "clinic")
+KIND = "modify"
+SHARE = (0.03, 0.15)
+"""Share of the encounters billing the cheap item in which every line of it is billed as the dear one."""
 
 
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
@@ -58,14 +62,17 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         lv = lv_of.get(inst, "1")
         dear = pairs[cheap]
         price = ctx.prices.price(dear, lv)
-        share = min(float(rng.uniform(0.2, 0.7)), MOST_PER_INSTITUTION / lines.height)
-        picked = [r for r in lines.sort("feedetl_sn").iter_rows(named=True) if rng.random() < share]
-        if not picked:
+        stays = lines.get_column("mdtrt_id").unique().sort().to_list()
+        share = float(rng.uniform(*SHARE))
+        n = ctx.cases(len(stays), share, weight=0.1, most=MOST_PER_INSTITUTION)
+        chosen = {stays[int(i)] for i in rng.choice(len(stays), size=n, replace=False)} if n else set()
+        picked = lines.filter(pl.col("mdtrt_id").is_in(list(chosen))).sort("feedetl_sn")
+        if picked.height == 0:
             continue
         item = ctx.item(dear)
         case = lab.case()
         params = {"done": cheap, "billed": dear, "share": share, "price_ratio": price / max(1, ctx.prices.price(cheap, lv))}
-        for r in picked:
+        for r in picked.iter_rows(named=True):
             changes.append({
                 "feedetl_sn": r["feedetl_sn"], "med_list_codg": dear, "pric": price,
                 "det_item_fee_sumamt": fee_amount(price, r["cnt"]),

@@ -54,6 +54,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "overdispense"
 CODE = "OD"
 SETTINGS = ("clinic", "pharmacy", "ward")
+KIND = "modify"
 SHARE = (0.05, 0.25)
 
 
@@ -86,8 +87,8 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     limited = fee.filter(pl.col("med_list_codg").is_in(list(limits)) & (pl.col("prd_days") <= pl.col("med_list_codg").replace_strict(limits, default=0)))
     longish = fee.filter((pl.col("prd_days") >= 14) & (pl.col("fee_ocur_time").dt.date() < date(ctx.year, 12, 1)))
     share = float(rng.uniform(*SHARE))
-    n_over = ctx.cases(limited.height, share)
-    n_early = ctx.cases(longish.height, share / 2)
+    n_over = ctx.cases(limited.height, share, weight=0.3)
+    n_early = ctx.cases(longish.height, share / 2, weight=0.2)
     fee_changes: list[dict[str, Any]] = []
     used: set[str] = set()
     for r in (limited[[int(i) for i in rng.choice(limited.height, size=n_over, replace=False)]].iter_rows(named=True) if n_over else ()):
@@ -148,7 +149,7 @@ def _long_prescriptions(rng: np.random.Generator, tables: Tables, ctx: Context, 
     drugs = [(c, d) for c, d in k.CHRONIC_DRUGS if ctx.has(c)]
     if not places or not drugs:
         return
-    staff = Staffing(tables)
+    staff = ctx.staffing
     people = candidates(rng, tables, ctx, 3 * n, min_age=45)
     cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
     done = 0

@@ -48,13 +48,14 @@ from yibao.synth.fraud._base import (
 PATTERN = "overlap_stay"
 CODE = "OS"
 SETTINGS = ("ward",)
+KIND = "structure"
 PERSONS = 0.2
 
 
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
     lab = Labels(ctx)
     rows = Rows(ctx)
-    staff = Staffing(tables)
+    staff = ctx.staffing
     enc = encounters(tables, ctx)
     stays = (
         enc.filter(

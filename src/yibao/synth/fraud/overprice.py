@@ -37,6 +37,7 @@ from yibao.synth.fraud._base import (
 PATTERN = "overprice"
 CODE = "OP"
 SETTINGS = ("ward", "clinic")
+KIND = "modify"
 
 SHARE = (0.01, 0.05)
 """Share of a bad institution's lines that are overpriced (spread over its one to four items)."""
@@ -52,6 +53,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
     billed = fee.group_by("fixmedins_code", "med_list_codg").len().sort("fixmedins_code", "med_list_codg")
     changes: list[dict[str, Any]] = []
+    overall = ctx.cap(weight=0.5)
     for inst in sorted(set(billed.get_column("fixmedins_code").to_list())):
         lv = lv_of.get(inst, "1")
         counts = {
@@ -62,7 +64,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             continue
         rare = sorted(c for c, n in counts.items() if n <= MOST_PER_INSTITUTION) or [min(counts, key=lambda c: (counts[c], c))]
         volume = int(billed.filter(pl.col("fixmedins_code") == inst).get_column("len").sum())
-        budget = min(MOST_PER_INSTITUTION, max(20, round(volume * float(rng.uniform(*SHARE)))))
+        budget = min(MOST_PER_INSTITUTION, overall - len(changes), max(20, round(volume * float(rng.uniform(*SHARE)))))
         for j in rng.permutation(len(rare))[: int(rng.integers(1, 5))]:
             code = rare[int(j)]
             if budget <= 0:

@@ -3,8 +3,8 @@
 ``sample_region`` makes a few hundred persons, three hospitals (三级, 二级, 一级 with beds), three
 clinics and four pharmacies (one in another region), their departments and staff, a few employers,
 and a year of clean care: outpatient visits, chronic-disease visits, pharmacy purchases and inpatient
-stays (daily bed, nursing and ward-round lines, admission tests, drugs with one trace code per package,
-operations for surgical stays), all within the catalogue's restrictions and price caps, no person in two
+stays (bed, nursing and ward-round lines of one unit per night, as the care generator bills them;
+admission tests, drugs with one trace code per package, operations for surgical stays), all within the catalogue's restrictions and price caps, no person in two
 places at once and nobody treated after death. It has every column of the dataset schema.
 
 >>> t = sample_region(1, persons=60)
@@ -28,7 +28,7 @@ from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
 from yibao.ids import synthetic_certno
 from yibao.synth.fraud import _knowledge as k
-from yibao.synth.fraud._base import UNIT, YUAN, Context, PriceBook, Rows, Tables, at_time
+from yibao.synth.fraud._base import UNIT, YUAN, Context, PriceBook, Rows, Serials, Tables, at_time
 
 HOSPITALS = (
     ("H99010000011", "样例市第一人民医院", "02", 600),
@@ -150,6 +150,7 @@ def sample_region(
         "sample", 99, "S", chunk=chunk, year=year, rate=0.0, catalog=cat,
         book=PriceBook(pl.DataFrame({"med_list_codg": [], "pric": [], "lv": []},
                                     schema={"med_list_codg": pl.String, "pric": pl.Int64, "lv": pl.String}), cat, year),
+        serials=Serials.clean(chunk),
     )  # fmt: skip
     rows = Rows(ctx)
     emp = [
@@ -296,12 +297,13 @@ def _stay(
             pric=_price(code, lv, cat, year), doctor=dr, dept=dept, prd_days=days,
         )  # fmt: skip
 
-    for d in range((b - a).days):
+    nights = (b - a).days
+    add(k.BED, begin + timedelta(minutes=5), cnt=UNIT * nights)
+    add(k.NURSE_2, begin + timedelta(minutes=6), cnt=UNIT * nights)
+    add(k.WARD_ROUND, begin + timedelta(minutes=20), cnt=UNIT * nights)
+    for d in range(nights):
         day = a + timedelta(days=d)
-        add(k.BED, max(at_time(day, 8), begin + timedelta(minutes=5)))
-        add(k.NURSE_2, max(at_time(day, 8, 5), begin + timedelta(minutes=6)))
-        add(k.WARD_ROUND, max(at_time(day, 9), begin + timedelta(minutes=20)))
-        if d < (b - a).days - 1:
+        if d < nights - 1:
             for drug in drugs:
                 add(drug, max(at_time(day, 10, 30), begin + timedelta(minutes=40)), cnt=UNIT, days=1)
             add(k.IV_DRIP, max(at_time(day, 10, 40), begin + timedelta(minutes=45)))

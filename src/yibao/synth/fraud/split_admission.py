@@ -2,8 +2,9 @@
 
 At a bad hospital a share of the stays of four nights or more is cut at one or two nights: the patient
 is "discharged" and "re-admitted" 1–10 days later. Every later part is a new encounter carrying the
-copied diagnoses, the lines of its nights (moved by the gap, with their trace codes), and a copy of the
-admission tests (exams and laboratory) of the first day — what a readmission bills again.
+copied diagnoses, the lines of its nights (moved by the gap, with their trace codes; a bed, nursing or
+ward-round line of several nights is shared out over the parts), and a copy of the admission tests
+(exams and laboratory) of the first day — what a readmission bills again.
 
 Before (one stay of 9 nights)::
 
@@ -35,6 +36,7 @@ import polars as pl
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     INPATIENT,
+    UNIT,
     Calendar,
     Context,
     Labels,
@@ -46,6 +48,7 @@ from yibao.synth.fraud._base import (
     build_visit,
     candidates,
     encounters,
+    fee_amount,
     one,
     update,
     wards,
@@ -54,10 +57,12 @@ from yibao.synth.fraud._base import (
 PATTERN = "split_admission"
 CODE = "SA"
 SETTINGS = ("ward",)
+KIND = "structure"
 SHARE = (0.03, 0.12)
 """Share of a bad hospital's eligible stays that are split, drawn per chunk."""
 
 _MAX_SHIFT = 21  # at most two gaps of 10 days, plus a day
+_PER_NIGHT = ("01", "02", "07")  # 床位费, 诊察费, 护理费: billed per night
 
 
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
@@ -67,10 +72,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     if ctx.institutions:
         tables, n = _split(rng, tables, ctx, rows, lab)
     negatives = max(1, round(n * rng.uniform(0.3, 0.8)))
-    staff = Staffing(tables)
-    _chemotherapy(rng, tables, ctx, rows, lab, staff, negatives)
-    _staged_surgery(rng, tables, ctx, rows, lab, staff, negatives)
-    _dialysis(rng, tables, ctx, rows, lab, staff, max(1, negatives // 2))
+    staff = ctx.staffing
+    used: set[str] = set()
+    _chemotherapy(rng, tables, ctx, rows, lab, staff, negatives, used)
+    _staged_surgery(rng, tables, ctx, rows, lab, staff, negatives, used)
+    _dialysis(rng, tables, ctx, rows, lab, staff, max(1, negatives // 2), used)
     return rows.added(tables), lab.frame()
 
 
@@ -100,7 +106,7 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         .unique(subset="psn_no", keep="first", maintain_order=True)
         .sort("mdtrt_id")
     )
-    n = ctx.cases(eligible.height, float(rng.uniform(*SHARE)))
+    n = ctx.cases(eligible.height, float(rng.uniform(*SHARE)), kind="inpatient", weight=0.5)
     if n == 0:
         return tables, 0
     chosen = eligible[[int(i) for i in rng.choice(eligible.height, size=n, replace=False)]]
@@ -137,8 +143,12 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             return sum(1 for c in cuts if off >= c)
 
         first_times: dict[int, datetime] = {}
+        per_night: list[dict[str, Any]] = []
         for line in lines.iter_rows(named=True):
             j = segment(line["fee_ocur_time"].date())
+            if j == 0 and line["med_chrgitm_type"] in _PER_NIGHT and line["cnt"] > UNIT and line["cnt"] % UNIT == 0:
+                per_night.append(line)  # bed, nursing, ward round billed as one line of LOS units
+                continue
             when = line["fee_ocur_time"] + timedelta(days=int(shifts[j]))
             if j:
                 fee_changes.append({"feedetl_sn": line["feedetl_sn"], "mdtrt_id": seg_ids[j], "fee_ocur_time": when})
@@ -164,11 +174,21 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             else:
                 end = stay["endtime"] + timedelta(days=int(shifts[j]))
             rows.copy_encounter(stay, mdtrt_id=seg_ids[j], begntime=begin, endtime=end, dscg_way="1")
+            for line in per_night:
+                units = _apportion(line["cnt"] // UNIT, nights)
+                if units[j] and units[0]:
+                    rows.copy_line(line, mdtrt_id=seg_ids[j], fee_ocur_time=begin + timedelta(minutes=5), cnt=units[j] * UNIT)
             for d in (diag_by[mid].iter_rows(named=True) if mid in diag_by else ()):
                 rows.diag(seg_ids[j], d["diag_code"], d["diag_name"], main=d["maindiag_flag"] == "1")
             for r in admission_tests:
                 rows.copy_line(r, mdtrt_id=seg_ids[j], fee_ocur_time=begin + timedelta(minutes=30))
                 copied += 1
+        for line in per_night:
+            units = _apportion(line["cnt"] // UNIT, nights)
+            if units[0]:
+                cnt = units[0] * UNIT
+                fee_changes.append({"feedetl_sn": line["feedetl_sn"], "mdtrt_id": mid, "fee_ocur_time": line["fee_ocur_time"],
+                                    "cnt": cnt, "det_item_fee_sumamt": fee_amount(line["pric"], cnt)})  # fmt: skip
         end0 = at_time(day0 + timedelta(days=int(cuts[0])), int(rng.integers(9, 11)), int(rng.integers(60)))
         stay_changes.append({"mdtrt_id": mid, "endtime": end0, "dscg_way": "1"})
         for o in (oprn_by[mid].iter_rows(named=True) if mid in oprn_by else ()):
@@ -192,6 +212,18 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     if moved:
         out["setl_list_oprn_d"] = tables["setl_list_oprn_d"].filter(~pl.col("mdtrt_id").is_in(moved))
     return out, len(stay_changes)
+
+
+def _apportion(units: int, nights: list[int]) -> list[int]:
+    """``units`` shared over the segments in proportion to their nights (largest remainders)."""
+    total = sum(nights)
+    if units == total:
+        return list(nights)
+    exact = [units * n / total for n in nights]
+    out = [int(x) for x in exact]
+    for i in sorted(range(len(nights)), key=lambda i: (out[i] - exact[i], i))[: units - sum(out)]:
+        out[i] += 1
+    return out
 
 
 def _composition(rng: np.random.Generator, total: int, parts: int) -> list[int]:
@@ -221,12 +253,12 @@ def _series_start(rng: np.random.Generator, year: int, span_days: int) -> date |
 
 
 def _chemotherapy(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int, used: set[str]
 ) -> None:
     hospitals = wards(tables, min_lv="2") or wards(tables)
     if not hospitals or not ctx.has(k.BED, k.NURSE_2):
         return
-    people = candidates(rng, tables, ctx, n * 4, min_age=35, max_age=80)
+    people = candidates(rng, tables, ctx, n * 4, min_age=35, max_age=80, where=~pl.col("psn_no").is_in(list(used)))
     cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
@@ -260,16 +292,17 @@ def _chemotherapy(
             )  # fmt: skip
             cal.book(p["psn_no"], a, b)
             lab.add(case, "0", params, mdtrt_id=built.mdtrt_id, psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)
+        used.add(p["psn_no"])
         done += 1
 
 
 def _staged_surgery(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int, used: set[str]
 ) -> None:
     hospitals = wards(tables, min_lv="2")
     if not hospitals:
         return
-    people = candidates(rng, tables, ctx, n * 4, min_age=55, max_age=85)
+    people = candidates(rng, tables, ctx, n * 4, min_age=55, max_age=85, where=~pl.col("psn_no").is_in(list(used)))
     cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
@@ -318,16 +351,17 @@ def _staged_surgery(
             cal.book(p["psn_no"], a, b)
             lab.add(case, "0", {**params, "stage": side + 1}, mdtrt_id=built.mdtrt_id, psn_no=p["psn_no"],
                     fixmedins_code=inst, doctor=doctor)  # fmt: skip
+        used.add(p["psn_no"])
         done += 1
 
 
 def _dialysis(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int, used: set[str]
 ) -> None:
     hospitals = wards(tables, min_lv="2") or wards(tables)
     if not hospitals or not ctx.has(k.DIALYSIS):
         return
-    people = candidates(rng, tables, ctx, n * 4, min_age=30, max_age=85)
+    people = candidates(rng, tables, ctx, n * 4, min_age=30, max_age=85, where=~pl.col("psn_no").is_in(list(used)))
     cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
@@ -360,4 +394,5 @@ def _dialysis(
             )  # fmt: skip
             cal.book(p["psn_no"], d, d)
             lab.add(case, "0", params, mdtrt_id=built.mdtrt_id, psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)
+        used.add(p["psn_no"])
         done += 1

@@ -30,6 +30,7 @@ from yibao.synth.fraud._base import Context, Labels, Rows, Tables, encounters
 PATTERN = "unbundling"
 CODE = "UB"
 SETTINGS = ("ward", "clinic")
+KIND = "add"
 SHARE = (0.02, 0.10)
 
 
@@ -42,8 +43,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     fee = tables["fee_list_d"].filter(
         pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list())
         & pl.col("med_list_codg").is_in([c for c in k.UNBUNDLE_ITEMS if ctx.has(c)])
-    ).sort("feedetl_sn")
-    n = ctx.cases(fee.height, float(rng.uniform(*SHARE)))
+        & ~pl.col("feedetl_sn").is_in(list(ctx.taken_lines))
+    ).sort("feedetl_sn").unique("mdtrt_id", keep="first", maintain_order=True)
+    n = ctx.cases(fee.height, float(rng.uniform(*SHARE)), weight=0.2)
     ends = dict(enc.select("mdtrt_id", "endtime").iter_rows())
     for r in (fee[[int(i) for i in rng.choice(fee.height, size=n, replace=False)]].iter_rows(named=True) if n else ()):
         parts = int(rng.integers(2, 5))

@@ -45,6 +45,8 @@ from yibao.synth.fraud._base import (
 PATTERN = "upcoding"
 CODE = "UC"
 SETTINGS = ("ward",)
+KIND = "add"
+AVOID = ("indication",)  # an added CC could justify a drug the indication pattern left unjustified
 SHARE = (0.05, 0.20)
 
 
@@ -59,7 +61,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     for r in diag.iter_rows(named=True):
         dx_by.setdefault(r["mdtrt_id"], []).append(r)
     bad = stays.filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
-    n = ctx.cases(bad.height, float(rng.uniform(*SHARE))) if ctx.institutions else 0
+    n = ctx.cases(bad.height, float(rng.uniform(*SHARE)), kind="inpatient") if ctx.institutions else 0
     chosen = bad[[int(i) for i in rng.choice(bad.height, size=n, replace=False)]] if n else bad.head(0)
     swaps: list[dict[str, Any]] = []
     main_changes: list[dict[str, Any]] = []
