@@ -163,8 +163,10 @@ def test_manifest_holds_seed_scale_counts_and_the_bulletin_comparison(
     assert 0.85 < manifest["contributions"]["employee_income_ratio"] < 1.15
     assert 0.85 < manifest["contributions"]["resident_income_ratio"] < 1.15
     rows = {r["name"]: r for r in manifest["population"]["rows"]}
-    assert rows["employee.in_service_per_retired"]["ratio"] == pytest.approx(1, abs=0.02)
-    assert isinstance(manifest["calibration"], list)
+    assert rows["employee.in_service_per_retired"]["within"]
+    assert isinstance(manifest["calibration"], list) and manifest["calibration"]
+    names = {r["name"] for r in generate.report_rows(manifest)}
+    assert {"employee.inpatient_per_insured", "employee.fund_income_per_insured", "deaths_per_insured"} <= names
 
 
 def test_runs_are_byte_identical_whatever_the_workers(
@@ -223,3 +225,23 @@ def test_the_command_writes_a_region_with_plain_progress_and_a_report(tmp_path: 
     assert "synth: persons 200/400" in result.output
     assert "wrote" in result.output and "calibration" in result.output
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["scale"]["persons"] == 400
+
+
+def test_an_earlier_region_in_the_folder_is_replaced_but_other_files_are_kept(tmp_path: Path) -> None:
+    out = tmp_path / "region"
+    out.mkdir()
+    (out / "setl_d.parquet").write_bytes(b"stale")
+    (out / "notes.txt").write_text("mine")
+    synthesize(
+        persons=300,
+        seed=1,
+        out=out,
+        chunk_size=300,
+        workers=1,
+        settle=False,
+        care=_empty_care,
+        inject=_no_fraud,
+    )
+    assert not (out / "setl_d.parquet").exists()  # not made this time, and the old one is gone
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "psn_info_b.parquet").exists()

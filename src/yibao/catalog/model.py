@@ -160,9 +160,13 @@ class Catalog:
         for versions in self._by_code.values():
             versions.sort(key=lambda i: i.begndate)
         self._count = sum(len(v) for v in self._by_code.values())
+        self._single = {code: v[0] for code, v in self._by_code.items() if len(v) == 1}
 
     def get(self, med_list_codg: str, on: date) -> CatalogItem | None:
         """The version of ``med_list_codg`` in force on ``on``, or None."""
+        item = self._single.get(med_list_codg)  # the common case: one version of the code
+        if item is not None:
+            return item if item.begndate <= on and (item.enddate is None or on <= item.enddate) else None
         versions = self._by_code.get(med_list_codg)
         if versions is None:
             return None

@@ -167,17 +167,19 @@ def trace_codes(prefix: np.ndarray, serials: np.ndarray) -> pl.Series:
     >>> trace_codes(np.array([8499638]), np.array([12_000_345])).to_list()
     ['84996380120003455143']
     """
-    payload = np.asarray(prefix, dtype=np.int64) * 10**9 + np.asarray(serials, dtype=np.int64)
-    check = payload % CHECK_MODULUS
-    n = len(payload)
+    p = np.asarray(prefix, dtype=np.int64)
+    s = np.asarray(serials, dtype=np.int64)
+    n = len(p)
+    check = (p * (10**9 % CHECK_MODULUS) + s) % CHECK_MODULUS
+    p32, s32 = p.astype(np.int32), s.astype(np.int32)
     words = np.empty((n, 5), dtype="<u4")
+    words[:, 0] = _WORDS[p32 // 1000]  # digits 1–4
+    words[:, 1] = _WORDS[(p32 % 1000) * 10 + s32 // 100_000_000]  # digits 5–7 and the serial's first
+    words[:, 2] = _WORDS[(s32 // 10_000) % 10_000]  # serial digits 2–5
+    words[:, 3] = _WORDS[s32 % 10_000]  # serial digits 6–9
     words[:, 4] = _WORDS[check]
-    rest = payload
-    for g in (3, 2, 1, 0):
-        rest, low = np.divmod(rest, 10_000)
-        words[:, g] = _WORDS[low]
     offsets = np.arange(0, (n + 1) * CODE_LENGTH, CODE_LENGTH, dtype=np.int64)
-    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(words.tobytes()))
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(words))
     out = pl.from_arrow(arr)
     assert isinstance(out, pl.Series)
     return out.alias("drug_trac_codg")

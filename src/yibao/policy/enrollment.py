@@ -151,7 +151,8 @@ def person_terms(rules: PersonRules, on: date, enrollment: Enrollment) -> Person
             break_years=enrollment.break_years,
             repaid_years=enrollment.repaid_years,
         )
-    start = add_months(enrollment.enrolled_on or date(on.year, 1, 1), months)
+    begin = enrollment.enrolled_on or date(on.year, 1, 1)
+    start = add_months(begin, months) if months else begin
     cap = rules.cap_base
     if cap is not None and rules.incentive is not None:
         step, free, inc, dec = rules.incentive

@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import itertools
+import bisect
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -179,6 +180,21 @@ class Policy:
     def __init__(self, region: Region, parameters: Mapping[str, Parameter]) -> None:
         self.region = region
         self.parameters = dict(parameters)
+        self._changes = sorted(
+            {v.since for p in self.parameters.values() for cell in p.cells.values() for v in cell}
+        )
+        self._epochs: dict[date, date] = {}
+
+    def epoch(self, on: date) -> date:
+        """The day the policy in force on ``on`` took effect: the latest change of any parameter ≤ ``on``.
+
+        Every parameter has the same value on all days of an epoch, so plans are cached per epoch.
+        """
+        e = self._epochs.get(on)
+        if e is None:
+            i = bisect.bisect_right(self._changes, on)
+            e = self._epochs[on] = self._changes[i - 1] if i else on
+        return e
 
     def has(self, name: str) -> bool:
         return name in self.parameters

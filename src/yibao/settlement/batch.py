@@ -132,21 +132,13 @@ class _Data:
     year: int
 
 
+def _columns(df: pl.DataFrame, *names: str) -> list[list[Any]]:
+    return [df.get_column(n).to_list() for n in names]
+
+
 def _load(folder: Path, parts: int) -> _Data:
-    psn = read_table(
-        folder,
-        "psn_info_b",
-        [
-            "psn_no",
-            "gend",
-            "brdy",
-            "insutype",
-            "psn_type",
-            "psn_idet_type",
-            "acct_balc_begn",
-            "mulaid_psn_no",
-        ],
-    )
+    cols = ("psn_no", "gend", "brdy", "insutype", "psn_type", "psn_idet_type", "acct_balc_begn", "mulaid_psn_no")
+    psn = read_table(folder, "psn_info_b", cols)
     mdtrt = read_table(
         folder,
         "mdtrt_d",
@@ -154,30 +146,18 @@ def _load(folder: Path, parts: int) -> _Data:
     )
     year = int(mdtrt.get_column("endtime").dt.year().mode().sort()[0]) if mdtrt.height else date.today().year
     inst = read_table(folder, "fixmedins_b", ["fixmedins_code", "hosp_lv"])
-    hosp_lv = {c: codes.coarse_hosp_lv(lv or None) for c, lv in inst.iter_rows()}
-
-    persons = {
-        r[0]: r
-        for r in psn.select(
-            "psn_no",
-            "gend",
-            "brdy",
-            "insutype",
-            "psn_type",
-            "psn_idet_type",
-            "acct_balc_begn",
-            "mulaid_psn_no",
-        ).iter_rows()
-    }
+    hosp_lv = {c: codes.coarse_hosp_lv(lv or None) for c, lv in zip(*_columns(inst, "fixmedins_code", "hosp_lv"), strict=True)}
+    persons = {r[0]: r for r in zip(*_columns(psn, *cols), strict=True)}
     enrollment = _enrollments(read_table(folder, "psn_insu_d"), year)
 
-    contrib = read_table(folder, "contribution_d", ["psn_no", "clct_month", "to_account"]).filter(
-        pl.col("to_account") != 0
+    contrib = (
+        read_table(folder, "contribution_d", ["psn_no", "clct_month", "to_account"])
+        .filter((pl.col("to_account") != 0) & pl.col("clct_month").str.starts_with(str(year)))
+        .sort("psn_no", "clct_month")
     )
     credits: dict[str, list[tuple[int, int]]] = {}
-    for p, month, fen in contrib.sort("psn_no", "clct_month").iter_rows():
-        if month.startswith(str(year)):
-            credits.setdefault(p, []).append((int(month[5:7]), fen))
+    for p, month, fen in zip(*_columns(contrib, "psn_no", "clct_month", "to_account"), strict=True):
+        credits.setdefault(p, []).append((int(month[5:7]), fen))
 
     household = pl.when(pl.col("mulaid_psn_no").fill_null("") != "").then(pl.col("mulaid_psn_no"))
     frame = (
@@ -186,20 +166,15 @@ def _load(folder: Path, parts: int) -> _Data:
         .with_columns((pl.col("household").hash(seed=7) % parts).cast(pl.Int64).alias("part"))
         .sort("household", "endtime", "mdtrt_id")
     )
-    encounters = [
-        frame.get_column(c).to_list()
-        for c in ("mdtrt_id", "psn_no", "fixmedins_code", "med_type", "endtime", "insutype", "part")
-    ]
+    encounters = _columns(frame, "mdtrt_id", "psn_no", "fixmedins_code", "med_type", "endtime", "insutype", "part")
 
-    diag_df = read_table(folder, "setl_list_diag_d", ["mdtrt_id", "maindiag_flag", "diag_code"])
-    diag: dict[str, tuple[str, ...]] = {}
-    for m, codes_ in (
-        diag_df.sort("mdtrt_id", "maindiag_flag", descending=[False, True])
+    diag_df = (
+        read_table(folder, "setl_list_diag_d", ["mdtrt_id", "maindiag_flag", "diag_code"])
+        .sort("mdtrt_id", "maindiag_flag", descending=[False, True])
         .group_by("mdtrt_id", maintain_order=True)
         .agg(pl.col("diag_code"))
-        .iter_rows()
-    ):
-        diag[m] = tuple(codes_)
+    )
+    diag = {m: tuple(c) for m, c in zip(*_columns(diag_df, "mdtrt_id", "diag_code"), strict=True)}
 
     fee = read_table(
         folder,
@@ -210,57 +185,63 @@ def _load(folder: Path, parts: int) -> _Data:
         fee.with_row_index("at")
         .group_by("mdtrt_id")
         .agg(pl.col("at").first().alias("start"), pl.len().alias("n"))
+        .with_columns((pl.col("start") + pl.col("n")).alias("end"))
     )
-    lines = {m: (int(a), int(a + n)) for m, a, n in spans.iter_rows()}
+    lines = {m: (a, b) for m, a, b in zip(*_columns(spans, "mdtrt_id", "start", "end"), strict=True)}
     fee_columns = (
-        fee.get_column("feedetl_sn").to_list(),
-        fee.get_column("med_list_codg").to_list(),
-        fee.get_column("pric").to_list(),
-        fee.get_column("cnt").to_list(),
-        fee.get_column("det_item_fee_sumamt").to_list(),
+        *_columns(fee, "feedetl_sn", "med_list_codg", "pric", "cnt", "det_item_fee_sumamt"),
         fee.select(pl.when(pl.col("prd_days") > 0).then(pl.col("prd_days"))).to_series().to_list(),
     )
-    return _Data(persons, enrollment, credits, encounters, diag, lines, fee_columns, hosp_lv, year)
+    return _Data(persons, enrollment, credits, encounters, diag, lines, tuple(fee_columns), hosp_lv, year)
 
 
 def _enrollments(insu: pl.DataFrame, year: int) -> dict[str, Enrollment]:
-    """Enrolment history per person on ``year``, from the periods of psn_insu_d (memoised by pattern)."""
+    """Enrolment history per person on ``year`` from psn_insu_d, as bit masks of years (memoised)."""
     lo = year - _HISTORY_YEARS
-    frame = insu.with_columns(
-        pl.col("begndate").dt.year().clip(lo, year).alias("y0"),
-        pl.col("enddate").dt.year().fill_null(year).clip(lo, year).alias("y1"),
+    years = (
+        insu.with_columns(
+            pl.int_ranges(
+                pl.col("begndate").dt.year().clip(lo, year),
+                pl.col("enddate").dt.year().fill_null(year).clip(lo, year) + 1,
+            ).alias("y")
+        )
+        .explode("y")
+        .with_columns(pl.lit(2, pl.Int64).pow(pl.lit(year) - pl.col("y")).cast(pl.Int64).alias("bit"))
     )
+    masks = years.group_by("psn_no").agg(
+        pl.col("bit").filter(pl.col("repaid") != "1").unique().sum().alias("enrolled"),
+        pl.col("bit").filter(pl.col("repaid") == "1").unique().sum().alias("repaid"),
+        pl.col("bit").filter(pl.col("zero_claim") == "1").unique().sum().alias("zero_claim"),
+    )
+    last = insu.sort("psn_no", "begndate").group_by("psn_no", maintain_order=True).agg(
+        pl.col("in_window").last(), pl.col("begndate").last()
+    )
+    table = masks.join(last, on="psn_no", how="left")
     out: dict[str, Enrollment] = {}
     memo: dict[tuple[Any, ...], Enrollment] = {}
-    grouped = (
-        frame.sort("psn_no", "begndate")
-        .group_by("psn_no", maintain_order=True)
-        .agg("y0", "y1", "repaid", "zero_claim", "in_window", "begndate")
-    )
-    for psn_no, y0s, y1s, repaid, zero, window, begn in grouped.iter_rows():
-        enrolled: set[int] = set()
-        rep: set[int] = set()
-        zc: set[int] = set()
-        for a, b, r, z in zip(y0s, y1s, repaid, zero, strict=True):
-            span = range(a, b + 1)
-            (rep if r == "1" else enrolled).update(span)
-            if z == "1":
-                zc.update(span)
-        last_begin: date = begn[-1]
-        enrolled_on = last_begin if last_begin.year == year else None
-        key = (frozenset(enrolled), frozenset(rep), frozenset(zc), window[-1] != "0", enrolled_on)
+    for psn_no, enrolled, repaid, zero, window, begn in zip(
+        *_columns(table, "psn_no", "enrolled", "repaid", "zero_claim", "in_window", "begndate"), strict=True
+    ):
+        enrolled_on = begn if begn is not None and begn.year == year else None
+        key = (enrolled, repaid, zero, window != "0", enrolled_on)
         e = memo.get(key)
         if e is None:
             e = memo[key] = enrollment_from_years(
                 year,
-                enrolled=enrolled,
-                repaid=rep,
-                zero_claim=zc,
-                in_window=window[-1] != "0",
+                enrolled=_years(year, enrolled),
+                repaid=_years(year, repaid),
+                zero_claim=_years(year, zero),
+                in_window=window != "0",
                 enrolled_on=enrolled_on,
             )
         out[psn_no] = e
     return out
+
+
+def _years(year: int, mask: int | None) -> set[int]:
+    """The years of a bit mask whose bit k stands for ``year − k``."""
+    m = int(mask or 0)
+    return {year - k for k in range(m.bit_length()) if m >> k & 1}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ _CLR_TYPE = {"outpatient": "11", "chronic": "11", "inpatient": "21", "pharmacy":
 _POOL_FUND = {"employee": "310100", "resident": "390100", "ltc": "410100", "maternity": "510100"}
 _SERIOUS_FUND = {"employee": "330100", "resident": "390200"}
 _CVLSERV_TYPES = frozenset({"1102", "1202"})
+_PSN_CAT: dict[tuple[str, bool], str] = {}  # (psn_type, adult) → category: the category depends on nothing else
 
 
 class SettlementError(ValueError):
@@ -87,10 +88,14 @@ def settle(
     scheme = codes.scheme(insutype)
     assistance = person.assistance or "none"
     admission = ytd.admissions + 1 if visit == "inpatient" else 1
+    epoch = policy.epoch(on)
+    psn_cat = _PSN_CAT.get((person.psn_type, person.age >= 18))
+    if psn_cat is None:
+        psn_cat = _PSN_CAT[person.psn_type, person.age >= 18] = codes.psn_category(person.psn_type, person.age)
     key = PlanKey(
-        on,
+        epoch,
         scheme,
-        codes.psn_category(person.psn_type, person.age),
+        psn_cat,
         encounter.hosp_lv,
         visit,
         str(admission),
@@ -99,7 +104,7 @@ def settle(
         encounter.care_form or "-",
     )
     plan = resolve_plan(policy, key)
-    rules = _person_rules(policy, on, scheme, assistance, need_cap=plan.serious_base is not None)
+    rules = _person_rules(policy, epoch, scheme, assistance, need_cap=plan.serious_base is not None)
     terms = person_terms(rules, on, person.enrollment)
     steps: list[Step] | None = [] if trace else None
 
@@ -140,7 +145,7 @@ def settle(
     room: Fen | None = None
     serious_room: Fen | None = None
     maf_room: Fen | None = None
-    new = ytd
+    moved: dict[str, int] = {}  # the accumulators this bill moves; applied once at the end
     if waiting:
         if steps is not None:
             steps.append(
@@ -152,7 +157,7 @@ def settle(
     elif visit == "ltc":
         per_diem = plan.ltc_per_diem or 0
         hifp = min(per_diem * encounter.ltc_days, inscp)
-        new = new._replace(ltc_paid=ytd.ltc_paid + hifp)
+        moved.update(ltc_paid=ytd.ltc_paid + hifp)
         if steps is not None:
             steps.append(
                 Step(
@@ -226,7 +231,7 @@ def settle(
                 serious_room = max(0, terms.serious_cap - ytd.serious_paid)
                 serious = min(serious, serious_room)
             serious = min(serious, inscp - hifp)
-            new = new._replace(serious_base=ytd.serious_base + add, serious_paid=ytd.serious_paid + serious)
+            moved.update(serious_base=ytd.serious_base + add, serious_paid=ytd.serious_paid + serious)
             if steps is not None:
                 cap_txt = "no cap" if terms.serious_cap is None else f"cap {yuan(terms.serious_cap)}"
                 steps.append(
@@ -242,7 +247,7 @@ def settle(
         # 5. 公务员补助, 医疗救助 --------------------------------------------------------------
         if plan.cvlserv_ratio is not None:
             cvlserv = round_div((inscp - hifp - serious) * plan.cvlserv_ratio.num, plan.cvlserv_ratio.den)
-            new = new._replace(cvlserv_paid=ytd.cvlserv_paid + cvlserv)
+            moved.update(cvlserv_paid=ytd.cvlserv_paid + cvlserv)
             if steps is not None:
                 steps.append(
                     Step(
@@ -259,7 +264,7 @@ def settle(
             if plan.maf_cap is not None:
                 maf_room = max(0, plan.maf_cap - ytd.maf_paid)
                 maf = min(maf, maf_room)
-            new = new._replace(maf_base=ytd.maf_base + left, maf_paid=ytd.maf_paid + maf)
+            moved.update(maf_base=ytd.maf_base + left, maf_paid=ytd.maf_paid + maf)
             if steps is not None:
                 steps.append(
                     Step(
@@ -272,21 +277,21 @@ def settle(
 
         # accumulators of steps 2–3
         if visit == "inpatient":
-            new = new._replace(
+            moved.update(
                 admissions=ytd.admissions + 1,
                 ip_deductible_paid=ytd.ip_deductible_paid + dedc,
                 pool_base=ytd.pool_base + base,
                 pool_paid=ytd.pool_paid + hifp,
             )
         elif visit == "chronic":
-            new = new._replace(
+            moved.update(
                 chronic_deductible_paid=ytd.chronic_deductible_paid + dedc,
                 chronic_pool_base=ytd.chronic_pool_base + base,
                 pool_paid=ytd.pool_paid + hifp,
                 chronic_pool_paid=ytd.chronic_pool_paid + hifp,
             )
         else:
-            new = new._replace(
+            moved.update(
                 op_deductible_paid=ytd.op_deductible_paid + dedc,
                 op_pool_base=ytd.op_pool_base + base,
                 op_pool_paid=ytd.op_pool_paid + hifp,
@@ -303,7 +308,8 @@ def settle(
         mulaid = min(person.mulaid_balance, payable - own)
     acct = own + mulaid
     cash = psn_part - acct
-    new = new._replace(fund_paid=new.fund_paid + fund)
+    moved["fund_paid"] = ytd.fund_paid + fund
+    new = ytd._replace(**moved)
     if steps is not None:
         steps.append(
             Step(
@@ -390,7 +396,7 @@ def person_only(policy: Policy, person: Person, on: date) -> PersonTerms:
     """The person-level terms (waiting period, serious-illness cap) without a bill."""
     scheme = codes.scheme(person.insutype)
     rules = _person_rules(
-        policy, on, scheme, person.assistance or "none", need_cap=policy.has("serious_illness.cap")
+        policy, policy.epoch(on), scheme, person.assistance or "none", need_cap=policy.has("serious_illness.cap")
     )
     return person_terms(rules, on, person.enrollment)
 

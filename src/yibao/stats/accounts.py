@@ -39,8 +39,8 @@ reported beside them, as in the bulletin.
 
 >>> from fractions import Fraction
 >>> m = months_payable(230_500_000_000, 261_600_000_000, 6)
->>> m, float(round(m, 1))
-(Fraction(11525, 2180), 5.3)
+>>> m, f"{float(m):.2f}"
+(Fraction(2305, 436), '5.29')
 
 **Budget execution** = actual ÷ budget, for income and for spending (the source of the 54.81 % does not
 say which: statistics.md §2.1): ``execution(26.16亿, 47.73亿)`` = 54.81 %.
@@ -186,16 +186,19 @@ def load_budget(
             return Budget.empty(region, on)
     if not any(name.startswith("budget.") for name in policy.parameters):
         return Budget.empty(region, on)
-    basis = "absolute"
     refs: dict[str, str] = {}
 
-    def read(name: str) -> Any:
-        value, r = policy.param(f"budget.{name}").at(on)
+    def read(name: str, default: Any = None) -> Any:
+        if not policy.has(f"budget.{name}"):
+            return default
+        try:
+            value, r = policy.param(f"budget.{name}").at(on)
+        except PolicyError:  # not in force on that date
+            return default
         refs[name] = r.reference
         return value
 
-    if policy.has("budget.basis"):
-        basis = str(read("basis"))
+    basis = str(read("basis", "absolute"))
     groups: dict[str, dict[str, int]] = {"opening": {}, "income": {}, "expenditure": {}, "appropriation": {}}
     for full in sorted(policy.parameters):
         if not full.startswith("budget."):
@@ -204,17 +207,14 @@ def load_budget(
         prefix, _, fund = name.partition("_")
         if prefix not in groups or fund not in (*FUNDS, *SUMS):
             continue
-        try:
-            fen = read(name)
-        except PolicyError:
-            continue  # not in force on that date
-        if not isinstance(fen, int):
+        fen = read(name)
+        if not isinstance(fen, int) or isinstance(fen, bool):
             continue
         if basis == "per_insured":
             fen *= heads.get(_BASE[fund], 0)
         groups[prefix][fund] = fen
-    share = read("serious_illness_share") if policy.has("budget.serious_illness_share") else Ratio(0, 1)
-    large = read("large_amount_share") if policy.has("budget.large_amount_share") else Ratio(0, 1)
+    share = read("serious_illness_share", Ratio(0, 1))
+    large = read("large_amount_share", Ratio(0, 1))
     return Budget(
         region=policy.region.admdvs, on=on, basis=basis, opening=groups["opening"], income=groups["income"],
         expenditure=groups["expenditure"], appropriation=groups["appropriation"], serious_illness_share=share,

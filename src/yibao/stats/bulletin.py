@@ -140,11 +140,11 @@ def build(
             "budget_basis": budget.basis,
             "serious_illness_share": budget.serious_illness_share.decimal(),
             "large_amount_share": budget.large_amount_share.decimal(),
-        },  # fmt: skip
+        },
         "names": {
             "scheme": SCHEME_NAMES, "kind": KIND_NAMES, "level": {**LEVEL_NAMES, "all": "合计"}, "severity": SEVERITY,
             "sections": dict(SECTIONS),
-        },  # fmt: skip
+        },
         "coverage": ind["insured"],
         "funds": {"accounts": [_account_json(r) for r in rows.values()], "budget_references": dict(budget.references)},
         "benefits": ind["benefits"],

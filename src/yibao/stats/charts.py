@@ -22,6 +22,7 @@ FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, Source Han Sans SC, PingFang SC, 
 _FONT_DIRS = ("/usr/share/fonts/truetype/wqy", "/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto")
 _registered = False
 _DIV = {"亿元": Decimal(100_000_000), "万元": Decimal(10_000), "元": Decimal(1)}
+_SCHEME_COLORS = alt.Scale(domain=["职工医保", "居民医保"], range=["#2b6cb0", "#dd6b20"])
 MAIN_FUNDS = ("employee_pool", "personal_account", "resident", "assistance", "maternity", "ltc", "cvlserv")
 
 
@@ -37,7 +38,7 @@ def _register_fonts() -> None:
     _registered = True
 
 
-def svg(chart: alt.TopLevelMixin) -> str:
+def svg(chart: Any) -> str:
     """Render one chart to an SVG string (no script, no network)."""
     import vl_convert as vlc
 
@@ -45,6 +46,10 @@ def svg(chart: alt.TopLevelMixin) -> str:
     spec = chart.configure(font=FONT).configure_view(stroke=None).to_dict()
     out: str = vlc.vegalite_to_svg(spec)
     return out
+
+
+def _data(values: list[dict[str, Any]]) -> Any:
+    return alt.Data(values=values)  # type: ignore[no-untyped-call]
 
 
 def _f(v: Any) -> float | None:
@@ -56,7 +61,7 @@ def _accounts(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [rows[k] for k in MAIN_FUNDS if k in rows and rows[k]["present"]]
 
 
-def fund_chart(doc: Mapping[str, Any]) -> alt.Chart:
+def fund_chart(doc: Mapping[str, Any]) -> Any:
     """基金收支: income, spending and cumulative balance of each main fund."""
     rows = _accounts(doc)
     largest = max((abs(r[k]) for r in rows for k in ("income", "expenditure", "cumulative")), default=Decimal(0))
@@ -67,7 +72,7 @@ def fund_chart(doc: Mapping[str, Any]) -> alt.Chart:
         for i, (k, label) in enumerate((("income", "本年收入"), ("expenditure", "本年支出"), ("cumulative", "累计结存")))
     ]
     return (
-        alt.Chart(alt.Data(values=data), title=alt.Title(f"基金收支与累计结存（{unit}）", anchor="start"))
+        alt.Chart(_data(data), title=alt.Title(f"基金收支与累计结存（{unit}）", anchor="start"))
         .mark_bar()
         .encode(
             x=alt.X("基金:N", title=None, sort=[r["name"] for r in rows], axis=alt.Axis(labelAngle=0, labelLimit=160)),
@@ -81,11 +86,11 @@ def fund_chart(doc: Mapping[str, Any]) -> alt.Chart:
     )  # fmt: skip
 
 
-def months_chart(doc: Mapping[str, Any]) -> alt.LayerChart:
+def months_chart(doc: Mapping[str, Any]) -> Any:
     """可支付月数 of each fund that spent something."""
-    rows = [r for r in _accounts(doc) if r["months_payable"] is not None]
+    rows = [r for r in _accounts(doc) if r["months_payable"] is not None and r["months_payable"] >= 0]
     data = [{"基金": r["name"], "月数": _f(r["months_payable"])} for r in rows]
-    base = alt.Chart(alt.Data(values=data), title=alt.Title("累计结存可支付月数（个月）", anchor="start")).encode(
+    base = alt.Chart(_data(data), title=alt.Title("累计结存可支付月数（个月）", anchor="start")).encode(
         y=alt.Y("基金:N", title=None, sort=[r["name"] for r in rows], axis=alt.Axis(labelLimit=200)),
         x=alt.X("月数:Q", title="个月"),
     )
@@ -94,7 +99,7 @@ def months_chart(doc: Mapping[str, Any]) -> alt.LayerChart:
     return (bars + text).properties(width=520, height=max(60, 34 * len(rows)))
 
 
-def benefits_chart(doc: Mapping[str, Any]) -> alt.Chart:
+def benefits_chart(doc: Mapping[str, Any]) -> Any:
     """享受待遇人次 by scheme and type."""
     names = doc["names"]
     data = []
@@ -106,10 +111,10 @@ def benefits_chart(doc: Mapping[str, Any]) -> alt.Chart:
             data.append({"险种": names["scheme"][scheme], "类别": names["kind"][kind], "人次": n})
     kinds = [names["kind"][k] for k in ("outpatient", "chronic", "inpatient", "pharmacy", "ltc", "other")]
     return (
-        alt.Chart(alt.Data(values=data), title=alt.Title("享受待遇人次（按类别）", anchor="start"))
+        alt.Chart(_data(data), title=alt.Title("享受待遇人次（按类别）", anchor="start"))
         .mark_bar()
         .encode(
-            y=alt.Y("险种:N", title=None),
+            y=alt.Y("险种:N", title=None, sort=["职工医保", "居民医保"]),
             x=alt.X("人次:Q", title="人次", stack="zero"),
             color=alt.Color("类别:N", sort=kinds, title=None, legend=alt.Legend(orient="top")),
             order=alt.Order("类别:N"),
@@ -119,7 +124,7 @@ def benefits_chart(doc: Mapping[str, Any]) -> alt.Chart:
     )  # fmt: skip
 
 
-def inpatient_chart(doc: Mapping[str, Any]) -> alt.Chart:
+def inpatient_chart(doc: Mapping[str, Any]) -> Any:
     """次均住院费用 by scheme and hospital level."""
     names = doc["names"]
     data = []
@@ -130,20 +135,20 @@ def inpatient_chart(doc: Mapping[str, Any]) -> alt.Chart:
                 data.append({"险种": names["scheme"][scheme], "医院等级": names["level"][lv], "元": _f(g["cost_per_time"])})
     order = [names["level"][lv] for lv in ("all", "3", "2", "1")]
     return (
-        alt.Chart(alt.Data(values=data), title=alt.Title("次均住院费用（元，按医院等级）", anchor="start"))
+        alt.Chart(_data(data), title=alt.Title("次均住院费用（元，按医院等级）", anchor="start"))
         .mark_bar()
         .encode(
             x=alt.X("医院等级:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=180)),
-            xOffset=alt.XOffset("险种:N"),
+            xOffset=alt.XOffset("险种:N", sort=["职工医保", "居民医保"]),
             y=alt.Y("元:Q", title="元"),
-            color=alt.Color("险种:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(range=["#2b6cb0", "#dd6b20"])),
+            color=alt.Color("险种:N", title=None, legend=alt.Legend(orient="top"), scale=_SCHEME_COLORS),
             tooltip=["险种:N", "医院等级:N", alt.Tooltip("元:Q", format=",.0f")],
         )
         .properties(width=640, height=240)
     )  # fmt: skip
 
 
-def ratio_chart(doc: Mapping[str, Any]) -> alt.LayerChart:
+def ratio_chart(doc: Mapping[str, Any]) -> Any:
     """住院费用目录内基金支付比例 by level, with the 2024 national values as ticks (± 3 pp band)."""
     names = doc["names"]
     data = []
@@ -156,13 +161,13 @@ def ratio_chart(doc: Mapping[str, Any]) -> alt.LayerChart:
             "低": _f(r["target"] * 100 - 3), "高": _f(r["target"] * 100 + 3),
         })  # fmt: skip
     order = [names["level"][lv] for lv in ("all", "3", "2", "1")]
-    base = alt.Chart(alt.Data(values=data)).encode(
+    base = alt.Chart(_data(data)).encode(
         x=alt.X("医院等级:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=180)),
-        xOffset=alt.XOffset("险种:N"),
+        xOffset=alt.XOffset("险种:N", sort=["职工医保", "居民医保"]),
     )
     bars = base.mark_bar(opacity=0.85).encode(
         y=alt.Y("本统筹区:Q", title="%", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("险种:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(range=["#2b6cb0", "#dd6b20"])),
+        color=alt.Color("险种:N", title=None, legend=alt.Legend(orient="top"), scale=_SCHEME_COLORS),
         tooltip=["险种:N", "医院等级:N", alt.Tooltip("本统筹区:Q", format=".1f"), alt.Tooltip("全国2024:Q", format=".1f")],
     )
     band = base.mark_errorbar(color="black", thickness=1, ticks=True).encode(y=alt.Y("低:Q"), y2=alt.Y2("高:Q"))

@@ -7,7 +7,7 @@ the fee lines summed per encounter), grouped by
 - ``kind`` — outpatient 普通门急诊, chronic 门诊慢特病, inpatient 住院, pharmacy 药店购药, ltc 长期护理, other
   (:func:`yibao.codes.visit_kind` of ``med_type``);
 - ``level`` — "3" / "2" / "1" (一级及以下含未定级, :func:`yibao.codes.coarse_hosp_lv`), "-" for pharmacies;
-- ``retired`` (psn_type 12xx / 13xx), ``cross`` (异地: the person's ``insuplc_admdvs`` differs from the
+- ``retired`` (psn_type 12xx / 13xx, the settlement's, else the register's), ``cross`` (异地: the person's ``insuplc_admdvs`` differs from the
   institution's ``admdvs``) and ``cross_prov`` (跨省: the first two digits differ);
 
 with integer sums of every 2207 money field (fen) and counts. A **reversal** (``refd_setl_flag`` = "1")
@@ -28,7 +28,7 @@ import polars as pl
 
 from yibao import codes
 from yibao.dataset.io import DatasetError, read_table, table_path
-from yibao.dataset.schema import SETLINFO_MONEY
+from yibao.dataset.schema import SETLINFO_MONEY, TABLES
 
 __all__ = ["DRUG_CHRGITM", "KINDS", "LEVELS", "SCHEMES", "Frames", "load"]
 
@@ -54,10 +54,15 @@ def _kind(med_type: str) -> str:
 
 _SCHEME_OF = {code: _scheme(code) for code in codes.INSUTYPE}
 _KIND_OF = {code: _kind(code) for code in codes.MED_TYPE}
-_LEVEL_OF = {code: codes.coarse_hosp_lv(code) for code in codes.HOSP_LV}
+_LEVEL_OF = {code: codes.coarse_hosp_lv(code) for code in (*codes.HOSP_LV, "1", "2", "3")}
 
-MEASURES = (*SETLINFO_MONEY, "n", "mulaid_n", "maf_n", "los_days", "fee_fen", "drug_fen", "inscope_fen")
-"""The cube's summed columns: every money field, person-times, mutual-aid and assistance person-times,
+_ENUMS = {"scheme": pl.Enum(SCHEMES), "kind": pl.Enum(KINDS), "level": pl.Enum(LEVELS)}
+
+_SUMMED_MONEY = tuple(c for c in SETLINFO_MONEY if c not in ("balc", "act_pay_dedc", "hosp_part_amt"))
+"""Money fields the statistics sum (``balc`` is a balance, not a flow)."""
+
+MEASURES = (*_SUMMED_MONEY, "n", "mulaid_n", "maf_n", "los_days", "fee_fen", "drug_fen", "inscope_fen")
+"""The cube's summed columns: the money fields, person-times, mutual-aid and assistance person-times,
 inpatient days, fee-line totals and drug fee totals (fen), the in-catalogue base (fen)."""
 
 
@@ -108,7 +113,47 @@ def _exists(folder: Path, name: str) -> bool:
 
 
 def _optional(folder: Path, name: str, columns: list[str] | None = None) -> pl.DataFrame | None:
-    return read_table(folder, name, columns) if _exists(folder, name) else None
+    return _read(folder, name, columns) if _exists(folder, name) else None
+
+
+def _read(folder: Path, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+    return _scan(folder, name, columns).collect()
+
+
+def _scan(folder: Path, name: str, columns: list[str] | None = None) -> pl.LazyFrame:
+    """:func:`yibao.dataset.io.read_table`, with a fast path for Parquet: a Polars scan that turns each
+    DECIMAL(p, s ≤ 2) money column into Int64 fen exactly (``value × 100`` is a whole number). Anything
+    else (CSV, integer or float money, a finer scale, other kinds) goes through ``read_table`` and its checks."""
+    table = TABLES[name]
+    wanted = list(columns) if columns is not None else list(table.names)
+    path = table_path(folder, name)
+    if path.suffix != ".parquet":
+        return read_table(folder, name, wanted).lazy()
+    try:
+        schema = pl.read_parquet_schema(path)
+    except Exception:
+        return read_table(folder, name, wanted).lazy()
+    exprs = []
+    for c in wanted:
+        kind = table.column(c).kind
+        dtype = schema.get(c)
+        if dtype is None:
+            return read_table(folder, name, wanted).lazy()  # its error names the missing column
+        if kind == "money":
+            if not isinstance(dtype, pl.Decimal) or dtype.scale is None or dtype.scale > 2:
+                return read_table(folder, name, wanted).lazy()
+            exprs.append((pl.col(c) * 100).cast(pl.Int64).alias(c))
+        elif kind == "str" and dtype == pl.String:
+            exprs.append(pl.col(c))
+        elif kind == "datetime" and isinstance(dtype, pl.Datetime):
+            exprs.append(pl.col(c).cast(pl.Datetime("us")))
+        elif kind == "date" and dtype == pl.Date:
+            exprs.append(pl.col(c))
+        elif kind in ("int", "float") and dtype.is_numeric():
+            exprs.append(pl.col(c).cast(pl.Int64 if kind == "int" else pl.Float64))
+        else:
+            return read_table(folder, name, wanted).lazy()
+    return pl.scan_parquet(path).select(exprs)
 
 
 def load(dataset: Path | str, *, extra: Path | str | None = None, months: int | None = None) -> Frames:
@@ -122,17 +167,33 @@ def load(dataset: Path | str, *, extra: Path | str | None = None, months: int | 
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             manifest = {}
-    psn = read_table(folder, "psn_info_b", ["psn_no", "insutype", "psn_type", "insuplc_admdvs", "emp_no", "psn_idet_type"])
+    psn = _read(folder, "psn_info_b", ["psn_no", "insutype", "psn_type", "insuplc_admdvs", "emp_no", "psn_idet_type"])
     emp = _optional(folder, "emp_b", ["emp_no", "emp_type"])
     insu = _optional(folder, "psn_insu_d", ["psn_no", "insutype", "begndate", "enddate"])
-    inst = read_table(folder, "fixmedins_b", ["fixmedins_code", "fixmedins_type", "hosp_lv", "admdvs"])
-    contrib = read_table(folder, "contribution_d", ["psn_no", "insutype", "clct_month", "clct_type", "amount", "to_account"])
-    setl = read_table(
+    inst = _read(folder, "fixmedins_b", ["fixmedins_code", "fixmedins_type", "hosp_lv", "admdvs"])
+    contrib = _read(folder, "contribution_d", ["psn_no", "insutype", "clct_month", "clct_type", "amount", "to_account"])
+    setl_scan = _scan(
         folder, "setl_d",
-        ["setl_id", "mdtrt_id", "psn_no", "fixmedins_code", "setl_time", "insutype", "psn_type", "med_type", "hosp_lv",
-         *SETLINFO_MONEY, "refd_setl_flag"],
+        ["mdtrt_id", "psn_no", "fixmedins_code", "setl_time", "insutype", "psn_type", "med_type", "hosp_lv",
+         *_SUMMED_MONEY, "refd_setl_flag"],
     )  # fmt: skip
-    mdtrt = read_table(folder, "mdtrt_d", ["mdtrt_id", "begntime", "endtime"])
+    stays = (
+        _scan(folder, "mdtrt_d", ["mdtrt_id", "med_type", "begntime", "endtime"])
+        .filter(pl.col("med_type").replace_strict(_KIND_OF, default="other", return_dtype=pl.String) == "inpatient")
+        .select("mdtrt_id", "begntime", "endtime")
+    )
+    fee_lines = 0
+    fee_agg: pl.LazyFrame | None = None
+    if _exists(folder, "fee_list_d"):  # fee lines summed per encounter: all, and drugs
+        fee = _scan(folder, "fee_list_d", ["mdtrt_id", "med_chrgitm_type", "det_item_fee_sumamt"])
+        amount = pl.col("det_item_fee_sumamt")
+        fee_agg = fee.group_by("mdtrt_id").agg(
+            amount.sum().alias("fee_fen"),
+            pl.when(pl.col("med_chrgitm_type").is_in(DRUG_CHRGITM)).then(amount).otherwise(0).sum().alias("drug_fen"),
+        )
+    setl = _enrich(setl_scan.collect(), psn, inst, stays, fee_agg)
+    if fee_agg is not None:
+        fee_lines = _count_rows(folder, "fee_list_d")
 
     times = setl.get_column("setl_time").drop_nulls()
     if times.len():
@@ -147,29 +208,20 @@ def load(dataset: Path | str, *, extra: Path | str | None = None, months: int | 
         first_d = last_d = None
         span = 12
     region = str(manifest.get("parameters", {}).get("admdvs") or _mode(psn.get_column("insuplc_admdvs")) or "990100")
-
-    # fee lines per encounter: total and drugs
-    fee_lines = 0
-    fee_agg: pl.DataFrame | None = None
-    if _exists(folder, "fee_list_d"):
-        fee = read_table(folder, "fee_list_d", ["mdtrt_id", "med_chrgitm_type", "det_item_fee_sumamt"])
-        fee_lines = fee.height
-        fee_agg = fee.group_by("mdtrt_id").agg(
-            pl.col("det_item_fee_sumamt").sum().alias("fee_fen"),
-            pl.col("det_item_fee_sumamt").filter(pl.col("med_chrgitm_type").is_in(DRUG_CHRGITM)).sum().alias("drug_fen"),
-        )
-        del fee
-
-    setl = _enrich(setl, psn, inst, mdtrt, fee_agg)
-    cube = setl.group_by("scheme", "kind", "level", "retired", "cross", "cross_prov").agg(
-        [pl.col(c).sum() for c in MEASURES]
-    ).sort("scheme", "kind", "level", "retired", "cross", "cross_prov")  # fmt: skip
+    dims = ("scheme", "kind", "level", "retired", "cross", "cross_prov")
+    cube = (
+        setl.group_by(*dims).agg([pl.col(c).sum() for c in MEASURES])
+        .sort(*dims).with_columns(pl.col("scheme", "kind", "level").cast(pl.String))
+    )  # fmt: skip
+    setl = setl.select("psn_no", "n", "scheme", "kind", "level", "maf_flag", "setl_time").with_columns(
+        pl.col("scheme", "kind", "level").cast(pl.String)
+    )
 
     extra_folder = Path(extra) if extra is not None else None
     findings = None
     for place in (folder, extra_folder):
         if place is not None and findings is None and _exists(place, "findings"):
-            findings = read_table(place, "findings", ["rule_id", "rule_name", "pattern", "sev_deg", "vola_amt",
+            findings = _read(place, "findings", ["rule_id", "rule_name", "pattern", "sev_deg", "vola_amt",
                                                        "fixmedins_code", "psn_no", "mdtrt_id"])  # fmt: skip
     drg = None
     for place in (folder, extra_folder):
@@ -187,53 +239,78 @@ def _mode(s: pl.Series) -> str | None:
     return str(s.mode().sort()[0]) if s.len() else None
 
 
+def _count_rows(folder: Path, name: str) -> int:
+    path = table_path(folder, name)
+    if path.suffix == ".parquet":
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    return read_table(folder, name, ["feedetl_sn"]).height
+
+
+def _lookup(keys: pl.Series, table: pl.DataFrame | pl.LazyFrame, key: str, values: list[str]) -> pl.DataFrame:
+    """``values`` of ``table`` for each of ``keys`` (nulls where absent), row for row: a narrow left join,
+    so the wide settlement frame is never copied by a join."""
+    right = table.lazy().select(key, *values)
+    left = keys.alias(key).to_frame().lazy()
+    out = left.join(right, on=key, how="left", maintain_order="left").select(values).collect()
+    if out.height != keys.len():  # duplicate keys on the right: keep the first
+        out = left.join(right.unique(subset=key, keep="first", maintain_order=True), on=key, how="left",
+                        maintain_order="left").select(values).collect()  # fmt: skip
+    return out
+
+
 def _enrich(
-    setl: pl.DataFrame, psn: pl.DataFrame, inst: pl.DataFrame, mdtrt: pl.DataFrame, fee: pl.DataFrame | None
+    setl: pl.DataFrame, psn: pl.DataFrame, inst: pl.DataFrame, stays: pl.LazyFrame, fee: pl.LazyFrame | None
 ) -> pl.DataFrame:
-    sign = pl.when(pl.col("refd_setl_flag") == "1").then(-1).otherwise(1).cast(pl.Int64)
-    inst_cols = inst.select(
-        "fixmedins_code",
-        pl.col("fixmedins_type").alias("inst_type"),
-        pl.col("hosp_lv").alias("inst_lv"),
-        pl.col("admdvs").alias("inst_admdvs"),
-    )
+    inst_of = {
+        col: dict(zip(inst.get_column("fixmedins_code").to_list(), inst.get_column(col).fill_null("").to_list(), strict=True))
+        for col in ("fixmedins_type", "hosp_lv", "admdvs")
+    }
+    code = pl.col("fixmedins_code")
+    person = _lookup(setl.get_column("psn_no"), psn, "psn_no", ["insuplc_admdvs", "psn_type"])
+    home = person.get_column("insuplc_admdvs")
     days = (pl.col("endtime").dt.date() - pl.col("begntime").dt.date()).dt.total_days()
-    stay = mdtrt.select("mdtrt_id", pl.max_horizontal(days, pl.lit(1)).cast(pl.Int64).alias("stay"))
-    df = (
-        setl.join(psn.select("psn_no", pl.col("insuplc_admdvs").alias("home")), on="psn_no", how="left")
-        .join(inst_cols, on="fixmedins_code", how="left")
-        .join(stay, on="mdtrt_id", how="left")
-    )
-    if fee is not None:
-        df = df.join(fee, on="mdtrt_id", how="left")
+    stay_table = stays.select("mdtrt_id", pl.max_horizontal(days, pl.lit(1)).cast(pl.Int64).alias("stay"))
+    extra = [home.fill_null("").alias("home"), person.get_column("psn_type").fill_null("").alias("psn_type_register")]
+    if fee is not None:  # one lookup per encounter: its fee lines and, for a stay, its days
+        per_encounter = fee.join(stay_table, on="mdtrt_id", how="full", coalesce=True)
+        found = _lookup(setl.get_column("mdtrt_id"), per_encounter, "mdtrt_id", ["fee_fen", "drug_fen", "stay"])
+        extra += [found.get_column(c) for c in ("fee_fen", "drug_fen", "stay")]
     else:
-        df = df.with_columns(pl.lit(0, pl.Int64).alias("fee_fen"), pl.lit(0, pl.Int64).alias("drug_fen"))
-    # an encounter settled, reversed and settled again carries its fee lines once: share them by sign
-    first_normal = (pl.col("refd_setl_flag") != "1") & (pl.col("setl_id") == pl.col("setl_id").filter(
-        pl.col("refd_setl_flag") != "1").first().over("mdtrt_id"))  # fmt: skip
+        extra.append(_lookup(setl.get_column("mdtrt_id"), stay_table, "mdtrt_id", ["stay"]).get_column("stay"))
+        extra += [pl.Series("fee_fen", [0] * setl.height, pl.Int64), pl.Series("drug_fen", [0] * setl.height, pl.Int64)]
+    df = setl.with_columns(extra).with_columns(
+        code.replace_strict(inst_of["fixmedins_type"], default="", return_dtype=pl.String).alias("inst_type"),
+        code.replace_strict(inst_of["hosp_lv"], default="", return_dtype=pl.String).alias("inst_lv"),
+        code.replace_strict(inst_of["admdvs"], default="", return_dtype=pl.String).alias("inst_admdvs"),
+    )
+    sign = pl.when(pl.col("refd_setl_flag") == "1").then(-1).otherwise(1).cast(pl.Int64)
     kind = pl.col("med_type").replace_strict(_KIND_OF, default="other", return_dtype=pl.String)
-    lv_raw = pl.when(pl.col("hosp_lv").fill_null("") != "").then(pl.col("hosp_lv")).otherwise(pl.col("inst_lv").fill_null(""))
+    lv_raw = pl.when(pl.col("hosp_lv").fill_null("") != "").then(pl.col("hosp_lv")).otherwise(pl.col("inst_lv"))
     level = (
         pl.when((kind == "pharmacy") | (pl.col("inst_type") == "2"))
         .then(pl.lit("-"))
         .otherwise(lv_raw.replace_strict(_LEVEL_OF, default="1", return_dtype=pl.String))
     )
-    home = pl.col("home").fill_null("")
-    there = pl.col("inst_admdvs").fill_null("")
+    here = pl.col("home")
+    there = pl.col("inst_admdvs")
+    n = pl.col("n")
+    # fee lines belong to the encounter: each settlement row carries them with its sign, so an encounter
+    # settled, reversed and settled again counts them once, and a reversed one not at all (as its money)
     return df.with_columns(
         sign.alias("n"),
-        pl.col("insutype").replace_strict(_SCHEME_OF, default="other", return_dtype=pl.String).alias("scheme"),
-        kind.alias("kind"),
-        level.alias("level"),
-        pl.col("psn_type").fill_null("").str.slice(0, 2).is_in(["12", "13"]).alias("retired"),
-        ((home != "") & (there != "") & (home != there)).alias("cross"),
-        ((home != "") & (there != "") & (home.str.slice(0, 2) != there.str.slice(0, 2))).alias("cross_prov"),
+        pl.col("insutype").replace_strict(_SCHEME_OF, default="other", return_dtype=pl.String).cast(_ENUMS["scheme"]).alias("scheme"),
+        kind.cast(_ENUMS["kind"]).alias("kind"),
+        level.cast(_ENUMS["level"]).alias("level"),
+        pl.when(pl.col("psn_type").fill_null("") != "").then(pl.col("psn_type")).otherwise(pl.col("psn_type_register"))
+        .str.slice(0, 2).is_in(["12", "13"]).alias("retired"),
+        ((here != "") & (there != "") & (here != there)).alias("cross"),
+        ((here != "") & (there != "") & (here.str.slice(0, 2) != there.str.slice(0, 2))).alias("cross_prov"),
     ).with_columns(
-        (pl.col("n") * (pl.col("acct_mulaid_pay") != 0).cast(pl.Int64)).alias("mulaid_n"),
-        (pl.col("n") * (pl.col("maf_pay") != 0).cast(pl.Int64)).alias("maf_n"),
+        (n * (pl.col("acct_mulaid_pay") != 0).cast(pl.Int64)).alias("mulaid_n"),
+        (n * (pl.col("maf_pay") != 0).cast(pl.Int64)).alias("maf_n"),
         (pl.col("maf_pay") != 0).alias("maf_flag"),
-        pl.when(pl.col("kind") == "inpatient").then(pl.col("n") * pl.col("stay").fill_null(1)).otherwise(0).alias("los_days"),
-        pl.when(first_normal).then(pl.col("fee_fen").fill_null(0)).otherwise(0).alias("fee_fen"),
-        pl.when(first_normal).then(pl.col("drug_fen").fill_null(0)).otherwise(0).alias("drug_fen"),
+        pl.when(pl.col("kind") == "inpatient").then(n * pl.col("stay").fill_null(1)).otherwise(0).alias("los_days"),
+        (n * pl.col("fee_fen").fill_null(0)).alias("fee_fen"),
+        (n * pl.col("drug_fen").fill_null(0)).alias("drug_fen"),
         (pl.col("medfee_sumamt") - pl.col("fulamt_ownpay_amt") - pl.col("overlmt_selfpay")).alias("inscope_fen"),
     )

@@ -15,7 +15,6 @@ about the policy pack, reported as it is.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,12 @@ TOLERANCE_PP = Fraction(3)
 SOURCE = "2024年全国医疗保障事业发展统计公报 (statistics.md §1 E, inferred)"
 
 
-def compare(computed: Mapping[str, Mapping[str, Fraction | None]]) -> list[dict[str, Any]]:
-    """Rows scheme × level (overall first) with the computed ratio, the target, the gap and the verdict."""
+def compare(
+    computed: Mapping[str, Mapping[str, Fraction | None]],
+    policy_reading: Mapping[str, Mapping[str, Fraction | None]] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows scheme × level (overall first) with the computed ratio, the target, the gap and the verdict;
+    ``policy_reading`` adds the same ratio over 符合政策范围金额 alone (乙类先行自付 outside the base)."""
     rows = []
     for scheme, targets in BULLETIN_2024.items():
         for level, target in targets.items():
@@ -50,6 +53,10 @@ def compare(computed: Mapping[str, Mapping[str, Fraction | None]]) -> list[dict[
                 "tolerance_pp": dec(TOLERANCE_PP, 0),
                 "source": SOURCE,
             })  # fmt: skip
+            if policy_reading is not None:
+                alt = policy_reading.get(scheme, {}).get(level)
+                rows[-1]["computed_policy_range"] = None if alt is None else dec(alt, 4)
+                rows[-1]["diff_pp_policy_range"] = None if alt is None else dec((alt - target) * 100, 2)
     return rows
 
 
@@ -62,8 +69,8 @@ def fidelity(dataset: Path | str | Any) -> list[dict[str, Any]]:
     computed = {
         scheme: {lv: g["fund_ratio"] for lv, g in ind["inpatient"].get(scheme, {}).items()} for scheme in BULLETIN_2024
     }
-    return compare(computed)
-
-
-def _pp(d: Decimal | None) -> str:
-    return "—" if d is None else f"{d:+.2f}"
+    policy = {
+        scheme: {lv: g.get("fund_ratio_policy") for lv, g in ind["inpatient"].get(scheme, {}).items()}
+        for scheme in BULLETIN_2024
+    }
+    return compare(computed, policy)

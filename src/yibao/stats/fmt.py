@@ -27,8 +27,8 @@ __all__ = [
     "cn_growth",
     "cn_money",
     "cn_months",
-    "cn_persons",
     "cn_pct",
+    "cn_persons",
     "cn_times",
     "dec",
     "jsonify",
@@ -145,9 +145,11 @@ def cn_growth(rate: Any, places: int = 2) -> str:
 
 
 def cn_months(m: Any, places: int = 1) -> str:
-    """Months payable to one decimal ("5.3个月"); ``—`` when None."""
+    """Months payable to one decimal ("5.3个月"); ``—`` when None, "累计赤字" when the balance is negative."""
     if m is None:
         return "—"
+    if _d(m) < 0:
+        return "累计赤字"
     return f"{_d(m).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)}个月"
 
 

@@ -15,7 +15,8 @@ Definitions (money in fen, ratios exact :class:`~fractions.Fraction`, person-tim
   the cost inside the catalogue — everything but 全自费 (丙类 and items outside the catalogue) and the part
   above a price cap (超限价): 乙类先行自付 and the deductible stay *inside* the base, as they are inside the
   catalogue; the numerator is every fund (统筹, 大额 / 大病, 公务员补助, 医疗救助 …, i.e. ``fund_pay_sumamt``,
-  without the personal account). A variant without 医疗救助 is given beside it (``fund_ratio_basic``);
+  without the personal account). Variants are given beside it: without 医疗救助 (``fund_ratio_basic``), and
+  over 符合政策范围金额 ``inscp_scp_amt`` alone, i.e. with 乙类先行自付 *outside* the base (``fund_ratio_policy``);
 - **cross-region care** 异地就医: the person's ``insuplc_admdvs`` differs from the institution's ``admdvs``
   (跨省 when the province, the first two digits, differs); counted over 普通门急诊, 门诊慢特病 and 住院 as
   the bulletin does, pharmacies given apart;
@@ -100,6 +101,7 @@ def _group(frames: Frames, **where: Any) -> dict[str, Any]:
         "cost_per_time": ratio(medfee, n * 100) if n else None,  # yuan
         "fund_ratio": ratio(fund, inscope),
         "fund_ratio_basic": ratio(fund - s("maf_pay", **where), inscope),
+        "fund_ratio_policy": ratio(fund, s("inscp_scp_amt", **where)),
     }
 
 
@@ -115,7 +117,7 @@ def indicators(dataset: Path | str | Frames) -> dict[str, Any]:
     inpatient: dict[str, Any] = {}
     outpatient: dict[str, Any] = {}
     for sc in schemes:
-        by_kind = {k: s("n", scheme=sc, kind=k) for k in KINDS if s("n", scheme=sc, kind=k) or k in CARE + ("pharmacy",)}
+        by_kind = {k: s("n", scheme=sc, kind=k) for k in KINDS if s("n", scheme=sc, kind=k) or k in (*CARE, "pharmacy")}
         benefits[sc] = {
             "person_times": sum(by_kind.values()),
             "by_kind": by_kind,
@@ -188,7 +190,7 @@ def indicators(dataset: Path | str | Frames) -> dict[str, Any]:
         "amount": Fen(s("acct_mulaid_pay")),
         "person_times": s("mulaid_n"),
     }
-    contrib = f.contrib.filter((pl.col("clct_type") == "4"))
+    contrib = f.contrib.filter(pl.col("clct_type") == "4")
     ip_maf_n = s("maf_n", kind="inpatient")
     op_maf_n = s("maf_n", kind=("outpatient", "chronic", "pharmacy", "other"))
     ip_maf = s("maf_pay", kind="inpatient")

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from yibao.dataset.io import write_table
 from yibao.dataset.schema import SETLINFO_MONEY
 
-__all__ = ["replicate", "sample_dataset"]
+__all__ = ["replicate", "sample_dataset", "write_rows"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -65,11 +65,11 @@ def _split(total: I64, weights: npt.NDArray[np.float64], group: I64) -> I64:
     upper[last] = total[group[last]]
     lower = np.r_[0, upper[:-1]]
     lower[first] = 0
-    return upper - lower
+    return np.asarray(upper - lower, dtype=np.int64)
 
 
 def _pct(x: I64, rate: npt.NDArray[np.float64] | float) -> I64:
-    return np.floor(x * rate + 0.5).astype(np.int64)
+    return np.asarray(np.floor(x * rate + 0.5), dtype=np.int64)
 
 
 def sample_dataset(folder: Path | str, *, persons: int = 5000, seed: int = 1, year: int = 2024) -> dict[str, int]:
@@ -117,11 +117,11 @@ def sample_dataset(folder: Path | str, *, persons: int = 5000, seed: int = 1, ye
     # institutions: hospitals of each level (a few outside the region), pharmacies
     per_level = {"3": max(1, n // 100_000 + 2), "2": max(2, n // 40_000 + 3), "1": max(3, n // 10_000 + 5)}
     inst_rows: list[dict[str, Any]] = []
-    for lv, k in per_level.items():
+    for grade, k in per_level.items():
         for j in range(k):
-            outside = lv == "3" and j == 0  # the first 三级 hospital is in another province
-            inst_rows.append({"fixmedins_code": f"H{lv}{j:04d}", "fixmedins_name": f"{lv}级医院{j}", "fixmedins_type": "1",
-                              "hosp_lv": _HOSP_LV[lv] if j % 7 != 6 else "", "admdvs": "110100" if outside else ADMDVS,
+            outside = grade == "3" and j == 0  # the first 三级 hospital is in another province
+            inst_rows.append({"fixmedins_code": f"H{grade}{j:04d}", "fixmedins_name": f"{grade}级医院{j}", "fixmedins_type": "1",
+                              "hosp_lv": _HOSP_LV[grade] if j % 7 != 6 else "", "admdvs": "110100" if outside else ADMDVS,
                               "bed_cnt": 100})  # fmt: skip
     pharmacies = max(3, n // 3000)
     for j in range(pharmacies):
@@ -280,6 +280,32 @@ def sample_dataset(folder: Path | str, *, persons: int = 5000, seed: int = 1, ye
     contrib = pl.concat(rows)
     write_table(folder, "contribution_d", contrib)
     return {"psn_info_b": n, "mdtrt_d": m, "fee_list_d": len(grp), "setl_d": setl.height, "contribution_d": contrib.height}
+
+
+_DEFAULT = {"str": "", "int": 0, "float": 0.0, "money": 0, "count": 0, "price": 0, "ratio": 0, "date": None, "datetime": None}
+
+
+def write_rows(folder: Path | str, name: str, rows: list[dict[str, Any]]) -> None:
+    """Write a table from row dicts, every column the rows leave out at its default ("" for codes, 0 for
+    money in fen, null for dates): small hand-made datasets for tests.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> write_rows(d, "contribution_d", [{"psn_no": "1", "insutype": "310", "clct_type": "1", "amount": 700}])
+    >>> from yibao.dataset.io import read_table
+    >>> read_table(d, "contribution_d")["amount"].to_list()
+    [700]
+    """
+    from yibao.dataset.io import polars_schema
+    from yibao.dataset.schema import TABLES
+
+    table = TABLES[name]
+    unknown = {k for r in rows for k in r} - set(table.names)
+    if unknown:
+        raise KeyError(f"{name} has no columns {sorted(unknown)}")
+    data = {c.name: [r.get(c.name, _DEFAULT[c.kind]) for r in rows] for c in table.columns}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    write_table(folder, name, pl.DataFrame(data, schema=polars_schema(table)))
 
 
 _ID_COLUMNS = {

@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from yibao.stats.fmt import cn_count, cn_growth, cn_money, cn_months, cn_pct, cn_persons, cn_times, money_unit, num
+from yibao.stats.fmt import (
+    cn_count,
+    cn_growth,
+    cn_money,
+    cn_months,
+    cn_pct,
+    cn_persons,
+    cn_times,
+    money_unit,
+    num,
+)
 
 __all__ = ["SECTIONS", "paragraphs"]
 
@@ -30,7 +40,8 @@ SECTIONS = (
 def _acct(doc: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
     for r in doc["funds"]["accounts"]:
         if r["key"] == key:
-            return r
+            row: Mapping[str, Any] = r
+            return row
     return None
 
 
@@ -148,6 +159,8 @@ def _expenses(doc: Mapping[str, Any]) -> list[str]:
 def _cross(doc: Mapping[str, Any]) -> list[str]:
     c = doc["cross_region"]
     t = c["total"]
+    if not t["person_times"] and not c["cross_province"]["person_times"]:
+        return ["本期数据中无异地就医记录（参保人员均在参保地就医）。"]
     out = [
         f"参保人员普通门急诊、门诊慢特病及住院异地就医{cn_times(t['person_times'])}，其中职工{cn_times(c['employee']['person_times'])}，"
         f"居民{cn_times(c['resident']['person_times'])}；异地就医费用{cn_money(t['medfee'])}，其中职工"
@@ -204,15 +217,24 @@ def _maternity(doc: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _drg(doc: Mapping[str, Any]) -> list[str]:
+    d = doc.get("drg") or {}
+    if not d.get("present"):
+        return []
+    totals = "，".join(f"{k} {cn_money(v)}" for k, v in d.get("totals", {}).items())
+    return [f"按病组（DRG/DIP）付费结算{d['cases']:,}例" + (f"（{totals}）" if totals else "") + "。"]
+
+
 def _supervision(doc: Mapping[str, Any]) -> list[str]:
     s = doc["supervision"]
     if not s["present"]:
-        return ["本期未提供基金监管结果（数据集或输出目录中无 findings.parquet）。"]
+        return ["本期未提供基金监管结果（数据集或输出目录中无 findings.parquet）。", *_drg(doc)]
     sev = s["by_severity"]
     parts = "、".join(f"{doc['names']['severity'].get(k, k)}{v['findings']:,}条（{cn_money(v['amount'])}）" for k, v in sev.items())
     return [
         f"智能监管规则和模型发现疑点{s['findings']:,}条，涉及金额{cn_money(s['amount'])}，涉及定点医药机构{s['institutions']:,}家、"
-        f"参保人员{cn_persons(s['persons'])}；其中{parts}。"
+        f"参保人员{cn_persons(s['persons'])}；其中{parts}。",
+        *_drg(doc),
     ]
 
 

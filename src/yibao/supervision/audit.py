@@ -31,6 +31,8 @@ Traceback (most recent call last):
 yibao.dataset.io.DatasetError: ...nowhere: no such dataset folder
 """
 
+# ruff: noqa: S608 - SQL text is built from code constants, schema names and quoted paths, never from input
+
 from __future__ import annotations
 
 import importlib
@@ -152,12 +154,15 @@ class AuditResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def connect(*, threads: int = 2, memory_limit: str = "5GB", temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    *, threads: int = 2, memory_limit: str = "5GB", temp_directory: Path | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with bounded threads and memory (spilling to ``temp_directory``)."""
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     if temp_directory is not None:
         con.execute(f"SET temp_directory = '{_quote(str(temp_directory))}'")
     return con
@@ -183,7 +188,17 @@ def _column_sql(name: str, kind: str, source_type: str, where: str) -> tuple[str
             if s > scale:
                 return None, f"{where}: {s} decimal places, more than the {scale} of {kind}"
             return f"CAST({col} * {factor} AS BIGINT) AS {col}", None
-        if t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"):
+        if t in (
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UTINYINT",
+            "USMALLINT",
+            "UINTEGER",
+            "UBIGINT",
+        ):
             return f"CAST({col} AS BIGINT) * {factor} AS {col}", None
         if t == "VARCHAR":  # CSV text: exact through DECIMAL
             return f"CAST(CAST({col} AS DECIMAL(38, {scale})) * {factor} AS BIGINT) AS {col}", None
@@ -194,7 +209,9 @@ def _column_sql(name: str, kind: str, source_type: str, where: str) -> tuple[str
     return f"CAST({col} AS {target}) AS {col}", None
 
 
-def register_dataset(con: duckdb.DuckDBPyConnection, folder: Path | str, *, materialize: bool = False) -> Registration:
+def register_dataset(
+    con: duckdb.DuckDBPyConnection, folder: Path | str, *, materialize: bool = False
+) -> Registration:
     """Register every dataset table of ``folder`` (Parquet, else CSV) as a view of its in-memory kinds.
 
     ``materialize`` loads the tables into DuckDB instead of reading the files for every query.
@@ -250,7 +267,9 @@ def register_dataset(con: duckdb.DuckDBPyConnection, folder: Path | str, *, mate
         con.execute(f"CREATE OR REPLACE {kind} {_ident(name)} AS SELECT {', '.join(selects)} FROM {source}")
         columns[name] = tuple(have)
     if not columns:
-        raise DatasetError(f"{folder}: no dataset tables (expected files like fee_list_d.parquet or mdtrt_d.csv)")
+        raise DatasetError(
+            f"{folder}: no dataset tables (expected files like fee_list_d.parquet or mdtrt_d.csv)"
+        )
     if missing_tables:
         problems.insert(0, f"{folder}: missing tables {', '.join(missing_tables)}")
     return Registration(columns, tuple(missing_tables), missing_columns, tuple(problems))
@@ -289,7 +308,9 @@ def _normalise(df: pl.DataFrame, *, rule_id: str, rule_name: str, pattern: str, 
         return pl.DataFrame(schema=FINDING_SCHEMA)
     if "evidence" in df.columns and df.schema["evidence"] != pl.String:
         df = df.with_columns(
-            pl.col("evidence").map_elements(lambda v: json.dumps(v, ensure_ascii=False, default=str), return_dtype=pl.String)
+            pl.col("evidence").map_elements(
+                lambda v: json.dumps(v, ensure_ascii=False, default=str), return_dtype=pl.String
+            )
         )
     defaults: dict[str, Any] = {
         "jr_id": "", "rule_id": rule_id, "rule_name": rule_name, "pattern": pattern, "sev_deg": sev_deg, "vola_amt": 0,
@@ -318,8 +339,10 @@ def finish(con: duckdb.DuckDBPyConnection, frames: Iterable[pl.DataFrame]) -> pl
     df = df.sort(["score", "vola_amt"], descending=True).unique(subset=key, keep="first")
     con.register("__findings", df.drop("jr_id").to_arrow())
     try:
-        parts_sql = ", ".join(f'COALESCE("{c}", \'\')' for c in key)
-        ided = con.sql(f"SELECT 'J' || SUBSTR(md5(concat_ws('|', {parts_sql})), 1, 19) AS jr_id, * FROM __findings").pl()
+        parts_sql = ", ".join(f"COALESCE(\"{c}\", '')" for c in key)
+        ided = con.sql(
+            f"SELECT 'J' || SUBSTR(md5(concat_ws('|', {parts_sql})), 1, 19) AS jr_id, * FROM __findings"
+        ).pl()
     finally:
         con.unregister("__findings")
     assert isinstance(ided, pl.DataFrame)
@@ -338,11 +361,22 @@ def run_model(con: duckdb.DuckDBPyConnection, model: Model, reg: Registration) -
     lacking = reg.lacks(model.needs)
     if lacking:
         return pl.DataFrame(schema=FINDING_SCHEMA), Check(
-            model.id, model.name, model.pattern, "model", "skipped", reason=f"data absent: {', '.join(lacking)}"
+            model.id,
+            model.name,
+            model.pattern,
+            "model",
+            "skipped",
+            reason=f"data absent: {', '.join(lacking)}",
         )
     t = time.perf_counter()
     try:
-        df = _normalise(model.run(con), rule_id=model.id, rule_name=model.name, pattern=model.pattern, sev_deg=model.sev_deg)
+        df = _normalise(
+            model.run(con),
+            rule_id=model.id,
+            rule_name=model.name,
+            pattern=model.pattern,
+            sev_deg=model.sev_deg,
+        )
     except _MISSING_DATA as e:
         return pl.DataFrame(schema=FINDING_SCHEMA), Check(
             model.id, model.name, model.pattern, "model", "skipped", seconds=time.perf_counter() - t,
@@ -390,7 +424,9 @@ def _knowledge_base(library: Any) -> Any:
     return None
 
 
-def _run_rule(con: duckdb.DuckDBPyConnection, rule: Any, kb: Any, reg: Registration) -> tuple[pl.DataFrame, Check]:
+def _run_rule(
+    con: duckdb.DuckDBPyConnection, rule: Any, kb: Any, reg: Registration
+) -> tuple[pl.DataFrame, Check]:
     rid = str(_rule_attr(rule, "id"))
     name = str(_rule_attr(rule, "name"))
     pattern = str(_rule_attr(rule, "pattern"))
@@ -405,7 +441,9 @@ def _run_rule(con: duckdb.DuckDBPyConnection, rule: Any, kb: Any, reg: Registrat
     if isinstance(needs, Mapping):
         lacking = reg.lacks(needs)
         if lacking:
-            return empty, Check(rid, name, pattern, "rule", "skipped", reason=f"data absent: {', '.join(lacking)}")
+            return empty, Check(
+                rid, name, pattern, "rule", "skipped", reason=f"data absent: {', '.join(lacking)}"
+            )
     t = time.perf_counter()
     try:
         out = module.batch(con, rule, kb)
@@ -442,11 +480,12 @@ def audit(
     threads: int = 2,
     memory_limit: str = "5GB",
     materialize: bool = False,
+    report: bool = True,
 ) -> AuditResult:
     """Run every 事后 rule of the library and every model over ``dataset``; write findings and the report.
 
     ``rules``: None for everything; a Library to use instead of the default one; or ids of rules and
-    models (``R-…`` / ``M-…``) to run only those.
+    models (``R-…`` / ``M-…``) to run only those. ``report=False`` skips the HTML summary.
     """
     t0 = time.perf_counter()
     dataset, out = Path(dataset), Path(out)
@@ -496,13 +535,15 @@ def audit(
         shutil.rmtree(spill, ignore_errors=True)
     findings_path = out / "findings.parquet"
     write_table(out, "findings", found)
-    report_path = _report(out, found, dataset, problems)
+    report_path = _report(out, found, dataset, problems) if report else None
     by_pattern = dict(sorted(found.group_by("pattern").len().iter_rows())) if found.height else {}
     result = AuditResult(
         dataset, out, findings_path, report_path, found.height, by_pattern, tuple(checks), tuple(problems),
         time.perf_counter() - t0,
     )  # fmt: skip
-    (out / "audit.json").write_text(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / "audit.json").write_text(
+        json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return result
 
 

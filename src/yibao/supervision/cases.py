@@ -78,7 +78,13 @@ STATES: tuple[str, ...] = ("初审", "复审", "申诉", "调查核实", "处理
 """The states in order; 处理 is final."""
 
 NEXT: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"初审": ("复审",), "复审": ("申诉", "调查核实"), "申诉": ("调查核实",), "调查核实": ("处理",), "处理": ()}
+    {
+        "初审": ("复审",),
+        "复审": ("申诉", "调查核实"),
+        "申诉": ("调查核实",),
+        "调查核实": ("处理",),
+        "处理": (),
+    }
 )
 """The allowed next states of each state (申诉 may be skipped, nothing else)."""
 
@@ -123,7 +129,9 @@ class Workflow:
             if state not in STATES:
                 raise CaseError(f"workflow: unknown state {state!r} in limits (states: {', '.join(STATES)})")
             if isinstance(days, bool) or not isinstance(days, int) or days < 0:
-                raise CaseError(f"workflow: the limit of {state} must be a whole number of days ≥ 0, got {days!r}")
+                raise CaseError(
+                    f"workflow: the limit of {state} must be a whole number of days ≥ 0, got {days!r}"
+                )
         for state in self.binding:
             if state not in STATES:
                 raise CaseError(f"workflow: unknown binding state {state!r}")
@@ -301,9 +309,7 @@ class Cases:
             if (case_id is None or p.case_id == case_id) and (wanted is None or p.kind in wanted)
         )
 
-    def post(
-        self, case_id: str, *, on: date, amount: Fen, kind: str, by: str = "", note: str = ""
-    ) -> Cases:
+    def post(self, case_id: str, *, on: date, amount: Fen, kind: str, by: str = "", note: str = "") -> Cases:
         """Append a posting of ``amount`` fen (> 0) of ``kind`` to a case."""
         case = self.get(case_id)
         where = f"case {case_id}"
@@ -312,7 +318,9 @@ class Cases:
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise CaseError(f"{where}: the amount must be whole fen (int), got {type(amount).__name__}")
         if amount <= 0:
-            raise CaseError(f"{where}: the amount must be positive (a correction is a reversal), got {amount}")
+            raise CaseError(
+                f"{where}: the amount must be positive (a correction is a reversal), got {amount}"
+            )
         if on < case.opened:
             raise CaseError(f"{where}: posting on {on} is before the case was opened on {case.opened}")
         if kind in CAPPED_KINDS:
@@ -334,8 +342,12 @@ class Cases:
         if any(p.reverses == posting_id for p in self.postings):
             raise CaseError(f"posting {posting_id}: is already reversed")
         if on < original.on:
-            raise CaseError(f"posting {posting_id}: a reversal on {on} is before the posting on {original.on}")
-        p = Posting(self._next_id(), original.case_id, on, -original.amount, original.kind, by, note, posting_id)
+            raise CaseError(
+                f"posting {posting_id}: a reversal on {on} is before the posting on {original.on}"
+            )
+        p = Posting(
+            self._next_id(), original.case_id, on, -original.amount, original.kind, by, note, posting_id
+        )
         return self._append(p)
 
     def _next_id(self) -> str:
@@ -419,7 +431,9 @@ def build_cases(
         pl.when(pl.col("pattern").is_in(list(separate))).then(pl.col("pattern")).otherwise(pl.lit(RULES_GROUP)).alias("_group"),
     )  # fmt: skip
     out: list[Case] = []
-    for (code, group), rows in sorted(f.group_by(["fixmedins_code", "_group"]), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+    for (code, group), rows in sorted(
+        f.group_by(["fixmedins_code", "_group"]), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))
+    ):
         code_s, group_s = str(code), str(group)
         out.append(
             Case(
@@ -500,19 +514,25 @@ def save_cases(cases: Cases, path: Path | str) -> None:
 def _save_case(con: sqlite3.Connection, c: Case, seq: int) -> None:
     header = (c.fixmedins_code, c.group, ",".join(c.patterns), c.violation_amt, c.sev_deg)
     row = con.execute(
-        "SELECT fixmedins_code, grp, patterns, violation_amt, sev_deg FROM cases WHERE case_id = ?", (c.case_id,)
+        "SELECT fixmedins_code, grp, patterns, violation_amt, sev_deg FROM cases WHERE case_id = ?",
+        (c.case_id,),
     ).fetchone()
     if row is None:
         con.execute("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?)", (c.case_id, *header, seq))
-        con.executemany("INSERT INTO case_findings VALUES (?, ?, ?)", [(c.case_id, i, j) for i, j in enumerate(c.jr_ids)])
+        con.executemany(
+            "INSERT INTO case_findings VALUES (?, ?, ?)", [(c.case_id, i, j) for i, j in enumerate(c.jr_ids)]
+        )
     elif tuple(row) != header:
         raise CaseError(f"case {c.case_id}: stored with other findings or amount {tuple(row)}; not {header}")
     stored = con.execute(
-        "SELECT state, on_date, by_whom, note, late_days FROM transitions WHERE case_id = ? ORDER BY seq", (c.case_id,)
+        "SELECT state, on_date, by_whom, note, late_days FROM transitions WHERE case_id = ? ORDER BY seq",
+        (c.case_id,),
     ).fetchall()
     mine = [(t.state, t.on.isoformat(), t.by, t.note, t.late_days) for t in c.transitions]
     if [tuple(r) for r in stored] != mine[: len(stored)]:
-        raise CaseError(f"case {c.case_id}: the stored history differs from this one (history is append-only)")
+        raise CaseError(
+            f"case {c.case_id}: the stored history differs from this one (history is append-only)"
+        )
     con.executemany(
         "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(c.case_id, i, *t) for i, t in enumerate(mine) if i >= len(stored)],
@@ -523,7 +543,10 @@ def _save_postings(con: sqlite3.Connection, postings: tuple[Posting, ...]) -> No
     stored = con.execute(
         "SELECT posting_id, case_id, on_date, amount, kind, by_whom, note, reverses FROM postings ORDER BY seq"
     ).fetchall()
-    mine = [(p.posting_id, p.case_id, p.on.isoformat(), p.amount, p.kind, p.by, p.note, p.reverses) for p in postings]
+    mine = [
+        (p.posting_id, p.case_id, p.on.isoformat(), p.amount, p.kind, p.by, p.note, p.reverses)
+        for p in postings
+    ]
     if [tuple(r) for r in stored] != mine[: len(stored)]:
         raise CaseError("ledger: the stored postings differ from these (the ledger is append-only)")
     con.executemany(

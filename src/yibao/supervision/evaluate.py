@@ -58,7 +58,9 @@ PATTERN_LEVEL: Mapping[str, str] = {
     "drug_resale": "code",
     "doctor_outlier": "doctor",
 }  # fmt: skip
-MODEL_PATTERNS = frozenset({"split_admission", "ghost_bed", "fake_admission", "card_cashout", "doctor_outlier"})
+MODEL_PATTERNS = frozenset(
+    {"split_admission", "ghost_bed", "fake_admission", "card_cashout", "doctor_outlier"}
+)
 """Patterns found by models (target precision and recall ≥ 0.8); the rest are rule patterns (≥ 0.95)."""
 TARGET = {"model": 0.8, "rule": 0.95}
 DEFAULT_K = 50
@@ -91,7 +93,9 @@ def _other_fraud(labels: pl.DataFrame, pattern: str) -> dict[str, set[str]]:
     other = labels.filter((pl.col("pattern") != pattern) & (pl.col("label") == "1"))
     out: dict[str, set[str]] = {}
     for col in ("feedetl_sn", "mdtrt_id", "drug_trac_codg"):
-        out[col] = set(other.filter(_nonempty(col)).get_column(col).to_list()) if col in other.columns else set()
+        out[col] = (
+            set(other.filter(_nonempty(col)).get_column(col).to_list()) if col in other.columns else set()
+        )
     return out
 
 
@@ -100,68 +104,80 @@ def _with_columns(df: pl.DataFrame, cols: tuple[str, ...]) -> pl.DataFrame:
     return df.with_columns(pl.lit("").alias(c) for c in missing) if missing else df
 
 
-def evaluate(findings: pl.DataFrame, labels: pl.DataFrame, *, k: int = DEFAULT_K) -> pl.DataFrame:
-    """One row per pattern (of the labels or the findings): counts, precision, recall, precision@k."""
+_SCHEMA = {
+    "pattern": pl.String, "rule_id": pl.String, "kind": pl.String, "level": pl.String, "positives": pl.Int64,
+    "hard_negatives": pl.Int64, "flagged": pl.Int64, "tp": pl.Int64, "fp": pl.Int64, "fn": pl.Int64,
+    "other_fraud": pl.Int64, "hard_negatives_flagged": pl.Int64, "unscored_findings": pl.Int64,
+    "precision": pl.Float64, "strict_precision": pl.Float64, "recall": pl.Float64, "k": pl.Int64,
+    "precision_at_k": pl.Float64, "target": pl.Float64, "meets_target": pl.Boolean,
+}  # fmt: skip
+
+
+def evaluate(findings: pl.DataFrame, labels: pl.DataFrame, *, k: int = DEFAULT_K, by_rule: bool = False) -> pl.DataFrame:
+    """One row per pattern (of the labels or the findings): counts, precision, recall, precision@k.
+
+    ``by_rule`` adds one row per rule or model of each pattern (``rule_id``; "*" on the pattern rows),
+    scored alone against the pattern's labels — to see which detector brings which hits.
+    """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     ents = tuple(LEVEL_FIELD.values())
-    findings = _with_columns(findings, (*ents, "score", "vola_amt")).with_columns(
-        pl.col("score").cast(pl.Float64).fill_null(0.0), pl.col("vola_amt").cast(pl.Int64, strict=False).fill_null(0)
+    findings = _with_columns(findings, (*ents, "score", "vola_amt", "rule_id")).with_columns(
+        pl.col("score").cast(pl.Float64).fill_null(0.0),
+        pl.col("vola_amt").cast(pl.Int64, strict=False).fill_null(0),
     )
     labels = _with_columns(labels, ents).with_columns(pl.col("label").cast(pl.String))
-    patterns = sorted(set(labels.get_column("pattern").to_list()) | set(findings.get_column("pattern").to_list()))
+    patterns = sorted(
+        set(labels.get_column("pattern").to_list()) | set(findings.get_column("pattern").to_list())
+    )
     rows = []
     for pattern in patterns:
-        level = level_of(pattern, labels)
-        col = LEVEL_FIELD[level]
-        lab = labels.filter((pl.col("pattern") == pattern) & _nonempty(col))
-        positives = set(lab.filter(pl.col("label") == "1").get_column(col).to_list())
-        negatives = set(lab.filter(pl.col("label") == "0").get_column(col).to_list()) - positives
         mine = findings.filter(pl.col("pattern") == pattern)
-        scored = mine.filter(_nonempty(col))
-        other = _other_fraud(labels, pattern)
-        hits_other = pl.lit(False)
-        for c, values in other.items():
-            if values:
-                hits_other = hits_other | pl.col(c).is_in(sorted(values))
-        ranked = (
-            scored.with_columns(hits_other.alias("_other"))
-            .group_by(col)
-            .agg(pl.col("score").max(), pl.col("vola_amt").max(), pl.col("_other").any())
-            .sort(["score", "vola_amt", col], descending=[True, True, False])
-        )
-        flagged = ranked.get_column(col).to_list()
-        other_set = set(ranked.filter(pl.col("_other")).get_column(col).to_list())
-        tp = sum(1 for e in flagged if e in positives)
-        neg_flagged = sum(1 for e in flagged if e in negatives)
-        fp = sum(1 for e in flagged if e not in positives and (e in negatives or e not in other_set))
-        others = sum(1 for e in flagged if e not in positives and e not in negatives and e in other_set)
-        candidates = [e for e in flagged if e in positives or e in negatives or e not in other_set]
-        top = candidates[:k]
-        kind = "model" if pattern in MODEL_PATTERNS else "rule"
-        precision = round(tp / (tp + fp), 4) if tp + fp else None
-        recall = round(tp / len(positives), 4) if positives else None
-        target = TARGET[kind]
-        rows.append(
-            {
-                "pattern": pattern, "kind": kind, "level": level, "positives": len(positives),
-                "hard_negatives": len(negatives), "flagged": len(flagged), "tp": tp, "fp": fp,
-                "fn": len(positives) - tp, "other_fraud": others, "hard_negatives_flagged": neg_flagged,
-                "unscored_findings": mine.height - scored.height, "precision": precision,
-                "strict_precision": round(tp / len(flagged), 4) if flagged else None, "recall": recall,
-                "k": k, "precision_at_k": round(sum(1 for e in top if e in positives) / len(top), 4) if top else None,
-                "target": target,
-                "meets_target": precision is not None and recall is not None and precision >= target and recall >= target,
-            }
-        )  # fmt: skip
-    schema = {
-        "pattern": pl.String, "kind": pl.String, "level": pl.String, "positives": pl.Int64, "hard_negatives": pl.Int64,
-        "flagged": pl.Int64, "tp": pl.Int64, "fp": pl.Int64, "fn": pl.Int64, "other_fraud": pl.Int64,
-        "hard_negatives_flagged": pl.Int64, "unscored_findings": pl.Int64, "precision": pl.Float64,
-        "strict_precision": pl.Float64, "recall": pl.Float64, "k": pl.Int64, "precision_at_k": pl.Float64,
-        "target": pl.Float64, "meets_target": pl.Boolean,
+        rows.append(_score(pattern, "*", mine, labels, k))
+        if by_rule:
+            for rule_id in sorted(set(mine.get_column("rule_id").to_list())):
+                rows.append(_score(pattern, rule_id, mine.filter(pl.col("rule_id") == rule_id), labels, k))
+    table = pl.DataFrame(rows, schema=_SCHEMA, orient="row") if rows else pl.DataFrame(schema=_SCHEMA)
+    return table if by_rule else table.drop("rule_id")
+
+
+def _score(pattern: str, rule_id: str, mine: pl.DataFrame, labels: pl.DataFrame, k: int) -> dict[str, object]:
+    level = level_of(pattern, labels)
+    col = LEVEL_FIELD[level]
+    lab = labels.filter((pl.col("pattern") == pattern) & _nonempty(col))
+    positives = set(lab.filter(pl.col("label") == "1").get_column(col).to_list())
+    negatives = set(lab.filter(pl.col("label") == "0").get_column(col).to_list()) - positives
+    scored = mine.filter(_nonempty(col))
+    hits_other = pl.lit(False)
+    for c, values in _other_fraud(labels, pattern).items():
+        if values:
+            hits_other = hits_other | pl.col(c).is_in(sorted(values))
+    ranked = (
+        scored.with_columns(hits_other.alias("_other"))
+        .group_by(col)
+        .agg(pl.col("score").max(), pl.col("vola_amt").max(), pl.col("_other").any())
+        .sort(["score", "vola_amt", col], descending=[True, True, False])
+    )
+    flagged = ranked.get_column(col).to_list()
+    other_set = set(ranked.filter(pl.col("_other")).get_column(col).to_list())
+    tp = sum(1 for e in flagged if e in positives)
+    fp = sum(1 for e in flagged if e not in positives and (e in negatives or e not in other_set))
+    others = sum(1 for e in flagged if e not in positives and e not in negatives and e in other_set)
+    top = [e for e in flagged if e in positives or e in negatives or e not in other_set][:k]
+    kind = "model" if pattern in MODEL_PATTERNS else "rule"
+    precision = round(tp / (tp + fp), 4) if tp + fp else None
+    recall = round(tp / len(positives), 4) if positives else None
+    target = TARGET[kind]
+    return {
+        "pattern": pattern, "rule_id": rule_id, "kind": kind, "level": level, "positives": len(positives),
+        "hard_negatives": len(negatives), "flagged": len(flagged), "tp": tp, "fp": fp, "fn": len(positives) - tp,
+        "other_fraud": others, "hard_negatives_flagged": sum(1 for e in flagged if e in negatives),
+        "unscored_findings": mine.height - scored.height, "precision": precision,
+        "strict_precision": round(tp / len(flagged), 4) if flagged else None, "recall": recall, "k": k,
+        "precision_at_k": round(sum(1 for e in top if e in positives) / len(top), 4) if top else None,
+        "target": target,
+        "meets_target": precision is not None and recall is not None and precision >= target and recall >= target,
     }  # fmt: skip
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
 def to_markdown(table: pl.DataFrame) -> str:

@@ -28,6 +28,7 @@ incompatible.csv        配伍禁忌: 十八反 / 十九畏 herb pairs (by code,
                         no code) and contraindicated drug pairs
 long_rx_dx.csv          chronic diseases (ICD-10 prefixes) that allow a 长处方 of up to 12 weeks
 sex_specific_dx.csv     diagnoses only one sex can have (ICD-10 prefixes)
+age_specific_dx.csv     diagnoses only an age band can have (IOCE-style age edits: 老年性白内障 ≥ 40 …)
 non_payable_dx.csv      diagnoses whose care the fund does not pay (cosmetic, 体检)
 ======================  ===========================================================================
 
@@ -162,7 +163,7 @@ class KnowledgeBase:
         exempt_dx: code → ICD prefixes lifting its gender / age restriction; maternity: code → insutypes
         paying it only under 生育 med_types; insutypes: code → the insutypes that may pay it.
         single_herbs; links (consumable → Link); procedures (item → ICD-9-CM-3 prefixes);
-        incompatible; long_rx_dx; sex_dx (prefix → gend); non_payable_dx;
+        incompatible; long_rx_dx; sex_dx (prefix → gend); age_dx (prefix, age_min, age_max); non_payable_dx;
         trace_products: trace prefix → the catalogue codes it stands for.
     """
 
@@ -180,6 +181,7 @@ class KnowledgeBase:
     incompatible: tuple[Incompatible, ...]
     long_rx_dx: tuple[str, ...]
     sex_dx: tuple[tuple[str, str], ...]
+    age_dx: tuple[tuple[str, int | None, int | None], ...]
     non_payable_dx: tuple[str, ...]
     trace_products: Mapping[str, frozenset[str]]
     includes: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
@@ -203,6 +205,13 @@ class KnowledgeBase:
                 return gend
         return ""
 
+    def age_of_dx(self, diag_code: str) -> tuple[int | None, int | None] | None:
+        """The (age_min, age_max) band of an age-specific diagnosis, or None."""
+        for prefix, lo, hi in self.age_dx:
+            if diag_code.startswith(prefix):
+                return lo, hi
+        return None
+
     def frame(self, name: str) -> pl.DataFrame:
         """One KB table as a Polars frame (the shape batch SQL joins; prices in 1e-6 yuan)."""
         return _frame(self, name)
@@ -216,7 +225,7 @@ class KnowledgeBase:
 FRAMES = (
     "items", "prices", "gender", "age", "level", "visits", "indications", "exempt", "maternity", "insutypes",
     "pairs", "limits", "days", "dose", "single_herb", "links", "link_oprn", "procedures", "incompatible",
-    "long_rx", "sex_dx", "nonpay_dx", "trace",
+    "long_rx", "sex_dx", "age_dx", "nonpay_dx", "trace",
 )  # fmt: skip
 """The names :meth:`KnowledgeBase.frame` knows."""
 
@@ -431,6 +440,15 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
             raise KBError("sex_specific_dx.csv", line, "gend", f"must be 1 or 2, not {row['gend']!r}")
     sex_dx = tuple(sorted(((row["icd_prefix"], row["gend"]) for _, row in sex_rows), key=lambda p: -len(p[0])))
     non_pay = tuple(row["icd_prefix"] for _, row in prefix_list("non_payable_dx.csv", ("icd_prefix", "name", "note")))
+    age_rows = []
+    rd = _Reader(folder, "age_specific_dx.csv", ("icd_prefix", "age_min", "age_max", "note"))
+    for line, row in prefix_list("age_specific_dx.csv", ("icd_prefix", "age_min", "age_max", "note")):
+        lo = _whole(rd, line, "age_min", row["age_min"]) if row["age_min"] else None
+        hi = _whole(rd, line, "age_max", row["age_max"]) if row["age_max"] else None
+        if lo is None and hi is None:
+            raise rd.fail(line, "age_min", "an age-specific diagnosis needs age_min or age_max")
+        age_rows.append((row["icd_prefix"], lo, hi))
+    age_dx = tuple(sorted(age_rows, key=lambda r: -len(r[0])))
 
     trace: dict[str, set[str]] = {}
     for prefix, code, _ in prefix_table(cat).iter_rows():
@@ -462,7 +480,7 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
     return KnowledgeBase(
         catalog=cat, items=items, pairs=tuple(pairs), limits=tuple(limits), doses=doses, exempt_dx=exempt,
         maternity=maternity, insutypes=insutypes, single_herbs=frozenset(single), links=links,
-        procedures=procedures, incompatible=tuple(incompatible), long_rx_dx=long_rx, sex_dx=sex_dx,
+        procedures=procedures, incompatible=tuple(incompatible), long_rx_dx=long_rx, sex_dx=sex_dx, age_dx=age_dx,
         non_payable_dx=non_pay, trace_products={k: frozenset(v) for k, v in trace.items()},
         includes=by_a("includes"), exclusive=by_a("exclusive"), swaps=by_a("swap"), secondary=by_a("primary_secondary"),
         frequency=lim("frequency"), quantity=lim("quantity"), course=course, days_limit=days,
@@ -487,7 +505,7 @@ def _df(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:  # noqa: C901 - one table per branch
+def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
     items = kb.items
     if name == "items":
         return _df(
@@ -571,6 +589,8 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:  # noqa: C901 - one ta
         return _df([(p, len(p)) for p in kb.long_rx_dx], {"prefix": _S, "len": _I})
     if name == "sex_dx":
         return _df([(p, g, len(p)) for p, g in kb.sex_dx], {"prefix": _S, "gend": _S, "len": _I})
+    if name == "age_dx":
+        return _df([(p, lo, hi, len(p)) for p, lo, hi in kb.age_dx], {"prefix": _S, "age_min": _I, "age_max": _I, "len": _I})
     if name == "nonpay_dx":
         return _df([(p, len(p)) for p in kb.non_payable_dx], {"prefix": _S, "len": _I})
     if name == "trace":

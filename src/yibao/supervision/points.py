@@ -34,6 +34,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
@@ -84,8 +85,12 @@ class Behaviour:
     def points_for(self, responsibility: str) -> int:
         """The points for a responsibility: 一般 → min, 重要 → middle (rounded down), 主要 → max."""
         if responsibility not in RESPONSIBILITY:
-            raise PointsError(f"responsibility {responsibility!r}: expected one of {', '.join(RESPONSIBILITY)}")
-        return (self.points_min, (self.points_min + self.points_max) // 2, self.points_max)[RESPONSIBILITY[responsibility]]
+            raise PointsError(
+                f"responsibility {responsibility!r}: expected one of {', '.join(RESPONSIBILITY)}"
+            )
+        return (self.points_min, (self.points_min + self.points_max) // 2, self.points_max)[
+            RESPONSIBILITY[responsibility]
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +123,9 @@ class PointsRules:
     def behaviour(self, behaviour_id: str) -> Behaviour:
         b = self.behaviours.get(behaviour_id)
         if b is None:
-            raise PointsError(f"behaviour {behaviour_id!r}: not in the points table ({', '.join(self.behaviours)})")
+            raise PointsError(
+                f"behaviour {behaviour_id!r}: not in the points table ({', '.join(self.behaviours)})"
+            )
         return b
 
 
@@ -133,9 +140,15 @@ def load_points_rules(folder: Path | str | None = None) -> PointsRules:
     """Read ``points.csv`` and ``sanctions.csv`` from ``folder`` (default :func:`points_folder`)."""
     base = Path(folder) if folder is not None else points_folder()
     behaviours: dict[str, Behaviour] = {}
-    for n, row in _rows(base / "points.csv", ("behaviour_id", "tier", "points_min", "points_max", "behaviour")):
+    for n, row in _rows(
+        base / "points.csv", ("behaviour_id", "tier", "points_min", "points_max", "behaviour")
+    ):
         where = f"{base / 'points.csv'}, line {n}"
-        tier, lo, hi = _int(row, "tier", where), _int(row, "points_min", where), _int(row, "points_max", where)
+        tier, lo, hi = (
+            _int(row, "tier", where),
+            _int(row, "points_min", where),
+            _int(row, "points_max", where),
+        )
         if not 1 <= tier <= len(TIERS):
             raise PointsError(f"{where}: tier must be 1–{len(TIERS)}, got {tier}")
         t_lo, t_hi = TIERS[tier - 1]
@@ -144,12 +157,18 @@ def load_points_rules(folder: Path | str | None = None) -> PointsRules:
         bid = row["behaviour_id"].strip()
         if not bid or bid in behaviours:
             raise PointsError(f"{where}: behaviour_id {bid!r} is empty or repeated")
-        behaviours[bid] = Behaviour(bid, tier, lo, hi, row["behaviour"].strip(), (row.get("source") or "").strip())
+        behaviours[bid] = Behaviour(
+            bid, tier, lo, hi, row["behaviour"].strip(), (row.get("source") or "").strip()
+        )
     suspension: dict[int, int] = {}
     terminate_at, bar, bar_once = MAX_POINTS, 12, 36
     for n, row in _rows(base / "sanctions.csv", ("points_from", "action", "months")):
         where = f"{base / 'sanctions.csv'}, line {n}"
-        frm, months, action = _int(row, "points_from", where), _int(row, "months", where), row["action"].strip()
+        frm, months, action = (
+            _int(row, "points_from", where),
+            _int(row, "months", where),
+            row["action"].strip(),
+        )
         if action == "暂停":
             if not 1 <= months <= 6:
                 raise PointsError(f"{where}: a suspension lasts 1–6 months, got {months}")
@@ -162,7 +181,9 @@ def load_points_rules(folder: Path | str | None = None) -> PointsRules:
             raise PointsError(f"{where}: action must be 暂停, 终止 or 一次记满, got {action!r}")
     if not suspension:
         raise PointsError(f"{base / 'sanctions.csv'}: no suspension (暂停) rows")
-    return PointsRules(MappingProxyType(behaviours), MappingProxyType(suspension), terminate_at, bar, bar_once)
+    return PointsRules(
+        MappingProxyType(behaviours), MappingProxyType(suspension), terminate_at, bar, bar_once
+    )
 
 
 def _rows(path: Path, need: tuple[str, ...]) -> Iterable[tuple[int, dict[str, str]]]:
@@ -277,7 +298,9 @@ def _close_termination(out: list[Sanction], i: int | None, on: date, staff: str,
     t = out[i]
     assert t.bar_until is not None
     if on < t.bar_until:
-        raise PointsError(f"{staff}: re-registration on {on} is before {t.bar_until} (terminated on {t.start})")
+        raise PointsError(
+            f"{staff}: re-registration on {on} is before {t.bar_until} (terminated on {t.start})"
+        )
     out[i] = t._replace(end=on)
 
 
@@ -292,7 +315,7 @@ def _index(sanctions: list[Sanction]) -> _Index:
     starts: list[int] = []
     ends: list[int] = []
     reasons: list[str] = []
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in pairwise(bounds):
         covering = [(term, start, r) for start, end, term, r in spans if start <= lo and hi <= end]
         if not covering:
             continue
@@ -341,7 +364,9 @@ class PointsLedger:
             self._compute(staff)
 
     def _compute(self, staff: str) -> None:
-        s, idx = _sanctions(staff, list(self._events.get(staff, ())), list(self._rereg.get(staff, ())), self.rules)
+        s, idx = _sanctions(
+            staff, list(self._events.get(staff, ())), list(self._rereg.get(staff, ())), self.rules
+        )
         self._sanctions[staff] = tuple(s)
         self._index[staff] = idx
 
@@ -453,7 +478,10 @@ class PointsLedger:
         evs = self.events()
         return pl.DataFrame(
             [e._asdict() for e in evs] if evs else None,
-            schema={f: (pl.Date if f == "on" else pl.Int64 if f == "points" else pl.String) for f in PointsEvent._fields},
+            schema={
+                f: (pl.Date if f == "on" else pl.Int64 if f == "points" else pl.String)
+                for f in PointsEvent._fields
+            },
             orient="row",
         )
 
@@ -465,4 +493,7 @@ class PointsLedger:
         if missing:
             raise PointsError(f"points events: missing columns {missing}")
         fields = [f for f in PointsEvent._fields if f in events.columns]
-        return PointsLedger((PointsEvent(**{f: r[f] for f in fields}) for r in events.select(fields).iter_rows(named=True)), rules=rules)
+        return PointsLedger(
+            (PointsEvent(**{f: r[f] for f in fields}) for r in events.select(fields).iter_rows(named=True)),
+            rules=rules,
+        )

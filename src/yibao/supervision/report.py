@@ -7,7 +7,7 @@ Vega and Vega-Lite) and inlined, so the page loads nothing from the network and 
 are written the Chinese way: 万元 / 亿元 for money, 万人次 for counts.
 
 >>> fmt_yuan(123456), fmt_yuan(1234567890), fmt_yuan(12345678901234)
-('1,234.56元', '123.46万元', '1,234.57亿元')
+('1,234.56元', '1,234.57万元', '1,234.57亿元')
 >>> fmt_count(9876, "人次"), fmt_count(123456, "人次"), fmt_pct(0.1234)
 ('9,876人次', '12.35万人次', '12.3%')
 """
@@ -71,8 +71,8 @@ def fmt_yuan(fen: Fen) -> str:
     if a < 1_000_000:
         return _grouped(fen, "元")
     if a < 10_000_000_000:
-        return _grouped(round_div(fen, 10_000) if fen >= 0 else -round_div(-fen, 10_000), "万元")
-    return _grouped(round_div(fen, 1_000_000) if fen >= 0 else -round_div(-fen, 1_000_000), "亿元")
+        return _grouped(round_div(fen, 10_000), "万元")
+    return _grouped(round_div(fen, 100_000_000), "亿元")
 
 
 def fmt_count(n: int, unit: str = "") -> str:
@@ -97,7 +97,7 @@ def fmt_indicator(value: Any, unit: str) -> str:
         return "—"
     v = float(value)
     if unit == "fen":
-        return fmt_yuan(int(round(v)))
+        return fmt_yuan(round(v))
     if unit == "share":
         return fmt_pct(v)
     if unit == "growth":
@@ -105,7 +105,7 @@ def fmt_indicator(value: Any, unit: str) -> str:
     if unit == "days":
         return f"{v:.1f}天"
     if unit == "count":
-        return fmt_count(int(round(v)))
+        return fmt_count(round(v))
     return f"{v:.2f}"
 
 
@@ -132,16 +132,21 @@ def _svg(spec: dict[str, Any]) -> str:
 
 
 def _bar_chart(rows: list[dict[str, Any]], *, y: str, x: str, x_title: str, label: str, color: str | None = None,
-               width: int = 560, y_title: str = "") -> str:  # fmt: skip
-    """Horizontal bars sorted by ``x`` with a text label at each bar's end."""
+               width: int = 560, y_title: str = "", order: Sequence[str] | None = None) -> str:  # fmt: skip
+    """Horizontal bars (sorted by ``x``, or in ``order``) with a text label at each bar's end."""
     height = max(60, 24 * len(rows))
-    enc_y = {"field": y, "type": "nominal", "sort": "-x", "title": y_title or None,
+    enc_y = {"field": y, "type": "nominal", "sort": list(order) if order else "-x", "title": y_title or None,
              "axis": {"labelLimit": 220}}  # fmt: skip
     bar: dict[str, Any] = {"mark": {"type": "bar", "color": "#3b6ea5"},
                            "encoding": {"y": enc_y, "x": {"field": x, "type": "quantitative", "title": x_title}}}  # fmt: skip
     if color:
         bar["mark"] = {"type": "bar"}
-        bar["encoding"]["color"] = {"field": color, "type": "nominal", "title": None, "legend": {"orient": "bottom"}}
+        bar["encoding"]["color"] = {
+            "field": color,
+            "type": "nominal",
+            "title": None,
+            "legend": {"orient": "bottom"},
+        }
     text = {"mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 11, "color": "#333"},
             "encoding": {"y": enc_y, "x": {"field": x, "type": "quantitative"}, "text": {"field": label}}}  # fmt: skip
     return _svg({"width": width, "height": height, "data": {"values": rows}, "layer": [bar, text]})
@@ -170,7 +175,10 @@ def _dataset_totals(dataset: Path | None) -> dict[str, Any]:
     con = duckdb.connect()
     try:
         for name, sql in (
-            ("fee_list_d", "SELECT count(*), CAST(coalesce(sum(det_item_fee_sumamt), 0) * 100 AS BIGINT) FROM {src}"),
+            (
+                "fee_list_d",
+                "SELECT count(*), CAST(coalesce(sum(det_item_fee_sumamt), 0) * 100 AS BIGINT) FROM {src}",
+            ),
             ("setl_d", "SELECT count(*), CAST(coalesce(sum(fund_pay_sumamt), 0) * 100 AS BIGINT) FROM {src}"),
         ):
             try:
@@ -179,7 +187,9 @@ def _dataset_totals(dataset: Path | None) -> dict[str, Any]:
                 continue
             src = f"read_parquet('{p.as_posix()}')" if p.suffix == ".parquet" else None
             if src is None:
-                df = read_table(dataset, name, ["det_item_fee_sumamt" if name == "fee_list_d" else "fund_pay_sumamt"])
+                df = read_table(
+                    dataset, name, ["det_item_fee_sumamt" if name == "fee_list_d" else "fund_pay_sumamt"]
+                )
                 n, total = df.height, int(df.to_series(0).sum())
             else:
                 row = con.execute(sql.format(src=src)).fetchone()
@@ -195,7 +205,11 @@ def _dataset_totals(dataset: Path | None) -> dict[str, Any]:
 
 def _totals(findings: pl.DataFrame, dataset: Path | None) -> dict[str, Any]:
     amt = int(findings["vola_amt"].sum()) if findings.height else 0
-    inst = findings.filter(pl.col("fixmedins_code").fill_null("") != "")["fixmedins_code"].n_unique() if findings.height else 0
+    inst = (
+        findings.filter(pl.col("fixmedins_code").fill_null("") != "")["fixmedins_code"].n_unique()
+        if findings.height
+        else 0
+    )
     persons = (
         findings.filter(pl.col("psn_no").fill_null("") != "")["psn_no"].n_unique()
         if findings.height and "psn_no" in findings.columns else 0
@@ -203,7 +217,13 @@ def _totals(findings: pl.DataFrame, dataset: Path | None) -> dict[str, Any]:
     grades = []
     for code, name in RESULT_TYPES.items():
         g = findings.filter(pl.col("sev_deg") == code) if findings.height else findings
-        grades.append({"name": name, "count": fmt_count(g.height, "条"), "amount": fmt_yuan(int(g["vola_amt"].sum()) if g.height else 0)})
+        grades.append(
+            {
+                "name": name,
+                "count": fmt_count(g.height, "条"),
+                "amount": fmt_yuan(int(g["vola_amt"].sum()) if g.height else 0),
+            }
+        )
     ds = _dataset_totals(dataset)
     cards = [
         {"label": "疑点", "value": fmt_count(findings.height, "条")},
@@ -214,7 +234,9 @@ def _totals(findings: pl.DataFrame, dataset: Path | None) -> dict[str, Any]:
     context = []
     if "fee_list_d" in ds:
         n, fee = ds["fee_list_d"]
-        context.append(f"审核费用明细 {fmt_count(n, '条')}，金额 {fmt_yuan(fee)}；违规金额占 {fmt_pct(amt / fee if fee else None, 2)}")
+        context.append(
+            f"审核费用明细 {fmt_count(n, '条')}，金额 {fmt_yuan(fee)}；违规金额占 {fmt_pct(amt / fee if fee else None, 2)}"
+        )
     if "setl_d" in ds:
         n, fund = ds["setl_d"]
         context.append(f"结算 {fmt_count(n, '人次')}，基金支付 {fmt_yuan(fund)}")
@@ -226,7 +248,11 @@ def _by_pattern(findings: pl.DataFrame) -> dict[str, Any]:
         return {"rows": [], "chart": ""}
     g = (
         findings.group_by("pattern")
-        .agg(pl.len().alias("n"), pl.col("vola_amt").sum().alias("amt"), pl.col("fixmedins_code").n_unique().alias("inst"))
+        .agg(
+            pl.len().alias("n"),
+            pl.col("vola_amt").sum().alias("amt"),
+            pl.col("fixmedins_code").n_unique().alias("inst"),
+        )
         .sort(["amt", "n", "pattern"], descending=[True, True, False])
     )
     rows = [
@@ -248,7 +274,8 @@ def _top_findings(findings: pl.DataFrame, names: Mapping[str, str], top: int) ->
     t = findings.sort(["sev_deg", "vola_amt", "jr_id"], descending=[False, True, False]).head(top)
     return [
         {
-            "rule": f"{r['rule_name']}（{r['rule_id']}）", "pattern": PATTERN_LABELS.get(r["pattern"], r["pattern"]),
+            "rule": r["rule_name"] or r["rule_id"], "rule_id": r["rule_id"],
+            "pattern": PATTERN_LABELS.get(r["pattern"], r["pattern"]),
             "grade": RESULT_TYPES.get(r["sev_deg"], r["sev_deg"]), "grade_code": r["sev_deg"],
             "institution": names.get(r["fixmedins_code"] or "", r["fixmedins_code"] or "—"),
             "amount": fmt_yuan(int(r["vola_amt"])), "sentence": r["vola_cont"],
@@ -267,10 +294,12 @@ def _cases(cases: Cases, names: Mapping[str, str], top: int) -> dict[str, Any]:
                          "amount": fmt_yuan(int(sub["violation_amt"].sum()) if sub.height else 0)})  # fmt: skip
     chart = _bar_chart(
         [{"状态": s, "件数": counts[s], "标签": f"{counts[s]}件"} for s in STATES],
-        y="状态", x="件数", x_title="案件数（件）", label="标签", width=420,
+        y="状态", x="件数", x_title="案件数（件）", label="标签", width=420, order=STATES,
     ) if len(cases) else ""  # fmt: skip
     rows = []
-    for r in frame.sort(["violation_amt", "case_id"], descending=[True, False]).head(top).iter_rows(named=True):
+    for r in (
+        frame.sort(["violation_amt", "case_id"], descending=[True, False]).head(top).iter_rows(named=True)
+    ):
         rows.append(
             {
                 "case_id": r["case_id"], "institution": names.get(r["fixmedins_code"], r["fixmedins_code"] or "—"),
@@ -283,7 +312,13 @@ def _cases(cases: Cases, names: Mapping[str, str], top: int) -> dict[str, Any]:
         "recovered": fmt_yuan(cases.balance(kinds=("追回",))), "refused": fmt_yuan(cases.balance(kinds=("拒付",))),
         "fined": fmt_yuan(cases.balance(kinds=("罚款",))), "postings": len(cases.postings),
     }  # fmt: skip
-    return {"by_state": by_state, "chart": chart, "rows": rows, "total": fmt_count(len(cases), "件"), "ledger": ledger}
+    return {
+        "by_state": by_state,
+        "chart": chart,
+        "rows": rows,
+        "total": fmt_count(len(cases), "件"),
+        "ledger": ledger,
+    }
 
 
 def _ranking(ranking: pl.DataFrame | None, why_not: str, top: int) -> dict[str, Any]:
@@ -305,22 +340,36 @@ def _ranking(ranking: pl.DataFrame | None, why_not: str, top: int) -> dict[str, 
         {"机构": f"{r['rank']}. {r['institution']}", "得分": round(float(r["score"]), 1), "同组": r["peer"], "标签": r["score"]}
         for r in rows if float(r["score"]) > 0
     ]  # fmt: skip
-    chart = _bar_chart(chart_rows, y="机构", x="得分", x_title="检查优先得分", label="标签", color="同组") if chart_rows else ""
+    chart = (
+        _bar_chart(chart_rows, y="机构", x="得分", x_title="检查优先得分", label="标签", color="同组")
+        if chart_rows
+        else ""
+    )
     return {"rows": rows, "chart": chart, "note": why_not}
 
 
 def _points(points: PointsLedger | None, findings: pl.DataFrame, names: Mapping[str, str], year: int | None,
             top: int) -> dict[str, Any]:  # fmt: skip
     if points is not None:
-        years = sorted({e.on.year for e in points.events()})
-        y = year if year is not None else (years[-1] if years else datetime.now().year)
-        over = points.over_threshold(y)
-        rows = [
-            {"staff": r["staff_codg"], "role": r["role"], "institution": names.get(r["fixmedins_code"], r["fixmedins_code"] or "—"),
-             "points": r["points"], "status": r["status"], "sanction": r["sanction"]}
-            for r in over.iter_rows(named=True)
-        ]  # fmt: skip
-        return {"ledger": True, "year": y, "rows": rows, "threshold": points.rules.suspend_at, "candidates": []}
+        years = sorted({e.on.year for e in points.events()}, reverse=True)
+        if year is not None:
+            years = [year]
+        rows = []
+        for y in years:
+            for r in points.over_threshold(y).iter_rows(named=True):
+                rows.append(
+                    {"year": y, "staff": r["staff_codg"], "role": r["role"],
+                     "institution": names.get(r["fixmedins_code"], r["fixmedins_code"] or "—"),
+                     "points": r["points"], "status": r["status"], "sanction": r["sanction"]}
+                )  # fmt: skip
+        label = "、".join(str(y) for y in years) if years else "—"
+        return {
+            "ledger": True,
+            "year": label,
+            "rows": rows,
+            "threshold": points.rules.suspend_at,
+            "candidates": [],
+        }
     candidates = []
     if findings.height and "doctor" in findings.columns:
         d = (
@@ -347,6 +396,7 @@ def render_audit_report(
     title: str = "医保基金智能监管审核报告",
     generated: datetime | None = None,
     top: int = 20,
+    points_year: int | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`write_audit_report`)."""
     from yibao.supervision.targeting import compute_indicators, rank_indicators
@@ -361,15 +411,12 @@ def render_audit_report(
             ind = compute_indicators(folder, f)
             skipped = ind.skipped
             ranking = rank_indicators(ind.frame)
-        except DatasetError as e:
+        except (DatasetError, duckdb.Error) as e:
             why_not = f"未能计算飞行检查指标：{e}"
     elif folder is None and ranking is None:
         why_not = "未提供数据集，未计算飞行检查指标。"
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-    year = None
-    if ranking is not None and ranking.height:
-        year = max(m for m in ranking["month"].to_list() if m is not None).year
     return env.get_template("audit.html").render(
         title=title,
         generated=(generated or datetime.now()).strftime("%Y-%m-%d %H:%M"),
@@ -380,7 +427,7 @@ def render_audit_report(
         cases=_cases(cases if cases is not None else build_cases(f), names, top),
         ranking=_ranking(ranking, why_not, top),
         skipped=list(skipped),
-        points=_points(points, f, names, year, top),
+        points=_points(points, f, names, points_year, top),
     )
 
 
@@ -391,7 +438,8 @@ def write_audit_report(
     **options: Any,
 ) -> Path:
     """Write ``out/audit.html`` and return its path. ``options`` are those of :func:`render_audit_report`
-    (cases, ranking, points, title, generated, top); without them the cases are built from the findings
+    (cases, ranking, points, points_year, title,
+    generated, top); without them the cases are built from the findings
     and the inspection ranking is computed from the dataset."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -413,6 +461,10 @@ def _normalise(findings: pl.DataFrame) -> pl.DataFrame:
         if c not in f.columns:
             f = f.with_columns(pl.lit(v).alias(c))
     return f.with_columns(
-        *(pl.col(c).cast(pl.String).fill_null("") for c, v in _FINDING_DEFAULTS.items() if isinstance(v, str)),
+        *(
+            pl.col(c).cast(pl.String).fill_null("")
+            for c, v in _FINDING_DEFAULTS.items()
+            if isinstance(v, str)
+        ),
         pl.col("vola_amt").cast(pl.Int64).fill_null(0),
     )

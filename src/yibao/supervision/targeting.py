@@ -21,19 +21,19 @@ The score of an institution-month is ``Σ weight × min(z, cap)`` over its indic
 plus ``trigger_points`` per hard trigger (a traceability code settled twice, beds above 120 %); the
 reasons name the largest contributions in a sentence.
 
+>>> from datetime import date
 >>> frame = pl.DataFrame({"fixmedins_code": ["H1", "H2", "H3", "H4", "H5", "H6"],
 ...     "fixmedins_name": ["甲", "乙", "丙", "丁", "戊", "己"], "peer_group": ["二级医院"] * 6,
 ...     "month": [date(2024, 5, 1)] * 6, "drug_share": [0.30, 0.32, 0.31, 0.29, 0.33, 0.71]})
 >>> top = rank_indicators(frame).row(0, named=True)
 >>> top["fixmedins_code"], top["reasons"]
-('H6', '药占比 71.0%（同组中位 31.5%，z = 19.6）')
+('H6', '药占比 71.0%（同组中位 31.5%，z = 13.2）')
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
@@ -58,7 +58,13 @@ __all__ = [
 ]
 
 PEER_GROUPS = ("三级医院", "二级医院", "一级及以下医院", "诊所门诊部", "药店")
-BROAD = {"三级医院": "医疗机构", "二级医院": "医疗机构", "一级及以下医院": "医疗机构", "诊所门诊部": "医疗机构", "药店": "药店"}
+BROAD = {
+    "三级医院": "医疗机构",
+    "二级医院": "医疗机构",
+    "一级及以下医院": "医疗机构",
+    "诊所门诊部": "医疗机构",
+    "药店": "药店",
+}
 
 
 def peer_group(fixmedins_type: str | None, hosp_lv: str | None, bed_cnt: int | None) -> str:
@@ -416,7 +422,9 @@ def _compute(con: duckdb.DuckDBPyConnection, folder: Path, findings: pl.DataFram
     assert isinstance(inst, pl.DataFrame)
     inst = inst.with_columns(
         pl.struct("fixmedins_type", "hosp_lv", "bed_cnt")
-        .map_elements(lambda r: peer_group(r["fixmedins_type"], r["hosp_lv"], r["bed_cnt"]), return_dtype=pl.String)
+        .map_elements(
+            lambda r: peer_group(r["fixmedins_type"], r["hosp_lv"], r["bed_cnt"]), return_dtype=pl.String
+        )
         .alias("peer_group")
     ).select("fixmedins_code", "fixmedins_name", "peer_group", pl.col("bed_cnt").alias("_beds"))
     base = base.join(inst, on="fixmedins_code", how="left").with_columns(
@@ -435,7 +443,10 @@ def _compute(con: duckdb.DuckDBPyConnection, folder: Path, findings: pl.DataFram
             continue
         den = pl.col(ind.den) if ind.den in base.columns else pl.lit(0)
         base = base.with_columns(
-            pl.when(den.fill_null(0) >= ind.min_den).then(pl.col(ind.id).cast(pl.Float64)).otherwise(None).alias(ind.id)
+            pl.when(den.fill_null(0) >= ind.min_den)
+            .then(pl.col(ind.id).cast(pl.Float64))
+            .otherwise(None)
+            .alias(ind.id)
         )
     front = ["fixmedins_code", "fixmedins_name", "peer_group", "month"]
     rest = [c for c in base.columns if c not in front]
@@ -444,8 +455,10 @@ def _compute(con: duckdb.DuckDBPyConnection, folder: Path, findings: pl.DataFram
 
 def _combine(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """Outer-join the blocks on institution and month (rows without a month are dropped)."""
-    keys = pl.concat([f.select(_KEY) for f in frames]).unique() if frames else pl.DataFrame(
-        schema={"fixmedins_code": pl.String, "month": pl.Date}
+    keys = (
+        pl.concat([f.select(_KEY) for f in frames]).unique()
+        if frames
+        else pl.DataFrame(schema={"fixmedins_code": pl.String, "month": pl.Date})
     )
     out = keys.filter(pl.col("month").is_not_null() & pl.col("fixmedins_code").is_not_null())
     for f in frames:
@@ -463,7 +476,10 @@ def _growth(base: pl.DataFrame) -> pl.DataFrame:
             {"_amt": f"_p{months}", "n_setl": "prev_n_setl" if months == 1 else "prev12_n_setl"}
         )
         out = out.join(prev, on=_KEY, how="left").with_columns(
-            pl.when(pl.col(f"_p{months}") > 0).then(pl.col("_amt") / pl.col(f"_p{months}") - 1).otherwise(None).alias(name)
+            pl.when(pl.col(f"_p{months}") > 0)
+            .then(pl.col("_amt") / pl.col(f"_p{months}") - 1)
+            .otherwise(None)
+            .alias(name)
         )
     return out.drop("_amt", "_p1", "_p12")
 
@@ -494,12 +510,20 @@ def _z(frame: pl.DataFrame, ind: Indicator, group: str, min_peers: int) -> pl.Da
         .group_by(["month", group])
         .agg(x.median().alias("_med"), x.alias("_xs"), x.count().alias("_n"))
         .with_columns(
-            pl.col("_xs").list.eval((pl.element() - pl.element().median()).abs().median()).list.first().alias("_mad"),
-            pl.col("_xs").list.eval((pl.element() - pl.element().median()).abs().mean()).list.first().alias("_mean_ad"),
+            pl.col("_xs")
+            .list.eval((pl.element() - pl.element().median()).abs().median())
+            .list.first()
+            .alias("_mad"),
+            pl.col("_xs")
+            .list.eval((pl.element() - pl.element().median()).abs().mean())
+            .list.first()
+            .alias("_mean_ad"),
         )
         .with_columns(
             pl.max_horizontal(
-                pl.when(pl.col("_mad") > 0).then(pl.col("_mad") * 1.4826).otherwise(pl.col("_mean_ad") * 1.2533),
+                pl.when(pl.col("_mad") > 0)
+                .then(pl.col("_mad") * 1.4826)
+                .otherwise(pl.col("_mean_ad") * 1.2533),
                 pl.lit(ind.min_scale),
                 pl.col("_med").abs() * ind.rel_scale,
             ).alias("_scale")
@@ -531,14 +555,16 @@ def rank_indicators(
     for ind in present:
         fine = _z(f, ind, "peer_group", min_peers).rename({"_med": "_mf", "_scale": "_sf", "_n": "_nf"})
         broad = _z(f, ind, "_broad", min_peers).rename({"_med": "_mb", "_scale": "_sb", "_n": "_nb"})
-        f = f.join(fine, on=["month", "peer_group"], how="left").join(broad, on=["month", "_broad"], how="left")
+        f = f.join(fine, on=["month", "peer_group"], how="left").join(
+            broad, on=["month", "_broad"], how="left"
+        )
         use_fine = pl.col("_mf").is_not_null()
         med = pl.when(use_fine).then(pl.col("_mf")).otherwise(pl.col("_mb"))
         scale = pl.when(use_fine).then(pl.col("_sf")).otherwise(pl.col("_sb"))
         f = f.with_columns(
             (ind.direction * (pl.col(ind.id) - med) / scale).alias(f"z_{ind.id}"),
             med.alias(f"med_{ind.id}"),
-            pl.when(use_fine).then(pl.lit("同组")).when(pl.col("_mb").is_not_null()).then(pl.lit("全部" + "")).otherwise(None).alias(f"_cmp_{ind.id}"),
+            pl.when(use_fine).then(pl.lit("同组")).when(pl.col("_mb").is_not_null()).then(pl.lit("全部")).otherwise(None).alias(f"_cmp_{ind.id}"),
         ).drop("_mf", "_sf", "_nf", "_mb", "_sb", "_nb")  # fmt: skip
     contrib = [
         pl.when(pl.col(f"z_{i.id}") >= z_min).then(i.weight * pl.min_horizontal(pl.col(f"z_{i.id}"), pl.lit(cap))).otherwise(0.0).fill_null(0.0)
@@ -549,7 +575,9 @@ def rank_indicators(
     f = f.with_columns(
         (pl.sum_horizontal(*contrib) if contrib else pl.lit(0.0)).alias("score_z"),
         n_trig.alias("n_triggers"),
-        (pl.sum_horizontal(*(pl.col(f"z_{i.id}") >= z_min for i in present)) if present else pl.lit(0)).alias("n_flags"),
+        (pl.sum_horizontal(*(pl.col(f"z_{i.id}") >= z_min for i in present)) if present else pl.lit(0)).alias(
+            "n_flags"
+        ),
     ).with_columns((pl.col("score_z") + trigger_points * pl.col("n_triggers")).alias("score"))
     rows = f.to_dicts()
     reasons, trig_text = [], []
@@ -562,19 +590,29 @@ def rank_indicators(
         parts.sort(key=lambda p: -p[0])
         texts = []
         for _, i, z in parts[:max_reasons]:
-            where = "同组中位" if r.get(f"_cmp_{i.id}") == "同组" else f"{BROAD.get(r['peer_group'], '全部')}中位"
-            texts.append(f"{i.label} {fmt_indicator(r[i.id], i.unit)}（{where} {fmt_indicator(r[f'med_{i.id}'], i.unit)}，z = {z:.1f}）")
+            where = (
+                "同组中位" if r.get(f"_cmp_{i.id}") == "同组" else f"{BROAD.get(r['peer_group'], '全部')}中位"
+            )
+            texts.append(
+                f"{i.label} {fmt_indicator(r[i.id], i.unit)}（{where} {fmt_indicator(r[f'med_{i.id}'], i.unit)}，z = {z:.1f}）"
+            )
         reasons.append("；".join(texts))
         trig_text.append("；".join(
             t.text.format(value=fmt_indicator(r[t.column], t.unit)) for t in triggers
             if t.column in r and r[t.column] is not None and (r[t.column] > t.threshold if t.strict else r[t.column] >= t.threshold)
         ))  # fmt: skip
-    f = f.with_columns(pl.Series("reasons", reasons, dtype=pl.String), pl.Series("triggers", trig_text, dtype=pl.String))
+    f = f.with_columns(
+        pl.Series("reasons", reasons, dtype=pl.String), pl.Series("triggers", trig_text, dtype=pl.String)
+    )
     f = f.drop("_broad", *(c for c in f.columns if c.startswith("_cmp_")))
-    f = f.sort(["score", "fixmedins_code", "month"], descending=[True, False, False]).with_row_index("rank", offset=1)
+    f = f.sort(["score", "fixmedins_code", "month"], descending=[True, False, False]).with_row_index(
+        "rank", offset=1
+    )
     front = ["rank", "fixmedins_code", "fixmedins_name", "peer_group", "month", "score", "n_flags", "n_triggers",
              "triggers", "reasons"]  # fmt: skip
-    return f.select(*front, *(c for c in f.columns if c not in front)).with_columns(pl.col("rank").cast(pl.Int64))
+    return f.select(*front, *(c for c in f.columns if c not in front)).with_columns(
+        pl.col("rank").cast(pl.Int64)
+    )
 
 
 def _trigger_hit(t: Trigger) -> pl.Expr:
@@ -591,10 +629,14 @@ def inspection_ranking(
     return rank_indicators(ind.frame, min_peers=min_peers, **options)  # type: ignore[arg-type]
 
 
-def by_institution(ranking: pl.DataFrame, top: int | None = None) -> pl.DataFrame:
-    """One row per institution: its best-scoring month, and how many months it was flagged at all."""
+def by_institution(ranking: pl.DataFrame, top: int | None = None, *, quantile: float = 0.9) -> pl.DataFrame:
+    """One row per institution: its best-scoring month, with ``months_flagged`` = its months whose score is
+    positive and in the top ``1 − quantile`` of all institution-months (a persistent outlier shows in many)."""
+    positive = ranking.filter(pl.col("score") > 0)["score"]
+    cut = float(positive.quantile(quantile) or 0.0) if positive.len() else 0.0
     months = ranking.group_by("fixmedins_code").agg(
-        (pl.col("score") > 0).sum().alias("months_flagged"), pl.len().alias("months")
+        ((pl.col("score") > 0) & (pl.col("score") >= cut)).sum().alias("months_flagged"),
+        pl.len().alias("months"),
     )
     best = ranking.sort(["score", "month"], descending=[True, False]).unique("fixmedins_code", keep="first")
     out = best.join(months, on="fixmedins_code").sort(["score", "fixmedins_code"], descending=[True, False])

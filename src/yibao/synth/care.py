@@ -37,8 +37,9 @@ region's institutions and the catalogue, as five tables: ``mdtrt_d``, ``setl_lis
 
 Ids start with a letter and carry the chunk number: mdtrt_id ``M`` + chunk (4) + 8 digits, feedetl_sn
 ``F`` + chunk + 10 digits, rxno ``R`` + chunk + encounter (8) + day (3). A bed number
-``B<chunk>-<bed>`` is a bed of the chunk's own ward of the department: chunks are generated
-independently, so each gets its ward and no bed is ever given to two patients at once.
+``B<chunk><batch>-<bed>`` is a bed of the chunk's own ward of the department: chunks (and the batches
+of :data:`BATCH_PERSONS` persons a chunk is simulated in, to bound memory) are generated independently,
+so each gets its ward and no bed is ever given to two patients at once.
 
 >>> import numpy as np
 >>> from yibao.catalog.loader import default_catalog
@@ -56,12 +57,12 @@ independently, so each gets its ward and no bed is ever given to two patients at
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -76,7 +77,7 @@ from yibao.dataset.schema import TABLES
 from yibao.synth import diagnoses as dx
 from yibao.synth.targets import TARGETS
 
-__all__ = ["CARE_TABLES", "CHRONIC_LEVEL", "COST_SIGMA", "LOS_SIGMA", "make_care"]
+__all__ = ["BATCH_PERSONS", "CARE_TABLES", "CHRONIC_LEVEL", "COST_SIGMA", "LOS_SIGMA", "make_care"]
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -124,6 +125,9 @@ CHRONIC_LEVEL = {0: (0.20, 0.35, 0.45), 1: (0.30, 0.40, 0.30)}
 OUT_COST_LEVEL = (0.55, 1.0, 1.45)
 """Relative cost of a general outpatient visit at 一 / 二 / 三级 (normalised to the scheme's mean)."""
 CHR_COST_LEVEL = (0.75, 1.0, 1.3)
+NATURAL_WEIGHT = 0.8
+"""How far a visit's drawn cost follows its condition's typical cost (its drugs' and tests' usual prices):
+0 = not at all, 1 = proportionally. Dear conditions (dialysis, cancer drugs) cost more, a refill less."""
 ER_COST = 1.4
 HOME_SHARE = 0.7
 COST_SIGMA = {OUT: 0.65, CHR: 0.55, INP: 0.45, PHA: 0.7}
@@ -191,7 +195,8 @@ INPATIENT_DRUGS = (
     ("0.9%氯化钠注射液", 0.9), ("5%葡萄糖注射液", 0.45), ("10%氯化钾注射液", 0.15), ("注射用奥美拉唑钠", 0.3),
     ("地塞米松磷酸钠注射液", 0.08), ("盐酸利多卡因注射液", 0.05), ("复方氨基酸注射液(18AA)", 0.1),
     ("中/长链脂肪乳注射液(C8-24)", 0.06), ("血塞通软胶囊", 0.06), ("维生素C片", 0.04), ("盐酸氨溴索注射液", 0.12),
-    ("注射用头孢曲松钠", 0.1), ("依诺肝素钠注射液", 0.06), ("人血白蛋白", 0.04),
+    ("注射用头孢曲松钠", 0.1), ("依诺肝素钠注射液", 0.06), ("人血白蛋白", 0.04), ("舒血宁注射液", 0.08),
+    ("清开灵注射液", 0.05),
 )  # fmt: skip
 INPATIENT_IMAGING = (
     ("X线计算机体层(CT)平扫", 0.3), ("X线计算机体层(CT)增强扫描", 0.12), ("磁共振(MRI)平扫", 0.12),
@@ -223,7 +228,21 @@ HERB_DAYS = 7
 
 # a small ordered cache key, so the compiled catalogue is built once per process and catalogue
 _INJECTABLE = re.compile(r"注射|输液")
-_DEBUG: dict[str, np.ndarray] | None = None
+
+
+BATCH_PERSONS = 25_000
+"""Persons simulated at once inside a chunk: bounds memory (about 0.4 GB of working arrays per batch).
+Ids, traceability serials and bed wards continue from batch to batch; each batch meets the targets."""
+
+
+@dataclass
+class _Counters:
+    """What continues from one batch of a chunk to the next: id sequences, serials, the ward."""
+
+    encounters: int = 0
+    lines: int = 0
+    batch: int = 0
+    serials: npt.NDArray[np.int64] | None = None  # next serial per prefix group
 
 
 def make_care(
@@ -240,9 +259,15 @@ def make_care(
         raise ValueError(f"chunk must be between 0 and 9999, got {chunk}")
     cat = _compiled(catalog, year)
     reg = _Region.build(institutions)
-    ppl = _People.build(persons, year)
-    sim = _Simulation(rng, ppl, reg, cat, year, chunk)
-    return sim.run()
+    counters = _Counters(serials=np.zeros(len(np.unique(cat.prefix)), dtype=np.int64))
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in CARE_TABLES}
+    for start in range(0, max(persons.height, 1), BATCH_PERSONS):
+        ppl = _People.build(persons.slice(start, BATCH_PERSONS), year)
+        tables = _Simulation(rng, ppl, reg, cat, year, chunk, counters).run()
+        counters.batch += 1
+        for name in CARE_TABLES:
+            parts[name].append(tables[name])
+    return {name: pl.concat(frames, rechunk=False) for name, frames in parts.items()}
 
 
 # =============================================================================================
@@ -307,7 +332,7 @@ def _apportion(total: int, shares: Sequence[float]) -> I64:
     out = np.floor(raw).astype(np.int64)
     rest = total - int(out.sum())
     out[np.argsort(-(raw - out), kind="stable")[:rest]] += 1
-    return out
+    return np.asarray(out, dtype=np.int64)
 
 
 def _mix(a: I64, b: I64, salt: int) -> F64:
@@ -347,7 +372,7 @@ def _numbered(prefix: str, values: I64, width: int, *, present: B | None = None)
         offsets = np.arange(0, (n + 1) * total, total, dtype=np.int64)
     else:
         offsets = np.concatenate([[0], np.cumsum(np.where(present, total, 0))]).astype(np.int64)
-    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes()))
+    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(buf))
     out = pl.from_arrow(arr)
     assert isinstance(out, pl.Series)
     return out
@@ -379,7 +404,7 @@ def _age_on(brdy: I64, on: I64) -> I64:
     yb, mb, db = _ymd(brdy)
     yo, mo, do = _ymd(on)
     before = (mo < mb) | ((mo == mb) & (do < db))
-    return np.maximum(yo - yb - before.astype(np.int64), 0)
+    return np.asarray(np.maximum(yo - yb - before.astype(np.int64), 0), dtype=np.int64)
 
 
 # =============================================================================================
@@ -432,6 +457,8 @@ class _Pools:
     cond_treat: I64
     cond_always: I64
     cond_procs: tuple[tuple[int, ...], ...]  # available procedure indices per condition
+    natural_visit: F64  # a condition's typical general-visit cost (yuan), from its pools' usual prices
+    natural_chronic: F64  # … and of a chronic visit (a month of its drugs)
     procs: tuple[_Proc, ...]
 
     def size(self, pool: I64) -> I64:
@@ -447,6 +474,12 @@ class _Proc:
     min_level: int
     name: str
     secondary: tuple[tuple[str, str], ...]
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+_EMPTY_POOLS = _Pools(offsets=np.zeros(1, dtype=np.int64), items=_NONE, prob=np.zeros(0), index={}, cond_drugs=_NONE,
+                      cond_tests=_NONE, cond_treat=_NONE, cond_always=_NONE, cond_procs=(), procs=(),
+                      natural_visit=np.zeros(0), natural_chronic=np.zeros(0))  # fmt: skip
 
 
 def _version(items: list[CatalogItem], on: date) -> CatalogItem | None:
@@ -487,8 +520,60 @@ def _pack_days(item: CatalogItem) -> float:
     return max(units / 2.0, 1.0)
 
 
+REFERENCE_PRICES: dict[str, float] = {
+    # 西药 (yuan per package, roughly the 2024 hospital price after volume-based procurement)
+    "阿莫西林胶囊": 8.5, "注射用青霉素钠": 0.8, "阿莫西林克拉维酸钾片": 15, "注射用哌拉西林钠他唑巴坦钠": 28,
+    "注射用头孢唑林钠": 4.5, "头孢呋辛酯片": 12, "注射用头孢曲松钠": 3.5, "注射用头孢哌酮钠舒巴坦钠": 18,
+    "注射用美罗培南": 45, "阿奇霉素片": 9, "注射用阿奇霉素": 12, "左氧氟沙星片": 6, "盐酸莫西沙星片": 18, "甲硝唑片": 3,
+    "注射用盐酸万古霉素": 95, "氟康唑胶囊": 8, "伏立康唑片": 120, "阿昔洛韦片": 6, "磷酸奥司他韦胶囊": 28,
+    "异烟肼片": 8, "利福平胶囊": 20, "盐酸二甲双胍片": 3, "阿卡波糖片": 15, "格列美脲片": 10, "磷酸西格列汀片": 20,
+    "达格列净片": 45, "生物合成人胰岛素注射液": 25, "苯磺酸氨氯地平片": 4.5, "硝苯地平控释片": 12, "缬沙坦胶囊": 12,
+    "氯沙坦钾片": 8, "马来酸依那普利片": 4, "酒石酸美托洛尔片": 3.5, "富马酸比索洛尔片": 8, "呋塞米片": 10,
+    "螺内酯片": 12, "阿托伐他汀钙片": 3.5, "瑞舒伐他汀钙片": 3, "依折麦布片": 25, "阿司匹林肠溶片": 12,
+    "硫酸氢氯吡格雷片": 6, "替格瑞洛片": 25, "华法林钠片": 12, "利伐沙班片": 12, "依诺肝素钠注射液": 25,
+    "硝酸甘油片": 15, "地高辛片": 10, "盐酸胺碘酮片": 12, "盐酸肾上腺素注射液": 1, "奥美拉唑肠溶胶囊": 5,
+    "注射用奥美拉唑钠": 8, "雷贝拉唑钠肠溶片": 5, "法莫替丁片": 5, "多潘立酮片": 12, "蒙脱石散": 12,
+    "乳果糖口服溶液": 35, "双歧杆菌三联活菌胶囊": 35, "盐酸昂丹司琼注射液": 8, "0.9%氯化钠注射液": 3.5,
+    "5%葡萄糖注射液": 3.5, "10%氯化钾注射液": 1.2, "复方氨基酸注射液(18AA)": 25, "中/长链脂肪乳注射液(C8-24)": 75,
+    "人血白蛋白": 380, "布洛芬缓释胶囊": 12, "布洛芬混悬液": 25, "对乙酰氨基酚片": 3, "对乙酰氨基酚混悬滴剂": 18,
+    "塞来昔布胶囊": 12, "硫酸吗啡缓释片": 25, "芬太尼透皮贴剂": 95, "别嘌醇片": 10, "非布司他片": 30,
+    "地塞米松磷酸钠注射液": 0.8, "注射用甲泼尼龙琥珀酸钠": 12, "左甲状腺素钠片": 25, "阿仑膦酸钠片": 15,
+    "黄体酮注射液": 3, "地屈孕酮片": 120, "米非司酮片": 20, "缩宫素注射液": 2, "盐酸坦索罗辛缓释胶囊": 25,
+    "非那雄胺片": 15, "枸橼酸西地那非片": 40, "硫酸沙丁胺醇吸入气雾剂": 25, "布地奈德福莫特罗吸入粉雾剂": 180,
+    "噻托溴铵吸入粉雾剂": 150, "孟鲁司特钠咀嚼片": 20, "盐酸氨溴索注射液": 3, "紫杉醇注射液": 90, "顺铂注射液": 15,
+    "注射用奥沙利铂": 90, "注射用培美曲塞二钠": 350, "甲氨蝶呤片": 20, "来曲唑片": 30, "比卡鲁胺片": 90,
+    "帕博利珠单抗注射液": 17918, "他克莫司胶囊": 400, "吗替麦考酚酯胶囊": 120, "静注人免疫球蛋白(pH4)": 450,
+    "重组人促红素注射液": 35, "蔗糖铁注射液": 40, "奥氮平片": 15, "盐酸舍曲林片": 25, "地西泮片": 8,
+    "酒石酸唑吡坦片": 20, "左乙拉西坦片": 60, "盐酸多奈哌齐片": 20, "盐酸美金刚片": 90, "丁苯酞软胶囊": 150,
+    "盐酸利多卡因注射液": 1, "左氧氟沙星滴眼液": 8, "阿昔洛韦乳膏": 6, "维生素C片": 3, "多维元素片(29)": 90,
+    "维生素E软胶囊": 25, "米诺地尔搽剂": 120, "人用狂犬病疫苗(Vero细胞)": 60, "九价人乳头瘤病毒疫苗(酿酒酵母)": 1318,
+    "破伤风人免疫球蛋白": 150,
+    # 中成药
+    "连花清瘟胶囊": 15, "复方丹参滴丸": 25, "板蓝根颗粒": 12, "六味地黄丸(浓缩丸)": 20, "藿香正气水": 8,
+    "小柴胡颗粒": 15, "感冒清热颗粒": 15, "双黄连口服液": 20, "牛黄解毒片": 5, "云南白药胶囊": 30, "安宫牛黄丸": 450,
+    "速效救心丸": 25, "麝香保心丸": 35, "通心络胶囊": 30, "脑心通胶囊": 50, "稳心颗粒": 30, "参松养心胶囊": 40,
+    "百令胶囊": 60, "金水宝胶囊": 55, "银杏叶片": 15, "血塞通软胶囊": 25, "丹红注射液": 30, "注射用血栓通(冻干)": 25,
+    "清开灵注射液": 5, "舒血宁注射液": 8, "养血清脑颗粒": 40, "蓝芩口服液": 35, "蒲地蓝消炎口服液": 35,
+    "小儿豉翘清热颗粒": 25, "小儿肺咳颗粒": 35, "桂枝茯苓胶囊": 40, "益母草颗粒": 15, "乌鸡白凤丸": 25,
+    "前列舒通胶囊": 45, "癃闭舒胶囊": 45, "活血止痛胶囊": 30, "平消胶囊": 40, "补中益气丸": 15, "逍遥丸": 15,
+    # 中药饮片 (yuan per g)
+    "黄芪": 0.08, "当归": 0.15, "党参": 0.15, "茯苓": 0.05, "甘草": 0.06, "白术": 0.1, "川芎": 0.1, "白芍": 0.06,
+    "熟地黄": 0.06, "柴胡": 0.2, "黄芩": 0.1, "连翘": 0.15, "法半夏": 0.3, "陈皮": 0.05, "丹参": 0.08, "桃仁": 0.15,
+    "红花": 0.4, "枸杞子": 0.15, "山药": 0.08, "三七": 1.0, "人参": 2.0, "阿胶": 3.0, "天麻": 0.8, "冬虫夏草": 250,
+    "西洋参": 1.5, "鹿茸": 30,
+    # 丙类 consumables without a cap
+    "多焦点人工晶状体": 12000, "胰岛素笔用针头": 1.5, "血糖试纸": 60, "医用外科口罩": 0.5, "医用压力袜": 150,
+    "助听器": 5000, "角膜塑形镜": 6000, "牙种植体": 8000,
+}  # fmt: skip
+"""Reference prices (yuan per unit) of starter-catalogue items that carry no price cap: rough 2024
+hospital prices (yibao's estimates, not official), used as the usual price where the catalogue has none."""
+
+
 def _reference_price(item: CatalogItem) -> int:
-    """A stable price (1e-6 yuan, whole fen) for an item without any cap: a hash-placed point of a band."""
+    """The usual price (1e-6 yuan, whole fen) of an item without any cap: :data:`REFERENCE_PRICES`, else a
+    stable hash-placed point of a band for its kind and dosage form."""
+    if item.name in REFERENCE_PRICES:
+        return max(1, round(REFERENCE_PRICES[item.name] * 100)) * 10_000
     h = int(product_prefix(item.med_list_codg)[1:]) / 1e6
     if item.list_type == "herb":
         lo, hi = (2.0, 60.0) if item.chrgitm_lv == "03" else (0.05, 1.2)
@@ -500,7 +585,7 @@ def _reference_price(item: CatalogItem) -> int:
         key = f"{item.dosform}{item.unit}"
         lo, hi = next((a, b) for pat, a, b in _REF_BANDS if not pat or re.search(pat, key))
     yuan = lo * (hi / lo) ** h
-    return max(1, round(yuan * 100)) * 10_000
+    return int(max(1, round(yuan * 100))) * 10_000
 
 
 @cache
@@ -528,7 +613,7 @@ def _compiled(catalog: Catalog, year: int) -> _Catalogue:
         list_type=np.array([_LIST_TYPES.index(it.list_type) for it in chosen], dtype=np.int64),
         lv=np.array([int(it.chrgitm_lv) for it in chosen], dtype=np.int64),
         cap=cap,
-        has_cap=(cap[1:] >= 0).any(axis=0),
+        has_cap=np.asarray((cap[1:] >= 0).any(axis=0), dtype=np.bool_),
         ref_price=np.array([_reference_price(it) for it in chosen], dtype=np.int64),
         gend=np.array([int(x.gend or 0) for x in r], dtype=np.int64),
         age_min=np.array([-1 if x.age_min is None else x.age_min for x in r], dtype=np.int64),
@@ -541,8 +626,7 @@ def _compiled(catalog: Catalog, year: int) -> _Catalogue:
         per_pack_days=np.array([_pack_days(it) for it in chosen], dtype=np.float64),
         unit_hours=np.array(["小时" in it.unit for it in chosen], dtype=np.bool_),
         prefix=np.array([int(product_prefix(it.med_list_codg)) for it in chosen], dtype=np.int64),
-        pools=_Pools(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), {}, np.zeros(0, dtype=np.int64),
-                     np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), (), ()),
+        pools=_EMPTY_POOLS,
     )  # fmt: skip
     names: dict[str, int] = {}
     for j, it in enumerate(chosen):
@@ -631,6 +715,24 @@ def _build_pools(cat: _Catalogue, chosen: list[CatalogItem]) -> _Pools:
     index["proc:ventilation"] = proc_index.get(vent.code, -1)
     sizes = np.array([len(x) for x in pool_items], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    # typical visit costs: 诊察费 + half the condition's tests + up to three of its drugs (a few days'
+    # packages, or a month's for a chronic visit) + what it always needs (dialysis)
+    usual = np.where(cat.cap[2] >= 0, cat.cap[2], np.where(cat.has_cap, np.max(cat.cap[1:], axis=0), cat.ref_price)) / 1e6
+
+    def pool_cost(pid: int, days: float, k: float) -> float:
+        if pid < 0:
+            return 0.0
+        items = np.array(pool_items[pid])
+        packs = np.minimum(np.ceil(days / cat.per_pack_days[items]), 3)
+        return float(min(k, len(items)) * np.mean(usual[items] * packs))
+
+    natural_visit = np.zeros(n_cond)
+    natural_chronic = np.zeros(n_cond)
+    for i in range(n_cond):
+        tests_cost = 0.5 * sum(usual[j] for j in pool_items[tests[i]]) if tests[i] >= 0 else 0.0
+        always_cost = sum(usual[j] for j in pool_items[always[i]]) if always[i] >= 0 else 0.0
+        natural_visit[i] = 10.0 + tests_cost + always_cost + pool_cost(int(drugs[i]), 5.0, 2.5)
+        natural_chronic[i] = 10.0 + 0.6 * tests_cost + always_cost + pool_cost(int(drugs[i]), 30.0, 2.5)
     return _Pools(
         offsets=offsets,
         items=np.array([j for x in pool_items for j in x], dtype=np.int64),
@@ -642,6 +744,8 @@ def _build_pools(cat: _Catalogue, chosen: list[CatalogItem]) -> _Pools:
         cond_always=always,
         cond_procs=tuple(cond_procs),
         procs=tuple(procs),
+        natural_visit=natural_visit,
+        natural_chronic=natural_chronic,
     )
 
 
@@ -950,7 +1054,9 @@ def _age_classes(cond: _Conditions) -> I64:
 
 
 class _Simulation:
-    def __init__(self, rng: np.random.Generator, ppl: _People, reg: _Region, cat: _Catalogue, year: int, chunk: int):
+    def __init__(self, rng: np.random.Generator, ppl: _People, reg: _Region, cat: _Catalogue, year: int, chunk: int,
+                 counters: _Counters | None = None):  # fmt: skip
+        self.counters = counters or _Counters(serials=np.zeros(len(np.unique(cat.prefix)), dtype=np.int64))
         self.rng = rng
         self.p = ppl
         self.reg = reg
@@ -1103,13 +1209,11 @@ class _Simulation:
         p, c, rng, reg = self.p, self.cond, self.rng, self.reg
         n = e.n
         age = p.age[e.person]
-        band = p.band[e.person]
         gend = p.gend[e.person]
         acls = np.searchsorted(self.bounds, age, side="right") - 1
         n_acls = len(self.bounds)
         rep_age = self.bounds  # a representative age of each class
-        fit = ((c.sex[None, :] == 0) | (c.sex[None, :] == np.array([0, 1, 2])[:, None, None].reshape(3, 1))).reshape(3, -1)
-        # fit[s, cond] for sex s; age fit per class
+        fit = (c.sex[None, :] == 0) | (c.sex[None, :] == np.arange(3)[:, None])  # fit[sex, condition]
         age_fit = (c.age_min[None, :] <= rep_age[:, None]) & (c.age_max[None, :] >= rep_age[:, None])
         band_of_class = dx.age_band(rep_age)
         e.cond = np.full(n, -1, dtype=np.int64)
@@ -1209,9 +1313,9 @@ class _Simulation:
                 profiles.append(w)
         cum = np.cumsum(np.array(profiles), axis=1)  # (profiles, days)
         self._day_cum = cum
-        group = np.where(e.med_type == 13, 4, e.kind)
+        kind_group = np.where(e.med_type == 13, 4, e.kind)
         season = c.season[e.cond.clip(0)]
-        e.profile = (group * len(SEASONS) + season).astype(np.int64)  # = prof_index[(group, season)]
+        e.profile = (kind_group * len(SEASONS) + season).astype(np.int64)  # = prof_index[(group, season)]
         ws, we = p.ws[e.person], p.we[e.person]
         inp = e.kind == INP
         # length of stay first (it limits where a stay fits), then non-overlapping placement
@@ -1240,7 +1344,7 @@ class _Simulation:
         target = base + self.rng.random(len(profile)) * (top - base)
         flat = (cum + (np.arange(cum.shape[0]) * (cum[:, -1].max() + 1.0))[:, None]).ravel()
         idx = np.searchsorted(flat, target + profile * (cum[:, -1].max() + 1.0), side="right") - profile * ndays
-        return np.clip(idx, lo, np.maximum(hi, lo))
+        return np.asarray(np.clip(idx, lo, np.maximum(hi, lo)), dtype=np.int64)
 
     def _length_of_stay(self, e: _Enc) -> None:
         """Integer LOS per stay; per scheme × level the total days equal n × TARGETS los exactly."""
@@ -1261,10 +1365,10 @@ class _Simulation:
             if not options:
                 continue
             rows = np.flatnonzero(surgical & (cond == ci))
-            lv = e.level[sel[rows]]
+            row_level = e.level[sel[rows]]
             wts = np.array([[pools.procs[i].proc.weight if pools.procs[i].min_level <= L else 0.0 for i in options] for L in (1, 2, 3)])
             cumw = _cum_table(wts)
-            k = _draw(cumw, lv - 1, u_p[rows])
+            k = _draw(cumw, row_level - 1, u_p[rows])
             proc[rows] = np.where(k >= 0, np.array(options)[np.maximum(k, 0)], -1)
         day_surgery = np.zeros(len(sel), dtype=np.bool_)
         has = proc >= 0
@@ -1417,7 +1521,7 @@ class _Simulation:
             [2 + rng.integers(0, 7, n), 30 + rng.integers(0, 211, n), 10 + rng.integers(0, 31, n)],
             10 + rng.integers(0, 51, n),
         )
-        end = begin + minutes * 60
+        end = np.minimum(begin + minutes * 60, day0 + 86_399)  # a visit ends on its day (never after a death)
         inp = e.kind == INP
         dis_hour = _draw(cum, np.full(n, 6), rng.random(n))
         discharge = day0 + e.los * 86400 + np.maximum(dis_hour, 0) * 3600 + np.floor(rng.random(n) * 3600).astype(np.int64)
@@ -1451,10 +1555,12 @@ class _Simulation:
         factor[inp] *= (np.maximum(e.los[inp], 1) / np.maximum(los_expected[inp], 1.0)) ** 0.6
         factor[inp] *= 1.0 + 0.35 * e.icu[inp]
         out = e.kind == OUT
+        nat = self.cat.pools
         factor[out] = rel[out] * np.asarray(OUT_COST_LEVEL)[e.level[out] - 1] * np.where(e.med_type[out] == 13, ER_COST, 1.0)
+        factor[out] *= (nat.natural_visit[cond[out]] / max(float(nat.natural_visit[cond[out]].mean()), 1e-9)) ** NATURAL_WEIGHT
         chr_ = e.kind == CHR
-        factor[chr_] = rel[chr_] * np.asarray(CHR_COST_LEVEL)[e.level[chr_] - 1] * np.where(
-            c.cancer[cond[chr_]], 4.0, np.where(c.chronic_visits[cond[chr_]] >= 10, 1.3, 1.0))
+        factor[chr_] = rel[chr_] * np.asarray(CHR_COST_LEVEL)[e.level[chr_] - 1]
+        factor[chr_] *= (nat.natural_chronic[cond[chr_]] / max(float(nat.natural_chronic[cond[chr_]].mean()), 1e-9)) ** NATURAL_WEIGHT
         pha = e.kind == PHA
         factor[pha] = rel[pha] * np.where(e.cond[pha] >= 0, 1.6, 0.7)
         target = np.zeros(n)
@@ -1498,7 +1604,12 @@ class _Simulation:
         lam = np.array([0.2, 0.3, 0.3, 0.6, 1.2, 1.8, 2.4])
         inp = np.flatnonzero(e.kind == INP)
         k = rng.poisson(lam[p.band[e.person[inp]]])
-        room = np.clip(6 - np.bincount(sec_enc, minlength=n)[inp], 0, None)
+        proc_code = np.array([pr.proc.code for pr in self.cat.pools.procs] + [""])
+        pc = proc_code[e.proc]
+        z_chemo = (e.kind == INP) & (pc == dx.P_CHEMO.code)
+        z_radio = (e.kind == INP) & (pc == dx.P_RADIO.code)
+        # at most six secondary diagnoses: a course (Z51) lists its cancer first, then chronic conditions
+        room = np.clip(6 - np.bincount(sec_enc, minlength=n)[inp] - (z_chemo | z_radio)[inp], 0, None)
         k = np.minimum(k, room)
         seg2, _ = _segments(k)
         como_enc = inp[seg2]
@@ -1507,12 +1618,6 @@ class _Simulation:
         ok = como >= 0
         como_enc, como = como_enc[ok], como[ok]
         # chemotherapy and radiotherapy courses: Z51 principal, the cancer first among the secondary ones
-        z_chemo = np.zeros(n, dtype=np.bool_)
-        z_radio = np.zeros(n, dtype=np.bool_)
-        proc_code = np.array([pr.proc.code for pr in self.cat.pools.procs] + [""])
-        pc = proc_code[e.proc]
-        z_chemo[(e.kind == INP) & (pc == dx.P_CHEMO.code)] = True
-        z_radio[(e.kind == INP) & (pc == dx.P_RADIO.code)] = True
         return _Diag(code_row, sec_enc, sec_ch, como_enc, como, z_chemo, z_radio)
 
     def _procedures(self, e: _Enc) -> _Oprn:
@@ -1634,7 +1739,11 @@ class _LineBuilder:
             rel[m] = e.target[m] / max(e.target[m].mean(), 1e-9)
         self.rel = rel
         self.tier = np.clip(rel, 0.25, 4.0)
-        self.dear = rel > 1.5
+        self.dear = (rel > 1.3) | (e.target > 1_000_000)  # dear within its cell, or above 10,000 yuan
+        # long prescriptions (14–30 days): chronic visits, purchases for a chronic condition, and general
+        # visits for a condition that can be a registered chronic one (a hypertension refill)
+        chronic_condition = sim.cond.chronic.sum(axis=1) > 0
+        self.long_rx = (e.kind == CHR) | ((e.kind != INP) & (e.cond >= 0) & chronic_condition[e.cond.clip(0)])
         self.n_items = len(self.cat.lv)
         self.allowed_table, self.context = self._allowed_table()
         self.price_table = self._price_table()
@@ -1648,15 +1757,15 @@ class _LineBuilder:
         if n == 0:
             return
 
-        def arr(x: object, dtype: type) -> np.ndarray:
-            a = np.asarray(x, dtype=dtype)
+        def arr(x: object, dtype: type) -> npt.NDArray[Any]:
+            a: npt.NDArray[Any] = np.asarray(x, dtype=dtype)
             return np.broadcast_to(a, (n,)).copy() if a.ndim == 0 else a
 
         sc = arr(scalable, np.bool_)
         self.parts.append({
-            "enc": arr(enc, np.int64), "item": arr(item, np.int64), "qty": arr(qty, np.int64), "scalable": sc,
-            "day": arr(day, np.int64), "days": arr(days, np.int64), "minute": arr(minute, np.int64),
-            "prd_days": arr(prd_days, np.int64), "anchor": arr(anchor, np.bool_), "max_qty": arr(max_qty, np.int64),
+            "enc": arr(enc, np.int32), "item": arr(item, np.int32), "qty": arr(qty, np.int32), "scalable": sc,
+            "day": arr(day, np.int32), "days": arr(days, np.int32), "minute": arr(minute, np.int32),
+            "prd_days": arr(prd_days, np.int32), "anchor": arr(anchor, np.bool_), "max_qty": arr(max_qty, np.int32),
             "iv": arr(iv, np.bool_), "mandatory": ~sc if mandatory is None else arr(mandatory, np.bool_),
         })  # fmt: skip
 
@@ -1684,7 +1793,7 @@ class _LineBuilder:
         lo, hi = pools.offsets[pid], pools.offsets[pid + 1]
         cw = np.cumsum(pools.prob[lo:hi])
         k = np.searchsorted(cw, self.rng.random(len(enc)) * cw[-1], side="right").clip(0, hi - lo - 1)
-        return pools.items[lo + k]
+        return np.asarray(pools.items[lo + k], dtype=np.int64)
 
     def item(self, name: str) -> int:
         return self.cat.names.get(name, -1)
@@ -1739,7 +1848,7 @@ class _LineBuilder:
         newborn = self.age[s] == 0
         # how much there is to spend beyond bed, nursing and 诊察费, per day: it sets how many items are ordered
         per_day = (e.target[s] / 100.0 - 75.0 * los) / los
-        richer = np.clip(per_day / 350.0, 0.4, 4.0)
+        richer = np.clip(per_day / 350.0, 0.4, 6.0)
         # beds, nursing, 诊察费: one line each, cnt = days
         self.add(s, self.one_of(s, "beds"), ward, scalable=False)
         nurse = self.one_of(s, "nursing")
@@ -1776,7 +1885,7 @@ class _LineBuilder:
                 routine[j] = p >= 0.8
         rep = every[it]
         qty = 1 + np.where(rep > 0, (np.maximum(e.los[enc], 1) - 1) // np.maximum(rep, 1), 0)
-        self.add(enc, it, qty, scalable=True, day=self._early_day(enc), max_qty=np.where(rep > 0, 2 * qty, 1),
+        self.add(enc, it, qty, scalable=True, day=self._early_day(enc), max_qty=np.where(rep > 0, np.where(self.dear[enc], 3, 2) * qty, 1),
                  mandatory=routine[it])  # fmt: skip
         cond = e.cond[s]
         pools = cat.pools
@@ -1871,7 +1980,7 @@ class _LineBuilder:
 
     def _early_day(self, enc: I64) -> I64:
         los = np.maximum(self.e.los[enc], 1)
-        return np.minimum(np.floor(self.rng.random(len(enc)) * 3).astype(np.int64), los - 1)
+        return np.asarray(np.minimum(np.floor(self.rng.random(len(enc)) * 3).astype(np.int64), los - 1), dtype=np.int64)
 
     def visits(self, s: I64) -> None:
         """General outpatient, emergency and chronic visits."""
@@ -1903,7 +2012,7 @@ class _LineBuilder:
         for name in ("0.9%氯化钠注射液", IV_SET):
             j = self.item(name)
             if j >= 0:
-                self.add(iv, np.full(len(iv), j), 1, scalable=False, minute=20)
+                self.add(iv, np.full(len(iv), j), 1, scalable=False, minute=20, prd_days=int(self.cat.list_type[j] == 0))
         enc, it = self.pick(s, pools.cond_always[cond], 1.0)
         self.add(enc, it, 1, scalable=False, minute=15)
         # drugs of the principal condition (about three candidates), and of the other listed chronic ones
@@ -1929,12 +2038,12 @@ class _LineBuilder:
 
     def _prescription(self, enc: I64, item: I64) -> None:
         """Visit and pharmacy drugs: prd_days (acute 3–7, chronic 14–30, within the item's limit), packages."""
-        e, cat, rng = self.e, self.cat, self.rng
+        cat, rng = self.cat, self.rng
         ok = self.allowed(enc, item)
         enc, item = enc[ok], item[ok]
         if not len(enc):
             return
-        chronic = (e.kind[enc] == CHR) | ((e.kind[enc] == PHA) & (e.cond[enc] >= 0))
+        chronic = self.long_rx[enc]
         days = np.where(chronic, 14 + rng.integers(0, 17, len(enc)), 3 + rng.integers(0, 5, len(enc)))
         cap = np.where(chronic, 30, 14)
         cap = np.where(cat.max_days[item] > 0, np.minimum(cap, cat.max_days[item]), cap)
@@ -1991,7 +2100,7 @@ class _LineBuilder:
         ok[ok] = self.allowed(enc_all[ok], item_all[ok])
         idx = np.flatnonzero(ok)
         # one order per item and encounter (two pools may offer the same item): the first one stands
-        _, first = np.unique(enc_all[idx] * len(cat.lv) + item_all[idx], return_index=True)
+        _, first = np.unique(enc_all[idx].astype(np.int64) * len(cat.lv) + item_all[idx], return_index=True)
         idx = idx[np.sort(first)]
         enc, item = enc_all[idx], item_all[idx]
         pric = self._prices(enc, item)
@@ -2033,22 +2142,22 @@ class _LineBuilder:
         minute, prd_days = o["minute"][src], o["prd_days"][src]
         iv = o["iv"][src]
         if iv.any():
-            key = np.unique(enc[iv] * 1024 + day[iv])
-            ienc, iday = key // 1024, key % 1024
+            key = np.unique(enc[iv].astype(np.int64) * 1024 + day[iv])
+            ienc, iday = (key // 1024).astype(np.int32), (key % 1024).astype(np.int32)
             n = len(ienc)
             for name in (IV_SERVICE, IV_SET):
                 j = self.item(name)
                 if j < 0:
                     continue
-                jj = np.full(n, j, dtype=np.int64)
+                jj = np.full(n, j, dtype=np.int32)
                 enc, item, day = np.concatenate([enc, ienc]), np.concatenate([item, jj]), np.concatenate([day, iday])
                 pric = np.concatenate([pric, self._prices(ienc, jj)])
                 anchor = np.concatenate([anchor, np.zeros(n, dtype=np.bool_)])
-                base_q = np.concatenate([base_q, np.ones(n, dtype=np.int64)])
+                base_q = np.concatenate([base_q, np.ones(n, dtype=np.int32)])
                 scal = np.concatenate([scal, np.zeros(n, dtype=np.bool_)])
-                max_qty = np.concatenate([max_qty, np.zeros(n, dtype=np.int64)])
-                minute = np.concatenate([minute, np.zeros(n, dtype=np.int64)])
-                prd_days = np.concatenate([prd_days, np.zeros(n, dtype=np.int64)])
+                max_qty = np.concatenate([max_qty, np.zeros(n, dtype=np.int32)])
+                minute = np.concatenate([minute, np.zeros(n, dtype=np.int32)])
+                prd_days = np.concatenate([prd_days, np.zeros(n, dtype=np.int32)])
         unit = pric / 1e4  # fen per unit
         qty = self._scale(enc, unit, base_q, scal, max_qty, anchor)
         # every encounter keeps at least one line
@@ -2064,14 +2173,20 @@ class _LineBuilder:
         # days of supply follow the scaled packages (never beyond the item's limit or the kind's cap)
         prd = prd_days[sel]
         visit_drug = (ek != INP) & (prd > 0) & (cat.list_type[it] == 0)
-        cap = np.where((ek == CHR) | ((ek == PHA) & (e.cond[enc] >= 0)), 30, 14)
+        cap = np.where(self.long_rx[enc], 30, 14)
         cap = np.where(cat.max_days[it] > 0, np.minimum(cap, cat.max_days[it]), cap)
         supplied = np.ceil(q * cat.per_pack_days[it]).astype(np.int64)
         prd = np.where(visit_drug, np.clip(np.maximum(prd, np.minimum(supplied, cap)), 1, cap), prd)
         return _Lines(enc, it, q, day[sel], minute[sel], prd, pric[sel])
 
     def _scale(self, enc: I64, unit: F64, base_q: I64, scal: B, max_qty: I64, anchor: B) -> I64:
-        """Scaled whole quantities: each encounter's total meets its target, then every cell's mean does."""
+        """Scaled whole quantities: each encounter's total meets its target, then every cell's mean does.
+
+        The scalable lines of an encounter get the factor (target − fixed) / variable; rounding is
+        unbiased (floor(x + u)); quantities stay within each line's [minimum, maximum]. What the bounds
+        cut off is given back per cell, by scaling the variable targets of the cell until its realised
+        total meets its target (a few rounds).
+        """
         e, rng = self.e, self.rng
         fixed = np.bincount(enc, weights=np.where(scal, 0.0, unit * base_q), minlength=e.n)
         sc = np.flatnonzero(scal)
@@ -2083,26 +2198,27 @@ class _LineBuilder:
         min_s = anchor[sc].astype(np.float64)
         n_cells = int(e.cell.max()) + 1
         cell_target = np.bincount(e.cell, weights=e.target, minlength=n_cells)
-        target = e.target.copy()
+        cell_fixed = np.bincount(e.cell, weights=fixed, minlength=n_cells)
+        want = np.maximum(e.target - fixed, 0.0)
         q_s = base_s
-        for _ in range(8):
-            f = np.where(var > 0, np.maximum(target - fixed, 0.0) / np.maximum(var, 1e-9), 0.0)
+        for _ in range(10):
+            f = np.where(var > 0, want / np.maximum(var, 1e-9), 0.0)
             q_s = np.clip(np.floor(base_s * f[enc_s] + u), min_s, max_s)
-            realised = fixed + np.bincount(enc_s, weights=unit_s * q_s, minlength=e.n)
+            realised = np.bincount(enc_s, weights=unit_s * q_s, minlength=e.n)
             got = np.bincount(e.cell, weights=realised, minlength=n_cells)
-            ratio = np.where(got > 0, cell_target / np.maximum(got, 1e-9), 1.0)
-            if np.all(np.abs(ratio[cell_target > 0] - 1) < 0.001):
+            need = cell_target - cell_fixed
+            ratio = np.where((got > 0) & (need > 0), need / np.maximum(got, 1e-9), 1.0)
+            total = got + cell_fixed
+            if np.all(np.abs(total[cell_target > 0] / cell_target[cell_target > 0] - 1) < 0.0005):
                 break
-            target *= ratio[e.cell]
-        if _DEBUG is not None:
-            _DEBUG.update(fixed=fixed, var=var, target=e.target, final=target, cell=e.cell)
-        qty = base_q.copy()
+            want *= ratio[e.cell]
+        qty = base_q.astype(np.int64)
         qty[sc] = q_s.astype(np.int64)
         return qty
 
-    def _prices(self, enc: I64, item: I64) -> I64:
+    def _prices(self, enc: npt.NDArray[Any], item: npt.NDArray[Any]) -> I64:
         """Unit price (1e-6 yuan, whole fen) of each line: a lookup in the institution × item table."""
-        return self.price_table[self.e.inst[enc] * self.n_items + item]
+        return np.asarray(self.price_table[self.e.inst[enc] * self.n_items + item], dtype=np.int64)
 
     def _price_table(self) -> I64:
         """Every institution's price of every item: the cap at its level, up to 5 % below for 30 % of the
@@ -2137,12 +2253,13 @@ def _empty_tables() -> dict[str, pl.DataFrame]:
 
 
 def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> dict[str, pl.DataFrame]:
-    p, reg, cat, c, rng = sim.p, sim.reg, sim.cat, sim.cond, sim.rng
+    p, reg, c, rng = sim.p, sim.reg, sim.cond, sim.rng
     chunk = sim.chunk
     # encounter order: by begin time, then person; ids follow that order
     order = np.lexsort((e.person, e.begin))
     rank = np.empty(e.n, dtype=np.int64)
-    rank[order] = np.arange(e.n, dtype=np.int64)
+    rank[order] = np.arange(e.n, dtype=np.int64) + sim.counters.encounters
+    sim.counters.encounters += e.n
     mdtrt_id = _numbered(f"M{chunk:04d}", rank, 8)
     # departments and doctors: the condition's 科别; children's medicine at 儿科, emergencies at 急诊医学科, TCM at 中医科
     names = [*c.caty, "A07", "A20", "A50"]
@@ -2234,7 +2351,7 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
 
 
 def _beds(sim: _Simulation, e: _Enc, dept: I64) -> pl.Series:
-    """Bed numbers ``B<chunk>-<bed>`` of the chunk's ward of each department, never two patients at once.
+    """Bed numbers ``B<chunk><batch>-<bed>`` of the batch's ward of each department, never two at once.
 
     Stays are given beds in admission order, round the ward's beds (the department's bed_cnt, at least
     4); a stay whose bed is still taken (its previous occupant leaves later) gets an extra bed (加床)
@@ -2266,7 +2383,7 @@ def _beds(sim: _Simulation, e: _Enc, dept: I64) -> pl.Series:
     numbers[inp[order]] = bed_no + 1
     present = np.zeros(e.n, dtype=np.bool_)
     present[inp] = True
-    return _numbered(f"B{sim.chunk:04d}-", numbers, 5, present=present)
+    return _numbered(f"B{sim.chunk:04d}{sim.counters.batch:02d}-", numbers, 5, present=present)
 
 
 def _segment_running_max(values: I64, group: I64) -> I64:
@@ -2275,7 +2392,7 @@ def _segment_running_max(values: I64, group: I64) -> I64:
         return values
     big = int(values.max() - values.min()) + 1
     shifted = (values - values.min()) + group * big
-    return np.maximum.accumulate(shifted) - group * big + values.min()
+    return np.asarray(np.maximum.accumulate(shifted) - group * big + values.min(), dtype=np.int64)
 
 
 def _procedure_rows(sim: _Simulation, e: _Enc, mdtrt_id: pl.Series, rank: I64, lines: _Lines) -> pl.DataFrame:
@@ -2335,9 +2452,8 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
     t_inp = day_start + 8 * 3600 + np.floor(rng.random(n) * 12 * 3600).astype(np.int64)
     t_inp = np.where(ln.day == 0, e.begin[ln.enc] + 60 * (5 + np.floor(rng.random(n) * 120).astype(np.int64)), t_inp)
     t_inp = np.clip(t_inp, e.begin[ln.enc], e.end[ln.enc] - 60)
-    dur = np.maximum(e.end[ln.enc] - e.begin[ln.enc], 60)
     t_vis = np.where(ln.minute < 0, e.end[ln.enc] - 60 * np.floor(rng.random(n) * 3).astype(np.int64), e.begin[ln.enc] + ln.minute * 60)
-    t_vis = np.clip(t_vis, e.begin[ln.enc], e.begin[ln.enc] + dur)
+    t_vis = np.clip(t_vis, e.begin[ln.enc], e.end[ln.enc])
     t_vis = np.where(e.kind[ln.enc] == PHA, e.begin[ln.enc], t_vis)
     when = np.where(inp, t_inp, t_vis)
     year_seconds = (when - sim.p.year_start * 86400).clip(0, 400 * 86400)
@@ -2347,7 +2463,8 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
     cnt = qty * 10_000
     # det_item_fee_sumamt = round_div(pric × cnt, 10**8): half-up on non-negative integers
     amount = (2 * pric * cnt + 10**8) // (2 * 10**8)
-    feedetl = _numbered(f"F{chunk:04d}", np.arange(n, dtype=np.int64), 10)
+    feedetl = _numbered(f"F{chunk:04d}", np.arange(n, dtype=np.int64) + sim.counters.lines, 10)
+    sim.counters.lines += n
     lt = cat.list_type[item]
     is_rx = np.isin(lt, (0, 1))
     rx_day = np.where(inp[order], day, np.where(lt == 1, 2, 1))
@@ -2374,11 +2491,16 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
     seg, _ = _segments(qty[drug])
     line = drug[seg]
     prefix = cat.prefix[item[line]]
-    o = np.lexsort((line, prefix))
-    starts = np.concatenate([[True], prefix[o][1:] != prefix[o][:-1]]) if len(o) else np.zeros(0, dtype=np.bool_)
-    grp_start = np.maximum.accumulate(np.where(starts, np.arange(len(o)), 0)) if len(o) else np.zeros(0, dtype=np.int64)
+    # the serial runs per prefix (two items may share one): rank of each code among its prefix's, in line order
+    _, group = np.unique(cat.prefix, return_inverse=True)
+    g = group[item[line]].astype(np.int16)
+    o = np.argsort(g, kind="stable")  # a radix sort: codes keep their line order inside a prefix
+    counts = np.bincount(g, minlength=int(group.max()) + 1 if len(group) else 0)
     seq = np.empty(len(o), dtype=np.int64)
-    seq[o] = np.arange(len(o)) - grp_start
+    seq[o] = np.arange(len(o), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    assert sim.counters.serials is not None
+    seq += sim.counters.serials[g]
+    sim.counters.serials[: len(counts)] += counts
     if len(seq) and int(seq.max()) >= 10**6:
         raise ValueError("more than a million packages of one product in one chunk: use smaller chunks")
     serials = serial(chunk, 0) + seq if len(seq) else seq

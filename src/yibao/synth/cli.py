@@ -23,16 +23,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from yibao.synth.generate import SynthError, synthesize
+from yibao.synth.generate import SynthError, report_rows, synthesize
 
 __all__ = ["synth_command"]
 
 _STAGE_LABELS = {
     "region": "institutions and employers",
     "persons": "persons, care and fraud",
-    "report": "labels, manifest, calibration",
+    "report": "calibration report",
     "load": "settle-year: loading",
     "settle": "settle-year: settling",
 }
@@ -130,21 +129,7 @@ def _summary(console: Console, manifest: dict[str, Any], out: Path, seconds: flo
 
 
 def _report(console: Console, manifest: dict[str, Any]) -> None:
-    rows = [
-        *manifest.get("population", {}).get("rows", []),
-        *manifest.get("contributions", {}).get("rows", []),
-        *manifest.get("calibration", []),
-    ]
-    table = Table(title="calibration: generated vs target")
-    keys = ["name", "generated", "target", "ratio", "unit", "mark"]
-    for k in keys:
-        table.add_column(k, justify="left" if k in ("name", "unit", "mark") else "right")
-    for row in rows:
-        table.add_row(*(_cell(row.get(k)) for k in keys))
-    console.print(table)
+    from yibao.synth.report import format_report
 
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.1f}"
-    return "" if value is None else str(value)
+    console.print("calibration: generated vs target (2024 bulletin)", soft_wrap=True)
+    console.print(format_report(report_rows(manifest)), soft_wrap=True, markup=False)

@@ -48,6 +48,7 @@ import polars as pl
 
 from yibao.catalog.model import Catalog
 from yibao.dataset.io import TableWriter, write_table
+from yibao.dataset.schema import TABLES
 from yibao.synth import population
 from yibao.synth.institutions import make_institutions
 from yibao.synth.population import make_employers, make_persons, region_counts
@@ -61,6 +62,7 @@ __all__ = [
     "SUPPORTED_YEARS",
     "SynthError",
     "SynthSpec",
+    "report_rows",
     "synthesize",
     "validate",
 ]
@@ -87,6 +89,8 @@ ADMDVS = "990100"
 # bulletin income per insured person (yuan): fund income ÷ insured
 EMPLOYEE_INCOME_PER_INSURED = 23732.47e8 / (TARGETS["insured.employees"].value * 1e4)
 RESIDENT_INCOME_PER_INSURED = 11180.91e8 / (TARGETS["insured.residents"].value * 1e4)
+DEATH_RATE = 0.00776
+"""2024 crude death rate (7.76 ‰, national statistics), against which the region's deaths are shown."""
 
 
 class SynthError(ValueError):
@@ -192,10 +196,14 @@ def _check_folder(out: object) -> Path:
 
 
 def _make_writable(folder: Path) -> None:
+    """Create the folder, prove it writable, and remove the dataset files of an earlier run (only
+    those: ``<table>.parquet`` / ``.csv`` of the schema and manifest.json), so no stale table stays."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
             pass
+        for name in (*(f"{t}{ext}" for t in TABLES for ext in (".parquet", ".csv")), "manifest.json"):
+            (folder / name).unlink(missing_ok=True)
     except OSError as e:
         raise SynthError("out", f"{folder} is not writable ({e.strerror or e})") from None
 
@@ -350,12 +358,16 @@ def _results(region: _Region, workers: int) -> Iterator[Result]:
         while submitted < n and len(pending) < workers + 1:
             pending.append(pool.submit(_run_chunk_packed, submitted))
             submitted += 1
-        while pending:
-            packed, figures = pending.popleft().result()
-            if submitted < n:
-                pending.append(pool.submit(_run_chunk_packed, submitted))
-                submitted += 1
-            yield _unpack(packed), figures
+        try:
+            while pending:
+                packed, figures = pending.popleft().result()
+                if submitted < n:
+                    pending.append(pool.submit(_run_chunk_packed, submitted))
+                    submitted += 1
+                yield _unpack(packed), figures
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,8 +463,6 @@ def synthesize(
     counts.update({name: w.rows for name, w in writers.items()})
     timings["chunks_s"] = time.perf_counter() - t1
 
-    say("report", 0, 1)
-    t2 = time.perf_counter()
     manifest: dict[str, Any] = {
         "generator": "yibao.synth",
         "seed": spec.seed,
@@ -461,33 +471,45 @@ def synthesize(
         "counts": dict(sorted(counts.items())),
         "population": _population_report(spec, figures),
         "contributions": _contribution_report(spec, figures),
-        "calibration": _calibration(folder),
+        "calibration": None,  # filled in below, once the year is settled
+        "timings": {"workers": workers, **{k: round(v, 3) for k, v in timings.items()}},
     }
-    timings["report_s"] = time.perf_counter() - t2
-    manifest["timings"] = {"workers": workers, **{k: round(v, 3) for k, v in timings.items()}}
-    _write_manifest(folder, manifest)
-    say("report", 1, 1)
+    _write_manifest(folder, manifest)  # a complete manifest before settle-year reads the folder
 
     if settle:
         from yibao.settlement.batch import settle_year
 
-        t3 = time.perf_counter()
+        t2 = time.perf_counter()
         result = settle_year(folder, workers=workers, progress=progress)
         settled: dict[str, Any] = result.as_dict()
         manifest["settlement"] = settled
         manifest["counts"]["setl_d"] = int(settled.get("settlements", 0))
         manifest["counts"] = dict(sorted(manifest["counts"].items()))
-        manifest["timings"]["settle_s"] = round(time.perf_counter() - t3, 3)
+        manifest["timings"]["settle_s"] = round(time.perf_counter() - t2, 3)
+
+    say("report", 0, 1)
+    t3 = time.perf_counter()
+    manifest["calibration"] = _calibration(folder)  # after settlement: includes the fund ratios
+    manifest["timings"]["report_s"] = round(time.perf_counter() - t3, 3)
+    say("report", 1, 1)
     manifest["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
-    persons_s = spec.persons / max(timings["chunks_s"] + timings["region_s"], 1e-9)
-    manifest["timings"]["persons_per_s"] = round(persons_s)
-    manifest["timings"]["fee_lines_per_s"] = round(
-        counts.get("fee_list_d", 0) / max(timings["chunks_s"], 1e-9)
-    )
+    generate_s = max(timings["chunks_s"] + timings["region_s"], 1e-9)
+    manifest["timings"]["persons_per_s"] = round(spec.persons / generate_s)
+    manifest["timings"]["fee_lines_per_s"] = round(counts.get("fee_list_d", 0) / generate_s)
     _write_manifest(folder, manifest)
     if report:
-        manifest["report"] = manifest["calibration"]
+        manifest["report"] = report_rows(manifest)
     return manifest
+
+
+def report_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every generated-vs-target row of a manifest: the calibration report, then the population and
+    contribution figures it does not have (deaths, fund income per insured)."""
+    rows = list(manifest.get("calibration") or [])
+    seen = {r.get("name") for r in rows}
+    for section in ("population", "contributions"):
+        rows.extend(r for r in manifest.get(section, {}).get("rows", []) if r["name"] not in seen)
+    return rows
 
 
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
@@ -503,14 +525,21 @@ def _calibration(folder: Path) -> list[dict[str, Any]]:
     return list(calibration_report(folder))
 
 
-def _row(name: str, generated: float, target: float, unit: str, mark: str, source: str) -> dict[str, Any]:
+def _row(
+    name: str, generated: float, target: float, n: int, *, unit: str, mark: str, tolerance: float, source: str
+) -> dict[str, Any]:
+    """A row in the shape of yibao.synth.report's rows (deviation in percent), plus its source."""
+    deviation = (generated / target - 1) * 100 if target else None
     return {
         "name": name,
-        "generated": round(generated, 4),
-        "target": round(target, 4),
-        "ratio": round(generated / target, 4) if target else None,
-        "unit": unit,
+        "target": round(target, 6),
+        "generated": round(generated, 6),
+        "deviation": None if deviation is None else round(deviation, 2),
+        "within": None if deviation is None else abs(deviation) <= tolerance,
+        "tolerance": tolerance,
         "mark": mark,
+        "unit": unit,
+        "n": n,
         "source": source,
     }
 
@@ -523,18 +552,21 @@ def _population_report(spec: SynthSpec, figures: dict[str, Any]) -> dict[str, An
     residents = spec.persons - employees
     c = region_counts(spec.persons)
     t = TARGETS
+
+    def bulletin(name: str, generated: float, n: int) -> dict[str, Any]:
+        target = t[name]
+        return _row(name, generated, target.value, n, unit=target.unit, mark=target.mark, tolerance=3.0,
+                    source=target.source)  # fmt: skip
+
     rows = [
-        _row("insured.employees_share", employees / spec.persons,
-             t["insured.employees"].value / (t["insured.employees"].value + t["insured.residents"].value),
-             "share", "confirmed", t["insured.employees"].source),
-        _row("employee.in_service_per_retired", in_service / max(retired, 1),
-             t["employee.in_service_per_retired"].value, "ratio", "confirmed", t["employee.in_service_per_retired"].source),
-        _row("employee.share_flexible", c.flexible / max(c.employees, 1), t["employee.share_flexible"].value,
-             "share", "confirmed", t["employee.share_flexible"].source),
-        _row("employee.share_public", c.public / max(c.employees, 1), t["employee.share_public"].value,
-             "share", "confirmed", t["employee.share_public"].source),
-        _row("deaths_per_insured", figures.get("deaths", 0) / spec.persons, 0.00776, "share", "assumption",
-             "2024 crude death rate 7.76‰ (national statistics), yibao's mortality table"),
+        bulletin("resident.share_of_insured", residents / spec.persons, spec.persons),
+        bulletin("employee.in_service_per_retired", in_service / max(retired, 1), employees),
+        bulletin("employee.share_enterprise", c.enterprise / max(c.employees, 1), c.employees),
+        bulletin("employee.share_public", c.public / max(c.employees, 1), c.employees),
+        bulletin("employee.share_flexible", c.flexible / max(c.employees, 1), c.employees),
+        _row("deaths_per_insured", figures.get("deaths", 0) / spec.persons, DEATH_RATE, spec.persons,
+             unit="share", mark="assumption", tolerance=15.0,
+             source="2024 crude death rate 7.76‰ (national statistics); yibao's mortality table"),
     ]  # fmt: skip
     return {
         "employees": employees,
@@ -576,17 +608,21 @@ def _contribution_report(spec: SynthSpec, figures: dict[str, Any]) -> dict[str, 
                 "employee.fund_income_per_insured",
                 emp,
                 EMPLOYEE_INCOME_PER_INSURED,
-                "元",
-                "derived",
-                "statistics.md §1 B: 23732.47亿 ÷ 37948.34万 insured",
+                employees,
+                unit="元",
+                mark="derived",
+                tolerance=15.0,
+                source="statistics.md §1 B: 23732.47亿 ÷ 37948.34万 insured",
             ),
             _row(
                 "resident.fund_income_per_insured",
                 res,
                 RESIDENT_INCOME_PER_INSURED,
-                "元",
-                "derived",
-                "statistics.md §1 B: 11180.91亿 ÷ 94713.73万 insured",
+                residents,
+                unit="元",
+                mark="derived",
+                tolerance=15.0,
+                source="statistics.md §1 B: 11180.91亿 ÷ 94713.73万 insured",
             ),
         ],
         "employee_income_ratio": round(emp / EMPLOYEE_INCOME_PER_INSURED, 4),

@@ -15,12 +15,14 @@ medians, MADs, sentences, evidence) runs on the small per-entity tables in Polar
 [-1.35, -0.67, 0.0, 0.67, 65.42]
 """
 
+# ruff: noqa: S608 - SQL text is built from code constants, schema names and quoted paths, never from input
+
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -178,3 +180,77 @@ def sorted_set(expr: str) -> str:
 def date_minus_days(d: str, n: str) -> str:
     """Date ``d`` minus ``n`` days (an integer expression). Spark: ``date_sub(d, n)``."""
     return f"(CAST({d} AS DATE) - CAST({n} AS INTEGER))"
+
+
+class Staged:
+    """Small intermediate results as temporary tables, dropped on exit — so the planner never
+    re-evaluates (or badly reorders) a CTE referenced several times. On Spark: cached temp views.
+
+    >>> con = duckdb.connect()
+    >>> with Staged(con, "demo") as st:
+    ...     t = st.table("x", "SELECT 1 AS a UNION ALL SELECT 2")
+    ...     con.execute(f"SELECT SUM(a) FROM {t}").fetchall()
+    [(3,)]
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, prefix: str) -> None:
+        self.con = con
+        self.prefix = prefix
+        self.names: list[str] = []
+
+    def table(self, name: str, sql: str) -> str:
+        full = f"__{self.prefix}_{name}"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {full} AS {sql}")
+        self.names.append(full)
+        return full
+
+    def __enter__(self) -> Staged:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for n in reversed(self.names):
+            self.con.execute(f"DROP TABLE IF EXISTS {n}")
+
+
+def numbers(n: int) -> str:
+    """A table of the integers 0 … n−1 in a column ``k``. Spark: ``SELECT id AS k FROM range(0, n)``."""
+    return f"(SELECT CAST(range AS INTEGER) AS k FROM range(0, {int(n)}))"
+
+
+ENCOUNTER_SUMMARY = "__yb_encounter_fees"
+HOTEL = ("01", "07", "02", "12", "13")
+"""Fees every stay has whatever is done: bed, nursing, consultation, general care, registration."""
+EXAMS = ("03", "04")
+DRUGS = ("09", "10", "11")
+
+
+def fingerprint(item: str) -> str:
+    """An order-free fingerprint of a group's items (equal bills → equal fingerprints; with the line
+    count and amount beside it a collision is negligible). Spark: ``SUM(pmod(hash(item), 1000000007))``."""
+    return f"SUM(CAST(hash({item}) % 1000000007 AS BIGINT))"
+
+
+def encounter_summary(con: duckdb.DuckDBPyConnection) -> str:
+    """One pass over fee_list_d shared by the models: per encounter its amount, examination, hotel and
+    drug amounts, drug lines and units, line count and the fingerprint of its bill (items × quantities).
+    Built on first use in a connection, as a temporary table; returns its name."""
+    exists = con.execute(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [ENCOUNTER_SUMMARY]
+    ).fetchall()
+    if exists[0][0]:
+        return ENCOUNTER_SUMMARY
+    bill = fingerprint("f.med_list_codg || 'x' || CAST(f.cnt AS VARCHAR)")
+    con.execute(f"""
+CREATE TEMP TABLE {ENCOUNTER_SUMMARY} AS
+SELECT f.mdtrt_id,
+       CAST(SUM(f.det_item_fee_sumamt) AS BIGINT) AS amt,
+       CAST(SUM(CASE WHEN f.med_chrgitm_type IN {sql_list(EXAMS)} THEN f.det_item_fee_sumamt ELSE 0 END) AS BIGINT) AS exam_amt,
+       CAST(SUM(CASE WHEN f.med_chrgitm_type IN {sql_list(HOTEL)} THEN f.det_item_fee_sumamt ELSE 0 END) AS BIGINT) AS hotel_amt,
+       CAST(SUM(CASE WHEN f.med_chrgitm_type IN {sql_list(DRUGS)} THEN 1 ELSE 0 END) AS BIGINT) AS drug_lines,
+       CAST(SUM(CASE WHEN f.med_chrgitm_type IN {sql_list(DRUGS)} THEN f.cnt ELSE 0 END) AS BIGINT) AS drug_cnt,
+       COUNT(*) AS lines,
+       CAST({bill} AS BIGINT) AS bill
+FROM fee_list_d f
+GROUP BY f.mdtrt_id
+""")
+    return ENCOUNTER_SUMMARY

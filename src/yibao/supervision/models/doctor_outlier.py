@@ -1,23 +1,24 @@
 """M-DOCTOR 医师诊疗/处方异常: a doctor far above the peers of the same department and hospital level.
 
-For every doctor with at least ``MIN_ENCOUNTERS`` outpatient encounters, five features of their own
-encounters (门诊 and 门诊慢特病):
+For every doctor with at least ``MIN_ENCOUNTERS`` outpatient encounters (门诊 and 门诊慢特病):
 
-* ``amount_per_encounter`` — 次均费用;
-* ``units_per_drug_line`` — packages per drug line (quantities inflated);
-* ``drug_intensity`` — the largest excess, over all drugs, of the share of the doctor's encounters that
-  carry one drug above the share among the peers (医师处方强度: one drug pushed onto many patients);
-* ``visits_per_patient`` — encounters per distinct patient (fabricated return visits);
-* ``repeat_share`` — encounters that repeat the same patient's identical bill with the same doctor within
-  ``REPEAT_DAYS`` (14) days.
+* three volume and amount features, each compared with the doctor's peers by the robust
+  z = (x − median) / (1.4826 · MAD), the scale floored at 5% of the median so that near-identical
+  peers do not turn small differences into large z:
+  ``amount_per_encounter`` (次均费用), ``units_per_drug_line`` (quantities inflated) and
+  ``visits_per_patient`` (fabricated return visits);
+* the prescribing intensity of single drugs (医师处方强度): the share of the doctor's encounters that
+  carry a drug over the share among the peers.
 
-Each is compared with the doctor's peers — the doctors of the same department category (科别, from
-``dept_b.caty``) at hospitals of the same level (三级 / 二级 / 一级, from ``fixmedins_b.hosp_lv``); when a
-group has fewer than ``MIN_PEERS`` doctors, the same 科别 at every level, then all doctors — by the robust
-z = (x − median) / (1.4826 · MAD), the scale floored so that near-identical peers do not turn small
-differences into large z. A doctor whose largest z reaches ``Z_FLAG`` (3.5, the Iglewicz–Hoaglin outlier
-cut) is flagged; the score ranks by that z. The violation amount is an estimate: the encounters' amount
-above the peer median.
+The peers are the doctors of the same department category (科别, ``dept_b.caty``) at hospitals of the
+same level (三级 / 二级 / 一级, ``fixmedins_b.hosp_lv``); when that group has fewer than ``MIN_PEERS``
+doctors, the same department family (the first three characters of the 科别) at the same level; a
+doctor without enough peers is not compared at all (a small group, or one that mixes levels or
+departments, says nothing about one member). A doctor is flagged when one robust z reaches ``Z_FLAG``
+(5: three features over hundreds of doctors call for a stricter cut than the single-variable 3.5 of
+Iglewicz and Hoaglin), or when one drug is on at least ``MIN_DRUG_SHARE`` (20%) of the doctor's
+encounters at ``MIN_INTENSITY`` (5) times or more the peers' rate. The violation amount is an estimate:
+the encounters' amount above the peer median.
 
 Before::
 
@@ -25,11 +26,13 @@ Before::
 
 After::
 
-    M-DOCTOR  doctor D011  "…次均费用210.00元为同级同科室医师中位数的2.5倍（稳健z=9.1）…"
+    M-DOCTOR  doctor D011  "…次均费用210.00元（同组中位数85.00元，稳健z=9.1）；药品…用于70%的就诊（同组2%）…"
 
->>> MODEL.id, Z_FLAG, MIN_PEERS
-('M-DOCTOR', 3.5, 5)
+>>> MODEL.id, Z_FLAG, MIN_PEERS, MIN_INTENSITY
+('M-DOCTOR', 5.0, 5, 5.0)
 """
+
+# ruff: noqa: S608 - SQL text is built from code constants, schema names and quoted paths, never from input
 
 from __future__ import annotations
 
@@ -37,9 +40,10 @@ import duckdb
 import polars as pl
 
 from yibao.supervision.models._common import (
+    DRUGS,
     OUTPATIENT_MED_TYPES,
     Model,
-    days_between,
+    encounter_summary,
     evidence_json,
     fetch,
     findings,
@@ -50,50 +54,29 @@ from yibao.supervision.models._common import (
 
 MIN_ENCOUNTERS = 30
 MIN_PEERS = 5
-Z_FLAG = 3.5
-REPEAT_DAYS = 14
-DRUGS = ("09", "10", "11")
+Z_FLAG = 5.0
+MIN_DRUG_SHARE = 0.2
+MIN_INTENSITY = 5.0
+RATE_FLOOR = 0.01
+"""The peers' rate of a drug is taken as at least 1% (so "never" does not divide by zero)."""
+FLOOR = 0.05
 FEATURES = {
-    "amount_per_encounter": ("次均费用", "relative"),
-    "units_per_drug_line": ("单条药品数量", "relative"),
-    "drug_intensity": ("单一药品使用强度", "absolute"),
-    "visits_per_patient": ("人均就诊次数", "relative"),
-    "repeat_share": ("短期重复相同处方占比", "absolute"),
+    "amount_per_encounter": "次均费用",
+    "units_per_drug_line": "单条药品数量",
+    "visits_per_patient": "人均就诊次数",
 }
-"""feature → (name, kind of MAD floor: 5% of the group median, or 0.02 absolute)."""
 _LV = {"01": "3", "02": "3", "03": "3", "04": "3", "05": "2", "06": "2", "07": "2"}
 
 
-def _query() -> str:
+def _query(summary: str) -> str:
     visits = sql_list(OUTPATIENT_MED_TYPES)
-    drugs = sql_list(DRUGS)
-    gap = days_between("prev_d", "d")
-    item = "l.med_list_codg || 'x' || CAST(l.cnt AS VARCHAR)"
     return f"""
-WITH enc AS (
-    SELECT mdtrt_id, psn_no, fixmedins_code, atddr_no AS doctor, dept_codg, CAST(begntime AS DATE) AS d
-    FROM mdtrt_d WHERE med_type IN {visits} AND atddr_no IS NOT NULL AND atddr_no <> ''
-),
-lines AS (
-    SELECT f.mdtrt_id, f.med_list_codg, f.med_chrgitm_type, f.cnt, f.det_item_fee_sumamt AS amt
-    FROM fee_list_d f WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM enc)
-),
-per_enc AS (
-    SELECT l.mdtrt_id, SUM(l.amt) AS amt,
-           SUM(CASE WHEN l.med_chrgitm_type IN {drugs} THEN 1 ELSE 0 END) AS drug_lines,
-           SUM(CASE WHEN l.med_chrgitm_type IN {drugs} THEN l.cnt ELSE 0 END) AS drug_cnt,
-           string_agg({item}, ',' ORDER BY {item}) AS bill
-    FROM lines l GROUP BY l.mdtrt_id
-),
-bills AS (
-    SELECT e.doctor, e.psn_no, e.d, p.*,
-           LAG(e.d) OVER (PARTITION BY e.doctor, e.psn_no, p.bill ORDER BY e.d, e.mdtrt_id) AS prev_d
-    FROM enc e JOIN per_enc p ON p.mdtrt_id = e.mdtrt_id
-)
-SELECT doctor, COUNT(*) AS encounters, COUNT(DISTINCT psn_no) AS patients, SUM(amt) AS amount,
-       SUM(drug_lines) AS drug_lines, SUM(drug_cnt) AS drug_cnt,
-       SUM(CASE WHEN prev_d IS NOT NULL AND {gap} <= {REPEAT_DAYS} THEN 1 ELSE 0 END) AS repeats
-FROM bills GROUP BY doctor
+SELECT m.atddr_no AS doctor, COUNT(*) AS encounters, COUNT(DISTINCT m.psn_no) AS patients,
+       CAST(SUM(e.amt) AS BIGINT) AS amount, CAST(SUM(e.drug_lines) AS BIGINT) AS drug_lines,
+       CAST(SUM(e.drug_cnt) AS BIGINT) AS drug_cnt
+FROM mdtrt_d m JOIN {summary} e ON e.mdtrt_id = m.mdtrt_id
+WHERE m.med_type IN {visits} AND m.atddr_no IS NOT NULL AND m.atddr_no <> ''
+GROUP BY m.atddr_no
 """
 
 
@@ -111,11 +94,17 @@ def _home_query(staff: bool, depts: bool, inst: bool) -> str:
     """Each doctor's institution and department (the register when there is one, else the encounters)."""
     visits = sql_list(OUTPATIENT_MED_TYPES)
     if staff:
-        base = "SELECT staff_codg AS doctor, fixmedins_code, dept_codg, 1000000 AS n FROM medstaff_b UNION ALL "
+        base = (
+            "SELECT staff_codg AS doctor, fixmedins_code, dept_codg, 1000000 AS n FROM medstaff_b UNION ALL "
+        )
     else:
         base = ""
     caty = "k.caty" if depts else "h.dept_codg"
-    join_dept = "LEFT JOIN dept_b k ON k.fixmedins_code = h.fixmedins_code AND k.dept_codg = h.dept_codg" if depts else ""
+    join_dept = (
+        "LEFT JOIN dept_b k ON k.fixmedins_code = h.fixmedins_code AND k.dept_codg = h.dept_codg"
+        if depts
+        else ""
+    )
     lv = "i.hosp_lv" if inst else "''"
     join_inst = "LEFT JOIN fixmedins_b i ON i.fixmedins_code = h.fixmedins_code" if inst else ""
     return f"""
@@ -131,7 +120,7 @@ FROM homes h {join_dept} {join_inst}
 def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per doctor with enough encounters: the features, the peer group and each feature's z."""
     tables = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
-    doc = fetch(con, _query()).filter(pl.col("encounters") >= MIN_ENCOUNTERS)
+    doc = fetch(con, _query(encounter_summary(con))).filter(pl.col("encounters") >= MIN_ENCOUNTERS)
     if doc.height == 0:
         return doc
     homes = (
@@ -144,43 +133,59 @@ def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     doc = doc.join(homes, on="doctor", how="left").with_columns(
         pl.col("caty").fill_null(""), pl.col("lv").fill_null("1"), pl.col("fixmedins_code").fill_null("")
     )
-    # peer group: (level, 科别) when large enough, else 科别, else everybody
-    doc = doc.with_columns(
-        pl.len().over("lv", "caty").alias("n1"), pl.len().over("caty").alias("n2")
-    ).with_columns(
-        pl.when(pl.col("n1") >= MIN_PEERS)
-        .then(pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("caty")))
-        .when(pl.col("n2") >= MIN_PEERS)
-        .then(pl.concat_str(pl.lit("科别"), pl.col("caty")))
-        .otherwise(pl.lit("全部医师"))
-        .alias("peers")
+    # peer group: (level, 科别) when large enough, else (level, department family), else none
+    doc = (
+        doc.with_columns(pl.col("caty").str.slice(0, 3).alias("family"))
+        .with_columns(pl.len().over("lv", "caty").alias("n1"), pl.len().over("lv", "family").alias("n2"))
+        .with_columns(
+            pl.when(pl.col("n1") >= MIN_PEERS)
+            .then(pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("caty")))
+            .when(pl.col("n2") >= MIN_PEERS)
+            .then(pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("family"), pl.lit("*")))
+            .otherwise(pl.lit(None, dtype=pl.String))
+            .alias("peers")
+        )
+        .filter(pl.col("peers").is_not_null())
     )
+    if doc.height == 0:
+        return doc
     drugs = fetch(con, _drug_query()).join(doc.select("doctor", "peers", "encounters"), on="doctor", how="inner")
     ref = drugs.group_by("peers", "med_list_codg").agg(pl.col("n").sum().alias("peer_n"))
     tot = doc.group_by("peers").agg(pl.col("encounters").sum().alias("peer_enc"))
     drugs = (
-        drugs.join(ref, on=["peers", "med_list_codg"]).join(tot, on="peers")
+        drugs.join(ref, on=["peers", "med_list_codg"])
+        .join(tot, on="peers")
         .with_columns(
             (pl.col("n") / pl.col("encounters")).alias("share"),
-            ((pl.col("peer_n") - pl.col("n")) / (pl.col("peer_enc") - pl.col("encounters")).clip(lower_bound=1)).alias("ref"),
+            (
+                (pl.col("peer_n") - pl.col("n"))
+                / (pl.col("peer_enc") - pl.col("encounters")).clip(lower_bound=1)
+            ).alias("ref"),
         )
-        .with_columns((pl.col("share") - pl.col("ref")).alias("excess"))
-        .sort(["doctor", "excess"], descending=[False, True])
+        .with_columns((pl.col("share") / pl.max_horizontal(pl.col("ref"), pl.lit(RATE_FLOOR))).alias("intensity"))
+        .filter(pl.col("share") >= MIN_DRUG_SHARE)
+        .sort(["doctor", "intensity"], descending=[False, True])
         .unique("doctor", keep="first")
-        .select("doctor", pl.col("med_list_codg").alias("top_drug"), pl.col("share").alias("top_share"),
-                pl.col("ref").alias("top_ref"), pl.col("excess").alias("drug_intensity"))
-    )  # fmt: skip
+        .select(
+            "doctor",
+            pl.col("med_list_codg").alias("top_drug"),
+            pl.col("share").alias("top_share"),
+            pl.col("ref").alias("top_ref"),
+            "intensity",
+        )
+    )
     doc = doc.join(drugs, on="doctor", how="left").with_columns(
-        pl.col("drug_intensity").fill_null(0.0),
+        pl.col("intensity").fill_null(0.0),
         (pl.col("amount") / pl.col("encounters")).alias("amount_per_encounter"),
         (pl.col("drug_cnt") / 10_000 / pl.col("drug_lines").clip(lower_bound=1)).alias("units_per_drug_line"),
         (pl.col("encounters") / pl.col("patients")).alias("visits_per_patient"),
-        (pl.col("repeats") / pl.col("encounters")).alias("repeat_share"),
     )
-    for f, (_, kind) in FEATURES.items():
+    for f in FEATURES:
         x = pl.col(f).cast(pl.Float64)
-        floor = x.median().over("peers").abs() * 0.05 if kind == "relative" else pl.lit(0.02)
-        doc = doc.with_columns(robust_z(x, "peers", floor=floor).alias(f"z_{f}"), x.median().over("peers").alias(f"m_{f}"))
+        floor = x.median().over("peers").abs() * FLOOR
+        doc = doc.with_columns(
+            robust_z(x, "peers", floor=floor).alias(f"z_{f}"), x.median().over("peers").alias(f"m_{f}")
+        )
     return doc
 
 
@@ -189,19 +194,24 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     if doc.height == 0:
         return findings(MODEL, [])
     zcols = [f"z_{f}" for f in FEATURES]
-    doc = doc.with_columns(pl.max_horizontal(zcols).alias("zmax")).filter(pl.col("zmax") >= Z_FLAG)
+    doc = doc.with_columns(pl.max_horizontal(zcols).alias("zmax")).filter(
+        (pl.col("zmax") >= Z_FLAG) | (pl.col("intensity") >= MIN_INTENSITY)
+    )
     rows: list[dict[str, object]] = []
     for d in doc.iter_rows(named=True):
         parts = []
-        for f, (name, _) in FEATURES.items():
+        for f, name in FEATURES.items():
             z = d[f"z_{f}"]
-            if z >= Z_FLAG:
-                if f == "amount_per_encounter":
-                    parts.append(f"{name}{yuan(round(d[f]))}（同组中位数{yuan(round(d['m_' + f]))}，稳健z={z:.1f}）")
-                elif f == "drug_intensity":
-                    parts.append(f"药品{d['top_drug']}用于{d['top_share']:.0%}的就诊（同组{d['top_ref']:.0%}，稳健z={z:.1f}）")
-                else:
-                    parts.append(f"{name}{d[f]:.2f}（同组中位数{d['m_' + f]:.2f}，稳健z={z:.1f}）")
+            if z < Z_FLAG:
+                continue
+            if f == "amount_per_encounter":
+                parts.append(f"{name}{yuan(round(d[f]))}（同组中位数{yuan(round(d['m_' + f]))}，稳健z={z:.1f}）")
+            else:
+                parts.append(f"{name}{d[f]:.2f}（同组中位数{d['m_' + f]:.2f}，稳健z={z:.1f}）")
+        if d["intensity"] >= MIN_INTENSITY:
+            parts.append(
+                f"药品{d['top_drug']}用于{d['top_share']:.0%}的就诊（同组{d['top_ref']:.1%}，处方强度{d['intensity']:.0f}倍）"
+            )
         excess = max(0, round((d["amount_per_encounter"] - d["m_amount_per_encounter"]) * d["encounters"]))
         sentence = (
             f"医师{d['doctor']}（{d['fixmedins_code']}，同组：{d['peers']}）{d['encounters']}人次门诊中"
@@ -209,16 +219,29 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             + f"，高于同级同科室医师，估算超出{yuan(excess)}，疑似诊疗或处方异常"
         )
         ev = {
-            "doctor": d["doctor"], "peers": d["peers"], "encounters": d["encounters"], "patients": d["patients"],
+            "doctor": d["doctor"],
+            "peers": d["peers"],
+            "encounters": d["encounters"],
+            "patients": d["patients"],
             "features": {f: round(float(d[f]), 4) for f in FEATURES},
             "peer_median": {f: round(float(d["m_" + f]), 4) for f in FEATURES},
             "robust_z": {f: round(float(d["z_" + f]), 2) for f in FEATURES},
-            "top_drug": d["top_drug"], "z_flag": Z_FLAG,
+            "top_drug": {"code": d["top_drug"], "share": d["top_share"], "peer_share": d["top_ref"],
+                         "intensity": round(float(d["intensity"]), 2)},
+            "z_flag": Z_FLAG,
+            "min_intensity": MIN_INTENSITY,
         }  # fmt: skip
+        strength = max(float(d["zmax"]), float(d["intensity"]))
         rows.append(
-            {"doctor": d["doctor"], "fixmedins_code": d["fixmedins_code"], "vola_amt": excess, "vola_cont": sentence,
-             "evidence": evidence_json(ev), "score": float(d["zmax"]) / (1.0 + float(d["zmax"]))}
-        )  # fmt: skip
+            {
+                "doctor": d["doctor"],
+                "fixmedins_code": d["fixmedins_code"],
+                "vola_amt": excess,
+                "vola_cont": sentence,
+                "evidence": evidence_json(ev),
+                "score": strength / (1.0 + strength),
+            }
+        )
     return findings(MODEL, rows)
 
 
@@ -230,8 +253,11 @@ MODEL = Model(
         "mdtrt_d": ("mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "atddr_no", "dept_codg"),
         "fee_list_d": ("mdtrt_id", "med_list_codg", "med_chrgitm_type", "cnt", "det_item_fee_sumamt"),
     },
-    optional={"medstaff_b": ("staff_codg", "fixmedins_code", "dept_codg"), "dept_b": ("fixmedins_code", "dept_codg", "caty"),
-              "fixmedins_b": ("fixmedins_code", "hosp_lv")},  # fmt: skip
+    optional={
+        "medstaff_b": ("staff_codg", "fixmedins_code", "dept_codg"),
+        "dept_b": ("fixmedins_code", "dept_codg", "caty"),
+        "fixmedins_b": ("fixmedins_code", "hosp_lv"),
+    },
     run=run,
     basis="医师处方强度、次均费用同级同科室比较（稳健z，supervision.md §4.2）",
 )

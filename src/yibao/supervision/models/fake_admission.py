@@ -26,14 +26,19 @@ After::
 ('M-FAKE', 0.8, 3, 7)
 """
 
+# ruff: noqa: S608 - SQL text is built from code constants, schema names and quoted paths, never from input
+
 from __future__ import annotations
 
 import duckdb
 import polars as pl
 
 from yibao.supervision.models._common import (
+    EXAMS,
     INPATIENT_MED_TYPES,
     Model,
+    Staged,
+    encounter_summary,
     evidence_json,
     fetch,
     findings,
@@ -47,43 +52,27 @@ EXAM_SHARE = 0.8
 MIN_COHORT = 3
 WINDOW_DAYS = 7
 SIMILAR = 0.8
-HOTEL = ("01", "07", "02", "12", "13")
-"""Fees every stay has whatever is done: bed, nursing, consultation, general care, registration."""
-EXAMS = ("03", "04")
 
 
-def _query() -> str:
+def _checkups(summary: str) -> str:
     inpatient = sql_list(INPATIENT_MED_TYPES)
     return f"""
-WITH stays AS (
-    SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, m.endtime, m.atddr_no, m.dscg_maindiag_code AS dx,
-           p.emp_no
-    FROM mdtrt_d m JOIN psn_info_b p ON p.psn_no = m.psn_no
-    WHERE m.med_type IN {inpatient} AND p.emp_no IS NOT NULL AND p.emp_no <> ''
-),
-fees AS (
-    SELECT f.mdtrt_id,
-           SUM(f.det_item_fee_sumamt) AS total,
-           SUM(CASE WHEN f.med_chrgitm_type IN {sql_list(HOTEL)} THEN 0 ELSE f.det_item_fee_sumamt END) AS clinical,
-           SUM(CASE WHEN f.med_chrgitm_type IN {sql_list(EXAMS)} THEN f.det_item_fee_sumamt ELSE 0 END) AS exams
-    FROM fee_list_d f
-    WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM stays)
-    GROUP BY f.mdtrt_id
-),
-checkup AS (
-    SELECT s.*, f.total, f.clinical, f.exams
-    FROM stays s JOIN fees f ON f.mdtrt_id = s.mdtrt_id
-    WHERE f.clinical > 0 AND f.exams >= {EXAM_SHARE} * f.clinical
-),
-bundles AS (
-    SELECT f.mdtrt_id, {sorted_set("f.med_list_codg")} AS bundle
-    FROM fee_list_d f
-    WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM checkup) AND f.med_chrgitm_type IN {sql_list(EXAMS)}
-    GROUP BY f.mdtrt_id
-)
-SELECT c.mdtrt_id, c.psn_no, c.fixmedins_code, c.emp_no, c.begntime, c.endtime, c.atddr_no, c.dx,
-       c.total, c.clinical, c.exams, b.bundle
-FROM checkup c JOIN bundles b ON b.mdtrt_id = c.mdtrt_id
+SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, m.endtime, m.atddr_no, m.dscg_maindiag_code AS dx, p.emp_no,
+       e.amt AS total, e.amt - e.hotel_amt AS clinical, e.exam_amt AS exams
+FROM mdtrt_d m
+JOIN psn_info_b p ON p.psn_no = m.psn_no
+JOIN {summary} e ON e.mdtrt_id = m.mdtrt_id
+WHERE m.med_type IN {inpatient} AND p.emp_no IS NOT NULL AND p.emp_no <> ''
+  AND e.amt - e.hotel_amt > 0 AND e.exam_amt >= {EXAM_SHARE} * (e.amt - e.hotel_amt)
+"""
+
+
+def _bundles(checkups: str) -> str:
+    return f"""
+SELECT f.mdtrt_id, {sorted_set("f.med_list_codg")} AS bundle
+FROM fee_list_d f
+WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM {checkups}) AND f.med_chrgitm_type IN {sql_list(EXAMS)}
+GROUP BY f.mdtrt_id
 """
 
 
@@ -92,11 +81,24 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 
 def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    stays = fetch(con, _query())
+    with Staged(con, "fake") as st:
+        checkups = st.table("checkups", _checkups(encounter_summary(con)))
+        # a cohort needs MIN_COHORT check-up stays of one employer at one hospital: look no further otherwise
+        cohorts = st.table(
+            "cohorts",
+            f"SELECT c.* FROM {checkups} c JOIN (SELECT fixmedins_code, emp_no FROM {checkups} GROUP BY fixmedins_code, emp_no "
+            f"HAVING COUNT(DISTINCT psn_no) >= {MIN_COHORT}) g ON g.fixmedins_code = c.fixmedins_code AND g.emp_no = c.emp_no",
+        )
+        stays = fetch(
+            con,
+            f"SELECT c.*, b.bundle FROM {cohorts} c JOIN ({_bundles(cohorts)}) b ON b.mdtrt_id = c.mdtrt_id",
+        )
     if stays.height == 0:
         return findings(MODEL, [])
     rows: list[dict[str, object]] = []
-    for (_inst, _emp), group in stays.sort("begntime").group_by(["fixmedins_code", "emp_no"], maintain_order=True):
+    for (_inst, _emp), group in stays.sort("begntime").group_by(
+        ["fixmedins_code", "emp_no"], maintain_order=True
+    ):
         if group.height < MIN_COHORT:
             continue
         recs = list(group.iter_rows(named=True))
@@ -136,11 +138,19 @@ MODEL = Model(
     name="虚假住院（参保单位集中体检住院）",
     pattern="fake_admission",
     needs={
-        "mdtrt_d": ("mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "atddr_no",
-                    "dscg_maindiag_code"),
+        "mdtrt_d": (
+            "mdtrt_id",
+            "psn_no",
+            "fixmedins_code",
+            "med_type",
+            "begntime",
+            "endtime",
+            "atddr_no",
+            "dscg_maindiag_code",
+        ),
         "psn_info_b": ("psn_no", "emp_no"),
         "fee_list_d": ("mdtrt_id", "med_list_codg", "med_chrgitm_type", "det_item_fee_sumamt"),
-    },  # fmt: skip
+    },
     run=run,
     basis="《医疗保障基金使用监督管理条例》第四十条（虚构医药服务项目）；参保单位集中住院识别",
 )

@@ -27,6 +27,8 @@ After::
 (True, False)
 """
 
+# ruff: noqa: S608 - SQL text is built from code constants, schema names and quoted paths, never from input
+
 from __future__ import annotations
 
 import duckdb
@@ -36,6 +38,8 @@ from yibao.supervision.models._common import (
     INPATIENT_MED_TYPES,
     OUTPATIENT_MED_TYPES,
     Model,
+    Staged,
+    encounter_summary,
     evidence_json,
     fetch,
     findings,
@@ -55,7 +59,14 @@ def _range(letter: str, a: int, b: int) -> tuple[str, ...]:
     return tuple(f"{letter}{i:02d}" for i in range(a, b + 1))
 
 
-FEMALE_ONLY = ("O", *_range("N", 70, 98), *_range("C", 51, 58), *_range("D", 25, 28), *_range("Z", 32, 37), "Z39")
+FEMALE_ONLY = (
+    "O",
+    *_range("N", 70, 98),
+    *_range("C", 51, 58),
+    *_range("D", 25, 28),
+    *_range("Z", 32, 37),
+    "Z39",
+)
 MALE_ONLY = (*_range("N", 40, 51), *_range("C", 60, 63), "D29")
 ADULT_ONLY = (
     *_range("I", 10, 15), "E11", *_range("I", 20, 25), *_range("I", 60, 69), "I70", "J43", "J44",
@@ -65,7 +76,7 @@ ADULT_ONLY = (
 
 
 def sex_of(diag_code: str) -> str:
-    """"2" for a diagnosis only women can have, "1" only men, "" otherwise."""
+    """The sex a diagnosis requires: "2" women only, "1" men only, "" either."""
     if diag_code.startswith(FEMALE_ONLY):
         return "2"
     if diag_code.startswith(MALE_ONLY):
@@ -82,10 +93,14 @@ def _prefix_case(col: str, prefixes: tuple[str, ...]) -> str:
     by_len: dict[int, list[str]] = {}
     for p in prefixes:
         by_len.setdefault(len(p), []).append(p)
-    return "(" + " OR ".join(f"SUBSTR({col}, 1, {n}) IN {sql_list(ps)}" for n, ps in sorted(by_len.items())) + ")"
+    return (
+        "("
+        + " OR ".join(f"SUBSTR({col}, 1, {n}) IN {sql_list(ps)}" for n, ps in sorted(by_len.items()))
+        + ")"
+    )
 
 
-def _contradictions(dept_b: bool) -> str:
+def _contradictions(dept_b: bool, summary: str) -> str:
     visits = sql_list((*OUTPATIENT_MED_TYPES, *INPATIENT_MED_TYPES))
     female = _prefix_case("d.diag_code", FEMALE_ONLY)
     male = _prefix_case("d.diag_code", MALE_ONLY)
@@ -120,17 +135,14 @@ hits AS (
     SELECT e.*, '' AS diag_code, '' AS diag_name, 'paediatrics_on_adult' AS kind
     FROM enc e JOIN {paed} k ON k.fixmedins_code = e.fixmedins_code AND k.dept_codg = e.dept_codg
     WHERE e.age >= {ADULT_AGE}
-),
-amt AS (
-    SELECT f.mdtrt_id, SUM(f.det_item_fee_sumamt) AS amt FROM fee_list_d f
-    WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM hits) GROUP BY f.mdtrt_id
 )
-SELECT h.*, COALESCE(a.amt, 0) AS amt FROM hits h LEFT JOIN amt a ON a.mdtrt_id = h.mdtrt_id
+SELECT h.*, COALESCE(a.amt, 0) AS amt FROM hits h LEFT JOIN {summary} a ON a.mdtrt_id = h.mdtrt_id
 ORDER BY h.mdtrt_id
 """
 
 
-def _bursts() -> str:
+def _chains() -> str:
+    """Encounters of each doctor in chains, each beginning within BURST_GAP_SECONDS of the previous."""
     visits = sql_list(OUTPATIENT_MED_TYPES)
     gap = seconds_between("prev_t", "t")
     return f"""
@@ -138,42 +150,44 @@ WITH enc AS (
     SELECT mdtrt_id, psn_no, fixmedins_code, atddr_no AS doctor, begntime AS t,
            LAG(begntime) OVER (PARTITION BY atddr_no ORDER BY begntime, mdtrt_id) AS prev_t
     FROM mdtrt_d WHERE med_type IN {visits} AND atddr_no IS NOT NULL AND atddr_no <> ''
-),
-chained AS (
-    SELECT enc.*, SUM(CASE WHEN prev_t IS NULL OR {gap} > {BURST_GAP_SECONDS} THEN 1 ELSE 0 END)
-               OVER (PARTITION BY doctor ORDER BY t, mdtrt_id ROWS UNBOUNDED PRECEDING) AS chain
-    FROM enc
-),
-big AS (
-    SELECT doctor, chain FROM chained GROUP BY doctor, chain HAVING COUNT(DISTINCT psn_no) >= {BURST_CARDS}
-),
-members AS (
-    SELECT c.* FROM chained c JOIN big b ON b.doctor = c.doctor AND b.chain = c.chain
-),
-drugs AS (
+)
+SELECT enc.*, SUM(CASE WHEN prev_t IS NULL OR {gap} > {BURST_GAP_SECONDS} THEN 1 ELSE 0 END)
+           OVER (PARTITION BY doctor ORDER BY t, mdtrt_id ROWS UNBOUNDED PRECEDING) AS chain
+FROM enc
+"""
+
+
+def _members(chains: str) -> str:
+    return f"""
+SELECT c.* FROM {chains} c
+JOIN (SELECT doctor, chain FROM {chains} GROUP BY doctor, chain HAVING COUNT(DISTINCT psn_no) >= {BURST_CARDS}) b
+  ON b.doctor = c.doctor AND b.chain = c.chain
+"""
+
+
+def _bursts(members: str, summary: str) -> str:
+    """Burst members with the drug every encounter of the burst carries."""
+    return f"""
+WITH drugs AS (
     SELECT m.doctor, m.chain, f.med_list_codg, COUNT(DISTINCT m.mdtrt_id) AS n
-    FROM members m JOIN fee_list_d f ON f.mdtrt_id = m.mdtrt_id
+    FROM {members} m JOIN fee_list_d f ON f.mdtrt_id = m.mdtrt_id
     WHERE f.med_chrgitm_type IN ('09', '10', '11')
     GROUP BY m.doctor, m.chain, f.med_list_codg
 ),
 sizes AS (
     SELECT doctor, chain, COUNT(*) AS encounters, COUNT(DISTINCT psn_no) AS cards, MIN(t) AS t0, MAX(t) AS t1
-    FROM members GROUP BY doctor, chain
+    FROM {members} GROUP BY doctor, chain
 ),
 common AS (
     SELECT d.doctor, d.chain, MIN(d.med_list_codg) AS drug
     FROM drugs d JOIN sizes s ON s.doctor = d.doctor AND s.chain = d.chain
     WHERE d.n = s.encounters GROUP BY d.doctor, d.chain
-),
-amt AS (
-    SELECT f.mdtrt_id, SUM(f.det_item_fee_sumamt) AS amt FROM fee_list_d f
-    WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM members) GROUP BY f.mdtrt_id
 )
 SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.doctor, m.t, s.cards, s.t0, s.t1, c.drug, COALESCE(a.amt, 0) AS amt
-FROM members m
+FROM {members} m
 JOIN sizes s ON s.doctor = m.doctor AND s.chain = m.chain
 JOIN common c ON c.doctor = m.doctor AND c.chain = m.chain
-LEFT JOIN amt a ON a.mdtrt_id = m.mdtrt_id
+LEFT JOIN {summary} a ON a.mdtrt_id = m.mdtrt_id
 ORDER BY m.doctor, m.t
 """
 
@@ -183,7 +197,8 @@ _SEX = {"1": "男", "2": "女"}
 
 def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     tables = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
-    hits = fetch(con, _contradictions("dept_b" in tables))
+    summary = encounter_summary(con)
+    hits = fetch(con, _contradictions("dept_b" in tables, summary))
     rows: list[dict[str, object]] = []
     for mid, group in hits.group_by("mdtrt_id", maintain_order=True):
         recs = list(group.iter_rows(named=True))
@@ -192,7 +207,9 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         reasons = []
         for x in recs:
             if x["kind"] == "sex":
-                reasons.append(f"仅限{_SEX['2' if x['gend'] == '1' else '1']}性的诊断{x['diag_code']}（{x['diag_name']}）")
+                reasons.append(
+                    f"仅限{_SEX['2' if x['gend'] == '1' else '1']}性的诊断{x['diag_code']}（{x['diag_name']}）"
+                )
             elif x["kind"] == "adult_dx_on_child":
                 reasons.append(f"{x['age']}岁儿童不应有的成人疾病诊断{x['diag_code']}（{x['diag_name']}）")
             else:
@@ -210,7 +227,10 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             {"mdtrt_id": mid[0], "psn_no": r["psn_no"], "fixmedins_code": r["fixmedins_code"], "doctor": r["atddr_no"],
              "vola_amt": int(r["amt"]), "vola_cont": sentence, "evidence": evidence_json(ev), "score": raw / (1.0 + raw)}
         )  # fmt: skip
-    bursts = fetch(con, _bursts())
+    with Staged(con, "ident") as st:
+        chains = st.table("chains", _chains())
+        members = st.table("members", _members(chains))
+        bursts = fetch(con, _bursts(members, summary))
     for b in bursts.iter_rows(named=True):
         seconds = (b["t1"] - b["t0"]).total_seconds()
         raw = 1.0 + (int(b["cards"]) - BURST_CARDS) * 0.2
@@ -224,7 +244,11 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         )  # fmt: skip
     if not rows:
         return findings(MODEL, [])
-    return findings(MODEL, rows).sort("score", descending=True).unique("mdtrt_id", keep="first", maintain_order=True)
+    return (
+        findings(MODEL, rows)
+        .sort("score", descending=True)
+        .unique("mdtrt_id", keep="first", maintain_order=True)
+    )
 
 
 MODEL = Model(

@@ -21,6 +21,8 @@ After::
 ('M-OVERLAP', 4)
 """
 
+# ruff: noqa: S608 - SQL text is built from code constants, schema names and quoted paths, never from input
+
 from __future__ import annotations
 
 import duckdb
@@ -100,7 +102,9 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         return findings(MODEL, [])
     df = findings(MODEL, rows)
     # a stay overlapping several others keeps its strongest finding with the largest amount
-    return df.sort(["mdtrt_id", "vola_amt", "score"], descending=[False, True, True]).unique("mdtrt_id", keep="first", maintain_order=True)
+    return df.sort(["mdtrt_id", "vola_amt", "score"], descending=[False, True, True]).unique(
+        "mdtrt_id", keep="first", maintain_order=True
+    )
 
 
 MODEL = Model(
@@ -108,10 +112,18 @@ MODEL = Model(
     name="同时多院住院",
     pattern="overlap_stay",
     needs={
-        "mdtrt_d": ("mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "atddr_no",
-                    "dscg_maindiag_code"),
+        "mdtrt_d": (
+            "mdtrt_id",
+            "psn_no",
+            "fixmedins_code",
+            "med_type",
+            "begntime",
+            "endtime",
+            "atddr_no",
+            "dscg_maindiag_code",
+        ),
         "fee_list_d": ("mdtrt_id", "fee_ocur_time", "det_item_fee_sumamt"),
-    },  # fmt: skip
+    },
     run=run,
     sev_deg="1",
     basis="《医疗保障基金使用监督管理条例》第十五条；住院期间重复住院结算",

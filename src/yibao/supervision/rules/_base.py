@@ -199,9 +199,35 @@ class Encounter:
     """One encounter with its patient, lines, diagnoses and operations, and the patient's history."""
 
     __slots__ = (
-        "adm", "adm_ord", "age", "brdy", "by_code", "codes", "death", "death_ord", "dept", "diagnoses", "doctor",
-        "dscg", "dscg_ord", "dscg_way", "gend", "history", "hosp_lv", "insutype", "lines", "main_dx", "med_type",
-        "medins_id", "medins_type", "mdtrt_id", "operations", "psn_no", "scenario", "stage", "visit",
+        "adm",
+        "adm_ord",
+        "age",
+        "brdy",
+        "by_code",
+        "codes",
+        "death",
+        "death_ord",
+        "dept",
+        "diagnoses",
+        "doctor",
+        "dscg",
+        "dscg_ord",
+        "dscg_way",
+        "gend",
+        "history",
+        "hosp_lv",
+        "insutype",
+        "lines",
+        "main_dx",
+        "mdtrt_id",
+        "med_type",
+        "medins_id",
+        "medins_type",
+        "operations",
+        "psn_no",
+        "scenario",
+        "stage",
+        "visit",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -316,7 +342,8 @@ class Stay(NamedTuple):
 
 
 class History:
-    """A patient's earlier encounters as indexes: dispenses per code, stays, visit days, trace codes.
+    """A patient's earlier encounters as indexes: lines per code (``dispenses``: day, days supplied,
+    quantity …, sorted by day), stays, visit days, trace codes.
 
     Build it once per patient (``History.build(encounters, patient)``) and keep it: checks only read it.
     """
@@ -351,10 +378,9 @@ class History:
         if enc.visit != "inpatient":
             self.visits.append((enc.adm_ord, enc.mdtrt_id, enc.medins_id))
         for ln in enc.lines:
-            if ln.prd_days > 0 or ln.hilist_type.startswith("1"):
-                self.dispenses.setdefault(ln.code, []).append(
-                    Dispense(ln.ord, ln.prd_days, ln.cnt, enc.mdtrt_id, enc.medins_id, ln.rx_id)
-                )
+            self.dispenses.setdefault(ln.code, []).append(
+                Dispense(ln.ord, ln.prd_days, ln.cnt, enc.mdtrt_id, enc.medins_id, ln.rx_id)
+            )
             key = (enc.mdtrt_id, ln.code)
             if key not in self.first_use or ln.ord < self.first_use[key]:
                 self.first_use[key] = ln.ord

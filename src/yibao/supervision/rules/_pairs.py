@@ -38,7 +38,7 @@ def pair_sql(cols: Columns, rule: Any, relation: str) -> str:
     """Lines of item_b with a line of item_a in scope: b's columns plus with_sn, with_code, scope, rate."""
     return f"""
         WITH p AS (SELECT item_a, item_b, scope, rate_num, rate_den FROM yb_kb_pairs WHERE relation = '{relation}'),
-        b AS ({lines_sql(cols, rule, where=f"f.med_list_codg IN (SELECT item_b FROM p)")}),
+        b AS ({lines_sql(cols, rule, where="f.med_list_codg IN (SELECT item_b FROM p)")}),
         a AS (SELECT f.mdtrt_id, f.med_list_codg AS code, f.fee_ocur_time AS t, f.feedetl_sn
               FROM fee_list_d f WHERE f.med_list_codg IN (SELECT item_a FROM p)
                 AND f.mdtrt_id IN (SELECT mdtrt_id FROM b))

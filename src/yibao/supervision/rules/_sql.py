@@ -220,7 +220,9 @@ def finish(
 
 def run(con: Any, sql: str) -> pl.DataFrame:
     """Execute ``sql`` and return the result as a Polars frame."""
-    return con.execute(sql).pl()
+    out = con.sql(sql).pl()
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def dx_match(diag_alias: str, kb_alias: str) -> str:

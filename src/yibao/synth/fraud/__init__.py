@@ -20,10 +20,14 @@ from yibao.synth.fraud._base import (
     Context,
     PriceBook,
     VISIT,
+    Busy,
+    Pending,
     Serials,
     Staffing,
+    Where,
     Tables,
     digest_seed,
+    encounter_view,
     labels_frame,
 )
 from yibao.synth.fraud.check import check_labels
@@ -101,6 +105,10 @@ def inject(
     kinds = tables["mdtrt_d"].select(pl.col("med_type").replace_strict(VISIT, default="").alias("k")).group_by("k").len()
     volume = {str(k): int(n) for k, n in kinds.iter_rows()}
     volume["all"] = tables["mdtrt_d"].height
+    busy = Busy(tables["mdtrt_d"], tables["psn_info_b"])
+    view = encounter_view(tables["mdtrt_d"], tables["fixmedins_b"])
+    pending = Pending()
+    where_is = Where(tables["fee_list_d"], tables["drug_trac_d"], tables["fixmedins_b"].get_column("fixmedins_code").to_list())
     original = {t: tables[t].schema for t in CARE_TABLES}
     out = dict(tables)
     frames: list[pl.DataFrame] = []
@@ -136,10 +144,17 @@ def inject(
             serials=serials,
             staff=staff,
             volume=volume,
+            busy=busy,
+            view=view,
+            pending=pending,
+            where=where_is,
         )
         apply: Apply = mod.apply
+        before = out["mdtrt_d"]
         out, labels = apply(np.random.default_rng([seed, index]), out, ctx)
         frames.append(labels)
+        if out["mdtrt_d"] is not before:
+            busy.changed(before, out["mdtrt_d"])
         named = labels.filter(pl.col("mdtrt_id") != "")
         touched[name] = set(named.get_column("mdtrt_id").to_list())
         structural.update(named.filter(pl.col("label") == "0").get_column("mdtrt_id").to_list())
@@ -147,6 +162,7 @@ def inject(
             structural |= touched[name]
             persons_taken.update(p for p in labels.get_column("psn_no").to_list() if p)
         lines_taken.update(s for s in labels.get_column("feedetl_sn").to_list() if s)
+    out = pending.apply(out)
     for t in CARE_TABLES:
         out[t] = out[t].select(list(original[t])).cast(dict(original[t]))
     return out, pl.concat([labels_frame(), *frames], how="vertical")
@@ -247,5 +263,5 @@ def _price_book(tables: Tables, catalog: Catalog, year: int) -> PriceBook:
         "fixmedins_code",
         pl.col("hosp_lv").fill_null("").map_elements(lambda v: coarse_hosp_lv(v or None), return_dtype=pl.String).alias("lv"),
     )
-    priced = tables["fee_list_d"].select("med_list_codg", "pric", "fixmedins_code").join(inst, on="fixmedins_code", how="left")
+    priced = tables["fee_list_d"].select("med_list_codg", "pric", "fixmedins_code").join(inst, on="fixmedins_code", how="left", maintain_order="left")
     return PriceBook(priced.select("med_list_codg", "pric", pl.col("lv").fill_null("1")), catalog, year)

@@ -93,25 +93,33 @@ def digest_seed(*frames: pl.DataFrame) -> int:
     return int.from_bytes(h.digest(), "big") >> 1
 
 
+def _rounded(v: Any) -> Any:
+    if isinstance(v, float):
+        return round(v, 4)
+    if isinstance(v, dict):
+        return {str(k): _rounded(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_rounded(x) for x in v]
+    return v
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return round(float(v), 4)
+    raise TypeError(f"{type(v).__name__} is not a label parameter")
+
+
 def params_json(params: Params) -> str:
-    """Parameters as compact JSON with sorted keys; floats rounded to 4 places (they are not money)."""
+    """Parameters as compact JSON with sorted keys; floats rounded to 4 places (they are not money).
 
-    def clean(v: Any) -> Any:
-        if isinstance(v, float):
-            return round(v, 4)
-        if isinstance(v, np.integer):
-            return int(v)
-        if isinstance(v, np.floating):
-            return round(float(v), 4)
-        if isinstance(v, (datetime, date)):
-            return v.isoformat()
-        if isinstance(v, Mapping):
-            return {str(k): clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(params), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    >>> params_json({"b": 0.123456, "a": [date(2024, 1, 2)]})
+    '{"a":["2024-01-02"],"b":0.1235}'
+    """
+    return json.dumps(_rounded(params), default=_plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,8 +129,8 @@ def params_json(params: Params) -> str:
 
 class PriceBook:
     """The price an injector bills for an item at a level: what the chunk's clean lines charge for it
-    (the median at that coarse level, else at any level), never above the catalogue's cap there; for
-    an item the data never shows, the cap or a modest default by item type.
+    (the median at that coarse level, else the median at the level billing it most), never above the
+    catalogue's cap there; for an item the data never shows, the cap or a modest default by item type.
 
     >>> from yibao.catalog.model import Catalog, CatalogItem
     >>> cat = Catalog([CatalogItem("S1", "B超", "service", "03", "01", pric_uplmt={"3": 40_000000})])
@@ -138,24 +146,24 @@ class PriceBook:
         self.on = date(year, 7, 1)
         self._by_level: dict[tuple[str, str], int] = {}
         self._by_code: dict[str, int] = {}
+        self._items: dict[str, CatalogItem | None] = {}
         if priced.height:
-            for code, lv, p in (
+            cells = (
                 priced.group_by("med_list_codg", "lv")
-                .agg(pl.col("pric").quantile(0.5, "nearest"))
+                .agg(pl.col("pric").quantile(0.5, "nearest"), pl.len().alias("n"))
                 .sort("med_list_codg", "lv")
-                .iter_rows()
-            ):
+            )
+            best: dict[str, tuple[int, int]] = {}
+            for code, lv, p, n in cells.iter_rows():
                 self._by_level[(code, lv)] = int(p)
-            for code, p in (
-                priced.group_by("med_list_codg")
-                .agg(pl.col("pric").quantile(0.5, "nearest"))
-                .sort("med_list_codg")
-                .iter_rows()
-            ):
-                self._by_code[code] = int(p)
+                if code not in best or n > best[code][1]:
+                    best[code] = (int(p), n)
+            self._by_code = {c: p for c, (p, _) in best.items()}
 
     def item(self, code: str) -> CatalogItem | None:
-        return self.catalog.get(code, self.on)
+        if code not in self._items:
+            self._items[code] = self.catalog.get(code, self.on)
+        return self._items[code]
 
     def observed(self, code: str, lv: str | None = None) -> int | None:
         if lv is not None and (code, lv) in self._by_level:
@@ -205,6 +213,7 @@ class Serials:
         self.base = base
         self.limit = limit
         self._next: dict[str, int] = {}
+        self._prefix: dict[str, str] = {}
 
     @classmethod
     def injected(cls, chunk: int) -> Serials:
@@ -217,7 +226,9 @@ class Serials:
         return cls(serial(chunk, 0), 10**6)
 
     def code(self, med_list_codg: str) -> str:
-        prefix = product_prefix(med_list_codg)
+        prefix = self._prefix.get(med_list_codg)
+        if prefix is None:
+            prefix = self._prefix[med_list_codg] = product_prefix(med_list_codg)
         n = self._next.get(prefix, 0)
         if n >= self.limit:
             raise ValueError(f"more than {self.limit} new trace codes of product {prefix} in one chunk")
@@ -252,6 +263,10 @@ class Context:
         serials: the chunk's serials for new trace codes (shared by all patterns).
         staff: who works where (built once per chunk).
         volume: the chunk's clean encounters by visit kind (and "all"), for :meth:`cap`.
+        busy: who is somewhere when (see :class:`Busy`), for :meth:`calendar`.
+        view: the chunk's clean encounters with their institution and visit kind (see :func:`encounters`).
+        pending: changes to fee_list_d and drug_trac_d, applied once after the last pattern.
+        where: the institution of every clean fee line and trace code, as small integers.
     """
 
     pattern: str
@@ -271,6 +286,10 @@ class Context:
     serials: Serials | None = None
     staff: Staffing | None = None
     volume: Mapping[str, int] = field(default_factory=dict)
+    busy: Busy | None = None
+    view: pl.DataFrame | None = None
+    pending: Pending | None = None
+    where: Where | None = None
 
     @property
     def prices(self) -> PriceBook:
@@ -284,6 +303,12 @@ class Context:
             raise ValueError("the context has no staffing")
         return self.staff
 
+    def calendar(self, tables: Tables, psn_nos: Iterable[str] = (), *, ignore: Iterable[str] = ()) -> Calendar:
+        """A calendar of the chunk's persons (from the index when there is one, else from ``tables``)."""
+        if self.busy is not None:
+            return Calendar(self.busy, ignore=ignore)
+        return Calendar(tables["mdtrt_d"], psn_nos, tables["psn_info_b"], ignore=ignore)
+
     @property
     def first_day(self) -> datetime:
         return datetime(self.year, 1, 1)
@@ -293,6 +318,8 @@ class Context:
         return datetime(self.year, 12, 31, 23, 59, 59)
 
     def item(self, code: str) -> CatalogItem | None:
+        if self.book is not None:
+            return self.book.item(code)
         return self.catalog.get(code, date(self.year, 7, 1))
 
     def has(self, *codes_: str) -> bool:
@@ -320,20 +347,41 @@ class Context:
 # ---------------------------------------------------------------------------------------------
 
 
+_VIEWS: dict[str, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = {}
+
+
 def encounters(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
     """mdtrt_d with the institution's type, coarse level, beds and admdvs, the visit kind and the
-    length of stay in days; without the encounters an earlier pattern took."""
-    inst = tables["fixmedins_b"].select(
+    length of stay in days; without the encounters an earlier pattern took.
+
+    Within :func:`yibao.synth.fraud.inject` this is the view of the *clean* chunk (``ctx.view``): every
+    encounter a pattern changes or adds is named by its labels and so taken from later patterns, and
+    the untaken rest is exactly as it was.
+    """
+    if ctx is not None and ctx.view is not None:
+        view = ctx.view
+    else:
+        m, i = tables["mdtrt_d"], tables["fixmedins_b"]
+        cached = _VIEWS.get("encounters")
+        if cached is not None and cached[0] is m and cached[1] is i:
+            view = cached[2]
+        else:
+            view = encounter_view(m, i)
+            _VIEWS["encounters"] = (m, i, view)
+    if ctx is not None and ctx.taken:
+        view = view.filter(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
+    return view
+
+
+def encounter_view(m: pl.DataFrame, fixmedins: pl.DataFrame) -> pl.DataFrame:
+    inst = fixmedins.select(
         "fixmedins_code",
         "fixmedins_type",
         pl.col("hosp_lv").fill_null("").replace_strict(_COARSE, default="1").alias("lv"),
         pl.col("bed_cnt").fill_null(0),
         "admdvs",
     )
-    m = tables["mdtrt_d"]
-    if ctx is not None and ctx.taken:
-        m = m.filter(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
-    return m.join(inst, on="fixmedins_code", how="left").with_columns(
+    return m.join(inst, on="fixmedins_code", how="left", maintain_order="left").with_columns(
         pl.col("med_type").replace_strict(VISIT, default="").alias("kind"),
         (pl.col("endtime").dt.date() - pl.col("begntime").dt.date()).dt.total_days().alias("los"),
     )
@@ -341,17 +389,99 @@ def encounters(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
 
 def persons(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
     """psn_info_b without the persons an earlier pattern took, with the age on 1 July."""
-    p = tables["psn_info_b"]
+    raw = tables["psn_info_b"]
+    mid = date(ctx.year if ctx else 2024, 7, 1)
+    key = f"persons{mid.year}"
+    cached = _VIEWS.get(key)
+    if cached is not None and cached[0] is raw:
+        p = cached[2]
+    else:
+        p = raw.with_columns(
+            (
+                pl.lit(mid.year)
+                - pl.col("brdy").dt.year()
+                - ((pl.col("brdy").dt.month() * 100 + pl.col("brdy").dt.day()) > mid.month * 100 + mid.day).cast(pl.Int32)
+            ).alias("age")
+        )
+        _VIEWS[key] = (raw, raw, p)
     if ctx is not None and ctx.taken_persons:
         p = p.filter(~pl.col("psn_no").is_in(list(ctx.taken_persons)))
-    mid = date(ctx.year if ctx else 2024, 7, 1)
-    return p.with_columns(
-        (
-            pl.lit(mid.year)
-            - pl.col("brdy").dt.year()
-            - ((pl.col("brdy").dt.month() * 100 + pl.col("brdy").dt.day()) > mid.month * 100 + mid.day).cast(pl.Int32)
-        ).alias("age")
+    return p
+
+
+def with_next_begin(tables: Tables, enc: pl.DataFrame) -> pl.DataFrame:
+    """``enc`` with ``next_begin``: when the person's next encounter (of any kind) begins, null if none
+    (computed over the encounters of ``enc``'s persons only)."""
+    mine = tables["mdtrt_d"].join(enc.select("psn_no").unique(), on="psn_no", how="semi", maintain_order="left")
+    nxt = (
+        mine.select("mdtrt_id", "psn_no", "begntime")
+        .sort("psn_no", "begntime", "mdtrt_id")
+        .with_columns(pl.col("begntime").shift(-1).over("psn_no").alias("next_begin"))
+        .select("mdtrt_id", "next_begin")
     )
+    return enc.join(nxt, on="mdtrt_id", how="left", maintain_order="left")
+
+
+class Where:
+    """The institution of each clean fee line and trace code as a small integer, so that "the lines
+    of these institutions" is an integer test over the big tables instead of a string one.
+
+    Rows appended by the patterns come after the clean ones and changes are deferred (see
+    :class:`Pending`), so the first rows of the current tables are the clean rows, in order.
+    """
+
+    def __init__(self, fee: pl.DataFrame, trace: pl.DataFrame, institutions: Iterable[str]) -> None:
+        self.index = {c: i for i, c in enumerate(sorted(set(institutions)))}
+        self.fee = fee.get_column("fixmedins_code").replace_strict(self.index, default=None, return_dtype=pl.UInt32)
+        self.trace = trace.get_column("fixmedins_code").replace_strict(self.index, default=None, return_dtype=pl.UInt32)
+
+    def rows(self, table: pl.DataFrame, column: pl.Series, institutions: Iterable[str]) -> pl.DataFrame:
+        wanted = [self.index[c] for c in institutions if c in self.index]
+        head = table.slice(0, column.len())
+        return head.filter(column.is_in(wanted))
+
+
+def _lines_of(tables: Tables, ctx: Context, institutions: Iterable[str]) -> pl.DataFrame:
+    if ctx.where is not None:
+        return ctx.where.rows(tables["fee_list_d"], ctx.where.fee, institutions)
+    return tables["fee_list_d"].filter(pl.col("fixmedins_code").is_in(list(institutions)))
+
+
+def lines_at(tables: Tables, ctx: Context, where: pl.Expr | None = None) -> pl.DataFrame:
+    """The fee lines at the pattern's bad institutions (and matching ``where``), without the
+    encounters and lines earlier patterns took."""
+    out = _lines_of(tables, ctx, ctx.institutions)
+    if where is not None:
+        out = out.filter(where)
+    if ctx.taken and out.height:
+        out = out.filter(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
+    if ctx.taken_lines and out.height:
+        out = out.filter(~pl.col("feedetl_sn").is_in(list(ctx.taken_lines)))
+    return out
+
+
+def lines_for(tables: Tables, ctx: Context, enc: pl.DataFrame) -> pl.DataFrame:
+    """The fee lines of some encounters (``enc`` with mdtrt_id and fixmedins_code)."""
+    fee = _lines_of(tables, ctx, enc.get_column("fixmedins_code").unique().to_list())
+    return fee.join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+
+
+def codes_of(tables: Tables, ctx: Context, lines: pl.DataFrame) -> pl.DataFrame:
+    """The drug_trac_d rows of some fee lines (``lines`` with feedetl_sn and fixmedins_code)."""
+    insts = lines.get_column("fixmedins_code").unique().to_list()
+    if ctx.where is not None:
+        trace = ctx.where.rows(tables["drug_trac_d"], ctx.where.trace, insts)
+    else:
+        trace = tables["drug_trac_d"].filter(pl.col("fixmedins_code").is_in(insts))
+    return trace.join(lines.select("feedetl_sn"), on="feedetl_sn", how="semi", maintain_order="left")
+
+
+def rows_by(frame: pl.DataFrame, key: str) -> dict[Any, list[dict[str, Any]]]:
+    """The rows of a (small) frame as dicts, grouped by one column, in frame order."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for r in frame.iter_rows(named=True):
+        out.setdefault(r[key], []).append(r)
+    return out
 
 
 def lines_of(tables: Tables, mdtrt_ids: Iterable[str]) -> pl.DataFrame:
@@ -641,10 +771,14 @@ def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) ->
     keys = [key] if isinstance(key, str) else list(key)
     cols = [c for c in changes.columns if c not in keys]
     changes = changes.unique(subset=keys, keep="last", maintain_order=True).cast({c: df.schema[c] for c in changes.columns})
+    hits = df.select(pl.arg_where(pl.col(keys[0]).is_in(changes.get_column(keys[0]).unique().implode()))).to_series()
+    if hits.len() == 0:
+        return df
     where = (
-        df.select(keys)
-        .with_row_index("__i")
-        .join(changes.select(keys).with_row_index("__j"), on=keys, how="inner")
+        df[hits]
+        .select(keys)
+        .with_columns(hits.alias("__i"))
+        .join(changes.select(keys).with_row_index("__j"), on=keys, how="inner", maintain_order="left")
         .sort("__i")
     )
     if where.height == 0:
@@ -656,6 +790,41 @@ def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) ->
         new, old = changes.get_column(c).gather(take), df.get_column(c).gather(rows)
         out.append(df.get_column(c).scatter(rows, new.zip_with(new.is_not_null(), old)))
     return df.with_columns(out)
+
+
+class Pending:
+    """Changes to fee_list_d and drug_trac_d, collected over the patterns and applied in one pass.
+
+    A changed line is always named by a label (or lies in a taken encounter), so no later pattern
+    reads it: deferring the change is invisible to them, and the big tables are rewritten once.
+    """
+
+    def __init__(self) -> None:
+        self._changes: dict[tuple[str, tuple[str, ...]], list[pl.DataFrame]] = {}
+
+    def add(self, table: str, changes: pl.DataFrame, key: str | Sequence[str]) -> None:
+        keys = (key,) if isinstance(key, str) else tuple(key)
+        if changes.height:
+            self._changes.setdefault((table, keys), []).append(changes)
+
+    def apply(self, tables: Tables) -> Tables:
+        out = dict(tables)
+        for (table, keys), frames in self._changes.items():
+            out[table] = update(out[table], pl.concat(frames, how="diagonal_relaxed"), list(keys))
+        self._changes.clear()
+        return out
+
+
+def defer(ctx: Context, tables: Tables, table: str, changes: pl.DataFrame, key: str | Sequence[str]) -> Tables:
+    """Record ``changes`` to ``table`` in ``ctx.pending`` (or apply them now when there is none)."""
+    if changes.height == 0:
+        return tables
+    if ctx.pending is not None:
+        ctx.pending.add(table, changes, key)
+        return tables
+    out = dict(tables)
+    out[table] = update(tables[table], changes, key)
+    return out
 
 
 def drop(df: pl.DataFrame, key: str, values: Iterable[str]) -> pl.DataFrame:
@@ -748,20 +917,24 @@ class Staffing:
                                          .select("fixmedins_code", "dept_codg", "caty").iter_rows())}  # fmt: skip
         self.doctors: dict[str, list[tuple[str, str, str]]] = {}
         self.pharmacists: dict[str, list[str]] = {}
+        self._fit: dict[tuple[str, tuple[str, ...]], list[tuple[str, str, str]]] = {}
         ms = tables.get("medstaff_b")
         if ms is not None:
             for code, typ, inst, dept in (
                 ms.select("staff_codg", "staff_type", "fixmedins_code", "dept_codg").sort("staff_codg").iter_rows()
             ):
                 if typ == "1":
-                    self.doctors.setdefault(inst, []).append((code, dept, caty.get((inst, dept), "")))
+                    self.doctors.setdefault(inst, []).append((code, dept, _caty(caty.get((inst, dept), ""))))
                 elif typ == "2":
                     self.pharmacists.setdefault(inst, []).append(code)
 
     def doctor(self, rng: np.random.Generator, inst: str, caty: Sequence[str] = ()) -> tuple[str, str]:
         """(doctor, department) at ``inst``, preferring departments of the given 科别; ("", "") if none."""
-        staff = self.doctors.get(inst, [])
-        fit = [s for s in staff if _caty(s[2]) in caty] or staff
+        key = (inst, tuple(caty))
+        fit = self._fit.get(key)
+        if fit is None:
+            staff = self.doctors.get(inst, [])
+            fit = self._fit[key] = [s for s in staff if s[2] in caty] or staff
         if not fit:
             return "", ""
         code, dept, _ = fit[int(rng.integers(len(fit)))]
@@ -905,30 +1078,114 @@ def restriction_ok(ctx: Context, code: str, line: LineContext) -> bool:
     return item is not None and item.restriction.violation(line) is None
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+class Busy:
+    """Who is somewhere when: every encounter's days per person, indexed once per chunk (sorted
+    arrays, looked up by bisection), with the persons whose care a pattern changed or added refreshed
+    after it; and the death dates. :class:`Calendar` asks it instead of scanning mdtrt_d.
+
+    >>> m = pl.DataFrame({"mdtrt_id": ["m1"], "psn_no": ["p"], "begntime": [datetime(2024, 3, 1, 9)],
+    ...                   "endtime": [datetime(2024, 3, 5, 10)]})
+    >>> busy = Busy(m)
+    >>> busy.of("p")
+    [(738946, 738950, 'm1')]
+    >>> later = pl.concat([m, m.with_columns(pl.lit("m2").alias("mdtrt_id"), pl.col("begntime") + pl.duration(days=9),
+    ...                                      pl.col("endtime") + pl.duration(days=9))])
+    >>> busy.changed(m, later)
+    >>> [iv[2] for iv in busy.of("p")]
+    ['m1', 'm2']
+    """
+
+    def __init__(self, mdtrt: pl.DataFrame, people: pl.DataFrame | None = None) -> None:
+        m = self._days(mdtrt).sort("psn_no", "a", "mdtrt_id")
+        self._psn = m.get_column("psn_no").to_numpy()
+        self._a = m.get_column("a").to_list()
+        self._b = m.get_column("b").to_list()
+        self._id = m.get_column("mdtrt_id").to_list()
+        self._fresh: dict[str, list[tuple[int, int, str]]] = {}
+        self.death: dict[str, date] = {}
+        if people is not None:
+            dead = people.filter(pl.col("death_date").is_not_null()).select("psn_no", "death_date")
+            self.death = dict(dead.iter_rows())
+
+    @staticmethod
+    def _days(mdtrt: pl.DataFrame) -> pl.DataFrame:
+        return mdtrt.select(
+            "psn_no",
+            "mdtrt_id",
+            (pl.col("begntime").dt.date().cast(pl.Int32) + _EPOCH_ORDINAL).alias("a"),
+            (pl.col("endtime").dt.date().cast(pl.Int32) + _EPOCH_ORDINAL).alias("b"),
+        )
+
+    def of(self, psn_no: str) -> list[tuple[int, int, str]]:
+        """(first day, last day, mdtrt_id) of the person's encounters, days as ordinals."""
+        fresh = self._fresh.get(psn_no)
+        if fresh is not None:
+            return fresh
+        lo = int(np.searchsorted(self._psn, psn_no, side="left"))
+        hi = int(np.searchsorted(self._psn, psn_no, side="right"))
+        return list(zip(self._a[lo:hi], self._b[lo:hi], self._id[lo:hi], strict=True))
+
+    def changed(self, before: pl.DataFrame, after: pl.DataFrame) -> None:
+        """Take in what one pattern did to mdtrt_d: its new encounters (rows appended after
+        ``before``) and the encounters whose person or dates it changed."""
+        head = after.slice(0, before.height)
+        mask = (
+            (head.get_column("psn_no") != before.get_column("psn_no"))
+            | (head.get_column("begntime") != before.get_column("begntime"))
+            | (head.get_column("endtime") != before.get_column("endtime"))
+        )
+        moved = head.filter(mask)
+        old_of_moved = before.filter(mask)
+        now = self._days(pl.concat([moved, after.slice(before.height)]))
+        gone = set(old_of_moved.get_column("mdtrt_id").to_list()) | set(now.get_column("mdtrt_id").to_list())
+        touched = set(old_of_moved.get_column("psn_no").to_list()) | set(now.get_column("psn_no").to_list())
+        for p in touched:
+            self._fresh[p] = [iv for iv in self.of(p) if iv[2] not in gone]
+        for p, mid, a, b in now.iter_rows():
+            self._fresh[p].append((a, b, mid))
+
+
 class Calendar:
     """The days on which some persons are already somewhere (any encounter), to place new care
-    where it collides with nothing: no second stay, no outpatient visit during a stay.
+    where it collides with nothing: no second stay, no outpatient visit during a stay, nobody treated
+    after death (when the register or a :class:`Busy` index is given).
 
-    >>> m = pl.DataFrame({"psn_no": ["p"], "begntime": [datetime(2024, 3, 1, 9)], "endtime": [datetime(2024, 3, 5, 10)]})
+    >>> m = pl.DataFrame({"mdtrt_id": ["m1"], "psn_no": ["p"], "begntime": [datetime(2024, 3, 1, 9)],
+    ...                   "endtime": [datetime(2024, 3, 5, 10)]})
     >>> cal = Calendar(m, ["p"])
     >>> cal.free("p", date(2024, 3, 5), date(2024, 3, 8)), cal.free("p", date(2024, 3, 6), date(2024, 3, 8))
     (False, True)
     """
 
-    def __init__(self, mdtrt: pl.DataFrame, psn_nos: Iterable[str]) -> None:
-        wanted = list(psn_nos)
-        self._busy: dict[str, list[tuple[date, date]]] = {p: [] for p in wanted}
-        sub = mdtrt.filter(pl.col("psn_no").is_in(wanted)).select(
-            "psn_no", pl.col("begntime").dt.date().alias("a"), pl.col("endtime").dt.date().alias("b")
+    def __init__(
+        self,
+        source: pl.DataFrame | Busy,
+        psn_nos: Iterable[str] = (),
+        people: pl.DataFrame | None = None,
+        *,
+        ignore: Iterable[str] = (),
+    ) -> None:
+        self._index = source if isinstance(source, Busy) else Busy(
+            source.filter(pl.col("psn_no").is_in(list(psn_nos))), people
         )
-        for p, a, b in sub.iter_rows():
-            self._busy[p].append((a, b))
+        self._ignore = frozenset(ignore)
+        self._booked: dict[str, list[tuple[int, int]]] = {}
 
     def free(self, psn_no: str, a: date, b: date) -> bool:
-        return all(b < x or a > y for x, y in self._busy.get(psn_no, ()))
+        """No encounter of the person touches the days ``a``–``b``, and the person is alive on ``b``."""
+        death = self._index.death.get(psn_no)
+        if death is not None and b > death:
+            return False
+        x, y = a.toordinal(), b.toordinal()
+        if any(not (y < s or x > e) for s, e in self._booked.get(psn_no, ())):
+            return False
+        return all(y < s or x > e or mid in self._ignore for s, e, mid in self._index.of(psn_no))
 
     def book(self, psn_no: str, a: date, b: date) -> None:
-        self._busy.setdefault(psn_no, []).append((a, b))
+        self._booked.setdefault(psn_no, []).append((a.toordinal(), b.toordinal()))
 
 
 def candidates(

@@ -41,8 +41,10 @@ from yibao.synth.fraud._base import (
     build_visit,
     encounters,
     institutions_of,
+    lines_for,
     one,
     persons,
+    rows_by,
     wards,
 )
 
@@ -71,11 +73,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     enc = encounters(tables, ctx).filter(
         pl.col("psn_no").is_in(dead.get_column("psn_no").to_list()) & (pl.col("kind") != INPATIENT)
     )
-    visits = {key[0]: part.sort("begntime", "mdtrt_id") for key, part in enc.partition_by("psn_no", as_dict=True).items()}
-    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
-    lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
-    diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
-    diag_by = {key[0]: part for key, part in diag.partition_by("mdtrt_id", as_dict=True).items()}
+    fee = lines_for(tables, ctx, enc)
+    lines_by = rows_by(fee, "mdtrt_id")
+    visits = rows_by(enc.filter(pl.col("mdtrt_id").is_in(list(lines_by))).sort("begntime", "mdtrt_id"), "psn_no")
+    diag = tables["setl_list_diag_d"].join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+    diag_by = rows_by(diag, "mdtrt_id")
     pharmacies = institutions_of(tables, "2", among=ctx.institutions) or institutions_of(tables, "2")
     staff = ctx.staffing
     for p in fraud.iter_rows(named=True):
@@ -86,14 +88,13 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         history = visits.get(p["psn_no"])
         for days in times:
             day = death + timedelta(days=days)
-            if history is not None and history.height and history.filter(pl.col("mdtrt_id").is_in(list(lines_by))).height:
-                src = history.filter(pl.col("mdtrt_id").is_in(list(lines_by)))
-                row = src.row(int(rng.integers(src.height)), named=True)
+            if history:
+                row = history[int(rng.integers(len(history)))]
                 shift = datetime.combine(day, row["begntime"].time()) - row["begntime"]
                 mid = rows.copy_encounter(row, begntime=row["begntime"] + shift, endtime=row["endtime"] + shift)
-                for d in (diag_by[row["mdtrt_id"]].iter_rows(named=True) if row["mdtrt_id"] in diag_by else ()):
+                for d in diag_by.get(row["mdtrt_id"], []):
                     rows.diag(mid, d["diag_code"], d["diag_name"], main=d["maindiag_flag"] == "1")
-                for line in lines_by[row["mdtrt_id"]].iter_rows(named=True):
+                for line in lines_by[row["mdtrt_id"]]:
                     rows.copy_line(line, mdtrt_id=mid, fee_ocur_time=line["fee_ocur_time"] + shift)
                 inst, doctor, source = row["fixmedins_code"], row["atddr_no"], "copy"
             elif pharmacies:
@@ -120,7 +121,7 @@ def _died_in_hospital(
     hospitals = wards(tables)
     if not hospitals or people.height == 0:
         return
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     for p in people.iter_rows(named=True):
         death: date = p["death_date"]
         nights = int(rng.integers(2, 7))

@@ -66,7 +66,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         budget = max(5, ctx.persons)
         people = candidates(rng, tables, ctx, 2 * budget, min_age=20, max_age=70)
         people = people.sort(pl.col("insutype") != "310", maintain_order=True)  # employees first: they have accounts
-        cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+        cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
         pool = list(people.iter_rows(named=True))
         i = 0
         while cards_total < budget and i < len(pool):
@@ -129,7 +129,7 @@ def _elderly_bulk(
     if not pharmacies or not drugs:
         return
     people = candidates(rng, tables, ctx, 3 * n, min_age=65, where=~pl.col("psn_no").is_in(list(used)))
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     pool = [p for p in people.iter_rows(named=True)]
     i = 0
     done = 0
@@ -169,7 +169,7 @@ def _night_shift(
     if not pharmacies:
         return
     people = candidates(rng, tables, ctx, 3 * n, min_age=20, max_age=55, where=~pl.col("psn_no").is_in(list(used)))
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:

@@ -56,7 +56,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     cosmetic = [(d, a, b) for d, a, b in k.COSMETIC if ctx.has(a, b)]
     n = max(2, ctx.persons)
     people = candidates(rng, tables, ctx, 2 * n, min_age=18, max_age=70)
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:

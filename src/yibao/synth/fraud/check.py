@@ -57,11 +57,11 @@ def check_labels(tables: dict[str, pl.DataFrame], labels: pl.DataFrame, *, limit
     ):
         named = labels.filter(pl.col(name).fill_null("") != "")
         known = tables[table].select(pl.col(key).alias(name)).unique()
-        report(f"{name} not in {table}", named.join(known, on=name, how="anti"), ["case_id", name])
+        report(f"{name} not in {table}", named.join(known, on=name, how="anti", maintain_order="left"), ["case_id", name])
     fee = tables["fee_list_d"].select(
         "feedetl_sn", pl.col("mdtrt_id").alias("f_m"), pl.col("psn_no").alias("f_p"), pl.col("fixmedins_code").alias("f_i")
     )
-    lines = labels.filter(pl.col("feedetl_sn") != "").join(fee, on="feedetl_sn", how="inner")
+    lines = labels.filter(pl.col("feedetl_sn") != "").join(fee, on="feedetl_sn", how="inner", maintain_order="left")
     report("fee line of another encounter", lines.filter((pl.col("mdtrt_id") != "") & (pl.col("mdtrt_id") != pl.col("f_m"))),
            ["case_id", "feedetl_sn", "mdtrt_id", "f_m"])  # fmt: skip
     report("fee line of another person", lines.filter((pl.col("psn_no") != "") & (pl.col("psn_no") != pl.col("f_p"))),
@@ -70,7 +70,7 @@ def check_labels(tables: dict[str, pl.DataFrame], labels: pl.DataFrame, *, limit
            lines.filter((pl.col("fixmedins_code") != "") & (pl.col("fixmedins_code") != pl.col("f_i"))),
            ["case_id", "feedetl_sn", "fixmedins_code", "f_i"])  # fmt: skip
     enc = tables["mdtrt_d"].select("mdtrt_id", pl.col("psn_no").alias("m_p"), pl.col("fixmedins_code").alias("m_i"))
-    stays = labels.filter(pl.col("mdtrt_id") != "").join(enc, on="mdtrt_id", how="inner")
+    stays = labels.filter(pl.col("mdtrt_id") != "").join(enc, on="mdtrt_id", how="inner", maintain_order="left")
     report("encounter of another person", stays.filter((pl.col("psn_no") != "") & (pl.col("psn_no") != pl.col("m_p"))),
            ["case_id", "mdtrt_id", "psn_no", "m_p"])  # fmt: skip
     report("encounter of another institution",
@@ -78,7 +78,7 @@ def check_labels(tables: dict[str, pl.DataFrame], labels: pl.DataFrame, *, limit
            ["case_id", "mdtrt_id", "fixmedins_code", "m_i"])  # fmt: skip
     scans = labels.filter((pl.col("drug_trac_codg") != "") & (pl.col("feedetl_sn") != ""))
     pairs = tables["drug_trac_d"].select("drug_trac_codg", "feedetl_sn").unique()
-    report("trace code not scanned on that line", scans.join(pairs, on=["drug_trac_codg", "feedetl_sn"], how="anti"),
+    report("trace code not scanned on that line", scans.join(pairs, on=["drug_trac_codg", "feedetl_sn"], how="anti", maintain_order="left"),
            ["case_id", "drug_trac_codg", "feedetl_sn"])  # fmt: skip
     bad_json = []
     for case_id, params in labels.select("case_id", "params").iter_rows():

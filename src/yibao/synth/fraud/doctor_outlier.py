@@ -31,6 +31,7 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
+    defer,
     UNIT,
     Calendar,
     Context,
@@ -63,11 +64,13 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
     )
     by_doc = {key[0]: part.sort("mdtrt_id") for key, part in enc.partition_by("atddr_no", as_dict=True).items()}
-    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    fee = tables["fee_list_d"].filter(pl.col("bilg_dr_codg").is_in(list(ctx.doctors))).join(
+        enc.select("mdtrt_id"), on="mdtrt_id", how="semi"
+    )
     lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
-    diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    diag = tables["setl_list_diag_d"].join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
     diag_by = {key[0]: part for key, part in diag.partition_by("mdtrt_id", as_dict=True).items()}
-    cal = Calendar(tables["mdtrt_d"], enc.get_column("psn_no").unique().to_list())
+    cal = ctx.calendar(tables, enc.get_column("psn_no").unique().to_list())
     fee_changes: list[dict[str, Any]] = []
     for doctor in sorted(by_doc):
         mine = by_doc[doctor]
@@ -128,5 +131,5 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 lab.add(case, "1", params, mdtrt_id=mid, psn_no=e["psn_no"], fixmedins_code=e["fixmedins_code"], doctor=doctor)
     out = dict(tables)
     if fee_changes:
-        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
     return rows.added(out), lab.frame()

@@ -27,6 +27,7 @@ reversals of a settlement, which the dataset records in setl_d, not in fee_list_
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -41,8 +42,10 @@ from yibao.synth.fraud._base import (
     Tables,
     at_time,
     candidates,
+    codes_of,
     encounters,
     institutions_of,
+    rows_by,
 )
 
 PATTERN = "drug_resale"
@@ -64,33 +67,37 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         enc = encounters(tables, ctx).filter(
             pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"]) & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
         )
-        codes_ = (
-            tables["drug_trac_d"]
-            .filter((pl.col("retn_flag") == "0") & pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
-            .join(tables["fee_list_d"].select("feedetl_sn", "psn_no", "pric", "prd_days", "fee_ocur_time"), on="feedetl_sn")
-            .filter(pl.col("fee_ocur_time").dt.date() < pl.date(ctx.year, 12, 1))
+        drug_lines = (
+            tables["fee_list_d"]
+            .filter((pl.col("rxno") != "") & (pl.col("fee_ocur_time") < pl.datetime(ctx.year, 12, 1)))
+            .join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+            .select("feedetl_sn", "psn_no", "pric", "prd_days", "fee_ocur_time", "fixmedins_code")
         )
-        dup = tables["drug_trac_d"].group_by("drug_trac_codg").len().filter(pl.col("len") > 1).get_column("drug_trac_codg")
-        codes_ = codes_.filter(~pl.col("drug_trac_codg").is_in(dup.to_list()))
-        sellers = codes_.get_column("psn_no").unique().sort().to_list()
-        chosen = [sellers[int(i)] for i in rng.permutation(len(sellers))[:n]]
-        by_seller = {key[0]: part.sort("fee_ocur_time", "feedetl_sn", "drug_trac_codg")
-                     for key, part in codes_.filter(pl.col("psn_no").is_in(chosen)).partition_by("psn_no", as_dict=True).items()}  # fmt: skip
+        sellers = drug_lines.get_column("psn_no").unique().sort()
+        chosen = sellers.gather(rng.permutation(sellers.len())[: 2 * n]).to_list() if sellers.len() else []
+        mine_lines = drug_lines.filter(pl.col("psn_no").is_in(chosen))
+        scans = codes_of(tables, ctx, mine_lines)  # clean codes are never settled twice
+        codes_ = (
+            scans.filter(pl.col("retn_flag") == "0")
+            .join(mine_lines.drop("fixmedins_code"), on="feedetl_sn", maintain_order="left")
+            .sort("fee_ocur_time", "feedetl_sn", "drug_trac_codg")
+        )
+        by_seller = rows_by(codes_, "psn_no")
+        chosen = [c for c in chosen if c in by_seller][:n]
         buyers = candidates(rng, tables, ctx, 4 * n + 10, min_age=18, where=~pl.col("psn_no").is_in(chosen))
-        cal = Calendar(tables["mdtrt_d"], buyers.get_column("psn_no").to_list())
+        cal = ctx.calendar(tables, buyers.get_column("psn_no").to_list())
         buyer_rows = list(buyers.iter_rows(named=True))
         b = 0
         for seller in chosen:
-            mine = by_seller.get(seller)
-            if mine is None:
-                continue
-            lines = mine.get_column("feedetl_sn").unique(maintain_order=True).to_list()
+            by_line: dict[str, list[dict[str, Any]]] = {}
+            for r in by_seller[seller]:
+                by_line.setdefault(r["feedetl_sn"], []).append(r)
+            lines = list(by_line)
             keep = [lines[int(i)] for i in rng.permutation(len(lines))[: int(rng.integers(1, 4))]]
             resales = int(rng.integers(2, 5)) if rng.random() < 0.2 else 1
             case = lab.case()
             for sn in keep:
-                part = mine.filter(pl.col("feedetl_sn") == sn)
-                first = part.row(0, named=True)
+                first = by_line[sn][0]
                 origin = first["fixmedins_code"]
                 elsewhere = [p for p in bad if p[0] != origin]
                 if not elsewhere:
@@ -98,8 +105,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 other_region = [p for p in elsewhere if p[2] != _admdvs(all_pharmacies, origin)]
                 pool = other_region if other_region and rng.random() < 0.5 else elsewhere
                 inst, lv, adm = pool[int(rng.integers(len(pool)))]
-                codes_of = part.get_column("drug_trac_codg").to_list()
-                rows_first = [(c, first) for c in codes_of]
+                sold_codes = [r["drug_trac_codg"] for r in by_line[sn]]
+                rows_first = [(c, first) for c in sold_codes]
                 when = first["fee_ocur_time"]
                 placed = []
                 for _ in range(resales):
@@ -123,10 +130,10 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     )  # fmt: skip
                     line_sn, _ = rows.line(
                         mdtrt_id=mid, psn_no=buyer["psn_no"], fixmedins_code=inst, med_list_codg=first["med_list_codg"],
-                        when=t, cnt=UNIT * len(codes_of), pric=ctx.prices.price(first["med_list_codg"], lv) or first["pric"],
+                        when=t, cnt=UNIT * len(sold_codes), pric=ctx.prices.price(first["med_list_codg"], lv) or first["pric"],
                         doctor=pharmacist, prd_days=first["prd_days"], codes_=False,
                     )  # fmt: skip
-                    for c in codes_of:
+                    for c in sold_codes:
                         rows.trace(c, line_sn, mid, first["med_list_codg"], inst, t)
                     cal.book(buyer["psn_no"], t.date(), t.date())
                     placed.append((mid, line_sn, buyer["psn_no"], t, adm))
@@ -167,7 +174,7 @@ def _return_and_resale(
     if not pharmacies:
         return
     people = candidates(rng, tables, ctx, 6 * n, min_age=18)
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     pool = list(people.iter_rows(named=True))
     i = 0
     for _ in range(n):

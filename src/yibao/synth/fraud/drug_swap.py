@@ -25,13 +25,17 @@ import numpy as np
 import polars as pl
 
 from yibao.synth.fraud._base import (
+    defer,
     MOST_PER_INSTITUTION,
     Context,
     Labels,
     Tables,
-    encounters,
+    codes_of,
     fee_amount,
+    levels,
+    lines_at,
     plain,
+    rows_by,
     update,
 )
 
@@ -49,11 +53,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     lab = Labels(ctx)
     if not ctx.institutions:
         return tables, lab.frame()
-    enc = encounters(tables, ctx).filter(
-        pl.col("fixmedins_code").is_in(list(ctx.institutions)) & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
-    )
-    lv_of = dict(enc.select("fixmedins_code", "lv").unique().iter_rows())
-    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()) & (pl.col("rxno") != ""))
+    lv_of = levels(tables)
+    fee = lines_at(tables, ctx, pl.col("rxno") != "")
     if fee.height == 0:
         return tables, lab.frame()
     drugs = [it for it in ctx.catalog.items() if it.list_type == "drug" and it.chrgitm_lv != "03" and it.in_force(ctx.prices.on)]
@@ -64,50 +65,50 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     pairs = fee.group_by("fixmedins_code", "med_list_codg").len().filter(pl.col("len") >= 1).sort("fixmedins_code", "med_list_codg")
     fee_changes: list[dict[str, Any]] = []
     trace_changes: list[dict[str, Any]] = []
-    trace = tables["drug_trac_d"].filter(pl.col("feedetl_sn").is_in(fee.get_column("feedetl_sn").to_list()))
-    trace_by = {key[0]: part for key, part in trace.partition_by("feedetl_sn", as_dict=True).items()}
+    picks: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
     for inst in sorted(set(pairs.get_column("fixmedins_code").to_list())):
         lv = lv_of.get(inst, "1")
         mine = pairs.filter(pl.col("fixmedins_code") == inst)
         options = []
         for code in mine.get_column("med_list_codg").to_list():
             cheap = ctx.prices.price(code, lv)
-            dear = [
-                (ctx.prices.price(c, lv), c) for c in by_group.get(_group(code), []) if c != code
-            ]
+            dear = [(ctx.prices.price(c, lv), c) for c in by_group.get(_group(code), []) if c != code]
             dear = [(p, c) for p, c in dear if p >= cheap * 3 // 2]
             if dear:
                 options.append((code, cheap, sorted(dear)))
-        if not options:
-            continue
         for j in rng.permutation(len(options))[: int(rng.integers(1, 3))]:
             code, cheap, dear = options[int(j)]
             price, target = dear[int(rng.integers(len(dear)))]
             lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort("feedetl_sn")
             share = min(float(rng.uniform(0.05, 0.3)), MOST_PER_INSTITUTION / max(1, lines.height))
-            room = ctx.cap(weight=0.3) - len(fee_changes)
+            room = ctx.cap(weight=0.3) - sum(len(p[2]) for p in picks)
             if room <= 0:
                 break
-            picked = ([r for r in lines.iter_rows(named=True) if rng.random() < share] or [lines.row(0, named=True)])[:room]
-            item = ctx.item(target)
-            case = lab.case()
+            k = min(room, max(1, int(rng.binomial(lines.height, share))))
+            picked = lines[[int(i) for i in np.sort(rng.choice(lines.height, size=k, replace=False))]]
             params = {"dispensed": code, "billed": target, "price_ratio": price / cheap if cheap else None, "share": share}
-            for r in picked:
+            picks.append((inst, params, list(picked.iter_rows(named=True))))
+            item = ctx.item(target)
+            for r in picks[-1][2]:
                 fee_changes.append({
                     "feedetl_sn": r["feedetl_sn"], "med_list_codg": target, "pric": price,
                     "det_item_fee_sumamt": fee_amount(price, r["cnt"]),
                     "med_chrgitm_type": item.med_chrgitm_type if item else r["med_chrgitm_type"],
                 })  # fmt: skip
-                scans = trace_by.get(r["feedetl_sn"])
-                codes_ = scans.get_column("drug_trac_codg").to_list() if scans is not None else []
-                for c in codes_:
-                    trace_changes.append({"drug_trac_codg": c, "feedetl_sn": r["feedetl_sn"], "med_list_codg": target})
-                for c in codes_ or [""]:
-                    lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
-                            fixmedins_code=inst, drug_trac_codg=c, doctor=r["bilg_dr_codg"])  # fmt: skip
+    swapped = fee.filter(pl.col("feedetl_sn").is_in([str(c["feedetl_sn"]) for c in fee_changes]))
+    trace_by = rows_by(codes_of(tables, ctx, swapped), "feedetl_sn")
+    for inst, params, picked_rows in picks:
+        case = lab.case()
+        for r in picked_rows:
+            codes_ = [t["drug_trac_codg"] for t in trace_by.get(r["feedetl_sn"], [])]
+            for c in codes_:
+                trace_changes.append({"drug_trac_codg": c, "feedetl_sn": r["feedetl_sn"], "med_list_codg": params["billed"]})
+            for c in codes_ or [""]:
+                lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
+                        fixmedins_code=inst, drug_trac_codg=c, doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if fee_changes:
-        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
     if trace_changes:
-        out["drug_trac_d"] = update(tables["drug_trac_d"], pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
+        out = defer(ctx, out, "drug_trac_d", pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
     return out, lab.frame()

@@ -46,6 +46,8 @@ from yibao.synth.fraud._base import (
     build_stay,
     candidates,
     encounters,
+    levels,
+    lines_at,
     wards,
 )
 
@@ -63,20 +65,23 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     used: set[str] = set()
     n = _fraud(rng, tables, ctx, rows, lab, used) if ctx.institutions else 0
     m = max(1, round(max(n, 1) * rng.uniform(0.3, 0.8)))
-    _bilateral(rng, tables, ctx, rows, lab, max(1, m // 2))
+    _bilateral(rng, tables, ctx, rows, lab, min(max(1, m // 2), ctx.cap("inpatient", 0.1)))
     _repeat_tests(rng, tables, ctx, rows, lab, m, used)
     return rows.added(tables), lab.frame()
 
 
 def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, used: set[str]) -> int:
-    enc = encounters(tables, ctx).filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
-    fee = tables["fee_list_d"].filter(
-        pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()) & ~pl.col("feedetl_sn").is_in(list(ctx.taken_lines))
-    )
+    pairs = [(a, b) for a, b in k.DUPLICATE_PAIRS if ctx.has(a, b)]
+    fee = lines_at(
+        tables, ctx,
+        pl.col("med_chrgitm_type").is_in(["03", "04", "05"]) | pl.col("med_list_codg").is_in([a for a, _ in pairs]),
+    )  # fmt: skip
+    if ctx.taken_lines and fee.height:
+        fee = fee.filter(~pl.col("feedetl_sn").is_in(list(ctx.taken_lines)))
     if fee.height == 0:
         return 0
     share = float(rng.uniform(*SHARE))
-    lv_of = dict(enc.select("fixmedins_code", "lv").unique().iter_rows())
+    lv_of = levels(tables)
     services = fee.filter(pl.col("med_chrgitm_type").is_in(["03", "04", "05"])).sort("feedetl_sn")
     with_services = services.get_column("mdtrt_id").unique().sort()
     n_twice = ctx.cases(with_services.len(), share, weight=0.3)
@@ -90,7 +95,6 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
                 feedetl_sn=sn, psn_no=r["psn_no"], fixmedins_code=r["fixmedins_code"], doctor=r["bilg_dr_codg"])  # fmt: skip
         used.add(r["mdtrt_id"])
         done += 1
-    pairs = [(a, b) for a, b in k.DUPLICATE_PAIRS if ctx.has(a, b)]
     packages = (
         fee.filter(pl.col("med_list_codg").is_in([a for a, _ in pairs]) & ~pl.col("mdtrt_id").is_in(list(used)))
         .sort("feedetl_sn")
@@ -120,7 +124,7 @@ def _bilateral(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Row
         return
     staff = ctx.staffing
     people = candidates(rng, tables, ctx, 4 * n, min_age=55, max_age=85)
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:
@@ -155,11 +159,12 @@ def _repeat_tests(
     rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int, used: set[str]
 ) -> None:
     enc = encounters(tables, ctx).filter((pl.col("kind") == INPATIENT) & ~pl.col("mdtrt_id").is_in(list(used)))
-    fee = tables["fee_list_d"].filter(
-        pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list())
-        & pl.col("med_list_codg").is_in([k.CBC, k.GLUCOSE, k.CRP, k.CREATININE])
-        & (pl.col("fee_ocur_time").dt.hour() < 14)
-    ).sort("feedetl_sn")
+    fee = (
+        tables["fee_list_d"]
+        .filter(pl.col("med_list_codg").is_in([k.CBC, k.GLUCOSE, k.CRP, k.CREATININE]) & (pl.col("fee_ocur_time").dt.hour() < 14))
+        .join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+        .sort("feedetl_sn")
+    )
     ends = dict(enc.select("mdtrt_id", "endtime").iter_rows())
     m = min(n, fee.height)
     for r in (fee[[int(i) for i in rng.choice(fee.height, size=m, replace=False)]].iter_rows(named=True) if m else ()):

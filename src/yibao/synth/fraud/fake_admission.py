@@ -23,6 +23,7 @@ with A05.900 and real treatment (infusions, fluids, antidiarrhoeal), 2–4 night
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -53,29 +54,53 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     lab = Labels(ctx)
     rows = Rows(ctx)
     staff = ctx.staffing
-    used: set[str] = set()
     hospitals = wards(tables, among=ctx.institutions)
-    cohorts = 0
-    if hospitals:
-        cohorts = max(1, round(ctx.persons / 8))
-        for _ in range(cohorts):
-            _cohort(rng, tables, ctx, rows, lab, staff, one(rng, hospitals), used, fake=True)
-    for _ in range(max(1, cohorts // 2)):
-        all_wards = wards(tables)
-        if all_wards:
-            _cohort(rng, tables, ctx, rows, lab, staff, one(rng, all_wards), used, fake=False)
+    fake_cohorts = max(1, round(ctx.persons / 8)) if hospitals else 0
+    cohorts = fake_cohorts + max(1, fake_cohorts // 2)
+    workforce = _workforce(rng, tables, ctx, cohorts)
+    all_wards = wards(tables)
+    for i in range(cohorts):
+        fake = i < fake_cohorts
+        pool = hospitals if fake else all_wards
+        if pool:
+            _cohort(rng, ctx, rows, lab, staff, one(rng, pool), workforce, fake=fake)
     return rows.added(tables), lab.frame()
+
+
+class _Workforce:
+    """Employees (20–65) of the biggest employers in the chunk, with a calendar of their care."""
+
+    def __init__(self, by_emp: dict[str, list[dict[str, Any]]], calendar: Calendar) -> None:
+        self.by_emp = by_emp
+        self.calendar = calendar
+        self.used: set[str] = set()
+
+
+def _workforce(rng: np.random.Generator, tables: Tables, ctx: Context, cohorts: int) -> _Workforce:
+    staff_of = (
+        persons(tables, ctx)
+        .filter((pl.col("emp_no").fill_null("") != "") & pl.col("age").is_between(20, 65))
+        .select("psn_no", "emp_no", "insutype", "gend", "age", "death_date")
+    )
+    sizes = staff_of.group_by("emp_no").len().filter(pl.col("len") >= 4).sort(["len", "emp_no"], descending=[True, False])
+    top = sizes.head(max(5, min(40, cohorts))).get_column("emp_no").to_list()
+    by_emp: dict[str, list[dict[str, Any]]] = {}
+    for e in top:
+        members = staff_of.filter(pl.col("emp_no") == e).sort("psn_no")
+        take = min(members.height, 60)
+        by_emp[e] = [members.row(int(i), named=True) for i in np.sort(rng.choice(members.height, size=take, replace=False))]
+    everyone = [m["psn_no"] for ms in by_emp.values() for m in ms]
+    return _Workforce(by_emp, ctx.calendar(tables, everyone))
 
 
 def _cohort(
     rng: np.random.Generator,
-    tables: Tables,
     ctx: Context,
     rows: Rows,
     lab: Labels,
     staff: Staffing,
     hospital: tuple[str, str],
-    used: set[str],
+    work: _Workforce,
     *,
     fake: bool,
 ) -> None:
@@ -83,34 +108,29 @@ def _cohort(
     week = date(ctx.year, 1, 8) + timedelta(days=7 * int(rng.integers(0, 48)))
     week -= timedelta(days=week.weekday())
     nights_max = 10 if fake else 4
-    staff_of = (
-        persons(tables, ctx)
-        .filter(
-            (pl.col("emp_no").fill_null("") != "")
-            & (pl.col("age").is_between(20, 65))
-            & ~pl.col("psn_no").is_in(list(used))
-            & (pl.col("death_date").is_null() | (pl.col("death_date") > week + timedelta(days=nights_max + 8)))
-        )
-        .select("psn_no", "emp_no", "insutype", "gend", "age")
-    )
     least = 5 if fake else 4
-    sizes = (
-        staff_of.group_by("emp_no").len().filter(pl.col("len") >= least).sort(["len", "emp_no"], descending=[True, False])
-    )
-    if sizes.height == 0:
+    last = week + timedelta(days=nights_max + 8)
+    employers = sorted(work.by_emp)
+    if not employers:
         return
-    emp = str(sizes.item(int(rng.integers(min(5, sizes.height))), "emp_no"))
-    pool = staff_of.filter(pl.col("emp_no") == emp).sort("psn_no")
+    emp = employers[int(rng.integers(len(employers)))]
     want = int(rng.integers(5, 16)) if fake else int(rng.integers(4, 11))
-    pool = pool[[int(i) for i in rng.choice(pool.height, size=min(pool.height, 3 * want), replace=False)]]
-    cal = Calendar(tables["mdtrt_d"], pool.get_column("psn_no").to_list())
-    cohort = [
-        r for r in pool.iter_rows(named=True)
-        if cal.free(r["psn_no"], week - timedelta(days=1), week + timedelta(days=nights_max + 8))
-    ][:want]  # fmt: skip
+    order = rng.permutation(len(work.by_emp[emp]))
+    cohort = []
+    for i in order:
+        r = work.by_emp[emp][int(i)]
+        if r["psn_no"] in work.used or (r["death_date"] is not None and r["death_date"] <= last):
+            continue
+        if work.calendar.free(r["psn_no"], week - timedelta(days=1), last):
+            cohort.append(r)
+            if len(cohort) >= want:
+                break
     if len(cohort) < least:
         return
     size = len(cohort)
+    for r in cohort:
+        work.used.add(r["psn_no"])
+        work.calendar.book(r["psn_no"], week - timedelta(days=1), last)
     doctor, dept = staff.doctor(rng, inst, ("03",))
     case = lab.case()
     if fake:
@@ -136,6 +156,5 @@ def _cohort(
             extra=() if fake else ((k.MONTMORILLONITE, 0, 20_000), (k.IV_DRIP, 0, 10_000), (k.IV_DRIP, 1, 10_000)),
             bed=f"{dept}-{int(rng.integers(1, 60)):02d}",
         )  # fmt: skip
-        used.add(str(p["psn_no"]))
         lab.add(case, "1" if fake else "0", params, mdtrt_id=built.mdtrt_id, psn_no=str(p["psn_no"]),
                 fixmedins_code=inst, doctor=doctor)  # fmt: skip

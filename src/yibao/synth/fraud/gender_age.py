@@ -42,6 +42,7 @@ from yibao.synth.fraud._base import (
     candidates,
     context_line,
     encounters,
+    lines_for,
     persons,
     wards,
 )
@@ -67,7 +68,7 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     enc = (
         encounters(tables, ctx)
         .filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)) & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"]))
-        .join(who, on="psn_no", how="inner")
+        .join(who, on="psn_no", how="inner", maintain_order="left")
         .sort("mdtrt_id")
     )
     n = ctx.cases(enc.height, float(rng.uniform(*SHARE)), weight=0.2)
@@ -75,7 +76,7 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         return 0
     chosen = enc[[int(i) for i in rng.choice(enc.height, size=n, replace=False)]]
     first = (
-        tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(chosen.get_column("mdtrt_id").to_list()))
+        lines_for(tables, ctx, chosen)
         .sort("fee_ocur_time", "feedetl_sn").unique("mdtrt_id", keep="first")
     )  # fmt: skip
     first_by = {r["mdtrt_id"]: r for r in first.iter_rows(named=True)}
@@ -131,7 +132,7 @@ def _exemptions(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Ro
     for kind in kinds:
         people = candidates(rng, tables, ctx, 3 * n, min_age=40 if kind == "male_breast_cancer" else 60,
                             gend="1" if kind == "male_breast_cancer" else None)  # fmt: skip
-        cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+        cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
         done = 0
         for p in people.iter_rows(named=True):
             if done >= n:

@@ -33,6 +33,7 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
+    defer,
     INPATIENT,
     UNIT,
     Calendar,
@@ -44,10 +45,13 @@ from yibao.synth.fraud._base import (
     at_time,
     build_stay,
     candidates,
+    codes_of,
     encounters,
+    lines_for,
     one,
     update,
     wards,
+    with_next_begin,
 )
 
 PATTERN = "ghost_bed"
@@ -69,13 +73,6 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 
 def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels) -> tuple[Tables, int]:
     enc = encounters(tables, ctx)
-    ordered = (
-        tables["mdtrt_d"]
-        .select("mdtrt_id", "psn_no", "begntime")
-        .sort("psn_no", "begntime", "mdtrt_id")
-        .with_columns(pl.col("begntime").shift(-1).over("psn_no").alias("next_begin"))
-        .select("mdtrt_id", "next_begin")
-    )
     eligible = (
         enc.filter(
             (pl.col("kind") == INPATIENT)
@@ -84,7 +81,7 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
             & (pl.col("endtime").dt.date() <= date(ctx.year, 12, 31) - timedelta(days=10))
         )
-        .join(ordered, on="mdtrt_id", how="left")
+        .pipe(lambda e: with_next_begin(tables, e))
         .filter(pl.col("next_begin").is_null() | (pl.col("next_begin") > pl.col("endtime") + pl.duration(days=10)))
         .unique(subset="psn_no", keep="first", maintain_order=True)
         .sort("mdtrt_id")
@@ -94,9 +91,9 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         return tables, 0
     chosen = eligible[[int(i) for i in rng.choice(eligible.height, size=n, replace=False)]]
     ids = chosen.get_column("mdtrt_id").to_list()
-    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(ids))
+    fee = lines_for(tables, ctx, chosen)
     lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
-    trace = tables["drug_trac_d"].filter(pl.col("mdtrt_id").is_in(ids))
+    trace = codes_of(tables, ctx, fee)
     trace_by = {key[0]: part for key, part in trace.partition_by("mdtrt_id", as_dict=True).items()}
     others = (
         enc.filter((pl.col("kind") == INPATIENT) & (pl.col("adm_bed") != "") & ~pl.col("mdtrt_id").is_in(ids))
@@ -161,9 +158,9 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
                         fixmedins_code=stay["fixmedins_code"], doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if fee_changes:
-        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
     if trace_changes:
-        out["drug_trac_d"] = update(tables["drug_trac_d"], pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
+        out = defer(ctx, out, "drug_trac_d", pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
     if stay_changes:
         frame = pl.DataFrame(stay_changes)
         if "adm_bed" in frame.columns:
@@ -182,7 +179,7 @@ def _waiting_for_surgery(rng: np.random.Generator, tables: Tables, ctx: Context,
         return
     staff = ctx.staffing
     people = candidates(rng, tables, ctx, n * 4, min_age=30, max_age=80)
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:

@@ -43,6 +43,7 @@ from yibao.synth.fraud._base import (
     candidates,
     encounters,
     levels,
+    lines_at,
     persons,
     update,
 )
@@ -78,25 +79,25 @@ def _borrowed(rng: np.random.Generator, tables: Tables, ctx: Context, lab: Label
     enc = (
         encounters(tables, ctx)
         .filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)) & ~pl.col("psn_no").is_in(list(ctx.taken_persons)))
-        .join(who.select("psn_no", "gend", "age"), on="psn_no", how="inner")
+        .join(who.select("psn_no", "gend", "age"), on="psn_no", how="inner", maintain_order="left")
     )
     if enc.height == 0:
         return tables
     sex_items = {c: g for g, items in k.GENDER_ITEMS.items() for c in items}
-    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    fee = lines_at(tables, ctx, pl.col("med_list_codg").is_in(list(sex_items)))
     marked_sex = (
-        fee.filter(pl.col("med_list_codg").is_in(list(sex_items)))
+        fee
         .select("mdtrt_id", pl.col("med_list_codg").replace_strict(sex_items, default="").alias("sex"))
         .unique("mdtrt_id", keep="first")
     )
-    diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    diag = tables["setl_list_diag_d"].join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
     sex_dx: pl.Expr = pl.lit("")
     for g, prefixes in _SEX_DX.items():
         cond = pl.any_horizontal([pl.col("diag_code").str.starts_with(p) for p in prefixes])
         sex_dx = pl.when(cond).then(pl.lit(g)).otherwise(sex_dx)
     dx_sex = diag.select("mdtrt_id", sex_dx.alias("sex")).filter(pl.col("sex") != "").unique("mdtrt_id", keep="first")
     sexed = pl.concat([marked_sex, dx_sex]).unique("mdtrt_id", keep="first")
-    enc = enc.join(sexed, on="mdtrt_id", how="left").with_columns(pl.col("sex").fill_null(""))
+    enc = enc.join(sexed, on="mdtrt_id", how="left", maintain_order="left").with_columns(pl.col("sex").fill_null(""))
     sex_cases = enc.filter(pl.col("sex") != "").sort("mdtrt_id")
     child_cases = enc.filter((pl.col("age") < 12) & (pl.col("sex") == "")).sort("mdtrt_id")
     adult_cases = enc.filter((pl.col("age") >= 30) & (pl.col("sex") == "") & (pl.col("kind") != "inpatient")).sort("mdtrt_id")
@@ -107,8 +108,16 @@ def _borrowed(rng: np.random.Generator, tables: Tables, ctx: Context, lab: Label
     pool = [pool[int(i)] for i in rng.permutation(len(pool))] if pool else []
     # the gender contradictions first, they are what the pattern is known for
     pool.sort(key=lambda x: 0 if x[0] == "gend" else 1)
-    holders = candidates(rng, tables, ctx, 40 * n + 50)
-    cal = Calendar(tables["mdtrt_d"], holders.get_column("psn_no").to_list())
+    holders = candidates(rng, tables, ctx, 8 * n + 50)
+    cal = ctx.calendar(tables, holders.get_column("psn_no").to_list())
+    buckets: dict[str, list[dict[str, Any]]] = {"adult_1": [], "adult_2": [], "over_30": [], "under_10": []}
+    for h in holders.iter_rows(named=True):
+        if h["age"] >= 18:
+            buckets.setdefault(f"adult_{h['gend']}", []).append(h)
+        if h["age"] >= 30:
+            buckets["over_30"].append(h)
+        if h["age"] < 10:
+            buckets["under_10"].append(h)
     used: set[str] = set()
     mdtrt_changes: list[dict[str, Any]] = []
     moved: dict[str, str] = {}
@@ -119,16 +128,18 @@ def _borrowed(rng: np.random.Generator, tables: Tables, ctx: Context, lab: Label
             continue
         day_a, day_b = e["begntime"].date(), e["endtime"].date()
         if kind == "gend":
-            other = "1" if e["sex"] == "2" else "2"
-            fit = holders.filter((pl.col("gend") == other) & (pl.col("age") >= 18))
+            bucket = "adult_1" if e["sex"] == "2" else "adult_2"
         elif kind == "age_child":
-            fit = holders.filter(pl.col("age") >= 30)
+            bucket = "over_30"
         else:
-            fit = holders.filter(pl.col("age") < 10)
-        fit = fit.filter(
-            ~pl.col("psn_no").is_in(list(used)) & (pl.col("death_date").is_null() | (pl.col("death_date") > day_b))
-        )
-        holder = next((h for h in fit.iter_rows(named=True) if cal.free(h["psn_no"], day_a, day_b)), None)
+            bucket = "under_10"
+        holder = None
+        for h in buckets[bucket]:
+            if h["psn_no"] in used or (h["death_date"] is not None and h["death_date"] <= day_b):
+                continue
+            if cal.free(h["psn_no"], day_a, day_b):
+                holder = h
+                break
         if holder is None:
             continue
         used.update((holder["psn_no"], e["psn_no"]))
@@ -168,7 +179,7 @@ def _bursts(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, 
         cards = int(rng.integers(8, 31))
         day = date(ctx.year, 1, 10) + timedelta(days=int(rng.integers(0, 340)))
         people = candidates(rng, tables, ctx, 3 * cards, min_age=25, max_age=75, alive_until=day)
-        cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+        cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
         free = [p for p in people.iter_rows(named=True) if cal.free(p["psn_no"], day, day)][:cards]
         if len(free) < 5:
             continue

@@ -27,12 +27,14 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
+    defer,
     MOST_PER_INSTITUTION,
     Context,
     Labels,
     Tables,
-    encounters,
     fee_amount,
+    levels,
+    lines_at,
     update,
 )
 
@@ -49,11 +51,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     if not ctx.institutions:
         return tables, lab.frame()
     pairs = {a: b for a, b in k.SWAP_PAIRS if ctx.has(a, b)}
-    enc = encounters(tables, ctx).filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
-    lv_of = dict(enc.select("fixmedins_code", "lv").unique().iter_rows())
-    fee = tables["fee_list_d"].filter(
-        pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()) & pl.col("med_list_codg").is_in(list(pairs))
-    )
+    lv_of = levels(tables)
+    fee = lines_at(tables, ctx, pl.col("med_list_codg").is_in(list(pairs)))
     changes: list[dict[str, Any]] = []
     for (inst, cheap), lines in sorted(fee.partition_by("fixmedins_code", "med_list_codg", as_dict=True).items()):
         if rng.random() < 0.4:
@@ -82,5 +81,5 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     fixmedins_code=inst, doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if changes:
-        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", pl.DataFrame(changes), "feedetl_sn")
     return out, lab.frame()

@@ -34,6 +34,7 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
+    defer,
     UNIT,
     Calendar,
     Context,
@@ -46,6 +47,7 @@ from yibao.synth.fraud._base import (
     candidates,
     encounters,
     fee_amount,
+    lines_at,
     packages,
     update,
     wards,
@@ -69,14 +71,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 
 
 def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels) -> tuple[Tables, int]:
-    enc = encounters(tables, ctx).filter(
-        pl.col("fixmedins_code").is_in(list(ctx.institutions))
-        & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
-        & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
+    fee = lines_at(tables, ctx, (pl.col("rxno") != "") & (pl.col("prd_days") > 0) & ~pl.col("psn_no").is_in(list(ctx.taken_persons)))
+    enc = encounters(tables).filter(
+        pl.col("fixmedins_code").is_in(list(ctx.institutions)) & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
     )
-    fee = tables["fee_list_d"].filter(
-        pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()) & (pl.col("rxno") != "") & (pl.col("prd_days") > 0)
-    )
+    fee = fee.join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
     if fee.height == 0:
         return tables, 0
     limits = {
@@ -110,7 +109,7 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     n_early = min(n_early, longish.height)
     if n_early:
         picked = longish[[int(i) for i in rng.choice(longish.height, size=n_early, replace=False)]]
-        cal = Calendar(tables["mdtrt_d"], picked.get_column("psn_no").unique().to_list())
+        cal = ctx.calendar(tables, picked.get_column("psn_no").unique().to_list())
         kinds = dict(enc.select("mdtrt_id", "kind").iter_rows())
         src = enc.filter(pl.col("mdtrt_id").is_in(picked.get_column("mdtrt_id").to_list()))
         src_by = {m: r for m, r in zip(src.get_column("mdtrt_id").to_list(), src.iter_rows(named=True), strict=True)}
@@ -140,7 +139,7 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
                     doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if fee_changes:
-        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
     return out, len(fee_changes) + n_early
 
 
@@ -151,7 +150,7 @@ def _long_prescriptions(rng: np.random.Generator, tables: Tables, ctx: Context, 
         return
     staff = ctx.staffing
     people = candidates(rng, tables, ctx, 3 * n, min_age=45)
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:

@@ -75,7 +75,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     picked = stays[order[: n_fraud + 3 * n_neg]]
     psns = picked.get_column("psn_no").to_list()
     ids = set(picked.get_column("mdtrt_id").to_list())
-    cal = Calendar(tables["mdtrt_d"].filter(~pl.col("mdtrt_id").is_in(list(ids))), psns)
+    cal = ctx.calendar(tables, psns, ignore=ids)
     dx_main = {m: (c, nm) for m, c, nm in picked.select("mdtrt_id", "dscg_maindiag_code", "dscg_maindiag_name").iter_rows()}
     bad = wards(tables, among=ctx.institutions)
     every = wards(tables)

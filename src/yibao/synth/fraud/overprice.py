@@ -25,12 +25,14 @@ import numpy as np
 import polars as pl
 
 from yibao.synth.fraud._base import (
+    defer,
     MOST_PER_INSTITUTION,
     Context,
     Labels,
     Tables,
-    encounters,
     fee_amount,
+    levels,
+    lines_at,
     update,
 )
 
@@ -48,9 +50,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     lab = Labels(ctx)
     if not ctx.institutions:
         return tables, lab.frame()
-    enc = encounters(tables, ctx).filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
-    lv_of = dict(enc.select("fixmedins_code", "lv").unique().iter_rows())
-    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list()))
+    lv_of = levels(tables)
+    fee = lines_at(tables, ctx)
     billed = fee.group_by("fixmedins_code", "med_list_codg").len().sort("fixmedins_code", "med_list_codg")
     changes: list[dict[str, Any]] = []
     overall = ctx.cap(weight=0.5)
@@ -88,5 +89,5 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                         fixmedins_code=inst, doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if changes:
-        out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", pl.DataFrame(changes), "feedetl_sn")
     return out, lab.frame()

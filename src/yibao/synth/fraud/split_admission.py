@@ -35,6 +35,7 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
+    defer,
     INPATIENT,
     UNIT,
     Calendar,
@@ -47,11 +48,14 @@ from yibao.synth.fraud._base import (
     build_stay,
     build_visit,
     candidates,
+    codes_of,
+    lines_for,
     encounters,
     fee_amount,
     one,
     update,
     wards,
+    with_next_begin,
 )
 
 PATTERN = "split_admission"
@@ -82,13 +86,6 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 
 def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels) -> tuple[Tables, int]:
     enc = encounters(tables, ctx)
-    ordered = (
-        tables["mdtrt_d"]
-        .select("mdtrt_id", "psn_no", "begntime")
-        .sort("psn_no", "begntime", "mdtrt_id")
-        .with_columns(pl.col("begntime").shift(-1).over("psn_no").alias("next_begin"))
-        .select("mdtrt_id", "next_begin")
-    )
     last_day = date(ctx.year, 12, 31) - timedelta(days=_MAX_SHIFT + 2)
     eligible = (
         enc.filter(
@@ -98,7 +95,7 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
             & (pl.col("endtime").dt.date() <= last_day)
         )
-        .join(ordered, on="mdtrt_id", how="left")
+        .pipe(lambda e: with_next_begin(tables, e))
         .filter(
             pl.col("next_begin").is_null()
             | (pl.col("next_begin") > pl.col("endtime") + pl.duration(days=_MAX_SHIFT + 2))
@@ -111,9 +108,9 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         return tables, 0
     chosen = eligible[[int(i) for i in rng.choice(eligible.height, size=n, replace=False)]]
     ids = chosen.get_column("mdtrt_id").to_list()
-    fee = tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(ids))
+    fee = lines_for(tables, ctx, chosen)
     lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
-    trace = tables["drug_trac_d"].filter(pl.col("mdtrt_id").is_in(ids))
+    trace = codes_of(tables, ctx, fee)
     trace_by = {key[0]: part for key, part in trace.partition_by("mdtrt_id", as_dict=True).items()}
     diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(ids))
     diag_by = {key[0]: part for key, part in diag.partition_by("mdtrt_id", as_dict=True).items()}
@@ -204,9 +201,10 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             lab.add(case, "1", params, mdtrt_id=sid, psn_no=stay["psn_no"], fixmedins_code=stay["fixmedins_code"],
                     doctor=stay["atddr_no"])  # fmt: skip
     out = dict(tables)
-    out["fee_list_d"] = update(tables["fee_list_d"], pl.DataFrame(fee_changes), "feedetl_sn") if fee_changes else tables["fee_list_d"]
+    if fee_changes:
+        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
     if trace_changes:
-        out["drug_trac_d"] = update(tables["drug_trac_d"], pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
+        out = defer(ctx, out, "drug_trac_d", pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
     out["mdtrt_d"] = update(tables["mdtrt_d"], pl.DataFrame(stay_changes), "mdtrt_id")
     moved = [m for m in ids if m in oprn_by]
     if moved:
@@ -259,7 +257,7 @@ def _chemotherapy(
     if not hospitals or not ctx.has(k.BED, k.NURSE_2):
         return
     people = candidates(rng, tables, ctx, n * 4, min_age=35, max_age=80, where=~pl.col("psn_no").is_in(list(used)))
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:
@@ -303,7 +301,7 @@ def _staged_surgery(
     if not hospitals:
         return
     people = candidates(rng, tables, ctx, n * 4, min_age=55, max_age=85, where=~pl.col("psn_no").is_in(list(used)))
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:
@@ -362,7 +360,7 @@ def _dialysis(
     if not hospitals or not ctx.has(k.DIALYSIS):
         return
     people = candidates(rng, tables, ctx, n * 4, min_age=30, max_age=85, where=~pl.col("psn_no").is_in(list(used)))
-    cal = Calendar(tables["mdtrt_d"], people.get_column("psn_no").to_list())
+    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
-from yibao.synth.fraud._base import Context, Labels, Rows, Tables, encounters
+from yibao.synth.fraud._base import Context, Labels, Rows, Tables, lines_at
 
 PATTERN = "unbundling"
 CODE = "UB"
@@ -39,15 +39,16 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     rows = Rows(ctx)
     if not ctx.institutions:
         return tables, lab.frame()
-    enc = encounters(tables, ctx).filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
-    fee = tables["fee_list_d"].filter(
-        pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").to_list())
-        & pl.col("med_list_codg").is_in([c for c in k.UNBUNDLE_ITEMS if ctx.has(c)])
-        & ~pl.col("feedetl_sn").is_in(list(ctx.taken_lines))
-    ).sort("feedetl_sn").unique("mdtrt_id", keep="first", maintain_order=True)
+    fee = lines_at(tables, ctx, pl.col("med_list_codg").is_in([c for c in k.UNBUNDLE_ITEMS if ctx.has(c)]))
+    if ctx.taken_lines and fee.height:
+        fee = fee.filter(~pl.col("feedetl_sn").is_in(list(ctx.taken_lines)))
+    fee = fee.sort("feedetl_sn").unique("mdtrt_id", keep="first", maintain_order=True)
     n = ctx.cases(fee.height, float(rng.uniform(*SHARE)), weight=0.2)
-    ends = dict(enc.select("mdtrt_id", "endtime").iter_rows())
-    for r in (fee[[int(i) for i in rng.choice(fee.height, size=n, replace=False)]].iter_rows(named=True) if n else ()):
+    chosen = fee[[int(i) for i in rng.choice(fee.height, size=n, replace=False)]] if n else fee.head(0)
+    ends = dict(
+        tables["mdtrt_d"].join(chosen.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left").select("mdtrt_id", "endtime").iter_rows()
+    )
+    for r in chosen.iter_rows(named=True):
         parts = int(rng.integers(2, 5))
         case = lab.case()
         when = r["fee_ocur_time"]

@@ -56,7 +56,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     stays = encounters(tables, ctx).filter((pl.col("kind") == INPATIENT) & (pl.col("los") >= 1)).sort("mdtrt_id")
     if stays.height == 0:
         return tables, lab.frame()
-    diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(stays.get_column("mdtrt_id").to_list()))
+    diag = tables["setl_list_diag_d"].join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
     dx_by: dict[str, list[dict[str, Any]]] = {}
     for r in diag.iter_rows(named=True):
         dx_by.setdefault(r["mdtrt_id"], []).append(r)

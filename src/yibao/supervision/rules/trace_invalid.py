@@ -1,0 +1,86 @@
+"""追溯码无效 / 未对照 (trace_invalid): a scanned code that cannot be a 码上放心 code of a known product.
+
+A code must be 20 digits starting with 8 and its 7-digit prefix must map to a catalogue drug (未对照
+otherwise). Digits 8–20 are treated as opaque (their check scheme is not public).
+
+Before::
+
+    F1  阿莫西林胶囊  code 84996380120003455143
+
+After::
+
+    F1  阿莫西林胶囊  code 7499638012000345514   → R-TRACE-02 可疑: 19 characters, does not start with 8
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from yibao.supervision.findings import Finding
+from yibao.supervision.kb import KnowledgeBase
+from yibao.supervision.rules._base import Encounter, Prepared, fee, line_finding
+from yibao.supervision.rules._sql import Columns, fee_expr, finish, line_who, lines_sql, run
+
+UNIT = 10_000
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    unknown_prefix: bool = True
+
+
+def reason(code: str, prefixes: frozenset[str] | None) -> str | None:
+    """Why ``code`` is not a valid code of a known product, or None."""
+    if len(code) != 20:
+        return f"长度为 {len(code)} 位（应为 20 位）"
+    if not (code.isascii() and code.isdigit()):
+        return "含非数字字符"
+    if code[0] != "8":
+        return "不以 8 开头"
+    if prefixes is not None and code[:7] not in prefixes:
+        return f"药品标识码 {code[:7]} 未对照"
+    return None
+
+
+def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
+    p: Params = rule.params_of(Params)
+    return Prepared(None, frozenset(kb.trace_products) if p.unknown_prefix else None)
+
+
+def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
+    out = []
+    for line in enc.lines:
+        for i, (code, _) in enumerate(line.traces):
+            why = reason(code, prep.data)
+            if why:
+                out.append(line_finding(rule, enc, line, fee(line.pric, UNIT), f"，追溯码 {code} {why}",
+                                        evidence={"drug_trac_codg": code}, suffix=f":{i}", status="2"))  # fmt: skip
+    return out
+
+
+def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
+    p: Params = rule.params_of(Params)
+    kb.register(con, "trace", "items")
+    cols = Columns(con)
+    unknown = "OR SUBSTRING(t.drug_trac_codg, 1, 7) NOT IN (SELECT prefix FROM yb_kb_trace)" if p.unknown_prefix else ""
+    sql = f"""
+        WITH bad AS (SELECT t.drug_trac_codg, t.feedetl_sn,
+                            CASE WHEN LENGTH(t.drug_trac_codg) <> 20 THEN 'length'
+                                 WHEN TRANSLATE(t.drug_trac_codg, '0123456789', '') <> '' THEN 'digits'
+                                 WHEN SUBSTRING(t.drug_trac_codg, 1, 1) <> '8' THEN 'lead'
+                                 ELSE 'prefix' END AS why
+                     FROM drug_trac_d t
+                     WHERE LENGTH(t.drug_trac_codg) <> 20 OR TRANSLATE(t.drug_trac_codg, '0123456789', '') <> ''
+                        OR SUBSTRING(t.drug_trac_codg, 1, 1) <> '8' {unknown}),
+        l AS ({lines_sql(cols, rule, where="f.feedetl_sn IN (SELECT feedetl_sn FROM bad)")})
+        SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, bad.drug_trac_codg,
+               bad.why, l.cnt, l.pric
+        FROM l JOIN bad ON bad.feedetl_sn = l.feedetl_sn JOIN yb_kb_items it ON it.code = l.code
+    """
+    rows = run(con, sql).with_columns(vola_amt=fee_expr(pl.col("pric"), pl.lit(UNIT)))
+    why = {"length": "长度不是 20 位", "digits": "含非数字字符", "lead": "不以 8 开头", "prefix": "药品标识码未对照"}
+    cont = pl.format("{}，追溯码 {} {}", line_who(), pl.col("drug_trac_codg"), pl.col("why").replace(why))
+    return finish(rows, rule, cont=cont, key=["feedetl_sn", "drug_trac_codg"], evidence=["code", "name", "t", "drug_trac_codg", "why"])

@@ -1,0 +1,106 @@
+"""门急诊频次异常 (visit_frequency): a person with too many outpatient or pharmacy visits in a period.
+
+Thresholds per day, month and year (``thresholds``; the defaults are those of a production engine:
+≥ 4 a day, ≥ 20 a month, ≥ 100 a year) count the person's non-inpatient encounters at any institution.
+One finding per person and period; vola_amt sums the visits from the threshold on (an estimate: the
+excess visits' fees).
+
+Before::
+
+    P3  2024-05  6 visits
+
+After::
+
+    P3  2024-05  23 visits at 4 institutions   → R-VFREQ-01 可疑 (每月 ≥ 20 次), vola_amt = visits 20–23
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from yibao.supervision.findings import Finding
+from yibao.supervision.kb import KnowledgeBase
+from yibao.supervision.rules._base import Encounter, Prepared, enc_finding
+from yibao.supervision.rules._sql import Columns, finish, run, yuan_expr
+
+INPATIENT = "('21', '22', '23', '24', '26', '28', '52', '53')"
+PER_NAMES = {"day": "每日", "month": "每月", "year": "每年"}
+
+
+class Threshold(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    per: Literal["day", "month", "year"]
+    at_least: int = Field(ge=2)
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    thresholds: tuple[Threshold, ...] = (Threshold(per="day", at_least=4), Threshold(per="month", at_least=20),
+                                         Threshold(per="year", at_least=100))  # fmt: skip
+
+
+def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
+    return Prepared(None, rule.params_of(Params))
+
+
+def _period(per: str, day: str) -> str:
+    return day if per == "day" else day[:7] if per == "month" else day[:4]
+
+
+def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
+    p: Params = prep.data
+    if enc.visit == "inpatient":
+        return []
+    day = enc.adm[:10]
+    out = []
+    for th in p.thresholds:
+        key = _period(th.per, day)
+        n = 1 + sum(
+            1 for o, m, _ in enc.history.visits if m != enc.mdtrt_id and _period(th.per, date.fromordinal(o).isoformat()) == key
+        )
+        if n >= th.at_least:
+            amt = sum(ln.sumamt for ln in enc.lines)
+            out.append(enc_finding(rule, enc, amt, f"为该参保人{PER_NAMES[th.per]}第 {n} 次门诊/购药（阈值 {th.at_least} 次）",
+                                   lines=enc.lines, status="2"))  # fmt: skip
+            break
+    return out
+
+
+def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
+    p: Params = rule.params_of(Params)
+    cols = Columns(con)
+    amt = cols.scaled("fee_list_d", "f", "det_item_fee_sumamt")
+    frames = []
+    for th in p.thresholds:
+        period = {
+            "day": "CAST(CAST(m.begntime AS DATE) AS VARCHAR)",
+            "month": "CAST(EXTRACT(YEAR FROM m.begntime) AS VARCHAR) || '-' || LPAD(CAST(EXTRACT(MONTH FROM m.begntime) AS VARCHAR), 2, '0')",
+            "year": "CAST(EXTRACT(YEAR FROM m.begntime) AS VARCHAR)",
+        }[th.per]
+        sql = f"""
+            WITH v AS (SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, {period} AS period
+                       FROM mdtrt_d m WHERE m.med_type NOT IN {INPATIENT}),
+            hot AS (SELECT psn_no, period, COUNT(*) AS n, COUNT(DISTINCT fixmedins_code) AS n_inst FROM v
+                    GROUP BY psn_no, period HAVING COUNT(*) >= {th.at_least}),
+            r AS (SELECT v.*, hot.n, hot.n_inst, ROW_NUMBER() OVER (PARTITION BY v.psn_no, v.period ORDER BY v.begntime, v.mdtrt_id) AS k
+                  FROM v JOIN hot ON hot.psn_no = v.psn_no AND hot.period = v.period),
+            a AS (SELECT f.mdtrt_id, SUM({amt}) AS amt FROM fee_list_d f WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM r WHERE k >= {th.at_least})
+                  GROUP BY f.mdtrt_id),
+            top AS (SELECT psn_no, period, fixmedins_code FROM (
+                      SELECT psn_no, period, fixmedins_code, ROW_NUMBER() OVER (PARTITION BY psn_no, period ORDER BY COUNT(*) DESC, fixmedins_code) AS j
+                      FROM r GROUP BY psn_no, period, fixmedins_code) x WHERE j = 1)
+            SELECT r.psn_no, r.period, MIN(r.n) AS n, MIN(r.n_inst) AS n_inst, MIN(top.fixmedins_code) AS fixmedins_code,
+                   MAX(r.mdtrt_id) AS last_mdtrt, SUM(CASE WHEN r.k >= {th.at_least} THEN COALESCE(a.amt, 0) ELSE 0 END) AS vola_amt,
+                   '{th.per}' AS per, {th.at_least} AS at_least
+            FROM r LEFT JOIN a ON a.mdtrt_id = r.mdtrt_id JOIN top ON top.psn_no = r.psn_no AND top.period = r.period
+            GROUP BY r.psn_no, r.period
+        """
+        frames.append(run(con, sql))
+    rows = pl.concat([f for f in frames if f.height], how="vertical_relaxed") if any(f.height for f in frames) else frames[0]
+    cont = pl.format("参保人 {} 在 {} 门诊/购药 {} 次（{} 家机构，{}阈值 {} 次），超阈值部分费用 {} 元", pl.col("psn_no"), pl.col("period"),
+                     pl.col("n"), pl.col("n_inst"), pl.col("per").replace(PER_NAMES), pl.col("at_least"), yuan_expr("vola_amt"))  # fmt: skip
+    return finish(rows, rule, cont=cont, key=["psn_no", "per", "period"], evidence=["period", "per", "n", "n_inst", "at_least", "last_mdtrt"])

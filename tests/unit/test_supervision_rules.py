@@ -1,0 +1,581 @@
+"""Every rule kind fires on a minimal violating example and stays quiet on its legitimate look-alike,
+online (one encounter in national 3101 shapes, with history) and in batch (the same encounters as
+dataset views in DuckDB)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from yibao.catalog.trace import product_prefix, trace_code
+from yibao.dataset.schema import TABLES
+from yibao.supervision.kb import default_kb
+from yibao.supervision.library import default_library, kind_module
+from yibao.supervision.online import check
+from yibao.supervision.rules._sql import FINDING_COLUMNS
+
+KB = default_kb()
+LIB = default_library()
+
+# --- a tiny builder of national encounters ------------------------------------------------------
+
+_serial = [900_000_000]
+
+
+def code_of(drug: str) -> str:
+    """A fresh valid traceability code of ``drug``'s product."""
+    _serial[0] += 1
+    return trace_code(product_prefix(drug), _serial[0])
+
+
+def line(code: str, *, cnt: str = "1", pric: str | None = None, time: str | None = None, rx: str | None = None,
+         prd_days: int | None = None, rxno: str = "", traces: Sequence[str] = (), returns: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+    d: dict[str, Any] = {"hilist_code": code, "hilist_name": KB.name(code), "cnt": cnt, "pric": pric or "10"}
+    if time:
+        d["drord_begn_date"] = time
+    if rx:
+        d["rx_id"] = rx
+    if prd_days is not None:
+        d["prd_days"] = prd_days
+    if rxno:
+        d["rxno"] = rxno
+    info = [{"drug_trac_codg": c} for c in traces] + [{"drug_trac_codg": c, "retn_flag": "1"} for c in returns]
+    if info:
+        d["drugtracinfo"] = info
+    return d
+
+
+def enc(mid: str, lines: Sequence[dict[str, Any]], *, inst: str = "H2", lv: str = "05", med_type: str = "11",
+        adm: str = "2024-05-10 09:00:00", dscg: str | None = None, dx: Sequence[str] = (), ops: Sequence[str] = (),
+        insutype: str = "310", dept: str = "KSA03", doctor: str = "D1") -> dict[str, Any]:  # fmt: skip
+    out = []
+    for i, ln in enumerate(lines):
+        ln = dict(ln)
+        ln.setdefault("rx_id", f"{mid}-{i + 1}")
+        ln.setdefault("drord_begn_date", adm)
+        ln.setdefault("drord_dr_codg", doctor)
+        out.append(ln)
+    return {
+        "mdtrt_id": mid, "medins_id": inst, "medins_lv": lv, "med_type": med_type, "adm_date": adm,
+        "dscg_date": dscg or adm, "insutype": insutype, "adm_dept_codg": dept, "dr_codg": doctor,
+        "fsi_diagnose_dtos": [{"dise_codg": c, "maindise_flag": "1" if i == 0 else "0"} for i, c in enumerate(dx)],
+        "fsi_operation_dtos": [{"oprn_code": c} for c in ops],
+        "fsi_order_dtos": out,
+    }  # fmt: skip
+
+
+def person(pid: str = "P1", gend: str = "1", brdy: str = "1980-03-15", death: str | None = None) -> dict[str, Any]:
+    p = {"patn_id": pid, "gend": gend, "brdy": brdy}
+    if death:
+        p["death_date"] = death
+    return p
+
+
+Case = list[tuple[dict[str, Any], list[dict[str, Any]]]]  # (patient, encounters)
+
+
+# --- the same encounters as dataset views -------------------------------------------------------
+
+
+def _ts(s: str) -> datetime:
+    return datetime.fromisoformat(s if len(s) > 10 else s + " 00:00:00")
+
+
+def _scaled(v: Any, places: int) -> int:
+    return int(Decimal(str(v)) * 10**places)
+
+
+def frames(case: Case) -> dict[str, pl.DataFrame]:
+    psn, inst, mdtrt, diag, oprn, fee, trac = [], {}, [], [], [], [], []
+    for p, encs in case:
+        psn.append({"psn_no": p["patn_id"], "gend": p["gend"], "brdy": date.fromisoformat(p["brdy"]), "insutype": "310",
+                    "death_date": date.fromisoformat(p["death_date"]) if p.get("death_date") else None})  # fmt: skip
+        for e in encs:
+            inst[e["medins_id"]] = {"fixmedins_code": e["medins_id"], "fixmedins_type": "2" if e["med_type"] == "41" else "1",
+                                    "hosp_lv": e["medins_lv"], "bed_cnt": 100}  # fmt: skip
+            mdtrt.append({"mdtrt_id": e["mdtrt_id"], "psn_no": p["patn_id"], "fixmedins_code": e["medins_id"],
+                          "med_type": e["med_type"], "begntime": _ts(e["adm_date"]), "endtime": _ts(e["dscg_date"]),
+                          "dscg_maindiag_code": e["fsi_diagnose_dtos"][0]["dise_codg"] if e["fsi_diagnose_dtos"] else "",
+                          "dept_codg": e["adm_dept_codg"], "atddr_no": e["dr_codg"], "insutype": e["insutype"], "dscg_way": ""})  # fmt: skip
+            for d in e["fsi_diagnose_dtos"]:
+                diag.append({"mdtrt_id": e["mdtrt_id"], "diag_type": "1", "maindiag_flag": d["maindise_flag"],
+                             "diag_code": d["dise_codg"], "diag_name": ""})  # fmt: skip
+            for o in e["fsi_operation_dtos"]:
+                oprn.append({"mdtrt_id": e["mdtrt_id"], "oprn_code": o["oprn_code"], "oprn_name": "", "main_oprn_flag": "1",
+                             "oprn_date": _ts(e["adm_date"]).date()})  # fmt: skip
+            for ln in e["fsi_order_dtos"]:
+                cnt, pric = _scaled(ln["cnt"], 4), _scaled(ln["pric"], 6)
+                item = KB.items.get(ln["hilist_code"])
+                fee.append({"feedetl_sn": ln["rx_id"], "mdtrt_id": e["mdtrt_id"], "psn_no": p["patn_id"],
+                            "fixmedins_code": e["medins_id"], "med_list_codg": ln["hilist_code"],
+                            "med_chrgitm_type": item.med_chrgitm_type if item else "14",
+                            "fee_ocur_time": _ts(ln["drord_begn_date"]), "cnt": cnt, "pric": pric,
+                            "det_item_fee_sumamt": (pric * cnt + 50_000_000) // 100_000_000,
+                            "bilg_dr_codg": ln["drord_dr_codg"], "bilg_dept_codg": e["adm_dept_codg"],
+                            "rxno": ln.get("rxno", ""), "prd_days": int(ln.get("prd_days", 0))})  # fmt: skip
+                for t in ln.get("drugtracinfo", ()):
+                    trac.append({"drug_trac_codg": t["drug_trac_codg"], "feedetl_sn": ln["rx_id"], "mdtrt_id": e["mdtrt_id"],
+                                 "med_list_codg": ln["hilist_code"], "fixmedins_code": e["medins_id"],
+                                 "sel_time": _ts(ln["drord_begn_date"]), "retn_flag": t.get("retn_flag", "0")})  # fmt: skip
+    rows = {"psn_info_b": psn, "fixmedins_b": list(inst.values()), "mdtrt_d": mdtrt, "setl_list_diag_d": diag,
+            "setl_list_oprn_d": oprn, "fee_list_d": fee, "drug_trac_d": trac}  # fmt: skip
+    kinds = {"str": pl.String, "int": pl.Int64, "money": pl.Int64, "count": pl.Int64, "price": pl.Int64, "date": pl.Date,
+             "datetime": pl.Datetime("us"), "ratio": pl.Int64, "float": pl.Float64}  # fmt: skip
+    out = {}
+    for name, data in rows.items():
+        t = TABLES[name]
+        cols = [c for c in t.columns if not data or c.name in data[0]] if data else list(t.columns)
+        schema = {c.name: kinds[c.kind] for c in cols}
+        out[name] = pl.DataFrame(data, schema=schema) if data else pl.DataFrame(schema=schema)
+    return out
+
+
+def batch(rule_id: str, case: Case) -> pl.DataFrame:
+    con = duckdb.connect()
+    for name, df in frames(case).items():
+        con.register(f"src_{name}", df.to_arrow())
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM src_{name}")
+    rule = LIB.rule(rule_id)
+    out = kind_module(rule.kind).batch(con, rule, KB)
+    assert tuple(out.columns) == FINDING_COLUMNS
+    assert out.get_column("jr_id").is_unique().all()
+    return out
+
+
+def online(rule_id: str, case: Case, *, stage: str = "事后") -> list[Any]:
+    """Findings of ``rule_id`` on the last encounter of the last patient, the others being its history."""
+    p, encs = case[-1]
+    return check(encs[-1], encs[:-1], patient=p, stage=stage, rule_ids=[rule_id])
+
+
+def both(rule_id: str, case: Case) -> tuple[list[Any], pl.DataFrame]:
+    return online(rule_id, case), batch(rule_id, case)
+
+
+def sns(df: pl.DataFrame) -> list[str]:
+    return sorted(df.get_column("feedetl_sn").to_list())
+
+
+# --- the library ----------------------------------------------------------------------------------
+
+
+def test_library_has_at_least_25_kinds_each_with_online_and_batch_forms():
+    kinds = LIB.kinds()
+    assert len(kinds) >= 25
+    for k in kinds:
+        mod = kind_module(k)
+        assert mod.__doc__ and "Before" in mod.__doc__ and "After" in mod.__doc__, k
+        for fn in ("prepare", "online", "batch"):
+            assert callable(getattr(mod, fn)), (k, fn)
+
+
+def test_every_rule_has_legal_basis_stage_and_pattern():
+    for r in LIB.rules:
+        assert r.legal_basis and r.stage and r.pattern and r.logic
+
+
+# --- catalogue restrictions -------------------------------------------------------------------
+
+
+TCT = "002703000010000"
+LETROZOLE = "XL02BGL110A001010108735"
+
+
+def test_gender_fires_on_a_womans_test_billed_for_a_man():
+    f, b = both("R-GEND-01", [(person(gend="1"), [enc("M1", [line(TCT, pric="100")])])])
+    assert [x.rule_id for x in f] == ["R-GEND-01"] and f[0].vola_amt == 10000
+    assert sns(b) == ["M1-1"] and b["vola_amt"].to_list() == [10000] and "限女性" in b["vola_cont"][0]
+
+
+def test_gender_stays_quiet_for_male_breast_cancer_and_for_women():
+    case = [(person("P1", "1"), [enc("M1", [line(LETROZOLE, prd_days=30)], dx=["C50.901"])]),
+            (person("P2", "2"), [enc("M2", [line(TCT)])])]  # fmt: skip
+    f, b = both("R-GEND-01", case)
+    assert f == [] and b.height == 0
+    assert online("R-GEND-01", case[:1]) == []
+
+
+def test_gender_leaves_a_card_with_the_other_sexs_diagnoses_to_identity():
+    case = [(person(gend="1"), [enc("M1", [line(TCT)], dx=["N87.900"])])]
+    f, b = both("R-GEND-01", case)
+    assert f == [] and b.height == 0
+    assert [x.rule_id for x in online("R-IDENT-01", case)] == ["R-IDENT-01"]
+
+
+def test_age_fires_on_a_childs_item_for_an_adult_and_not_for_adult_dysphagia():
+    scalp = "001204000070000"
+    f, b = both("R-AGE-01", [(person(brdy="1972-01-01"), [enc("M1", [line(scalp)])])])
+    assert len(f) == 1 and sns(b) == ["M1-1"] and "52岁" in b["vola_cont"][0]
+    quiet = [(person(brdy="1950-01-01"), [enc("M1", [line("XM01AEL076A041010175985", prd_days=5)], dx=["R13.x00", "I63.900"])])]
+    f, b = both("R-AGE-01", quiet)
+    assert f == [] and b.height == 0
+    kid = [(person(brdy="2021-01-01"), [enc("M1", [line(scalp)])])]
+    assert both("R-AGE-01", kid)[0] == []
+
+
+def test_visit_type_fires_on_an_inpatient_only_drug_in_an_outpatient_visit():
+    aa = "XB05BAG072B003010113859"
+    f, b = both("R-VISIT-01", [(person(), [enc("M1", [line(aa)], med_type="11")])])
+    assert len(f) == 1 and b.height == 1
+    f, b = both("R-VISIT-01", [(person(), [enc("M1", [line(aa)], med_type="21", dscg="2024-05-14 10:00:00")])])
+    assert f == [] and b.height == 0
+
+
+def test_hosp_level_fires_below_the_required_level():
+    angio = "003201000010000"
+    f, b = both("R-LEVEL-01", [(person(), [enc("M1", [line(angio, pric="1500")], lv="08")])])
+    assert len(f) == 1 and b.height == 1 and "二级" in b["vola_cont"][0]
+    assert both("R-LEVEL-01", [(person(), [enc("M1", [line(angio, pric="1500")], lv="01")])])[1].height == 0
+
+
+def test_insutype_fires_on_a_delivery_settled_by_the_employee_pool():
+    birth = "003316010010000"
+    f, b = both("R-INSU-01", [(person(gend="2"), [enc("M1", [line(birth, pric="700")], med_type="21", insutype="310")])])
+    assert len(f) == 1 and b.height == 1
+    ok = [(person(gend="2"), [enc("M1", [line(birth, pric="700")], med_type="52", insutype="310")]),
+          (person("P2", gend="2"), [enc("M2", [line(birth, pric="700")], med_type="21", insutype="390")])]  # fmt: skip
+    assert both("R-INSU-01", ok)[1].height == 0 and online("R-INSU-01", ok) == []
+
+
+def test_indication_fires_without_the_justifying_diagnosis():
+    dapa = "XA10BKN030A001010111970"
+    f, b = both("R-IND-01", [(person(), [enc("M1", [line(dapa, prd_days=14)], dx=["K29.500"])])])
+    assert len(f) == 1 and b.height == 1 and "K29.500" in b["vola_cont"][0]
+    f, b = both("R-IND-01", [(person(), [enc("M1", [line(dapa, prd_days=14)], dx=["K29.500", "E11.900"])])])
+    assert f == [] and b.height == 0
+
+
+def test_catalogue_scope_fires_on_a_supplements_codes_billed_as_a_vitamin():
+    vc, multi = "XA11GAW137A001010158992", "XA11AAY138A001010163975"
+    codes = [code_of(multi), code_of(multi)]
+    f, b = both("R-SCOPE-01", [(person(), [enc("M1", [line(vc, cnt="2", pric="3", traces=codes)], med_type="41", inst="Y1")])])
+    assert len(f) == 2 and b.height == 2 and sorted(b["drug_trac_codg"].to_list()) == sorted(codes)
+    assert b["vola_amt"].to_list() == [300, 300]
+    ok = [(person(), [enc("M1", [line(vc, cnt="1", pric="3", traces=[code_of(vc)])], med_type="41", inst="Y1")])]
+    assert both("R-SCOPE-01", ok)[1].height == 0
+
+
+def test_catalogue_scope_online_fires_on_a_class_c_line_with_an_in_scope_amount():
+    multi = "XA11AAY138A001010163975"
+    ln = line(multi, pric="20") | {"ownpay_amt": "0"}
+    assert len(online("R-SCOPE-01", [(person(), [enc("M1", [ln])])])) == 1
+    ln = line(multi, pric="20") | {"ownpay_amt": "20.00"}
+    assert online("R-SCOPE-01", [(person(), [enc("M1", [ln])])]) == []
+
+
+def test_nonpayable_diagnosis_fires_on_physiotherapy_for_melasma():
+    sw = "003401000010000"
+    f, b = both("R-NOPAY-01", [(person(gend="2"), [enc("M1", [line(sw, cnt="3", pric="6")], dx=["L81.100"])])])
+    assert len(f) == 1 and b.height == 1 and b["vola_amt"].to_list() == [1800]
+    assert both("R-NOPAY-01", [(person(), [enc("M1", [line(sw)], dx=["M54.502"])])])[1].height == 0
+
+
+def test_single_herb_fires_on_a_prescription_of_one_listed_piece():
+    f, b = both("R-HERB-01", [(person(), [enc("M1", [line("T000132239", rxno="RX1")])])])
+    assert len(f) == 1 and b.height == 1
+    ok = [(person(), [enc("M1", [line("T000132239", rxno="RX1"), line("T000607874", rxno="RX1")])])]
+    f, b = both("R-HERB-01", ok)
+    assert f == [] and b.height == 0
+
+
+# --- charges --------------------------------------------------------------------------------------
+
+
+CBC = "002501010150000"
+KNEE, KNEE_PROS = "003315060010000", "C03010202700100000179398883"
+
+
+def test_duplicate_item_fires_on_the_same_test_twice_at_one_time():
+    t = "2024-05-10 09:31:00"
+    f, b = both("R-DUP-01", [(person(), [enc("M1", [line(CBC, time=t), line(CBC, time=t)])])])
+    assert [x.feedetl_sn for x in f] == ["M1-2"] and sns(b) == ["M1-2"]
+
+
+def test_duplicate_item_stays_quiet_for_a_bilateral_operation_and_a_repeat_test():
+    t = "2024-05-10 09:31:00"
+    knees = [line(KNEE, pric="4500", time=t), line(KNEE, pric="4500", time=t), line(KNEE_PROS, pric="5000", time=t),
+             line(KNEE_PROS, pric="5000", time=t)]  # fmt: skip
+    case = [(person(), [enc("M1", knees, med_type="21", ops=["81.5400", "81.5400"], dscg="2024-05-18 10:00:00")]),
+            (person("P2"), [enc("M2", [line(CBC, time=t), line(CBC, time="2024-05-10 17:31:00")], med_type="21",
+                                dscg="2024-05-12 10:00:00")])]  # fmt: skip
+    f, b = both("R-DUP-01", case)
+    assert f == [] and b.height == 0
+    assert online("R-DUP-01", case[:1]) == []
+
+
+def test_included_component_fires_on_angiography_next_to_a_stent_procedure():
+    pci, angio = "003205000040000", "003201000010000"
+    case = [(person(), [enc("M1", [line(pci, pric="4000"), line(angio, pric="1600")], med_type="21", dscg="2024-05-14 10:00:00")])]
+    f, b = both("R-INCL-01", case)
+    assert [x.feedetl_sn for x in f] == ["M1-2"] and sns(b) == ["M1-2"] and b["vola_amt"].to_list() == [160000]
+    alone = [(person(), [enc("M1", [line(angio, pric="1600")], med_type="21", dscg="2024-05-14 10:00:00")])]
+    assert both("R-INCL-01", alone)[1].height == 0
+
+
+def test_exclusive_items_fire_on_two_nursing_levels_in_one_day_but_not_on_two_days():
+    n1, n2 = "001201000030000", "001201000040000"
+    day = [line(n1, time="2024-05-10 08:00:00"), line(n2, time="2024-05-10 08:00:00")]
+    f, b = both("R-EXCL-01", [(person(), [enc("M1", day, med_type="21", dscg="2024-05-14 10:00:00")])])
+    assert len(f) == 1 and sns(b) == ["M1-2"]
+    days = [line(n1, time="2024-05-10 08:00:00"), line(n2, time="2024-05-11 08:00:00")]
+    assert both("R-EXCL-01", [(person(), [enc("M1", days, med_type="21", dscg="2024-05-14 10:00:00")])])[1].height == 0
+
+
+def test_overprice_fires_above_the_levels_cap_with_the_price_gap():
+    doppler = "002202000010000"  # cap 二级 ¥90.00
+    f, b = both("R-PRICE-01", [(person(), [enc("M1", [line(doppler, cnt="2", pric="109.80")], lv="05")])])
+    assert f[0].vola_amt == 3960 and b["vola_amt"].to_list() == [3960]
+    assert both("R-PRICE-01", [(person(), [enc("M1", [line(doppler, pric="90")], lv="05")])])[1].height == 0
+    assert both("R-PRICE-01", [(person(), [enc("M1", [line(doppler, pric="100")], lv="01")])])[1].height == 0
+
+
+def test_primary_secondary_fires_on_a_second_operation_at_full_price():
+    chole, app = "003310010050000", "003310030010000"
+    full = [line(chole, pric="2500"), line(app, pric="1200")]
+    f, b = both("R-PRIM-01", [(person(), [enc("M1", full, lv="01", med_type="21", dscg="2024-05-14 10:00:00")])])
+    assert len(f) == 1 and b["vola_amt"].to_list() == [60000]
+    half = [line(chole, pric="2500"), line(app, pric="600")]
+    assert both("R-PRIM-01", [(person(), [enc("M1", half, lv="01", med_type="21", dscg="2024-05-14 10:00:00")])])[1].height == 0
+
+
+def test_unbundling_fires_on_one_infusion_split_into_three():
+    iv = "001204000060000"
+    split = [line(iv, time="2024-05-10 10:40:00"), line(iv, time="2024-05-10 10:47:00"), line(iv, time="2024-05-10 10:58:00")]
+    f, b = both("R-SPLIT-01", [(person(), [enc("M1", split)])])
+    assert sorted(x.feedetl_sn for x in f) == ["M1-2", "M1-3"] and sns(b) == ["M1-2", "M1-3"]
+    apart = [line(iv, time="2024-05-10 10:40:00"), line(iv, time="2024-05-10 16:40:00")]
+    assert both("R-SPLIT-01", [(person(), [enc("M1", apart)])])[1].height == 0
+
+
+def test_item_swap_flags_the_dear_lines_of_an_institution_far_above_its_peers():
+    bus, doppler = "002201000010000", "002202000010000"
+    case: Case = []
+    n = 0
+    for h in range(7):
+        dear_share = 0.7 if h == 0 else 0.2 + 0.02 * h
+        for k in range(40):
+            n += 1
+            code = doppler if k < int(40 * dear_share) else bus
+            case.append((person(f"P{n}"), [enc(f"M{n}", [line(code, pric="90" if code == doppler else "35")], inst=f"H{h}")]))
+    b = batch("R-SWAP-01", case)
+    assert b.height == 28 and set(b["fixmedins_code"].to_list()) == {"H0"}
+    assert b["vola_amt"].to_list()[0] == 5500 and b["sev_deg"].to_list()[0] == "2"
+
+
+def test_consumable_link_fires_on_a_stent_without_a_stent_procedure():
+    stent, pci = "C02010101900100001008722701", "003205000040000"
+    f, b = both("R-LINK-01", [(person(), [enc("M1", [line(stent, pric="700")], med_type="21", dscg="2024-05-14 10:00:00")])])
+    assert len(f) == 1 and b.height == 1
+    ok = [(person(), [enc("M1", [line(pci, pric="4000"), line(stent, pric="700")], med_type="21", dscg="2024-05-14 10:00:00")])]
+    assert both("R-LINK-01", ok)[1].height == 0
+
+
+def test_frequency_fires_on_two_beds_in_one_day():
+    bed = "001109000010100"
+    two = [line(bed, time="2024-05-10 10:00:00"), line(bed, time="2024-05-10 20:00:00")]
+    f, b = both("R-FREQ-01", [(person(), [enc("M1", two, med_type="21", dscg="2024-05-14 10:00:00")])])
+    assert len(f) == 1 and sns(b) == ["M1-2"]
+    daily = [line(bed, time=f"2024-05-1{d} 10:00:00") for d in range(4)]
+    assert both("R-FREQ-01", [(person(), [enc("M1", daily, med_type="21", dscg="2024-05-14 10:00:00")])])[1].height == 0
+
+
+def test_frequency_counts_a_weeks_dialysis_across_encounters():
+    dia = "003110000060000"
+    encs = [enc(f"M{d}", [line(dia, pric="380")], med_type="14", adm=f"2024-05-{d:02d} 09:00:00") for d in (6, 7, 8, 9)]
+    f, b = both("R-FREQ-01", [(person(), encs)])
+    assert len(f) == 1 and sns(b) == ["M9-1"]
+
+
+def test_quantity_scaled_by_the_stay_fires_on_more_bed_days_than_days_in_hospital():
+    bed = "001109000010100"
+    f, b = both("R-QTY-02", [(person(), [enc("M1", [line(bed, cnt="9")], med_type="21", dscg="2024-05-15 10:00:00")])])
+    assert len(f) == 1 and b.height == 1 and f[0].vola_amt == 3 * 1000
+    assert both("R-QTY-02", [(person(), [enc("M1", [line(bed, cnt="6")], med_type="21", dscg="2024-05-15 10:00:00")])])[1].height == 0
+
+
+def test_quantity_per_day_fires_on_three_exercise_sessions():
+    ex = "003402000010000"
+    f, b = both("R-QTY-01", [(person(), [enc("M1", [line(ex, cnt="3")])])])
+    assert len(f) == 1 and b.height == 1 and f[0].vola_amt == 1000
+    assert both("R-QTY-01", [(person(), [enc("M1", [line(ex, cnt="2")])])])[1].height == 0
+
+
+# --- drugs ----------------------------------------------------------------------------------------
+
+
+def test_course_fires_after_twenty_days_of_butylphthalide():
+    nbp = "XN07XXU131A013010196842"
+    lines = [line(nbp, time=f"2024-05-{d:02d} 09:00:00") for d in range(1, 23)]
+    f, b = both("R-COURSE-01", [(person(), [enc("M1", lines, med_type="21", adm="2024-05-01 08:00:00", dscg="2024-05-25 10:00:00", dx=["I63.900"])])])
+    assert len(f) == 2 and b.height == 2
+    lines = [line(nbp, time=f"2024-05-{d:02d} 09:00:00") for d in range(1, 21)]
+    case = [(person(), [enc("M1", lines, med_type="21", adm="2024-05-01 08:00:00", dscg="2024-05-25 10:00:00", dx=["I63.900"])])]
+    assert both("R-COURSE-01", case)[1].height == 0
+
+
+def test_days_supply_fires_on_ninety_days_of_a_30_day_drug():
+    met = "XA10BAY026A001010127690"
+    f, b = both("R-DAYS-01", [(person(), [enc("M1", [line(met, cnt="6", pric="10", prd_days=90)], dx=["E11.900"])])])
+    assert len(f) == 1 and b["vola_amt"].to_list() == [4000] and f[0].vola_amt == 4000
+
+
+def test_days_supply_stays_quiet_for_a_long_prescription_of_a_chronic_disease():
+    nif = "XC08CAZ037A004010198715"
+    f, b = both("R-DAYS-01", [(person(), [enc("M1", [line(nif, cnt="3", prd_days=84)], med_type="14", dx=["I10.x09"])])])
+    assert f == [] and b.height == 0
+    f, b = both("R-DAYS-01", [(person(), [enc("M1", [line(nif, cnt="3", prd_days=84)], dx=["J06.900"])])])
+    assert len(f) == 1 and b.height == 1
+
+
+def test_early_refill_fires_on_a_second_supply_nine_days_into_thirty():
+    aml = "XC08CAD036A001010172582"
+    first = enc("M1", [line(aml, prd_days=30)], adm="2024-03-01 09:00:00", dx=["I10.x09"])
+    f, b = both("R-REFILL-01", [(person(), [first, enc("M2", [line(aml, prd_days=30)], adm="2024-03-10 09:00:00", dx=["I10.x09"])])])
+    assert len(f) == 1 and sns(b) == ["M2-1"] and f[0].vola_amt == b["vola_amt"][0] == 700
+    on_time = [(person(), [first, enc("M2", [line(aml, prd_days=30)], adm="2024-03-29 09:00:00", dx=["I10.x09"])])]
+    f, b = both("R-REFILL-01", on_time)
+    assert f == [] and b.height == 0
+
+
+def test_dose_fires_above_the_maximum_daily_dose():
+    ator = "XC10AAZ046A001010179788"
+    f, b = both("R-DOSE-01", [(person(), [enc("M1", [line(ator, cnt="6", pric="30", prd_days=28)], dx=["E78.500"])])])
+    assert len(f) == 1 and b.height == 1 and f[0].vola_amt == b["vola_amt"][0] == 6000
+    assert both("R-DOSE-01", [(person(), [enc("M1", [line(ator, cnt="1", prd_days=28)])])])[1].height == 0
+
+
+def test_incompatible_fires_on_sildenafil_with_nitroglycerin_and_on_a_named_herb_pair():
+    sil, ntg = "XG04BEX095A001010183810", "XC01DAQ056A001010199759"
+    f, b = both("R-INCOMP-01", [(person(), [enc("M1", [line(sil), line(ntg)])])])
+    assert len(f) == 1 and sns(b) == ["M1-2"]
+    assert both("R-INCOMP-01", [(person(), [enc("M1", [line(ntg)])])])[1].height == 0
+    herbs = [line("T000551384", rxno="RX1"), {"hilist_code": "LOCAL-GS", "hilist_name": "甘遂", "cnt": "3", "pric": "1", "rxno": "RX1"}]
+    assert len(online("R-INCOMP-01", [(person(), [enc("M1", herbs)])])) == 1
+
+
+# --- traceability codes ---------------------------------------------------------------------------
+
+
+ATOR = "XC10AAZ046A001010179788"
+
+
+def test_trace_duplicate_fires_when_a_code_is_settled_again_elsewhere():
+    c = code_of(ATOR)
+    case = [(person("P1"), [enc("M1", [line(ATOR, traces=[c], prd_days=28)], adm="2024-03-02 09:00:00", inst="H1")]),
+            (person("P2"), [enc("M2", [line(ATOR, traces=[c], prd_days=28)], adm="2024-04-18 09:00:00", inst="Y7", med_type="41")])]  # fmt: skip
+    b = batch("R-TRACE-01", case)
+    assert sns(b) == ["M1-1", "M2-1"] and sorted(b["vola_amt"].to_list()) == [0, 1000]
+    # online: the buyer's purchase against a ledger that holds the first sale
+    resale = case[1][1][0]
+    assert len(check(resale, [case[0][1][0]], patient=case[1][0], stage="事中", rule_ids=["R-TRACE-01"])) == 1
+
+
+def test_trace_duplicate_stays_quiet_on_a_return_then_resale():
+    c = code_of(ATOR)
+    case = [(person("P1"), [enc("M1", [line(ATOR, traces=[c], prd_days=28)], adm="2024-03-02 09:00:00", inst="Y1", med_type="41"),
+                            enc("M1R", [line(ATOR, cnt="0", returns=[c])], adm="2024-03-05 09:00:00", inst="Y1", med_type="41")]),
+            (person("P2"), [enc("M2", [line(ATOR, traces=[c], prd_days=28)], adm="2024-03-20 09:00:00", inst="Y1", med_type="41")])]  # fmt: skip
+    assert batch("R-TRACE-01", case).height == 0
+    history = case[0][1]
+    assert check(case[1][1][0], history, patient=case[1][0], stage="事中", rule_ids=["R-TRACE-01"]) == []
+
+
+def test_drug_swap_fires_when_the_codes_product_is_not_the_billed_drug():
+    met, glim = "XA10BAY026A001010127690", "XA10BBG028A001010199861"
+    swapped = [(person(), [enc("M1", [line(glim, cnt="2", pric="26", traces=[code_of(met), code_of(met)], prd_days=30)], inst="Y1", med_type="41")]),
+               (person("P2"), [enc("M2", [line(met, pric="9.9", traces=[code_of(met)], prd_days=30)], inst="Y1", med_type="41")])]  # fmt: skip
+    b = batch("R-DSWAP-01", swapped)
+    assert b.height == 2 and set(b["feedetl_sn"].to_list()) == {"M1-1"} and b["vola_amt"].to_list() == [1610, 1610]
+    assert len(online("R-DSWAP-01", swapped[:1])) == 2
+    assert online("R-DSWAP-01", swapped) == []
+
+
+def test_trace_invalid_fires_on_a_malformed_code():
+    f, b = both("R-TRACE-02", [(person(), [enc("M1", [line(ATOR, traces=["7123456"], prd_days=28)])])])
+    assert len(f) == 1 and b.height == 1
+    assert both("R-TRACE-02", [(person(), [enc("M1", [line(ATOR, traces=[code_of(ATOR)], prd_days=28)])])])[1].height == 0
+
+
+# --- encounters -----------------------------------------------------------------------------------
+
+BED = "001109000010100"
+
+
+def stay(mid: str, inst: str, a: str, b: str) -> dict[str, Any]:
+    return enc(mid, [line(BED, time=a)], inst=inst, med_type="21", adm=a, dscg=b, dx=["I63.900"])
+
+
+def test_overlap_stay_fires_on_two_stays_at_once_but_not_on_a_transfer():
+    case = [(person(), [stay("M1", "HA", "2024-04-03 08:00:00", "2024-04-12 10:00:00"),
+                        stay("M3", "HB", "2024-04-06 09:00:00", "2024-04-10 10:00:00")])]  # fmt: skip
+    f, b = both("R-OVLP-01", case)
+    assert len(f) == 1 and sorted(b["mdtrt_id"].to_list()) == ["M1", "M3"]
+    transfer = [(person(), [stay("M1", "HA", "2024-04-03 08:00:00", "2024-04-12 10:00:00"),
+                            stay("M2", "HB", "2024-04-12 14:00:00", "2024-04-18 09:00:00")])]  # fmt: skip
+    f, b = both("R-OVLP-01", transfer)
+    assert f == [] and b.height == 0
+
+
+def test_outpatient_during_a_stay_elsewhere_fires():
+    case = [(person(), [stay("M1", "HA", "2024-04-03 08:00:00", "2024-04-12 10:00:00"),
+                        enc("M2", [line(ATOR, prd_days=28)], inst="Y1", med_type="41", adm="2024-04-06 15:00:00")])]  # fmt: skip
+    f, b = both("R-OVLP-02", case)
+    assert len(f) == 1 and b["mdtrt_id"].to_list() == ["M2"]
+    after = [(person(), [case[0][1][0], enc("M2", [line(ATOR, prd_days=28)], inst="Y1", med_type="41", adm="2024-04-13 15:00:00")])]
+    assert both("R-OVLP-02", after)[1].height == 0
+
+
+def test_fee_outside_stay_fires_after_discharge():
+    e = enc("M1", [line(BED, time="2024-04-05 08:00:00"), line(BED, time="2024-04-15 08:00:00")], med_type="21",
+            adm="2024-04-03 08:00:00", dscg="2024-04-12 10:00:00")  # fmt: skip
+    f, b = both("R-OUTSTAY-01", [(person(), [e])])
+    assert [x.feedetl_sn for x in f] == ["M1-2"] and sns(b) == ["M1-2"]
+
+
+def test_after_death_fires_on_a_visit_after_death_and_not_on_dying_in_hospital():
+    p = person(death="2024-08-14")
+    f, b = both("R-DEATH-01", [(p, [enc("M2", [line(ATOR, prd_days=28)], med_type="14", adm="2024-09-02 09:00:00")])])
+    assert len(f) == 1 and b["mdtrt_id"].to_list() == ["M2"] and "19 天" in b["vola_cont"][0]
+    died = [(p, [enc("M1", [line(BED, time="2024-08-14 06:00:00")], med_type="21", adm="2024-08-10 08:00:00", dscg="2024-08-14 07:00:00")])]
+    f, b = both("R-DEATH-01", died)
+    assert f == [] and b.height == 0
+
+
+def test_identity_contradiction_fires_on_a_childbirth_on_a_mans_card_and_an_adult_in_paediatrics():
+    birth = "003316010010000"
+    f, b = both("R-IDENT-01", [(person(gend="1"), [enc("M1", [line(birth, pric="700")], med_type="52", dx=["O80.000"])])])
+    assert len(f) == 1 and b.height == 1 and b["vola_amt"].to_list() == [70000]
+    assert both("R-IDENT-01", [(person(gend="2"), [enc("M1", [line(birth)], med_type="52", dx=["O80.000"])])])[1].height == 0
+    f, b = both("R-IDENT-01", [(person(brdy="1970-01-01"), [enc("M1", [line(CBC)], dept="KSA07", dx=["J06.900"])])])
+    assert len(f) == 1 and b.height == 1
+    f, b = both("R-IDENT-01", [(person(brdy="2019-01-01"), [enc("M1", [line(CBC)], dx=["I10.x09"])])])
+    assert len(f) == 1 and b.height == 1
+
+
+def test_prescription_burst_fires_on_many_cards_in_minutes():
+    sema = "XA10BJG032B001010188734"
+    burst = [(person(f"P{i}"), [enc(f"M{i}", [line(sema, pric="380", prd_days=28)], adm=f"2024-05-10 09:{i:02d}:00", doctor="D9",
+                                    dx=["E11.900"])]) for i in range(9)]  # fmt: skip
+    assert batch("R-BURST-01", burst).height == 9
+    spread = [(person(f"P{i}"), [enc(f"M{i}", [line(sema, pric="380", prd_days=28)], adm=f"2024-05-10 {9 + i:02d}:00:00", doctor="D9",
+                                     dx=["E11.900"])]) for i in range(9)]  # fmt: skip
+    assert batch("R-BURST-01", spread).height == 0
+
+
+def test_visit_frequency_fires_on_four_visits_in_a_day():
+    visits = [enc(f"M{h}", [line("001102000010000")], inst=f"H{h}", adm=f"2024-05-10 {8 + h:02d}:00:00") for h in range(4)]
+    f, b = both("R-VFREQ-01", [(person(), visits)])
+    assert len(f) == 1 and b.height == 1 and b["psn_no"].to_list() == ["P1"]
+    assert both("R-VFREQ-01", [(person(), visits[:3])])[1].height == 0
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in LIB.rules if "事后" in r.stage])
+def test_every_post_event_rule_runs_on_an_empty_dataset(rule_id):
+    out = batch(rule_id, [(person(), [enc("M1", [line(CBC)])])])
+    assert out.height == 0 or rule_id in {"R-VFREQ-01"}
