@@ -96,7 +96,9 @@ def trace_figures(n: int = 10_000_000) -> dict[str, float]:
     for _ in range(3):
         t = time.perf_counter()
         register_candidates(con)
-        rows = con.execute(f"SELECT COUNT(*) FROM ({duplicate_codes_sql(candidates=True)}) x").fetchall()[0][0]
+        rows = con.execute(f"SELECT COUNT(*) FROM ({duplicate_codes_sql(candidates=True)}) x").fetchall()[0][
+            0
+        ]
         best = min(best, time.perf_counter() - t)
     return {"trace_duplicate_codes_per_s": round(n / best), "trace_duplicate_rows_found": rows}
 

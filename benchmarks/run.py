@@ -100,7 +100,7 @@ def main() -> None:
         "catalog_load_ms": round(catalog_ms, 2),
         "catalog_items": len(catalog),
     }
-    for module in ("drg", "synth"):  # benchmarks/<module>.py, each with figures() -> dict
+    for module in ("drg", "online", "synth", "audit", "stats"):  # benchmarks/<module>.py, each with figures() -> dict
         spec = importlib.util.spec_from_file_location(
             f"bench_{module}", Path(__file__).with_name(f"{module}.py")
         )

@@ -18,6 +18,9 @@ from yibao.drg.cli import drg_app
 from yibao.money import dumps
 from yibao.policy.cases import CaseError, Outcome, load_cases, run_case
 from yibao.policy.parameters import PolicyError
+from yibao.stats.cli import bulletin_command
+from yibao.supervision.cli import audit_command
+from yibao.synth.cli import synth_command
 
 app = typer.Typer(
     help="yibao (医保): the core platform of a pooling region of China's basic medical insurance.",
@@ -30,6 +33,9 @@ policy_app = typer.Typer(
 )
 app.add_typer(policy_app, name="policy")
 app.add_typer(drg_app, name="drg")
+app.command("synth")(synth_command)
+app.command("audit")(audit_command)
+app.command("bulletin")(bulletin_command)
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -74,7 +74,12 @@ def test_3102_runs_the_in_event_rules_and_rule_ids_select_rules():
     assert "R-GEND-01" in {r["rule_id"] for r in out["result"]}
     only = analyse_3101(request("", rule_ids="R-REFILL-01"))
     assert [r["rule_id"] for r in only["result"]] == ["R-REFILL-01"]
-    assert analyse_3101(request("2", patient_dtos=[{**request()["data"]["patient_dtos"][0], "gend": "2"}]))["result"][0]["rule_id"] == "R-REFILL-01"
+    assert (
+        analyse_3101(request("2", patient_dtos=[{**request()["data"]["patient_dtos"][0], "gend": "2"}]))[
+            "result"
+        ][0]["rule_id"]
+        == "R-REFILL-01"
+    )
 
 
 def test_a_clean_bill_has_an_empty_result():
@@ -95,12 +100,18 @@ def test_a_clean_bill_has_an_empty_result():
         (lambda d: d.update(patient_dtos=[]), "patient_dtos"),
         (lambda d: d["patient_dtos"][0].pop("brdy"), "patient_dtos[0].brdy"),
         (lambda d: d["patient_dtos"][0].update(curr_mdtrt_id="M9"), "patient_dtos[0].curr_mdtrt_id"),
-        (lambda d: d["patient_dtos"][0]["fsi_encounter_dtos"][1]["fsi_order_dtos"][1].update(cnt=1.5),
-         "patient_dtos[0].fsi_encounter_dtos[1].fsi_order_dtos[1].cnt"),
-        (lambda d: d["patient_dtos"][0]["fsi_encounter_dtos"][1]["fsi_order_dtos"][0].update(pric="7O"),
-         "patient_dtos[0].fsi_encounter_dtos[1].fsi_order_dtos[0].pric"),
-        (lambda d: d["patient_dtos"][0]["fsi_encounter_dtos"][1].update(med_type="77", med_mdtrt_type=""),
-         "patient_dtos[0].fsi_encounter_dtos[1].med_type"),
+        (
+            lambda d: d["patient_dtos"][0]["fsi_encounter_dtos"][1]["fsi_order_dtos"][1].update(cnt=1.5),
+            "patient_dtos[0].fsi_encounter_dtos[1].fsi_order_dtos[1].cnt",
+        ),
+        (
+            lambda d: d["patient_dtos"][0]["fsi_encounter_dtos"][1]["fsi_order_dtos"][0].update(pric="7O"),
+            "patient_dtos[0].fsi_encounter_dtos[1].fsi_order_dtos[0].pric",
+        ),
+        (
+            lambda d: d["patient_dtos"][0]["fsi_encounter_dtos"][1].update(med_type="77", med_mdtrt_type=""),
+            "patient_dtos[0].fsi_encounter_dtos[1].med_type",
+        ),
     ],
 )
 def test_bad_3101_input_gets_an_error_naming_the_field(mutate, field):
@@ -130,7 +141,10 @@ def _copy_rules(tmp_path: Path) -> Path:
 def test_library_errors_name_the_file_the_rule_and_the_key(tmp_path):
     root = _copy_rules(tmp_path)
     f = root / "rules" / "catalogue.yaml"
-    f.write_text(f.read_text(encoding="utf-8").replace("result_type: 明确违规", "result_type: 很严重", 1), encoding="utf-8")
+    f.write_text(
+        f.read_text(encoding="utf-8").replace("result_type: 明确违规", "result_type: 很严重", 1),
+        encoding="utf-8",
+    )
     with pytest.raises(LibraryError, match=r"catalogue\.yaml rules\[0\] \(R-GEND-01\) → result_type"):
         load_library(root / "rules")
 
@@ -139,14 +153,16 @@ def test_library_rejects_unknown_kinds_params_and_duplicate_ids(tmp_path):
     root = _copy_rules(tmp_path)
     f = root / "rules" / "charges.yaml"
     text = f.read_text(encoding="utf-8")
-    f.write_text(text.replace("params: {max_gap_minutes: 30", "params: {max_gap_minute: 30"), encoding="utf-8")
+    f.write_text(
+        text.replace("params: {max_gap_minutes: 30", "params: {max_gap_minute: 30"), encoding="utf-8"
+    )
     with pytest.raises(LibraryError, match=r"R-SPLIT-01\) → params\.max_gap_minute"):
         load_library(root / "rules")
     f.write_text(text.replace("kind: overprice", "kind: overpriced"), encoding="utf-8")
     with pytest.raises(LibraryError, match=r"R-PRICE-01\) → kind: .*unknown kind 'overpriced'"):
         load_library(root / "rules")
     f.write_text(text.replace("id: R-EXCL-01", "id: R-DUP-01"), encoding="utf-8")
-    with pytest.raises(LibraryError, match="already defined in charges.yaml"):
+    with pytest.raises(LibraryError, match=r"already defined in charges\.yaml"):
         load_library(root / "rules")
 
 
@@ -156,7 +172,9 @@ def test_knowledge_base_errors_name_the_file_the_line_and_the_column(tmp_path):
     lines = f.read_text(encoding="utf-8").splitlines()
     lines[2] = lines[2].replace("003301000010000", "003301000019999")
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(KBError, match=r"item_pairs\.csv line 3, column item_b: '003301000019999' is not in the catalogue"):
+    with pytest.raises(
+        KBError, match=r"item_pairs\.csv line 3, column item_b: '003301000019999' is not in the catalogue"
+    ):
         load_kb(root / "kb")
 
 
@@ -170,10 +188,16 @@ def test_feedback_and_compliance_rate(tmp_path):
     assert record_shown(db, out, warn_type="1", on="2025-06-12") == 0  # idempotent
     assert compliance_rate(db, "2025-06").rate == Decimal("0.0000")
     j1, j2 = (r["jr_id"] for r in out)
-    record_feedback_3103({"data": {"warn_type": "1", "warns": [{"warn_rslt_id": j1, "dspo_way": "2"}]}}, db, on="2025-06-12")
+    record_feedback_3103(
+        {"data": {"warn_type": "1", "warns": [{"warn_rslt_id": j1, "dspo_way": "2"}]}}, db, on="2025-06-12"
+    )
     c = compliance_rate(db, "2025-06")
     assert (c.shown, c.answered, c.followed, c.continued, c.rate) == (2, 1, 1, 0, Decimal("0.5000"))
-    record_feedback_3103({"warn_type": "1", "warns": [{"warn_rslt_id": j2, "dspo_way": "1", "dspo_way_rea": "已核对"}]}, db, on="2025-06-13")
+    record_feedback_3103(
+        {"warn_type": "1", "warns": [{"warn_rslt_id": j2, "dspo_way": "1", "dspo_way_rea": "已核对"}]},
+        db,
+        on="2025-06-13",
+    )
     assert compliance_rate(db, ("2025-06-01", "2025-06-30")).continued == 1
     assert compliance_rate(db, "2025-07").shown == 0 and compliance_rate(db, "2025-07").rate is None
 

@@ -354,3 +354,23 @@ def test_months_payable_is_exact(balance: int, spending: int, months: int) -> No
 def test_doctests() -> None:
     for mod in (accounts, fmt):
         assert doctest.testmod(mod).failed == 0
+
+
+def test_maternity_and_long_term_care_when_present(tiny: Path) -> None:
+    write_rows(tiny, "contribution_d", [
+        {"psn_no": "E1", "insutype": "510", "clct_month": "2024-01", "clct_type": "1", "amount": 8000},
+        {"psn_no": "E1", "insutype": "410", "clct_month": "2024-01", "clct_type": "1", "amount": 3000},
+    ])  # fmt: skip
+    write_rows(tiny, "setl_d", [
+        {"setl_id": "SX1", "mdtrt_id": "MX1", "psn_no": "E1", "insutype": "510", "med_type": "52", "fixmedins_code": "H3",
+         "setl_time": datetime(2024, 1, 5), "refd_setl_flag": "0", "medfee_sumamt": 9000, "hifp_pay": 6000,
+         "fund_pay_sumamt": 6000, "psn_part_amt": 3000, "psn_cash_pay": 3000},
+        {"setl_id": "SX2", "mdtrt_id": "MX2", "psn_no": "E2", "insutype": "310", "med_type": "9901", "fixmedins_code": "H2",
+         "setl_time": datetime(2024, 12, 5), "refd_setl_flag": "0", "medfee_sumamt": 2000, "hifp_pay": 1500,
+         "fund_pay_sumamt": 1500, "psn_part_amt": 500, "psn_cash_pay": 500},
+    ])  # fmt: skip
+    rows = fund_accounts(tiny, budget=_budget())
+    assert rows["maternity"].income == 8000 and rows["maternity"].expenditure == 6000
+    assert rows["ltc"].income == 3000 and rows["ltc"].expenditure == 1500  # med_type 9901 settles against the LTC fund
+    assert rows["employee_basic"].expenditure == 0
+    assert rows["total"].income == rows["employee"].income + rows["resident"].income + 8000

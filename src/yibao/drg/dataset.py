@@ -62,7 +62,9 @@ def payment_params(policy: Policy, on: date) -> PaymentParams:
 def cases_from_dataset(folder: Path) -> pl.DataFrame:
     """One grouper case per settled inpatient stay, with the payment columns (hospital, month, cost)."""
     stays = read_table(
-        folder, "mdtrt_d", ["mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "dept_codg", "dscg_way"]
+        folder,
+        "mdtrt_d",
+        ["mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "dept_codg", "dscg_way"],
     ).filter(pl.col("med_type").is_in(INPATIENT_MED_TYPES))
     persons = read_table(folder, "psn_info_b", ["psn_no", "gend", "brdy"])
     setl = read_table(folder, "setl_d", ["mdtrt_id", "hosp_lv", "medfee_sumamt", "refd_setl_flag"]).filter(
@@ -102,8 +104,20 @@ def cases_from_dataset(folder: Path) -> pl.DataFrame:
             pl.col("medfee_sumamt").alias("total_fen"),
         )
         .select(
-            "case_id", "gender", "age", "age_day", "weight", "dept", "los", "leaving_type", "diagnoses", "procedures",
-            "fixmedins_code", "hosp_lv", "month", "total_fen",
+            "case_id",
+            "gender",
+            "age",
+            "age_day",
+            "weight",
+            "dept",
+            "los",
+            "leaving_type",
+            "diagnoses",
+            "procedures",
+            "fixmedins_code",
+            "hosp_lv",
+            "month",
+            "total_fen",
         )  # fmt: skip
         .sort("case_id")
     )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """3103 feedback (事前事中反馈) and the reminder compliance rate (事前提醒遵从率), in a SQLite store.
 
 A reminder shown to a doctor (a 3101 / 3102 result) is answered by a 3103 message::
@@ -83,7 +84,11 @@ def _day(on: date | datetime | str | None) -> str:
 
 
 def record_shown(
-    store: Path | str, results: Iterable[Mapping[str, Any]], *, warn_type: str, on: date | datetime | str | None = None
+    store: Path | str,
+    results: Iterable[Mapping[str, Any]],
+    *,
+    warn_type: str,
+    on: date | datetime | str | None = None,
 ) -> int:
     """Log reminders an analysis returned (3101/3102 ``result`` entries); returns how many were new."""
     if warn_type not in ("1", "2"):
@@ -94,7 +99,9 @@ def record_shown(
         jr = r.get("jr_id")
         if not jr:
             raise FeedbackError(f"result[{i}].jr_id", "is missing")
-        rows.append((str(jr), warn_type, r.get("rule_id"), r.get("patn_id"), r.get("mdtrt_id"), r.get("task_id"), day))
+        rows.append(
+            (str(jr), warn_type, r.get("rule_id"), r.get("patn_id"), r.get("mdtrt_id"), r.get("task_id"), day)
+        )
     con = _open(store)
     try:
         with con:
@@ -105,7 +112,9 @@ def record_shown(
         con.close()
 
 
-def record_feedback_3103(data: Mapping[str, Any], store: Path | str, *, on: date | datetime | str | None = None) -> dict[str, int]:
+def record_feedback_3103(
+    data: Mapping[str, Any], store: Path | str, *, on: date | datetime | str | None = None
+) -> dict[str, int]:
     """Validate and append a 3103 message; the whole message is refused if any entry is bad."""
     if not isinstance(data, Mapping):
         raise FeedbackError("data", f"must be a mapping, not {type(data).__name__}")
@@ -128,7 +137,10 @@ def record_feedback_3103(data: Mapping[str, Any], store: Path | str, *, on: date
             raise FeedbackError(f"warns[{i}].warn_rslt_id", "is missing (the jr_id of the reminder)")
         way = str(w.get("dspo_way") or "")
         if way not in ("1", "2"):
-            raise FeedbackError(f"warns[{i}].dspo_way", f"must be 1 (继续执行医嘱) or 2 (返回修改医嘱), not {w.get('dspo_way')!r}")
+            raise FeedbackError(
+                f"warns[{i}].dspo_way",
+                f"must be 1 (继续执行医嘱) or 2 (返回修改医嘱), not {w.get('dspo_way')!r}",
+            )
         reason = str(w.get("dspo_way_rea") or "").strip()
         if way == "1" and not reason:
             raise FeedbackError(f"warns[{i}].dspo_way_rea", "is required when dspo_way is 1 (继续执行医嘱)")
@@ -137,7 +149,8 @@ def record_feedback_3103(data: Mapping[str, Any], store: Path | str, *, on: date
     try:
         with con:
             con.executemany(
-                "INSERT INTO feedback (jr_id, warn_type, dspo_way, dspo_way_rea, answered_on) VALUES (?, ?, ?, ?, ?)", rows
+                "INSERT INTO feedback (jr_id, warn_type, dspo_way, dspo_way_rea, answered_on) VALUES (?, ?, ?, ?, ?)",
+                rows,
             )
     finally:
         con.close()
@@ -158,7 +171,9 @@ def _bounds(period: str | tuple[date | str, date | str]) -> tuple[str, str]:
     return d, d
 
 
-def compliance_rate(store: Path | str, period: str | tuple[date | str, date | str], *, warn_type: str = "1") -> Compliance:
+def compliance_rate(
+    store: Path | str, period: str | tuple[date | str, date | str], *, warn_type: str = "1"
+) -> Compliance:
     """事前提醒遵从率 over ``period`` ("2025", "2025-06", a day, or (first, last) days inclusive)."""
     lo, hi = _bounds(period)
     con = _open(store)
@@ -166,7 +181,8 @@ def compliance_rate(store: Path | str, period: str | tuple[date | str, date | st
         latest = """SELECT f.jr_id, f.dspo_way FROM feedback f
                     JOIN (SELECT jr_id, MAX(seq) AS seq FROM feedback WHERE warn_type = ? GROUP BY jr_id) x ON x.seq = f.seq"""
         shown = con.execute(
-            "SELECT COUNT(*) FROM reminders WHERE warn_type = ? AND shown_on BETWEEN ? AND ?", (warn_type, lo, hi)
+            "SELECT COUNT(*) FROM reminders WHERE warn_type = ? AND shown_on BETWEEN ? AND ?",
+            (warn_type, lo, hi),
         ).fetchone()[0]
         if shown:
             rows = con.execute(

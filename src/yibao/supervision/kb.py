@@ -199,7 +199,7 @@ class KnowledgeBase:
         return item.name if item is not None else code
 
     def sex_of_dx(self, diag_code: str) -> str:
-        """"1" / "2" when ``diag_code`` is a diagnosis only men / women can have, else ""."""
+        """ "1" / "2" when ``diag_code`` is a diagnosis only men / women can have, else ""."""
         for prefix, gend in self.sex_dx:
             if diag_code.startswith(prefix):
                 return gend
@@ -262,7 +262,10 @@ class _Reader:
                     continue
                 if len(row) != len(self.columns):
                     raise KBError(
-                        self.name, reader.line_num, "(row)", f"has {len(row)} fields, expected {len(self.columns)}"
+                        self.name,
+                        reader.line_num,
+                        "(row)",
+                        f"has {len(row)} fields, expected {len(self.columns)}",
                     )
                 yield reader.line_num, {c: v.strip() for c, v in zip(self.columns, row, strict=True)}
 
@@ -270,7 +273,9 @@ class _Reader:
         return KBError(self.name, line, column, message)
 
 
-def _code(r: _Reader, line: int, column: str, value: str, items: Mapping[str, CatalogItem], *, empty: bool = False) -> str:
+def _code(
+    r: _Reader, line: int, column: str, value: str, items: Mapping[str, CatalogItem], *, empty: bool = False
+) -> str:
     if not value:
         if empty:
             return ""
@@ -343,7 +348,9 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
         pairs.append(Pair(rel, a, b, scope, rate, row["note"]))
 
     limits: list[Limit] = []
-    r = _Reader(folder, "limits.csv", ("med_list_codg", "limit", "value", "per", "scale", "exempt_dx", "note"))
+    r = _Reader(
+        folder, "limits.csv", ("med_list_codg", "limit", "value", "per", "scale", "exempt_dx", "note")
+    )
     for line, row in r.rows():
         code = _code(r, line, "med_list_codg", row["med_list_codg"], items)
         kind = row["limit"]
@@ -361,7 +368,9 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
         )  # fmt: skip
 
     doses: dict[str, Dose] = {}
-    r = _Reader(folder, "dose.csv", ("med_list_codg", "units_per_pack", "unit_dose", "dose_unit", "max_daily", "note"))
+    r = _Reader(
+        folder, "dose.csv", ("med_list_codg", "units_per_pack", "unit_dose", "dose_unit", "max_daily", "note")
+    )
     for line, row in r.rows():
         code = _code(r, line, "med_list_codg", row["med_list_codg"], items)
         if code in doses:
@@ -394,17 +403,24 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
     for line, row in r.rows():
         code = _code(r, line, "med_list_codg", row["med_list_codg"], items)
         if items[code].list_type != "herb":
-            raise r.fail(line, "med_list_codg", f"{code} is not a 中药饮片 (list_type {items[code].list_type})")
+            raise r.fail(
+                line, "med_list_codg", f"{code} is not a 中药饮片 (list_type {items[code].list_type})"
+            )
         single.add(code)
 
     links: dict[str, Link] = {}
     r = _Reader(folder, "consumable_links.csv", ("consumable", "procedures", "oprn_prefixes", "note"))
     for line, row in r.rows():
         code = _code(r, line, "consumable", row["consumable"], items)
-        procs = frozenset(_code(r, line, "procedures", p, items) for p in _prefixes(r, line, "procedures", row["procedures"]))
+        procs = frozenset(
+            _code(r, line, "procedures", p, items)
+            for p in _prefixes(r, line, "procedures", row["procedures"])
+        )
         oprn = _prefixes(r, line, "oprn_prefixes", row["oprn_prefixes"])
         if not procs and not oprn:
-            raise r.fail(line, "procedures", "a consumable needs at least one procedure item or operation prefix")
+            raise r.fail(
+                line, "procedures", "a consumable needs at least one procedure item or operation prefix"
+            )
         links[code] = Link(code, procs, oprn, row["note"])
 
     procedures: dict[str, tuple[str, ...]] = {}
@@ -423,7 +439,11 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
         for col, code, nm in (("name_a", a, row["name_a"]), ("name_b", b, row["name_b"])):
             if not code and not nm:
                 raise r.fail(line, col, "an item needs a code or a name")
-        incompatible.append(Incompatible(row["kind"], a, row["name_a"] or items[a].name, b, row["name_b"] or items[b].name, row["note"]))
+        incompatible.append(
+            Incompatible(
+                row["kind"], a, row["name_a"] or items[a].name, b, row["name_b"] or items[b].name, row["note"]
+            )
+        )
 
     def prefix_list(name: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
         rd = _Reader(folder, name, columns)
@@ -433,13 +453,19 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
             out.append((line, row))
         return out
 
-    long_rx = tuple(row["icd_prefix"] for _, row in prefix_list("long_rx_dx.csv", ("icd_prefix", "name", "note")))
+    long_rx = tuple(
+        row["icd_prefix"] for _, row in prefix_list("long_rx_dx.csv", ("icd_prefix", "name", "note"))
+    )
     sex_rows = prefix_list("sex_specific_dx.csv", ("icd_prefix", "gend", "note"))
     for line, row in sex_rows:
         if row["gend"] not in ("1", "2"):
             raise KBError("sex_specific_dx.csv", line, "gend", f"must be 1 or 2, not {row['gend']!r}")
-    sex_dx = tuple(sorted(((row["icd_prefix"], row["gend"]) for _, row in sex_rows), key=lambda p: -len(p[0])))
-    non_pay = tuple(row["icd_prefix"] for _, row in prefix_list("non_payable_dx.csv", ("icd_prefix", "name", "note")))
+    sex_dx = tuple(
+        sorted(((row["icd_prefix"], row["gend"]) for _, row in sex_rows), key=lambda p: -len(p[0]))
+    )
+    non_pay = tuple(
+        row["icd_prefix"] for _, row in prefix_list("non_payable_dx.csv", ("icd_prefix", "name", "note"))
+    )
     age_rows = []
     rd = _Reader(folder, "age_specific_dx.csv", ("icd_prefix", "age_min", "age_max", "note"))
     for line, row in prefix_list("age_specific_dx.csv", ("icd_prefix", "age_min", "age_max", "note")):
@@ -519,7 +545,10 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
                 rows.append((i.med_list_codg, lv, cap, i.begndate, i.enddate))
         return _df(rows, {"code": _S, "lv": _S, "cap": _I, "begndate": pl.Date, "enddate": pl.Date})
     if name == "gender":
-        return _df([(c, i.restriction.gend) for c, i in sorted(items.items()) if i.restriction.gend], {"code": _S, "gend": _S})
+        return _df(
+            [(c, i.restriction.gend) for c, i in sorted(items.items()) if i.restriction.gend],
+            {"code": _S, "gend": _S},
+        )
     if name == "age":
         return _df(
             [(c, i.restriction.age_min, i.restriction.age_max) for c, i in sorted(items.items())
@@ -533,7 +562,8 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
         )
     if name == "visits":
         return _df(
-            [(c, v) for c, i in sorted(items.items()) for v in sorted(i.restriction.visits)], {"code": _S, "visit": _S}
+            [(c, v) for c, i in sorted(items.items()) for v in sorted(i.restriction.visits)],
+            {"code": _S, "visit": _S},
         )
     if name == "indications":
         return _df(
@@ -541,11 +571,20 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
             {"code": _S, "prefix": _S, "len": _I},
         )
     if name == "exempt":
-        return _df([(c, p, len(p)) for c, ps in sorted(kb.exempt_dx.items()) for p in ps], {"code": _S, "prefix": _S, "len": _I})
+        return _df(
+            [(c, p, len(p)) for c, ps in sorted(kb.exempt_dx.items()) for p in ps],
+            {"code": _S, "prefix": _S, "len": _I},
+        )
     if name == "maternity":
-        return _df([(c, t) for c, ts in sorted(kb.maternity.items()) for t in sorted(ts)], {"code": _S, "insutype": _S})
+        return _df(
+            [(c, t) for c, ts in sorted(kb.maternity.items()) for t in sorted(ts)],
+            {"code": _S, "insutype": _S},
+        )
     if name == "insutypes":
-        return _df([(c, t) for c, ts in sorted(kb.insutypes.items()) for t in sorted(ts)], {"code": _S, "insutype": _S})
+        return _df(
+            [(c, t) for c, ts in sorted(kb.insutypes.items()) for t in sorted(ts)],
+            {"code": _S, "insutype": _S},
+        )
     if name == "pairs":
         return _df(
             [(p.relation, p.item_a, p.item_b, p.scope, p.rate.numerator if p.rate else None, p.rate.denominator if p.rate else None)
@@ -571,7 +610,8 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
         return _df([(c,) for c in sorted(kb.single_herbs)], {"code": _S})
     if name == "links":
         return _df(
-            [(c, p) for c, link in sorted(kb.links.items()) for p in sorted(link.procedures)] , {"consumable": _S, "procedure": _S}
+            [(c, p) for c, link in sorted(kb.links.items()) for p in sorted(link.procedures)],
+            {"consumable": _S, "procedure": _S},
         )
     if name == "link_oprn":
         return _df(
@@ -579,7 +619,10 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
             {"consumable": _S, "prefix": _S, "len": _I},
         )
     if name == "procedures":
-        return _df([(c, p, len(p)) for c, ps in sorted(kb.procedures.items()) for p in ps], {"code": _S, "prefix": _S, "len": _I})
+        return _df(
+            [(c, p, len(p)) for c, ps in sorted(kb.procedures.items()) for p in ps],
+            {"code": _S, "prefix": _S, "len": _I},
+        )
     if name == "incompatible":
         return _df(
             [(x.kind, x.item_a, x.item_b, x.note) for x in kb.incompatible if x.item_a and x.item_b],
@@ -590,7 +633,10 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
     if name == "sex_dx":
         return _df([(p, g, len(p)) for p, g in kb.sex_dx], {"prefix": _S, "gend": _S, "len": _I})
     if name == "age_dx":
-        return _df([(p, lo, hi, len(p)) for p, lo, hi in kb.age_dx], {"prefix": _S, "age_min": _I, "age_max": _I, "len": _I})
+        return _df(
+            [(p, lo, hi, len(p)) for p, lo, hi in kb.age_dx],
+            {"prefix": _S, "age_min": _I, "age_max": _I, "len": _I},
+        )
     if name == "nonpay_dx":
         return _df([(p, len(p)) for p in kb.non_payable_dx], {"prefix": _S, "len": _I})
     if name == "trace":

@@ -39,7 +39,7 @@ True
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -206,7 +206,7 @@ class Library:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def __iter__(self) -> Iterable[Rule]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
 
 
@@ -224,7 +224,11 @@ def load_library(path: Path | str | None = None, *, kb: KnowledgeBase | None = N
     if not folder.is_dir():
         raise LibraryError(f"{folder}: not a folder of rule YAML files")
     if kb is None:
-        kb = default_kb() if path is None or not (folder.parent / "kb").is_dir() else load_kb(folder.parent / "kb")
+        kb = (
+            default_kb()
+            if path is None or not (folder.parent / "kb").is_dir()
+            else load_kb(folder.parent / "kb")
+        )
     rules: list[Rule] = []
     sources: dict[str, str] = {}
     files = sorted(folder.glob("*.yaml"))

@@ -136,29 +136,42 @@ def stage_of(trig_scen: object, infno: str) -> str:
     t = str(trig_scen).strip() if trig_scen is not None else ""
     want = PRE if infno == "3101" else IN
     if t not in PRE | IN:
-        raise OnlineInputError("trig_scen", f"must be 1–5 (事前, 3101) or 6–10 (事中, 3102), not {trig_scen!r}")
+        raise OnlineInputError(
+            "trig_scen", f"must be 1–5 (事前, 3101) or 6–10 (事中, 3102), not {trig_scen!r}"
+        )
     if t not in want:
         other = "3102" if infno == "3101" else "3101"
-        raise OnlineInputError("trig_scen", f"{t} is a {other} scene; {infno} takes {'1–5' if infno == '3101' else '6–10'}")
+        raise OnlineInputError(
+            "trig_scen", f"{t} is a {other} scene; {infno} takes {'1–5' if infno == '3101' else '6–10'}"
+        )
     return "事前" if t in PRE else "事中"
 
 
 def analyse_3101(
-    input_data: Mapping[str, Any], *, library: Library | None = None, histories: Mapping[str, History] | None = None
+    input_data: Mapping[str, Any],
+    *,
+    library: Library | None = None,
+    histories: Mapping[str, History] | None = None,
 ) -> dict[str, Any]:
     """3101 明细审核事前分析: ``{"result": [...]}`` in the national output shape."""
     return _analyse(input_data, "3101", library, histories)
 
 
 def analyse_3102(
-    input_data: Mapping[str, Any], *, library: Library | None = None, histories: Mapping[str, History] | None = None
+    input_data: Mapping[str, Any],
+    *,
+    library: Library | None = None,
+    histories: Mapping[str, History] | None = None,
 ) -> dict[str, Any]:
     """3102 明细审核事中分析: ``{"result": [...]}`` in the national output shape."""
     return _analyse(input_data, "3102", library, histories)
 
 
 def _analyse(
-    input_data: Mapping[str, Any], infno: str, library: Library | None, histories: Mapping[str, History] | None
+    input_data: Mapping[str, Any],
+    infno: str,
+    library: Library | None,
+    histories: Mapping[str, History] | None,
 ) -> dict[str, Any]:
     lib = library if library is not None else default_library()
     if not isinstance(input_data, Mapping):
@@ -172,7 +185,9 @@ def _analyse(
     raw_ids = data.get("rule_ids")
     ids: list[str] | None = None
     if raw_ids:
-        ids = [s.strip() for s in raw_ids.split(",")] if isinstance(raw_ids, str) else [str(s) for s in raw_ids]
+        ids = (
+            [s.strip() for s in raw_ids.split(",")] if isinstance(raw_ids, str) else [str(s) for s in raw_ids]
+        )
         ids = [i for i in ids if i]
         for i in ids:
             _rule(lib, i, "rule_ids")
@@ -185,8 +200,8 @@ def _analyse(
         raise OnlineInputError("patient_dtos", "must be a non-empty list")
     result: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for i, p in enumerate(patients):
-        where = f"patient_dtos[{i}]"
+    for pi, p in enumerate(patients):
+        where = f"patient_dtos[{pi}]"
         if not isinstance(p, Mapping):
             raise OnlineInputError(where, "must be a mapping")
         patn_id = p.get("patn_id")
@@ -202,12 +217,16 @@ def _analyse(
         if curr:
             idx = [j for j, e in enumerate(encs) if isinstance(e, Mapping) and e.get("mdtrt_id") == curr]
             if not idx:
-                raise OnlineInputError(f"{where}.curr_mdtrt_id", f"{curr!r} is not the mdtrt_id of any fsi_encounter_dtos entry")
+                raise OnlineInputError(
+                    f"{where}.curr_mdtrt_id", f"{curr!r} is not the mdtrt_id of any fsi_encounter_dtos entry"
+                )
             current = idx[0]
         elif len(encs) == 1:
             current = 0
         else:
-            raise OnlineInputError(f"{where}.curr_mdtrt_id", "is required when fsi_encounter_dtos has several encounters")
+            raise OnlineInputError(
+                f"{where}.curr_mdtrt_id", "is required when fsi_encounter_dtos has several encounters"
+            )
         try:
             others = [e for j, e in enumerate(encs) if j != current]
             base = (histories or {}).get(str(patn_id))
@@ -222,14 +241,14 @@ def _analyse(
         except OnlineInputError as e:
             field = e.field
             if field.startswith("encounter"):
-                field = f"{where}.fsi_encounter_dtos[{current}]" + field[len("encounter"):]
+                field = f"{where}.fsi_encounter_dtos[{current}]" + field[len("encounter") :]
             elif field.startswith("history["):
-                field = f"{where}.fsi_encounter_dtos(history){field[len('history'):]}"
+                field = f"{where}.fsi_encounter_dtos(history){field[len('history') :]}"
             elif field.startswith("patient."):
-                field = f"{where}.{field[len('patient.'):]}"
+                field = f"{where}.{field[len('patient.') :]}"
             raise OnlineInputError(field, e.message) from None
-        for f in found:
-            result.append(_national(f, lib, str(patn_id), task_id, seen))
+        for finding in found:
+            result.append(_national(finding, lib, str(patn_id), task_id, seen))
     return {"result": result}
 
 

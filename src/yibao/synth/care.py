@@ -26,12 +26,16 @@ region's institutions and the catalogue, as five tables: ``mdtrt_d``, ``setl_lis
    condition, the length of stay, surgery and intensive care.
 5. **Fee lines** from the catalogue: bed, nursing and 诊察费 per day (cnt = LOS), laboratory tests and
    examinations, drugs (injections one line per day, oral drugs per prescription), consumables,
-   surgery and anaesthesia; outpatient 诊察费, tests, 1–4 drugs; pharmacy 1–4 drugs. Prices are the
-   item's cap at the institution's level (most at the cap, some up to 5 % below, a per-institution
-   constant), or for uncapped items a stable reference price (pharmacies a little above it). Every
-   restriction of the catalogue (sex, age, level, visit kind, indications, days of supply) holds.
-   Quantities (whole packages, whole times) are then scaled so that each encounter's total meets its
-   drawn cost, by unbiased random rounding, and corrected per cell twice.
+   surgery and anaesthesia; outpatient 诊察费, tests, 1–4 drugs; pharmacy 1–4 drugs; chronic visits a
+   month of the condition's drugs. Prices are the item's cap at the institution's level (most at the
+   cap, 30 % of institution × item pairs up to 5 % below), or for uncapped items the reference price of
+   :data:`REFERENCE_PRICES` (pharmacies up to 12 % above it). Every restriction of the catalogue (sex,
+   age, level, visit kind, indications, days of supply) holds in clean data.
+   Each encounter draws its cost (lognormal around the cell's target: scheme × kind, or scheme ×
+   level for stays, weighted by level, condition and — for visits — the condition's typical cost);
+   optional orders are kept in random order up to :attr:`_LineBuilder.FILL` of it, then quantities
+   (whole packages, whole times; cheap items are never multiplied) are scaled to it by unbiased random
+   rounding within plausible maxima, and corrected per cell until the cell's mean meets its target.
 6. **Traceability codes**: one per package dispensed on every drug line (西药中成药), 20 digits (see
    :mod:`yibao.catalog.trace`), never reused.
 
@@ -80,7 +84,6 @@ from yibao.synth.targets import TARGETS
 __all__ = ["BATCH_PERSONS", "CARE_TABLES", "CHRONIC_LEVEL", "COST_SIGMA", "LOS_SIGMA", "make_care"]
 
 I64 = npt.NDArray[np.int64]
-I32 = npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
@@ -130,6 +133,7 @@ NATURAL_WEIGHT = 0.8
 0 = not at all, 1 = proportionally. Dear conditions (dialysis, cancer drugs) cost more, a refill less."""
 ER_COST = 1.4
 HOME_SHARE = 0.7
+CHEAP_YUAN = 10.0
 COST_SIGMA = {OUT: 0.65, CHR: 0.55, INP: 0.45, PHA: 0.7}
 """σ of the lognormal cost per encounter around its expected value (a moderate tail for inpatients:
 the cell means are exact anyway, and σ = 0.45 combined with the condition, LOS and surgery factors
@@ -1974,7 +1978,7 @@ class _LineBuilder:
         packs = np.maximum(1, np.ceil(days / cat.per_pack_days[item[o]])).astype(np.int64)
         self.add(enc[o], item[o], packs, scalable=True, day=start[o], prd_days=days, max_qty=packs + 1, mandatory=mandatory)
         i = inj
-        per_day = 1 + rng.binomial(3, 0.4, int(i.sum()))
+        per_day = 1 + rng.binomial(2, 0.3, int(i.sum()))
         self.add(enc[i], item[i], per_day, scalable=True, day=start[i], days=run[i], prd_days=1, max_qty=np.where(self.dear[enc[i]], 6, 4), iv=True,
                  mandatory=mandatory)  # fmt: skip
 
@@ -2195,6 +2199,9 @@ class _LineBuilder:
         u = rng.random(len(sc))
         mq = max_qty[sc]
         max_s = np.where(mq > 0, mq, np.maximum(base_q[sc] * 20, 20)).astype(np.float64)
+        # cheap items (under CHEAP_YUAN a unit: fluids, syringes, simple tests) are not multiplied to reach a
+        # cost — a dear stay gets more of its dear items, not ten bottles of saline a day
+        max_s = np.where(unit_s < CHEAP_YUAN * 100, np.minimum(max_s, base_s), max_s)
         min_s = anchor[sc].astype(np.float64)
         n_cells = int(e.cell.max()) + 1
         cell_target = np.bincount(e.cell, weights=e.target, minlength=n_cells)

@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from yibao.synth.generate import SynthError, report_rows, synthesize
+from yibao.synth.generate import DEFAULT_CHUNK_SIZE, SynthError, report_rows, synthesize
 
 __all__ = ["synth_command"]
 
@@ -80,7 +80,7 @@ def synth_command(
     report: Annotated[bool, typer.Option("--report", help="Print the calibration report.")] = False,
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", help="Persons per chunk (bounds memory).")
-    ] = 100_000,
+    ] = DEFAULT_CHUNK_SIZE,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
 ) -> None:
     """Synthesise a pooling region calibrated to the 2024 bulletin, with labelled fraud, and settle its year."""

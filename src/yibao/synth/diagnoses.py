@@ -25,9 +25,9 @@ comorbidity and each procedure (about 150 codes in all) are used. The tables are
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -270,8 +270,6 @@ no fee for fracture fixation, hernia repair, hysterectomy or pacemakers, so thos
 _COLD = ("连花清瘟胶囊", "感冒清热颗粒", "板蓝根颗粒", "对乙酰氨基酚片", "布洛芬缓释胶囊", "双黄连口服液",
          "蒲地蓝消炎口服液", "蓝芩口服液", "小儿豉翘清热颗粒", "对乙酰氨基酚混悬滴剂", "布洛芬混悬液")
 _ANTIBIOTIC_ORAL = ("阿莫西林胶囊", "头孢呋辛酯片", "阿奇霉素片", "阿莫西林克拉维酸钾片", "左氧氟沙星片")
-_ANTIBIOTIC_IV = ("注射用头孢曲松钠", "注射用阿奇霉素", "注射用青霉素钠", "注射用头孢唑林钠",
-                  "注射用哌拉西林钠他唑巴坦钠", "注射用头孢哌酮钠舒巴坦钠")
 _ANTIHYPERTENSIVE = ("苯磺酸氨氯地平片", "硝苯地平控释片", "缬沙坦胶囊", "氯沙坦钾片", "马来酸依那普利片",
                      "酒石酸美托洛尔片", "富马酸比索洛尔片", "沙库巴曲缬沙坦钠片")
 _DIABETES = ("盐酸二甲双胍片", "阿卡波糖片", "格列美脲片", "磷酸西格列汀片", "达格列净片", "甘精胰岛素注射液",
@@ -726,7 +724,7 @@ def _clean(name: str) -> str:
     return re.sub(r"\s{2,}", " ", name).strip()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class IcdTables:
     """Names read from the CHS-DRG 1.1 tables: principal diagnoses, secondary diagnoses, procedures."""
 
@@ -747,16 +745,19 @@ def drg_tables_folder() -> Path:
     return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "chs-drg-1.1"
 
 
-def _read_pairs(path: Path, *, exclusion: bool) -> Iterable[tuple[str, str]]:
+def _read_names(path: Path, into: dict[str, str], pattern: re.Pattern[str], *, exclusion: bool) -> None:
+    """Add the (code, cleaned name) pairs of one table file to ``into``; the first name of a code stands."""
     with path.open(encoding="utf-8") as f:
         for line in f:
-            parts = line.strip().split(" ", 1)
-            if len(parts) != 2:
+            code, _, name = line.strip().partition(" ")
+            if not name or code in into or not pattern.match(code):
                 continue
-            code, name = parts
             if exclusion:
                 name = _EXCLUSION.sub("", name)
-            yield code, _clean(name)
+            if " " in name or "~" in name:
+                name = _clean(name)
+            if len(name) >= 2:
+                into[code] = name
 
 
 @cache
@@ -766,22 +767,14 @@ def _load_tables(folder: Path) -> IcdTables | None:
         return None
     principal: dict[str, str] = {}
     for path in mdc:
-        for code, name in _read_pairs(path, exclusion=False):
-            if _CODE.match(code) and len(name) >= 2:
-                principal.setdefault(code, name)
+        _read_names(path, principal, _CODE, exclusion=False)
     secondary: dict[str, str] = {}
     for fname in ("5_MCC.txt", "6_CC.txt"):
-        path = folder / fname
-        if path.exists():
-            for code, name in _read_pairs(path, exclusion=True):
-                if _CODE.match(code) and len(name) >= 2:
-                    secondary.setdefault(code, name)
+        if (folder / fname).exists():
+            _read_names(folder / fname, secondary, _CODE, exclusion=True)
     procedures: dict[str, str] = {}
-    detail = folder / "4_ADRG_DETAIL.txt"
-    if detail.exists():
-        for code, name in _read_pairs(detail, exclusion=False):
-            if _PROC_CODE.match(code) and len(name) >= 2:
-                procedures.setdefault(code, name)
+    if (folder / "4_ADRG_DETAIL.txt").exists():
+        _read_names(folder / "4_ADRG_DETAIL.txt", procedures, _PROC_CODE, exclusion=False)
     return IcdTables(folder, principal, secondary, procedures)
 
 
@@ -792,11 +785,14 @@ def drg_tables(folder: Path | str | None = None) -> IcdTables | None:
 
 def _variant_codes(tables: IcdTables, c: Condition) -> list[tuple[str, str]]:
     """More specific table codes for ``c``: those under its variant prefixes whose names are generic."""
+    codes = _sorted_codes(tables)
     out: list[tuple[str, str]] = []
     seen = {c.code}
     for prefix in c.variants:
-        for code in sorted(tables.principal):
-            if not code.startswith(prefix) or code in seen:
+        for code in codes[bisect.bisect_left(codes, prefix) :]:
+            if not code.startswith(prefix):
+                break
+            if code in seen:
                 continue
             name = tables.principal[code]
             if any(word in name for word in _SPECIAL) and not any(word in c.name for word in _SPECIAL):
@@ -804,6 +800,11 @@ def _variant_codes(tables: IcdTables, c: Condition) -> list[tuple[str, str]]:
             seen.add(code)
             out.append((code, name))
     return out[:12]
+
+
+@cache
+def _sorted_codes(tables: IcdTables) -> list[str]:
+    return sorted(tables.principal)
 
 
 @cache

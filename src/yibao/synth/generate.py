@@ -47,6 +47,7 @@ import numpy as np
 import polars as pl
 
 from yibao.catalog.model import Catalog
+from yibao.catalog.trace import CLEAN_CHUNKS
 from yibao.dataset.io import TableWriter, write_table
 from yibao.dataset.schema import TABLES
 from yibao.synth import population
@@ -82,6 +83,11 @@ STAGES = {"institutions": 1, "employers": 2, "persons": 11, "care": 12, "fraud":
 """The fixed ``k`` of each stage's generator (see the module docstring)."""
 
 MAX_PERSONS = 100_000_000
+MAX_CHUNK_SIZE = 200_000
+"""Largest chunk: memory (≈ 11 GB per worker) and the traceability serials (10⁶ codes per product per chunk)."""
+DEFAULT_CHUNK_SIZE = 25_000
+"""Persons per chunk by default: a worker needs about 1.3 GB for a chunk of 25,000 (5.5 GB for 100,000),
+so two workers stay under 6 GB in all, whatever the region's size (measured: 1,000,000 persons, 4.0 GB)."""
 MAX_FRAUD = 0.5
 ADMDVS = "990100"
 """The demo pooling region (示范统筹区); its policy is policy_data/regions/990100."""
@@ -176,8 +182,14 @@ def validate(
         raise SynthError("year", f"no calibration targets for {year!r} (supported: {supported})")
     if isinstance(fraud, bool) or not isinstance(fraud, int | float) or not 0 <= float(fraud) <= MAX_FRAUD:
         raise SynthError("fraud", f"must be a share between 0 and {MAX_FRAUD}, got {fraud!r}")
-    c = _whole("chunk_size", chunk_size, 1)
+    c = _whole("chunk_size", chunk_size, 1, MAX_CHUNK_SIZE)
     _whole("workers", workers, 1, 64)
+    if math.ceil(n / c) > CLEAN_CHUNKS:
+        raise SynthError(
+            "chunk_size",
+            f"{n:,} persons in chunks of {c:,} make {math.ceil(n / c):,} chunks; at most {CLEAN_CHUNKS} "
+            f"(traceability serials are numbered per chunk): use chunks of at least {math.ceil(n / CLEAN_CHUNKS):,}",
+        )
     return SynthSpec(n, s, int(year), float(fraud), c)
 
 
@@ -400,7 +412,7 @@ def synthesize(
     year: int = 2024,
     fraud: float = 0.02,
     report: bool = False,
-    chunk_size: int = 100_000,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 2,
     progress: Progress | None = None,
     settle: bool = True,

@@ -12,7 +12,7 @@ medians, MADs, sentences, evidence) runs on the small per-entity tables in Polar
 ('1234.56元', '-0.05元', '0.00元')
 >>> df = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 100.0], "g": ["a"] * 5})
 >>> df.select(robust_z(pl.col("x"), "g").round(2)).to_series().to_list()
-[-1.35, -0.67, 0.0, 0.67, 65.42]
+[-1.35, -0.67, 0.0, 0.67, 65.43]
 """
 
 # ruff: noqa: S608 - SQL text is built from code constants, schema names and quoted paths, never from input

@@ -1,6 +1,6 @@
 """M-DOCTOR 医师诊疗/处方异常: a doctor far above the peers of the same department and hospital level.
 
-For every doctor with at least ``MIN_ENCOUNTERS`` outpatient encounters (门诊 and 门诊慢特病):
+For every doctor with at least ``MIN_ENCOUNTERS`` (20) outpatient encounters (门诊 and 门诊慢特病):
 
 * three volume and amount features, each compared with the doctor's peers by the robust
   z = (x − median) / (1.4826 · MAD), the scale floored at 5% of the median so that near-identical
@@ -10,15 +10,18 @@ For every doctor with at least ``MIN_ENCOUNTERS`` outpatient encounters (门诊 
 * the prescribing intensity of single drugs (医师处方强度): the share of the doctor's encounters that
   carry a drug over the share among the peers.
 
-The peers are the doctors of the same department category (科别, ``dept_b.caty``) at hospitals of the
-same level (三级 / 二级 / 一级, ``fixmedins_b.hosp_lv``); when that group has fewer than ``MIN_PEERS``
-doctors, the same department family (the first three characters of the 科别) at the same level; a
-doctor without enough peers is not compared at all (a small group, or one that mixes levels or
-departments, says nothing about one member). A doctor is flagged when one robust z reaches ``Z_FLAG``
-(5: three features over hundreds of doctors call for a stricter cut than the single-variable 3.5 of
-Iglewicz and Hoaglin), or when one drug is on at least ``MIN_DRUG_SHARE`` (20%) of the doctor's
-encounters at ``MIN_INTENSITY`` (5) times or more the peers' rate. The violation amount is an estimate:
-the encounters' amount above the peer median.
+Amounts depend on the level (prices) and the department, so the peers of the three features are the
+doctors of the same department category (科别, ``dept_b.caty``) at hospitals of the same level (三级 /
+二级 / 一级, ``fixmedins_b.hosp_lv``), else — fewer than ``MIN_PEERS`` doctors — the same department
+family (the first three characters of the 科别) at the same level; without enough peers a doctor is not
+compared (a small group says nothing about one member). Prescribing depends on the department, not the
+level: the drug peers are the same 科别 at the same level, else at any level, else the family at any
+level. A doctor is flagged when one robust z reaches ``Z_FLAG`` (5: three features over hundreds of
+doctors call for a stricter cut than the single-variable 3.5 of Iglewicz and Hoaglin), or when one drug
+is on at least ``MIN_DRUG_SHARE`` (20%) of the doctor's encounters at ``MIN_INTENSITY`` (5) times or
+more the peers' rate. Encounters of card bursts (many cards within minutes, M-IDENT) are left out of
+the statistics: they are their own finding. The violation amount is an estimate: the encounters'
+amount above the peer median.
 
 Before::
 
@@ -39,10 +42,12 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from yibao.supervision.models import identity_fraud
 from yibao.supervision.models._common import (
     DRUGS,
     OUTPATIENT_MED_TYPES,
     Model,
+    Staged,
     encounter_summary,
     evidence_json,
     fetch,
@@ -52,7 +57,7 @@ from yibao.supervision.models._common import (
     yuan,
 )
 
-MIN_ENCOUNTERS = 30
+MIN_ENCOUNTERS = 20
 MIN_PEERS = 5
 Z_FLAG = 5.0
 MIN_DRUG_SHARE = 0.2
@@ -68,24 +73,27 @@ FEATURES = {
 _LV = {"01": "3", "02": "3", "03": "3", "04": "3", "05": "2", "06": "2", "07": "2"}
 
 
-def _query(summary: str) -> str:
+def _query(summary: str, bursts: str) -> str:
     visits = sql_list(OUTPATIENT_MED_TYPES)
     return f"""
 SELECT m.atddr_no AS doctor, COUNT(*) AS encounters, COUNT(DISTINCT m.psn_no) AS patients,
        CAST(SUM(e.amt) AS BIGINT) AS amount, CAST(SUM(e.drug_lines) AS BIGINT) AS drug_lines,
        CAST(SUM(e.drug_cnt) AS BIGINT) AS drug_cnt
 FROM mdtrt_d m JOIN {summary} e ON e.mdtrt_id = m.mdtrt_id
-WHERE m.med_type IN {visits} AND m.atddr_no IS NOT NULL AND m.atddr_no <> ''
+LEFT JOIN {bursts} b ON b.mdtrt_id = m.mdtrt_id
+WHERE m.med_type IN {visits} AND m.atddr_no IS NOT NULL AND m.atddr_no <> '' AND b.mdtrt_id IS NULL
 GROUP BY m.atddr_no
 """
 
 
-def _drug_query() -> str:
+def _drug_query(bursts: str) -> str:
     visits = sql_list(OUTPATIENT_MED_TYPES)
     return f"""
 SELECT m.atddr_no AS doctor, f.med_list_codg, COUNT(DISTINCT f.mdtrt_id) AS n
 FROM fee_list_d f JOIN mdtrt_d m ON m.mdtrt_id = f.mdtrt_id
+LEFT JOIN {bursts} b ON b.mdtrt_id = m.mdtrt_id
 WHERE m.med_type IN {visits} AND m.atddr_no IS NOT NULL AND m.atddr_no <> '' AND f.med_chrgitm_type IN {sql_list(DRUGS)}
+  AND b.mdtrt_id IS NULL
 GROUP BY m.atddr_no, f.med_list_codg
 """
 
@@ -118,9 +126,17 @@ FROM homes h {join_dept} {join_inst}
 
 
 def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """One row per doctor with enough encounters: the features, the peer group and each feature's z."""
+    """One row per doctor with enough encounters: the features, the peer groups and each feature's z.
+
+    Encounters of card bursts (M-IDENT: many cards within minutes) are left out: they are a finding
+    of their own, not the doctor's practice.
+    """
     tables = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
-    doc = fetch(con, _query(encounter_summary(con))).filter(pl.col("encounters") >= MIN_ENCOUNTERS)
+    with Staged(con, "doctor") as st:
+        chains = st.table("chains", identity_fraud.chains_sql())
+        bursts = st.table("bursts", f"SELECT DISTINCT mdtrt_id FROM ({identity_fraud.members_sql(chains)})")
+        doc = fetch(con, _query(encounter_summary(con), bursts)).filter(pl.col("encounters") >= MIN_ENCOUNTERS)
+        drugs = fetch(con, _drug_query(bursts))
     if doc.height == 0:
         return doc
     homes = (
@@ -133,28 +149,46 @@ def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     doc = doc.join(homes, on="doctor", how="left").with_columns(
         pl.col("caty").fill_null(""), pl.col("lv").fill_null("1"), pl.col("fixmedins_code").fill_null("")
     )
-    # peer group: (level, 科别) when large enough, else (level, department family), else none
+    # amounts depend on the level (prices) and the department: peers of the same level and 科别, else
+    # of the same level and department family; prescribing depends on the department: the same 科别 at
+    # the same level, else at any level, else the department family at any level.
+    lv_caty = pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("caty"))
     doc = (
         doc.with_columns(pl.col("caty").str.slice(0, 3).alias("family"))
-        .with_columns(pl.len().over("lv", "caty").alias("n1"), pl.len().over("lv", "family").alias("n2"))
+        .with_columns(
+            pl.len().over("lv", "caty").alias("n1"),
+            pl.len().over("lv", "family").alias("n2"),
+            pl.len().over("caty").alias("n3"),
+            pl.len().over("family").alias("n4"),
+        )
         .with_columns(
             pl.when(pl.col("n1") >= MIN_PEERS)
-            .then(pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("caty")))
+            .then(lv_caty)
             .when(pl.col("n2") >= MIN_PEERS)
             .then(pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("family"), pl.lit("*")))
             .otherwise(pl.lit(None, dtype=pl.String))
-            .alias("peers")
+            .alias("peers"),
+            pl.when(pl.col("n1") >= MIN_PEERS)
+            .then(lv_caty)
+            .when(pl.col("n3") >= MIN_PEERS)
+            .then(pl.concat_str(pl.lit("科别"), pl.col("caty")))
+            .when(pl.col("n4") >= MIN_PEERS)
+            .then(pl.concat_str(pl.lit("科别"), pl.col("family"), pl.lit("*")))
+            .otherwise(pl.lit(None, dtype=pl.String))
+            .alias("drug_peers"),
         )
-        .filter(pl.col("peers").is_not_null())
+        .filter(pl.col("peers").is_not_null() | pl.col("drug_peers").is_not_null())
     )
     if doc.height == 0:
         return doc
-    drugs = fetch(con, _drug_query()).join(doc.select("doctor", "peers", "encounters"), on="doctor", how="inner")
-    ref = drugs.group_by("peers", "med_list_codg").agg(pl.col("n").sum().alias("peer_n"))
-    tot = doc.group_by("peers").agg(pl.col("encounters").sum().alias("peer_enc"))
+    drugs = drugs.join(doc.select("doctor", "drug_peers", "encounters"), on="doctor", how="inner").filter(
+        pl.col("drug_peers").is_not_null()
+    )
+    ref = drugs.group_by("drug_peers", "med_list_codg").agg(pl.col("n").sum().alias("peer_n"))
+    tot = doc.group_by("drug_peers").agg(pl.col("encounters").sum().alias("peer_enc"))
     drugs = (
-        drugs.join(ref, on=["peers", "med_list_codg"])
-        .join(tot, on="peers")
+        drugs.join(ref, on=["drug_peers", "med_list_codg"])
+        .join(tot, on="drug_peers")
         .with_columns(
             (pl.col("n") / pl.col("encounters")).alias("share"),
             (
@@ -180,11 +214,13 @@ def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         (pl.col("drug_cnt") / 10_000 / pl.col("drug_lines").clip(lower_bound=1)).alias("units_per_drug_line"),
         (pl.col("encounters") / pl.col("patients")).alias("visits_per_patient"),
     )
+    grouped = pl.col("peers").is_not_null()
     for f in FEATURES:
         x = pl.col(f).cast(pl.Float64)
         floor = x.median().over("peers").abs() * FLOOR
         doc = doc.with_columns(
-            robust_z(x, "peers", floor=floor).alias(f"z_{f}"), x.median().over("peers").alias(f"m_{f}")
+            pl.when(grouped).then(robust_z(x, "peers", floor=floor)).otherwise(0.0).alias(f"z_{f}"),
+            x.median().over("peers").alias(f"m_{f}"),
         )
     return doc
 
@@ -212,19 +248,21 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             parts.append(
                 f"药品{d['top_drug']}用于{d['top_share']:.0%}的就诊（同组{d['top_ref']:.1%}，处方强度{d['intensity']:.0f}倍）"
             )
-        excess = max(0, round((d["amount_per_encounter"] - d["m_amount_per_encounter"]) * d["encounters"]))
+        median = d["m_amount_per_encounter"] if d["peers"] is not None else d["amount_per_encounter"]
+        excess = max(0, round((d["amount_per_encounter"] - median) * d["encounters"]))
         sentence = (
-            f"医师{d['doctor']}（{d['fixmedins_code']}，同组：{d['peers']}）{d['encounters']}人次门诊中"
+            f"医师{d['doctor']}（{d['fixmedins_code']}，同组：{d['peers'] or d['drug_peers']}）{d['encounters']}人次门诊中"
             + "；".join(parts)
             + f"，高于同级同科室医师，估算超出{yuan(excess)}，疑似诊疗或处方异常"
         )
         ev = {
             "doctor": d["doctor"],
             "peers": d["peers"],
+            "drug_peers": d["drug_peers"],
             "encounters": d["encounters"],
             "patients": d["patients"],
             "features": {f: round(float(d[f]), 4) for f in FEATURES},
-            "peer_median": {f: round(float(d["m_" + f]), 4) for f in FEATURES},
+            "peer_median": {f: round(float(d["m_" + f]), 4) if d["peers"] else None for f in FEATURES},
             "robust_z": {f: round(float(d["z_" + f]), 2) for f in FEATURES},
             "top_drug": {"code": d["top_drug"], "share": d["top_share"], "peer_share": d["top_ref"],
                          "intensity": round(float(d["intensity"]), 2)},

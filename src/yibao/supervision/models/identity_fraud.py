@@ -141,7 +141,7 @@ ORDER BY h.mdtrt_id
 """
 
 
-def _chains() -> str:
+def chains_sql() -> str:
     """Encounters of each doctor in chains, each beginning within BURST_GAP_SECONDS of the previous."""
     visits = sql_list(OUTPATIENT_MED_TYPES)
     gap = seconds_between("prev_t", "t")
@@ -157,7 +157,7 @@ FROM enc
 """
 
 
-def _members(chains: str) -> str:
+def members_sql(chains: str) -> str:
     return f"""
 SELECT c.* FROM {chains} c
 JOIN (SELECT doctor, chain FROM {chains} GROUP BY doctor, chain HAVING COUNT(DISTINCT psn_no) >= {BURST_CARDS}) b
@@ -228,8 +228,8 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
              "vola_amt": int(r["amt"]), "vola_cont": sentence, "evidence": evidence_json(ev), "score": raw / (1.0 + raw)}
         )  # fmt: skip
     with Staged(con, "ident") as st:
-        chains = st.table("chains", _chains())
-        members = st.table("members", _members(chains))
+        chains = st.table("chains", chains_sql())
+        members = st.table("members", members_sql(chains))
         bursts = fetch(con, _bursts(members, summary))
     for b in bursts.iter_rows(named=True):
         seconds = (b["t1"] - b["t0"]).total_seconds()

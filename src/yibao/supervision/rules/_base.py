@@ -48,7 +48,13 @@ __all__ = [
     "starts",
 ]
 
-SCENARIO = {"inpatient": "住院", "outpatient": "门(急)诊", "chronic": "门(急)诊", "pharmacy": "购药", "ltc": "住院"}
+SCENARIO = {
+    "inpatient": "住院",
+    "outpatient": "门(急)诊",
+    "chronic": "门(急)诊",
+    "pharmacy": "购药",
+    "ltc": "住院",
+}
 """The 两库 应用场景 of a benefit visit kind."""
 
 _MDTRT_TYPE_VISIT = {"1": "outpatient", "2": "inpatient", "3": "pharmacy", "4": "outpatient"}
@@ -117,13 +123,15 @@ _POW = {2: Decimal(100), 4: Decimal(10_000), 6: Decimal(1_000_000)}
 def _scaled(value: Any, places: int, field: str, *, default: int | None = None) -> int:
     t = type(value)
     if t is int:
-        return int(value) * 10**places
+        return int(value) * int(10**places)
     if value is None or value == "":
         if default is None:
             raise OnlineInputError(field, "is missing")
         return default
     if t is float or t is bool:
-        raise OnlineInputError(field, f"must be an exact number (a string or Decimal), not {t.__name__} {value!r}")
+        raise OnlineInputError(
+            field, f"must be an exact number (a string or Decimal), not {t.__name__} {value!r}"
+        )
     try:
         d = value if t is Decimal else Decimal(str(value))
         n = d * _POW[places]
@@ -177,7 +185,9 @@ class Line:
             try:
                 self.prd_days = int(pd)
             except (TypeError, ValueError):
-                raise OnlineInputError(f"{where}.prd_days", f"must be a whole number of days, not {pd!r}") from None
+                raise OnlineInputError(
+                    f"{where}.prd_days", f"must be a whole number of days, not {pd!r}"
+                ) from None
         self.dept: str = d.get("drord_dept_codg") or ""
         self.doctor: str = d.get("drord_dr_codg") or ""
         self.drord_bhvr: str = d.get("drord_bhvr") or "0"
@@ -230,8 +240,38 @@ class Encounter:
         "visit",
     )  # fmt: skip
 
+    psn_no: str
+    gend: str
+    age: int
+    brdy: str
+    death: str
+    death_ord: int | None
+    mdtrt_id: str
+    medins_id: str
+    medins_type: str
+    hosp_lv: str
+    med_type: str
+    visit: str
+    scenario: str
+    insutype: str
+    adm: str
+    adm_ord: int
+    dscg: str
+    dscg_ord: int
+    dscg_way: str
+    dept: str
+    doctor: str
+    main_dx: str
+    diagnoses: tuple[str, ...]
+    operations: tuple[str, ...]
+    lines: tuple[Line, ...]
+    by_code: dict[str, list[Line]]
+    codes: frozenset[str]
+    history: History
+    stage: str
+
     def __init__(self) -> None:
-        self.history: History = EMPTY_HISTORY
+        self.history = EMPTY_HISTORY
         self.stage = "事前"
 
     def los(self) -> int:
@@ -456,4 +496,3 @@ def enc_finding(
         fixmedins_code=enc.medins_id, psn_no=enc.psn_no, mdtrt_id=enc.mdtrt_id, doctor=enc.doctor, evidence=ev,
         stage=enc.stage,
     )  # fmt: skip
-

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """Shared by the pair kinds (included_component, exclusive_items, primary_secondary): finding the other
 item of a knowledge-base pair within the pair's scope, online and in SQL."""
 

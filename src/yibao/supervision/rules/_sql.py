@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """What every rule kind's batch form shares: normalised line views, scope filters, and the findings frame.
 
 Batch rules are SQL over the dataset views that the audit registers (fee_list_d, mdtrt_d, psn_info_b,
@@ -194,9 +195,15 @@ def finish(
     if rows.height == 0:
         return empty_findings()
     sentence = pl.format(
-        "{}，违规金额 {} 元，依据规则「{}」（{}）。", cont, yuan_expr("vola_amt"), pl.lit(rule.name), pl.lit(rule.id)
+        "{}，违规金额 {} 元，依据规则「{}」（{}）。",
+        cont,
+        yuan_expr("vola_amt"),
+        pl.lit(rule.name),
+        pl.lit(rule.id),
     )
-    jr = pl.concat_str([pl.lit(rule.id), *[pl.col(k).cast(pl.String).fill_null("") for k in key]], separator=":")
+    jr = pl.concat_str(
+        [pl.lit(rule.id), *[pl.col(k).cast(pl.String).fill_null("") for k in key]], separator=":"
+    )
     ev_cols = [c for c in evidence if c in rows.columns]
     out = rows.with_columns(
         jr_id=jr,
@@ -231,7 +238,7 @@ def dx_match(diag_alias: str, kb_alias: str) -> str:
 
 
 def line_who(time: str = "t") -> pl.Expr:
-    """"<institution> 于 <day> 为参保人 <psn_no> 收取「<name>」（<code>）" from the usual columns."""
+    """ "<institution> 于 <day> 为参保人 <psn_no> 收取「<name>」（<code>）" from the usual columns."""
     return pl.format(
         "{} 于 {} 为参保人 {} 收取「{}」（{}）",
         pl.col("fixmedins_code"), pl.col(time).dt.strftime("%Y-%m-%d"), pl.col("psn_no"), pl.col("name"), pl.col("code"),
@@ -239,7 +246,7 @@ def line_who(time: str = "t") -> pl.Expr:
 
 
 def enc_who(time: str = "begntime") -> pl.Expr:
-    """"<institution> 于 <day> 为参保人 <psn_no> 的就诊（<mdtrt_id>）" from the usual columns."""
+    """ "<institution> 于 <day> 为参保人 <psn_no> 的就诊（<mdtrt_id>）" from the usual columns."""
     return pl.format(
         "{} 于 {} 为参保人 {} 的就诊（{}）",
         pl.col("fixmedins_code"), pl.col(time).dt.strftime("%Y-%m-%d"), pl.col("psn_no"), pl.col("mdtrt_id"),

@@ -5,7 +5,15 @@ from __future__ import annotations
 from yibao.supervision.rules._base import Encounter, Line
 from yibao.supervision.rules._sql import days_between
 
-PER_NAMES = {"day": "每日", "week": "每周", "month": "每月", "year": "每年", "encounter": "每次就诊", "stay": "每次住院", "rx": "每张处方"}
+PER_NAMES = {
+    "day": "每日",
+    "week": "每周",
+    "month": "每月",
+    "year": "每年",
+    "encounter": "每次就诊",
+    "stay": "每次住院",
+    "rx": "每张处方",
+}
 _MONDAY_ORD = 719162 + 4  # date(1970, 1, 5).toordinal(): a Monday, so weeks run Monday–Sunday
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """限儿童 / 限年龄 (age): an item the catalogue restricts to an age band, billed outside it.
 
 Before (payable)::
@@ -52,7 +53,11 @@ def _band(lo: int | None, hi: int | None) -> str:
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     bands, exempt, p = prep.data
-    if p.defer_paediatric_depts and enc.age >= p.adult_age and any(c in enc.dept for c in p.defer_paediatric_depts):
+    if (
+        p.defer_paediatric_depts
+        and enc.age >= p.adult_age
+        and any(c in enc.dept for c in p.defer_paediatric_depts)
+    ):
         return []
     out = []
     for line in enc.lines:
@@ -85,8 +90,15 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         if depts else ""
     )  # fmt: skip
     sql = f"""
-        WITH l AS ({lines_sql(cols, rule, join="JOIN yb_kb_age a ON a.code = f.med_list_codg", person=True,
-                              extra=["a.age_min", "a.age_max", age_sql("p.brdy", "f.fee_ocur_time") + " AS age"])})
+        WITH l AS ({
+        lines_sql(
+            cols,
+            rule,
+            join="JOIN yb_kb_age a ON a.code = f.med_list_codg",
+            person=True,
+            extra=["a.age_min", "a.age_max", age_sql("p.brdy", "f.fee_ocur_time") + " AS age"],
+        )
+    })
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, l.age,
                l.age_min, l.age_max, l.amt AS vola_amt, l.cnt, l.pric
         FROM l JOIN yb_kb_items it ON it.code = l.code
@@ -102,4 +114,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         .otherwise(pl.format("限{}岁及以上", pl.col("age_min")))
     )
     cont = pl.format("{}，该项目{}使用，患者年龄{}岁", line_who(), band, pl.col("age"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "age", "age_min", "age_max", "cnt", "pric"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "age", "age_min", "age_max", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """非医保目录 / 不予支付 (catalogue_scope): care the fund never pays (丙类, 目录外) billed as payable.
 
 Two signs:
@@ -56,7 +57,15 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         level = line.hilist_lv or lv.get(line.code, "")
         if level == "03":
             if p.in_scope_amount and line.sumamt - line.ownpay > 0:
-                out.append(line_finding(rule, enc, line, line.sumamt - line.ownpay, "为丙类（目录外）项目，却按医保范围内费用申报"))
+                out.append(
+                    line_finding(
+                        rule,
+                        enc,
+                        line,
+                        line.sumamt - line.ownpay,
+                        "为丙类（目录外）项目，却按医保范围内费用申报",
+                    )
+                )
             continue
         if not p.trace_codes:
             continue
@@ -88,6 +97,12 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         WHERE c.product <> l.code
     """
     rows = run(con, sql).with_columns(vola_amt=fee_expr(pl.col("pric"), pl.lit(UNIT)))
-    cont = pl.format("{}，追溯码 {} 对应目录外产品「{}」（{}）", line_who(), pl.col("drug_trac_codg"), pl.col("product_name"), pl.col("product"))
+    cont = pl.format(
+        "{}，追溯码 {} 对应目录外产品「{}」（{}）",
+        line_who(),
+        pl.col("drug_trac_codg"),
+        pl.col("product_name"),
+        pl.col("product"),
+    )
     return finish(rows, rule, cont=cont, key=["feedetl_sn", "drug_trac_codg"],
                   evidence=["code", "name", "t", "drug_trac_codg", "product", "product_name", "cnt", "pric"])  # fmt: skip

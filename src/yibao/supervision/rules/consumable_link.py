@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """材料–项目不符 / 关联缺失 (consumable_link): a consumable billed without the procedure it belongs to.
 
 consumable_links.csv ties a consumable to the procedure items (or ICD-9-CM-3 operation prefixes) it is
@@ -47,7 +48,9 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
             continue
         need = "、".join(kb.name(c) for c in sorted(link.procedures)) or "、".join(link.oprn_prefixes)
         for ln in enc.by_code[code]:
-            out.append(line_finding(rule, enc, ln, ln.sumamt, f"，本次就诊无其关联的诊疗项目或手术（{need}）"))
+            out.append(
+                line_finding(rule, enc, ln, ln.sumamt, f"，本次就诊无其关联的诊疗项目或手术（{need}）")
+            )
     return out
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """超限定支付疗程 (course): a drug paid longer than its course limit.
 
 limits.csv ``course_days`` rows: payable for ``value`` days from the first use — within one stay
@@ -30,9 +31,11 @@ from yibao.supervision.rules._sql import Columns, days_between, finish, line_who
 class Params(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+
 def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
     rule.params_of(Params)
     return Prepared(frozenset(kb.course), dict(kb.course))
+
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     course = prep.data
@@ -49,8 +52,11 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         for ln in lines:
             days = ln.ord - first
             if days >= lim.value:
-                out.append(line_finding(rule, enc, ln, ln.sumamt, f"限支付 {lim.value} 天，距首次使用已 {days} 天"))
+                out.append(
+                    line_finding(rule, enc, ln, ln.sumamt, f"限支付 {lim.value} 天，距首次使用已 {days} 天")
+                )
     return out
+
 
 def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rule.params_of(Params)
@@ -63,10 +69,22 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
                               ELSE l.mdtrt_id END AS grp FROM l),
         c AS (SELECT g.*, MIN(g.t) OVER (PARTITION BY g.code, g.grp) AS first_t FROM g)
         SELECT c.feedetl_sn, c.mdtrt_id, c.psn_no, c.fixmedins_code, c.doctor, c.code, it.name, c.t, c.first_t, c.value,
-               {days_between('c.first_t', 'c.t')} AS days, c.amt AS vola_amt, c.cnt, c.pric
+               {days_between("c.first_t", "c.t")} AS days, c.amt AS vola_amt, c.cnt, c.pric
         FROM c JOIN yb_kb_items it ON it.code = c.code
-        WHERE {days_between('c.first_t', 'c.t')} >= c.value
+        WHERE {days_between("c.first_t", "c.t")} >= c.value
     """
     rows = run(con, sql)
-    cont = pl.format("{}，限支付 {} 天，距首次使用（{}）已 {} 天", line_who(), pl.col("value"), pl.col("first_t").dt.strftime("%Y-%m-%d"), pl.col("days"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "first_t", "value", "days", "cnt", "pric"])
+    cont = pl.format(
+        "{}，限支付 {} 天，距首次使用（{}）已 {} 天",
+        line_who(),
+        pl.col("value"),
+        pl.col("first_t").dt.strftime("%Y-%m-%d"),
+        pl.col("days"),
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "first_t", "value", "days", "cnt", "pric"],
+    )

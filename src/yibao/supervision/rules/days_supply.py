@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """超量开药 (days_supply): more days of medication on one prescription line than allowed.
 
 The limit of a drug is, in order: the catalogue's ``lmt_max_days`` (限N天) or limits.csv ``days_supply``;
@@ -43,7 +44,9 @@ def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
     return Prepared(drugs, (p, dict(kb.days_limit), kb.long_rx_dx))
 
 
-def limit_of(code: str, diagnoses: tuple[str, ...], p: Params, explicit: dict[str, int], long_rx: tuple[str, ...]) -> tuple[int | None, str]:
+def limit_of(
+    code: str, diagnoses: tuple[str, ...], p: Params, explicit: dict[str, int], long_rx: tuple[str, ...]
+) -> tuple[int | None, str]:
     """The most days one line of ``code`` may supply, and where the limit comes from."""
     if code in explicit:
         return explicit[code], "目录/知识库限定"
@@ -77,16 +80,24 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     default = "NULL" if p.default_max_days is None else str(p.default_max_days)
     floor = p.long_rx_max_days if p.default_max_days is None else min(p.default_max_days, p.long_rx_max_days)
     sql = f"""
-        WITH l AS ({lines_sql(cols, rule, join=f"JOIN yb_kb_items it0 ON it0.code = f.med_list_codg AND it0.list_type IN ({types})",
-                              where="f.prd_days > 0")}),
+        WITH l AS ({
+        lines_sql(
+            cols,
+            rule,
+            join=f"JOIN yb_kb_items it0 ON it0.code = f.med_list_codg AND it0.list_type IN ({types})",
+            where="f.prd_days > 0",
+        )
+    }),
         c AS (SELECT l.*, d.max_days,
                      CASE WHEN d.max_days IS NOT NULL THEN 'explicit'
                           WHEN EXISTS (SELECT 1 FROM setl_list_diag_d x, yb_kb_long_rx k
-                                       WHERE x.mdtrt_id = l.mdtrt_id AND {dx_match('x', 'k')}) THEN 'long_rx'
+                                       WHERE x.mdtrt_id = l.mdtrt_id AND {dx_match("x", "k")}) THEN 'long_rx'
                           ELSE 'default' END AS source
               FROM l LEFT JOIN yb_kb_days d ON d.code = l.code
               WHERE l.visit <> 'inpatient' AND l.prd_days > COALESCE(d.max_days, {floor})),
-        e AS (SELECT c.*, CASE c.source WHEN 'explicit' THEN c.max_days WHEN 'long_rx' THEN {p.long_rx_max_days}
+        e AS (SELECT c.*, CASE c.source WHEN 'explicit' THEN c.max_days WHEN 'long_rx' THEN {
+        p.long_rx_max_days
+    }
                               ELSE {default} END AS limit_days FROM c)
         SELECT e.feedetl_sn, e.mdtrt_id, e.psn_no, e.fixmedins_code, e.doctor, e.code, it.name, e.t, e.prd_days,
                e.limit_days, e.source, e.amt, e.cnt, e.pric
@@ -97,5 +108,17 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         vola_amt=share_expr(pl.col("amt"), pl.col("prd_days") - pl.col("limit_days"), pl.col("prd_days"))
     )
     src = {"explicit": "目录/知识库限定", "long_rx": "慢性病长处方", "default": "一般处方"}
-    cont = pl.format("{}，开药 {} 天，超过{} {} 天", line_who(), pl.col("prd_days"), pl.col("source").replace(src), pl.col("limit_days"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "prd_days", "limit_days", "source", "cnt", "pric"])
+    cont = pl.format(
+        "{}，开药 {} 天，超过{} {} 天",
+        line_who(),
+        pl.col("prd_days"),
+        pl.col("source").replace(src),
+        pl.col("limit_days"),
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "prd_days", "limit_days", "source", "cnt", "pric"],
+    )

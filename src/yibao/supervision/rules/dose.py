@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """药品超剂量 (dose): a daily dose above the knowledge base's maximum.
 
 The daily dose of a line is packages × units per package × dose per unit ÷ days supplied (dose.csv).
@@ -64,8 +65,15 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     kb.register(con, "dose", "items")
     cols = Columns(con)
     sql = f"""
-        WITH l AS ({lines_sql(cols, rule, join="JOIN yb_kb_dose k ON k.code = f.med_list_codg",
-                              extra=["k.max_packs_num", "k.max_packs_den"], where="f.prd_days > 0")})
+        WITH l AS ({
+        lines_sql(
+            cols,
+            rule,
+            join="JOIN yb_kb_dose k ON k.code = f.med_list_codg",
+            extra=["k.max_packs_num", "k.max_packs_den"],
+            where="f.prd_days > 0",
+        )
+    })
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, l.prd_days, l.cnt,
                l.pric, l.amt, l.max_packs_num, l.max_packs_den
         FROM l JOIN yb_kb_items it ON it.code = l.code
@@ -77,6 +85,14 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     num = pl.col("cnt") * pl.col("max_packs_den") - allowed
     den = pl.col("cnt") * pl.col("max_packs_den")
     n = pl.col("amt") * num
-    rows = rows.with_columns(vola_amt=(2 * n + den) // (2 * den), per_day=(pl.col("cnt") / UNIT / pl.col("prd_days")).round(3))
+    rows = rows.with_columns(
+        vola_amt=(2 * n + den) // (2 * den), per_day=(pl.col("cnt") / UNIT / pl.col("prd_days")).round(3)
+    )
     cont = pl.format("{}，每日 {} 盒，超过最大日剂量对应的用量", line_who(), pl.col("per_day"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "prd_days", "cnt", "pric", "max_packs_num", "max_packs_den"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "prd_days", "cnt", "pric", "max_packs_num", "max_packs_den"],
+    )

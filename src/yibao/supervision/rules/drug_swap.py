@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """串换药品 (drug_swap): the scanned traceability code's product is not the drug billed.
 
 The first 7 digits of a 码上放心 code (药品标识码) name the product and package; the knowledge base's
@@ -38,7 +39,9 @@ class Params(BaseModel):
 def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
     rule.params_of(Params)
     lv = {c: i.chrgitm_lv for c, i in kb.items.items()}
-    payable = {p: codes for p, codes in kb.trace_products.items() if not all(lv.get(c) == "03" for c in codes)}
+    payable = {
+        p: codes for p, codes in kb.trace_products.items() if not all(lv.get(c) == "03" for c in codes)
+    }
     return Prepared(None, (payable, kb))
 
 
@@ -82,8 +85,16 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rows = run(con, sql).with_columns(
         vola_amt=pl.when(pl.col("product_pric").is_null())
         .then(fee_expr(pl.col("pric"), pl.lit(UNIT)))
-        .otherwise(pl.max_horizontal(fee_expr(pl.col("pric") - pl.col("product_pric"), pl.lit(UNIT)), pl.lit(0)))
+        .otherwise(
+            pl.max_horizontal(fee_expr(pl.col("pric") - pl.col("product_pric"), pl.lit(UNIT)), pl.lit(0))
+        )
     )
-    cont = pl.format("{}，追溯码 {} 的产品为「{}」（{}），与收费药品不符", line_who(), pl.col("drug_trac_codg"), pl.col("product_name"), pl.col("product"))
+    cont = pl.format(
+        "{}，追溯码 {} 的产品为「{}」（{}），与收费药品不符",
+        line_who(),
+        pl.col("drug_trac_codg"),
+        pl.col("product_name"),
+        pl.col("product"),
+    )
     return finish(rows, rule, cont=cont, key=["feedetl_sn", "drug_trac_codg"],
                   evidence=["code", "name", "t", "drug_trac_codg", "product", "product_name", "cnt", "pric", "product_pric"])  # fmt: skip

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """重复收费 — 同一项目同一时间重复 (duplicate_item): the same service or consumable billed twice at one time.
 
 Before::
@@ -93,5 +94,17 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         WHERE r.rn > GREATEST(1, COALESCE(ops.n_ops, 0))
     """
     rows = run(con, sql)
-    cont = pl.format("{}，于 {} 重复收取（同一时间共 {} 次，首条 {}）", line_who(), pl.col("t").dt.strftime("%H:%M:%S"), pl.col("n"), pl.col("first_sn"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "n", "first_sn", "n_ops", "cnt", "pric"])
+    cont = pl.format(
+        "{}，于 {} 重复收取（同一时间共 {} 次，首条 {}）",
+        line_who(),
+        pl.col("t").dt.strftime("%H:%M:%S"),
+        pl.col("n"),
+        pl.col("first_sn"),
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "n", "first_sn", "n_ops", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """提前开药 (early_refill): the same drug dispensed again to the same person long before the last supply
 can have run out.
 
@@ -60,8 +61,11 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
             continue
         prev = None
         for d in enc.history.dispenses.get(ln.code, ()):
-            if d.ord <= ln.ord and d.prd_days > 0 and d.mdtrt_id != enc.mdtrt_id and (
-                not p.same_institution or d.medins_id == enc.medins_id
+            if (
+                d.ord <= ln.ord
+                and d.prd_days > 0
+                and d.mdtrt_id != enc.mdtrt_id
+                and (not p.same_institution or d.medins_id == enc.medins_id)
             ):
                 prev = d
         if prev is None:
@@ -75,7 +79,17 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         overlap = min(supply - elapsed, ln.prd_days)
         amt = round_div(ln.sumamt * overlap, ln.prd_days)
         reason = f"距上次（{prev.mdtrt_id}，供药 {supply} 天）仅 {elapsed} 天即再次开药"
-        out.append(line_finding(rule, enc, ln, amt, reason, status="2", evidence={"previous": prev.mdtrt_id, "elapsed": elapsed}))
+        out.append(
+            line_finding(
+                rule,
+                enc,
+                ln,
+                amt,
+                reason,
+                status="2",
+                evidence={"previous": prev.mdtrt_id, "elapsed": elapsed},
+            )
+        )
     return out
 
 
@@ -86,8 +100,14 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     share = Fraction(str(p.refill_share)).limit_denominator(1000)
     place = "fixmedins_code" if p.same_institution else "''"
     sql = f"""
-        WITH l AS ({lines_sql(cols, rule, join="JOIN yb_kb_items it0 ON it0.code = f.med_list_codg AND it0.list_type = 'drug'",
-                              where="f.prd_days > 0")}),
+        WITH l AS ({
+        lines_sql(
+            cols,
+            rule,
+            join="JOIN yb_kb_items it0 ON it0.code = f.med_list_codg AND it0.list_type = 'drug'",
+            where="f.prd_days > 0",
+        )
+    }),
         e AS (SELECT psn_no, code, mdtrt_id, {place} AS place, MIN(t) AS t, MAX(prd_days) AS prd_days,
                      MIN(feedetl_sn) AS feedetl_sn
               FROM l WHERE visit <> 'inpatient' GROUP BY psn_no, code, mdtrt_id, {place}),
@@ -96,7 +116,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
                      LAG(e.mdtrt_id) OVER (PARTITION BY e.psn_no, e.code, e.place ORDER BY e.t, e.mdtrt_id) AS prev_mdtrt
               FROM e),
         x AS (SELECT w.*, LEAST(w.prev_days, COALESCE(d.max_days, {p.long_rx_max_days})) AS supply,
-                     {days_between('w.prev_t', 'w.t')} AS elapsed
+                     {days_between("w.prev_t", "w.t")} AS elapsed
               FROM w LEFT JOIN yb_kb_days d ON d.code = w.code WHERE w.prev_t IS NOT NULL)
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, x.prev_t, x.prev_mdtrt,
                x.supply, x.elapsed, l.prd_days, l.amt, l.cnt, l.pric
@@ -104,8 +124,18 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         WHERE x.supply >= {p.min_days} AND x.elapsed * {share.denominator} < x.supply * {share.numerator}
     """
     rows = run(con, sql).with_columns(
-        vola_amt=share_expr(pl.col("amt"), pl.min_horizontal(pl.col("supply") - pl.col("elapsed"), pl.col("prd_days")), pl.col("prd_days"))
+        vola_amt=share_expr(
+            pl.col("amt"),
+            pl.min_horizontal(pl.col("supply") - pl.col("elapsed"), pl.col("prd_days")),
+            pl.col("prd_days"),
+        )
     )
     cont = pl.format("{}，距上次（{} 于 {}，供药 {} 天）仅 {} 天即再次开药", line_who(), pl.col("prev_mdtrt"),
                      pl.col("prev_t").dt.strftime("%Y-%m-%d"), pl.col("supply"), pl.col("elapsed"))  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "prev_t", "prev_mdtrt", "supply", "elapsed", "prd_days"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "prev_t", "prev_mdtrt", "supply", "elapsed", "prd_days"],
+    )

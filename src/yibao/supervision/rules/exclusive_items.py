@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """重复收费 — 互斥项目 (exclusive_items): two items that exclude each other billed within one scope.
 
 The knowledge base's ``exclusive`` pairs: within the scope only one of item_a / item_b may be billed
@@ -40,13 +41,15 @@ def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
 
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
-    idx, kb = prep.data
+    idx, _kb = prep.data
     out = []
     for line in enc.lines:
         for pair in idx.get(line.code, ()):
             other = partner(enc, line, pair)
             if other is not None:
-                reason = f"，{SCOPE_NAMES[pair.scope]}已收取「{other.name}」（{other.code}），两者互斥不得同时收取"
+                reason = (
+                    f"，{SCOPE_NAMES[pair.scope]}已收取「{other.name}」（{other.code}），两者互斥不得同时收取"
+                )
                 out.append(line_finding(rule, enc, line, line.sumamt, reason, related=[other]))
                 break
     return out
@@ -65,4 +68,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rows = run(con, sql)
     cont = pl.format("{}，{}已收取「{}」（{}，{}），两者互斥不得同时收取", line_who(), pl.col("scope").replace(SCOPE_NAMES),
                      pl.col("with_name"), pl.col("with_code"), pl.col("with_sn"))  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "with_sn", "with_code", "scope", "cnt", "pric"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "with_sn", "with_code", "scope", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """费用日期不在住院期间 (fee_outside_stay): a fee line of a stay dated before admission or after discharge.
 
 Before (stay 04-03 → 04-12)::
@@ -61,4 +62,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rows = run(con, sql)
     cont = pl.format("{}，费用日期不在住院期间（{} 至 {}）", line_who(), pl.col("begntime").dt.strftime("%Y-%m-%d"),
                      pl.col("endtime").dt.strftime("%Y-%m-%d"))  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "begntime", "endtime", "cnt", "pric"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "begntime", "endtime", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """超限定频次 (frequency): an item billed more times in a window than the knowledge base allows.
 
 limits.csv ``frequency`` rows: at most ``value`` units of the item per day (per encounter-day), week,
@@ -74,7 +75,9 @@ def counts_online(enc: Encounter, rule: Any, idx: dict[str, tuple[Limit, ...]]) 
                 if over > 0:
                     excess = min(ln.cnt, over)
                     reason = f"{PER_NAMES[lim.per]}限 {lim.value} 次，累计已达 {used[k] // UNIT} 次"
-                    out.append(line_finding(rule, enc, ln, fee(ln.pric, excess), reason, suffix=f":{lim.per}"))
+                    out.append(
+                        line_finding(rule, enc, ln, fee(ln.pric, excess), reason, suffix=f":{lim.per}")
+                    )
     return out
 
 
@@ -99,6 +102,20 @@ def counts_batch(con: Any, rule: Any, kb: KnowledgeBase, kind: str) -> pl.DataFr
         FROM c JOIN yb_kb_items it ON it.code = c.code
         WHERE c.cum > c.value * {UNIT}
     """
-    rows = run(con, sql).with_columns(vola_amt=fee_expr(pl.col("pric"), pl.col("excess")), times=pl.col("cum") // UNIT)
-    cont = pl.format("{}，{}限 {} 次，累计已达 {} 次", line_who(), pl.col("per").replace(PER_NAMES), pl.col("value"), pl.col("times"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn", "per"], evidence=["code", "name", "t", "per", "value", "cum", "cnt", "pric"])
+    rows = run(con, sql).with_columns(
+        vola_amt=fee_expr(pl.col("pric"), pl.col("excess")), times=pl.col("cum") // UNIT
+    )
+    cont = pl.format(
+        "{}，{}限 {} 次，累计已达 {} 次",
+        line_who(),
+        pl.col("per").replace(PER_NAMES),
+        pl.col("value"),
+        pl.col("times"),
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn", "per"],
+        evidence=["code", "name", "t", "per", "value", "cum", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """限定性别 (gender): an item the catalogue restricts to one sex, billed for a patient of the other.
 
 Before (payable)::
@@ -56,7 +57,9 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
             continue
         if defer and any(kb.sex_of_dx(d) == g for d in enc.diagnoses):
             continue
-        out.append(line_finding(rule, enc, line, line.sumamt, f"限{_SEX[g]}性使用，患者性别为{_SEX[enc.gend]}"))
+        out.append(
+            line_finding(rule, enc, line, line.sumamt, f"限{_SEX[g]}性使用，患者性别为{_SEX[enc.gend]}")
+        )
     return out
 
 
@@ -75,8 +78,15 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         if p.defer_to_identity else ""
     )  # fmt: skip
     sql = f"""
-        WITH l AS ({lines_sql(cols, rule, join="JOIN yb_kb_gender g ON g.code = f.med_list_codg", person=True,
-                              extra=["g.gend AS need"])})
+        WITH l AS ({
+        lines_sql(
+            cols,
+            rule,
+            join="JOIN yb_kb_gender g ON g.code = f.med_list_codg",
+            person=True,
+            extra=["g.gend AS need"],
+        )
+    })
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t,
                l.gend, l.need, l.amt AS vola_amt, l.cnt, l.pric
         FROM l JOIN yb_kb_items it ON it.code = l.code
@@ -86,6 +96,14 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     sex = {"1": "男", "2": "女"}
     cont = pl.format(
         "{}，该项目限{}性使用，患者性别为{}",
-        line_who(), pl.col("need").replace_strict(sex, default="?"), pl.col("gend").replace_strict(sex, default="?"),
+        line_who(),
+        pl.col("need").replace_strict(sex, default="?"),
+        pl.col("gend").replace_strict(sex, default="?"),
     )
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "gend", "need", "cnt", "pric"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "gend", "need", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """限定医疗机构级别 (hosp_level): an item payable only at a level or above, billed below it.
 
 Before (payable)::
@@ -42,7 +43,13 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         if lv is None or enc.hosp_lv >= lv:
             continue
         out.append(
-            line_finding(rule, enc, line, line.sumamt, f"限{LEVEL_NAMES[lv]}及以上医疗机构，本机构为{LEVEL_NAMES[enc.hosp_lv]}")
+            line_finding(
+                rule,
+                enc,
+                line,
+                line.sumamt,
+                f"限{LEVEL_NAMES[lv]}及以上医疗机构，本机构为{LEVEL_NAMES[enc.hosp_lv]}",
+            )
         )
     return out
 
@@ -60,6 +67,15 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     """
     rows = run(con, sql)
     cont = pl.format(
-        "{}，该项目限{}及以上医疗机构，本机构为{}", line_who(), pl.col("lv_min").replace(LEVEL_NAMES), pl.col("lv").replace(LEVEL_NAMES)
+        "{}，该项目限{}及以上医疗机构，本机构为{}",
+        line_who(),
+        pl.col("lv_min").replace(LEVEL_NAMES),
+        pl.col("lv").replace(LEVEL_NAMES),
     )
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "lv", "lv_min", "cnt", "pric"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "lv", "lv_min", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """冒名就医 — 身份矛盾 (identity_contradiction): the care of an encounter belongs to someone else.
 
 The encounter, not a single line, contradicts the card holder:
@@ -114,4 +115,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         .when(pl.col("why") == "age").then(pl.format("{}诊断 {} 与参保人年龄 {} 岁不符", enc_who(), pl.col("detail"), pl.col("age")))
         .otherwise(pl.format("{}在儿科（{}）就诊，参保人年龄 {} 岁", enc_who(), pl.col("detail"), pl.col("age")))
     )  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["mdtrt_id"], evidence=["why", "detail", "gend", "age", "dept_codg", "begntime"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["mdtrt_id"],
+        evidence=["why", "detail", "gend", "age", "dept_codg", "begntime"],
+    )

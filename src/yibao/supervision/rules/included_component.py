@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """重复收费 — 项目内涵 (included_component): a component billed next to the package that includes it.
 
 The knowledge base's ``includes`` pairs say item_a's 项目内涵 includes item_b within a scope (same time,
@@ -40,7 +41,7 @@ def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
 
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
-    idx, kb = prep.data
+    idx, _kb = prep.data
     out = []
     for line in enc.lines:
         for pair in idx.get(line.code, ()):
@@ -65,4 +66,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rows = run(con, sql)
     cont = pl.format("{}，{}已收取「{}」（{}，{}），其项目内涵已包含本项目", line_who(), pl.col("scope").replace(SCOPE_NAMES),
                      pl.col("with_name"), pl.col("with_code"), pl.col("with_sn"))  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "with_sn", "with_code", "scope", "cnt", "pric"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "with_sn", "with_code", "scope", "cnt", "pric"],
+    )

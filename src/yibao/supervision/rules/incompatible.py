@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """配伍禁忌 (incompatible): a forbidden pair in one encounter — 十八反 / 十九畏 herbs, contraindicated drugs.
 
 incompatible.csv lists the pairs by catalogue code, or by name where the catalogue has no code for a
@@ -60,7 +61,11 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         b = _find(enc, x.item_b, x.name_b)
         if b is None or b is a:
             continue
-        out.append(line_finding(rule, enc, b, b.sumamt, f"与「{a.name}」同次开具，属{x.kind}（{x.note}）", related=[a]))
+        out.append(
+            line_finding(
+                rule, enc, b, b.sumamt, f"与「{a.name}」同次开具，属{x.kind}（{x.note}）", related=[a]
+            )
+        )
     return out
 
 
@@ -81,5 +86,18 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         JOIN yb_kb_items it ON it.code = b.code JOIN yb_kb_items w ON w.code = a.code
     """
     rows = run(con, sql)
-    cont = pl.format("{}，与「{}」（{}）同次开具，属{}（{}）", line_who(), pl.col("with_name"), pl.col("with_code"), pl.col("kind"), pl.col("note"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn", "with_code"], evidence=["code", "name", "t", "with_sn", "with_code", "kind", "cnt", "pric"])
+    cont = pl.format(
+        "{}，与「{}」（{}）同次开具，属{}（{}）",
+        line_who(),
+        pl.col("with_name"),
+        pl.col("with_code"),
+        pl.col("kind"),
+        pl.col("note"),
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn", "with_code"],
+        evidence=["code", "name", "t", "with_sn", "with_code", "kind", "cnt", "pric"],
+    )

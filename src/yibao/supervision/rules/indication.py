@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """限定支付范围 / 限适应症 (indication): a restricted item billed without a diagnosis in its ICD set.
 
 The catalogue's 限定支付范围 is parsed into ICD-10 prefixes (``lmt_indications``); the line is payable
@@ -34,7 +35,11 @@ class Params(BaseModel):
 
 def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
     p: Params = rule.params_of(Params)
-    need = {c: i.restriction.indications for c, i in kb.items.items() if i.restriction.indications and i.list_type in p.list_types}
+    need = {
+        c: i.restriction.indications
+        for c, i in kb.items.items()
+        if i.restriction.indications and i.list_type in p.list_types
+    }
     return Prepared(frozenset(need), need)
 
 
@@ -46,7 +51,9 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         if ind is None or any(d.startswith(ind) for d in enc.diagnoses):
             continue
         have = "、".join(enc.diagnoses) or "无"
-        out.append(line_finding(rule, enc, line, line.sumamt, f"限{'/'.join(ind)}适应症支付，本次诊断为{have}"))
+        out.append(
+            line_finding(rule, enc, line, line.sumamt, f"限{'/'.join(ind)}适应症支付，本次诊断为{have}")
+        )
     return out
 
 
@@ -66,8 +73,16 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
                  WHERE d.mdtrt_id = l.mdtrt_id) AS have
         FROM l JOIN yb_kb_items it ON it.code = l.code
         WHERE NOT EXISTS (SELECT 1 FROM setl_list_diag_d d, yb_kb_indications e
-                          WHERE d.mdtrt_id = l.mdtrt_id AND e.code = l.code AND {dx_match('d', 'e')})
+                          WHERE d.mdtrt_id = l.mdtrt_id AND e.code = l.code AND {dx_match("d", "e")})
     """
     rows = run(con, sql)
-    cont = pl.format("{}，该项目限{}适应症支付，本次诊断为{}", line_who(), pl.col("need"), pl.col("have").fill_null("无"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "need", "have", "cnt", "pric"])
+    cont = pl.format(
+        "{}，该项目限{}适应症支付，本次诊断为{}", line_who(), pl.col("need"), pl.col("have").fill_null("无")
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "need", "have", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """限险种 (insutype): an item payable only by one fund (生育保险 …) settled by another.
 
 Two knowledge-base restrictions (restrictions.csv):
@@ -35,7 +36,9 @@ class Params(BaseModel):
 
 def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
     rule.params_of(Params)
-    return Prepared(frozenset(kb.maternity) | frozenset(kb.insutypes), (dict(kb.maternity), dict(kb.insutypes)))
+    return Prepared(
+        frozenset(kb.maternity) | frozenset(kb.insutypes), (dict(kb.maternity), dict(kb.insutypes))
+    )
 
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
@@ -44,12 +47,28 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     for line in enc.lines:
         m = maternity.get(line.code)
         if m is not None and enc.insutype in m and enc.med_type not in MATERNITY_MED_TYPES:
-            out.append(line_finding(rule, enc, line, line.sumamt, f"限生育保险支付，本次按医疗类别{enc.med_type}由基本医保结算"))
+            out.append(
+                line_finding(
+                    rule,
+                    enc,
+                    line,
+                    line.sumamt,
+                    f"限生育保险支付，本次按医疗类别{enc.med_type}由基本医保结算",
+                )
+            )
             continue
         o = only.get(line.code)
         if o is not None and enc.insutype not in o:
             names = "、".join(INSUTYPE.get(t, t) for t in sorted(o))
-            out.append(line_finding(rule, enc, line, line.sumamt, f"限{names}支付，本次险种为{INSUTYPE.get(enc.insutype, enc.insutype)}"))
+            out.append(
+                line_finding(
+                    rule,
+                    enc,
+                    line,
+                    line.sumamt,
+                    f"限{names}支付，本次险种为{INSUTYPE.get(enc.insutype, enc.insutype)}",
+                )
+            )
     return out
 
 
@@ -72,7 +91,19 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
                AND NOT EXISTS (SELECT 1 FROM yb_kb_insutypes k WHERE k.code = l.code AND k.insutype = l.insutype))
     """
     rows = run(con, sql)
-    cont = pl.when(pl.col("why") == "maternity").then(
-        pl.format("{}，该项目限生育保险支付，本次按医疗类别{}由基本医保结算", line_who(), pl.col("med_type"))
-    ).otherwise(pl.format("{}，该项目限定险种支付，本次险种为{}", line_who(), pl.col("insutype")))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "insutype", "med_type", "why", "cnt", "pric"])
+    cont = (
+        pl.when(pl.col("why") == "maternity")
+        .then(
+            pl.format(
+                "{}，该项目限生育保险支付，本次按医疗类别{}由基本医保结算", line_who(), pl.col("med_type")
+            )
+        )
+        .otherwise(pl.format("{}，该项目限定险种支付，本次险种为{}", line_who(), pl.col("insutype")))
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "insutype", "med_type", "why", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """串换项目 / 耗材 (item_swap): a cheap service or consumable done, the dearer item of its pair billed.
 
 The knowledge base's ``swap`` pairs (B超 ↔ 彩超, 换药(小) ↔ 换药(大), III级护理 ↔ I级护理, CT平扫 ↔ CT增强 …)
@@ -87,7 +88,9 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         LEFT JOIN cheap_price cp ON cp.fixmedins_code = l.fixmedins_code AND cp.code = flag.cheap
     """
     rows = run(con, sql).with_columns(
-        vola_amt=pl.max_horizontal(fee_expr(pl.col("pric") - pl.col("cheap_pric").fill_null(0), pl.col("cnt")), pl.lit(0)),
+        vola_amt=pl.max_horizontal(
+            fee_expr(pl.col("pric") - pl.col("cheap_pric").fill_null(0), pl.col("cnt")), pl.lit(0)
+        ),
         pct=(pl.col("share") * 100).round(0).cast(pl.Int64),
         peer=(pl.col("med") * 100).round(0).cast(pl.Int64),
     )
@@ -95,4 +98,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         "{}，该机构此项目占「{}」与本项目合计的 {}%（同级同类机构中位数 {}%），疑将「{}」（{}）串换为本项目",
         line_who(), pl.col("cheap_name"), pl.col("pct"), pl.col("peer"), pl.col("cheap_name"), pl.col("cheap"),
     )  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "cheap", "share", "med", "z", "n", "cnt", "pric", "cheap_pric"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "cheap", "share", "med", "z", "n", "cnt", "pric", "cheap_pric"],
+    )

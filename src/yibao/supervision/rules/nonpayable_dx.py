@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """不予支付的诊疗 (nonpayable_dx): an encounter whose principal diagnosis the fund does not cover (美容,
 体检 …) with payable lines billed for it.
 
@@ -60,4 +61,6 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     """
     rows = run(con, sql)
     cont = pl.format("{}，本次主要诊断 {} 属基本医保不予支付范围", line_who(), pl.col("diag_code"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "diag_code", "cnt", "pric"])
+    return finish(
+        rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "diag_code", "cnt", "pric"]
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """同时多院住院 / 住院期间门诊结算 (overlap_stay): one person in two places at once.
 
 ``other: inpatient`` — two stays of one person that overlap in time (each begins before the other
@@ -57,7 +58,12 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
                 out.append(enc_finding(rule, enc, amt, f"与 {s.medins_id} 的住院（{s.mdtrt_id}，{s.adm[:10]} 至 {s.dscg[:10]}）时间重叠",
                                        lines=lines, evidence={"other": s.mdtrt_id}, status="2"))  # fmt: skip
                 break
-        elif enc.visit != "inpatient" and s.visit == "inpatient" and s.medins_id != enc.medins_id and s.adm < enc.adm < s.dscg:
+        elif (
+            enc.visit != "inpatient"
+            and s.visit == "inpatient"
+            and s.medins_id != enc.medins_id
+            and s.adm < enc.adm < s.dscg
+        ):
             amt = sum(ln.sumamt for ln in enc.lines)
             out.append(enc_finding(rule, enc, amt, f"发生在 {s.medins_id} 住院期间（{s.mdtrt_id}，{s.adm[:10]} 至 {s.dscg[:10]}）",
                                    lines=enc.lines, evidence={"other": s.mdtrt_id}))  # fmt: skip
@@ -104,4 +110,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rows = run(con, sql)
     cont = pl.format("{}发生在 {} 住院期间（{}，{} 至 {}）", enc_who(), pl.col("other_inst"), pl.col("other_id"),
                      pl.col("other_begin").dt.strftime("%Y-%m-%d"), pl.col("other_end").dt.strftime("%Y-%m-%d"))  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["mdtrt_id"], evidence=["begntime", "endtime", "other_id", "other_inst", "other_begin", "other_end"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["mdtrt_id"],
+        evidence=["begntime", "endtime", "other_id", "other_inst", "other_begin", "other_end"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """超标准收费 (overprice): a unit price above the cap (限价 / 支付标准) of the institution's level.
 
 The caps are the catalogue's ``pric_uplmt`` per coarse level, in force on the fee date (the knowledge
@@ -82,5 +83,13 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         unit=fee_expr(pl.col("pric"), pl.lit(10_000)),
         cap_fen=fee_expr(pl.col("cap"), pl.lit(10_000)),
     )
-    cont = pl.format("{}，单价 {} 元，超过本级别（{}级）限价 {} 元", line_who(), yuan_expr("unit"), pl.col("lv"), yuan_expr("cap_fen"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "lv", "cnt", "pric", "cap"])
+    cont = pl.format(
+        "{}，单价 {} 元，超过本级别（{}级）限价 {} 元",
+        line_who(),
+        yuan_expr("unit"),
+        pl.col("lv"),
+        yuan_expr("cap_fen"),
+    )
+    return finish(
+        rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "lv", "cnt", "pric", "cap"]
+    )

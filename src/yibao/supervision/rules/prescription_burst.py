@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """冒名就医 — 处方爆发 (prescription_burst): one doctor writes the same item on many cards within minutes.
 
 At least ``min_persons`` different persons get the same item from one doctor within ``window_minutes``
@@ -69,4 +70,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rows = run(con, sql)
     cont = pl.format("{}，医师 {} 在 {}–{} 间为 {} 名不同参保人开具同一项目", line_who(), pl.col("doctor"),
                      pl.col("first_t").dt.strftime("%H:%M"), pl.col("last_t").dt.strftime("%H:%M"), pl.col("persons"))  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["mdtrt_id"], evidence=["code", "name", "t", "persons", "first_t", "last_t"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["mdtrt_id"],
+        evidence=["code", "name", "t", "persons", "first_t", "last_t"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """主次项目 (primary_secondary): a secondary procedure billed at the full price next to its primary one.
 
 The knowledge base's ``primary_secondary`` pairs: when item_b is done with item_a (same scope) it is
@@ -54,7 +55,9 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
             # the full price is the level's cap: a line above rate × cap was not discounted
             if line.sumamt - due > 1 and line.pric * pair.rate.denominator > cap * pair.rate.numerator:
                 reason = f"与「{other.name}」同时施行，应按{pair.rate.numerator * 100 // pair.rate.denominator}%收取，却按全价收取"
-                out.append(line_finding(rule, enc, line, line.sumamt - due, reason, related=[other], status="2"))
+                out.append(
+                    line_finding(rule, enc, line, line.sumamt - due, reason, related=[other], status="2")
+                )
                 break
     return out
 
@@ -72,9 +75,21 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     """
     rows = run(con, sql)
     # the full price is the level's cap: a line at or below rate × cap is a discounted secondary procedure
-    rows = rows.with_columns(due=share_expr(pl.col("amt"), pl.col("rate_num"), pl.col("rate_den"))).filter(
-        pl.col("cap").is_not_null() & (pl.col("pric") * pl.col("rate_den") > pl.col("cap") * pl.col("rate_num"))
-    ).with_columns(vola_amt=pl.col("amt") - pl.col("due")).filter(pl.col("vola_amt") > 1)
+    rows = (
+        rows.with_columns(due=share_expr(pl.col("amt"), pl.col("rate_num"), pl.col("rate_den")))
+        .filter(
+            pl.col("cap").is_not_null()
+            & (pl.col("pric") * pl.col("rate_den") > pl.col("cap") * pl.col("rate_num"))
+        )
+        .with_columns(vola_amt=pl.col("amt") - pl.col("due"))
+        .filter(pl.col("vola_amt") > 1)
+    )
     cont = pl.format("{}，与「{}」（{}）同时施行，应按 {}/{} 收取，却按全价收取", line_who(), pl.col("with_name"), pl.col("with_code"),
                      pl.col("rate_num"), pl.col("rate_den"))  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "with_sn", "with_code", "cnt", "pric", "cap"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "with_sn", "with_code", "cnt", "pric", "cap"],
+    )

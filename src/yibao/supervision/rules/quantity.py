@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """超限定数量 (quantity): more units of an item than allowed per day, or per day of the stay.
 
 limits.csv ``quantity`` rows: ``value`` units per day (per encounter-day), or — with ``scale`` los — at
@@ -90,5 +91,17 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         WHERE c.cum > c.allowed
     """
     rows = run(con, sql).with_columns(vola_amt=fee_expr(pl.col("pric"), pl.col("excess")))
-    cont = pl.format("{}，住院 {} 天最多 {} 次，累计已达 {} 次", line_who(), pl.col("los"), pl.col("allowed") // UNIT, pl.col("cum") // UNIT)
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "los", "allowed", "cum", "cnt", "pric"])
+    cont = pl.format(
+        "{}，住院 {} 天最多 {} 次，累计已达 {} 次",
+        line_who(),
+        pl.col("los"),
+        pl.col("allowed") // UNIT,
+        pl.col("cum") // UNIT,
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "los", "allowed", "cum", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """中药饮片单味不予支付 (single_herb): a herbal prescription made only of pieces that are not paid alone.
 
 Decoction pieces on single_herb.csv (黄芪, 当归, 人参, 阿胶 …) are paid inside a formula, not alone: a
@@ -51,7 +52,15 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         if lines and (len(lines) > 1) == formula and all(ln.code in single for ln in lines):
             names = "、".join(ln.name for ln in lines)
             for ln in lines:
-                out.append(line_finding(rule, enc, ln, ln.sumamt, f"处方 {rx or '（无处方号）'} 仅由单味不予支付饮片（{names}）组成"))
+                out.append(
+                    line_finding(
+                        rule,
+                        enc,
+                        ln,
+                        ln.sumamt,
+                        f"处方 {rx or '（无处方号）'} 仅由单味不予支付饮片（{names}）组成",
+                    )
+                )
     return out
 
 
@@ -70,4 +79,6 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     """
     rows = run(con, sql)
     cont = pl.format("{}，处方 {} 仅由单味不予支付饮片组成", line_who(), pl.col("rx"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "rx", "cnt", "pric"])
+    return finish(
+        rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "rx", "cnt", "pric"]
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """追溯码重复结算 (trace_duplicate): one traceability code settled more than once net of returns.
 
 Every smallest package has its own code, so a code settled twice means a package sold twice: a drug
@@ -70,7 +71,7 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
 
 def register_candidates(con: Any) -> int:
     """Register ``yb_trace_cand(h)``: the hashes of codes scanned more than once; returns their number."""
-    got = con.cursor().sql("SELECT hash(drug_trac_codg) AS h FROM drug_trac_d").fetchnumpy()["h"]
+    got = con.sql("SELECT hash(drug_trac_codg) AS h FROM drug_trac_d").fetchnumpy()["h"]
     h = np.sort(np.asarray(got, dtype=np.uint64))
     dup = np.unique(h[1:][h[1:] == h[:-1]])
     con.register("yb_trace_cand", pa.table({"h": pa.array(dup, type=pa.uint64())}))
@@ -119,7 +120,11 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rows = run(con, sql).with_columns(
         vola_amt=pl.when(pl.col("nth") == 1).then(pl.lit(0)).otherwise(fee_expr(pl.col("pric"), pl.lit(UNIT)))
     )
-    role = pl.when(pl.col("nth") == 1).then(pl.lit("首次结算（涉及）")).otherwise(pl.format("第 {} 次结算", pl.col("nth")))
+    role = (
+        pl.when(pl.col("nth") == 1)
+        .then(pl.lit("首次结算（涉及）"))
+        .otherwise(pl.format("第 {} 次结算", pl.col("nth")))
+    )
     cont = pl.format("{}，追溯码 {} 净结算 {} 次（{} 家机构，退货 {} 次），本条为{}", line_who(), pl.col("drug_trac_codg"),
                      pl.col("net"), pl.col("n_inst"), pl.col("n_returns"), role)  # fmt: skip
     return finish(rows, rule, cont=cont, key=["feedetl_sn", "drug_trac_codg"],

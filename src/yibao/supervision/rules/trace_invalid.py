@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """追溯码无效 / 未对照 (trace_invalid): a scanned code that cannot be a 码上放心 code of a known product.
 
 A code must be 20 digits starting with 8 and its 7-digit prefix must map to a catalogue drug (未对照
@@ -65,7 +66,11 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     p: Params = rule.params_of(Params)
     kb.register(con, "trace", "items")
     cols = Columns(con)
-    unknown = "OR SUBSTRING(t.drug_trac_codg, 1, 7) NOT IN (SELECT prefix FROM yb_kb_trace)" if p.unknown_prefix else ""
+    unknown = (
+        "OR SUBSTRING(t.drug_trac_codg, 1, 7) NOT IN (SELECT prefix FROM yb_kb_trace)"
+        if p.unknown_prefix
+        else ""
+    )
     sql = f"""
         WITH bad AS (SELECT t.drug_trac_codg, t.feedetl_sn,
                             CASE WHEN LENGTH(t.drug_trac_codg) <> 20 THEN 'length'
@@ -81,6 +86,17 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         FROM l JOIN bad ON bad.feedetl_sn = l.feedetl_sn JOIN yb_kb_items it ON it.code = l.code
     """
     rows = run(con, sql).with_columns(vola_amt=fee_expr(pl.col("pric"), pl.lit(UNIT)))
-    why = {"length": "长度不是 20 位", "digits": "含非数字字符", "lead": "不以 8 开头", "prefix": "药品标识码未对照"}
+    why = {
+        "length": "长度不是 20 位",
+        "digits": "含非数字字符",
+        "lead": "不以 8 开头",
+        "prefix": "药品标识码未对照",
+    }
     cont = pl.format("{}，追溯码 {} {}", line_who(), pl.col("drug_trac_codg"), pl.col("why").replace(why))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn", "drug_trac_codg"], evidence=["code", "name", "t", "drug_trac_codg", "why"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn", "drug_trac_codg"],
+        evidence=["code", "name", "t", "drug_trac_codg", "why"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """分解收费 (unbundling): one per-session service billed as several sessions minutes apart.
 
 A treatment billed per session (治疗费 items: 静脉输液, 换药, 雾化吸入, 理疗, 针刺 …) appearing again in the
@@ -39,7 +40,9 @@ class Params(BaseModel):
 def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
     p: Params = rule.params_of(Params)
     codes = frozenset(
-        c for c, i in kb.items.items() if i.list_type == "service" and i.med_chrgitm_type in p.chrgitm_types and c not in p.exclude
+        c
+        for c, i in kb.items.items()
+        if i.list_type == "service" and i.med_chrgitm_type in p.chrgitm_types and c not in p.exclude
     )
     return Prepared(codes, (codes, p.max_gap_minutes * 60))
 
@@ -82,5 +85,16 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         WHERE w.prev_t IS NOT NULL AND w.t > w.prev_t AND w.t <= w.prev_t + INTERVAL '{p.max_gap_minutes}' MINUTE
     """
     rows = run(con, sql).with_columns(gap=((pl.col("t") - pl.col("prev_t")).dt.total_minutes()))
-    cont = pl.format("{}，距上一次同项目收费（{}）仅 {} 分钟，属同一次服务分解收费", line_who(), pl.col("prev_t").dt.strftime("%H:%M"), pl.col("gap"))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "prev_t", "prev_sn", "cnt", "pric"])
+    cont = pl.format(
+        "{}，距上一次同项目收费（{}）仅 {} 分钟，属同一次服务分解收费",
+        line_who(),
+        pl.col("prev_t").dt.strftime("%H:%M"),
+        pl.col("gap"),
+    )
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "prev_t", "prev_sn", "cnt", "pric"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """门急诊频次异常 (visit_frequency): a person with too many outpatient or pharmacy visits in a period.
 
 Thresholds per day, month and year (``thresholds``; the defaults are those of a production engine:
@@ -60,7 +61,9 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     for th in p.thresholds:
         key = _period(th.per, day)
         n = 1 + sum(
-            1 for o, m, _ in enc.history.visits if m != enc.mdtrt_id and _period(th.per, date.fromordinal(o).isoformat()) == key
+            1
+            for o, m, _ in enc.history.visits
+            if m != enc.mdtrt_id and _period(th.per, date.fromordinal(o).isoformat()) == key
         )
         if n >= th.at_least:
             amt = sum(ln.sumamt for ln in enc.lines)
@@ -100,7 +103,17 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
             GROUP BY r.psn_no, r.period
         """
         frames.append(run(con, sql))
-    rows = pl.concat([f for f in frames if f.height], how="vertical_relaxed") if any(f.height for f in frames) else frames[0]
+    rows = (
+        pl.concat([f for f in frames if f.height], how="vertical_relaxed")
+        if any(f.height for f in frames)
+        else frames[0]
+    )
     cont = pl.format("参保人 {} 在 {} 门诊/购药 {} 次（{} 家机构，{}阈值 {} 次），超阈值部分费用 {} 元", pl.col("psn_no"), pl.col("period"),
                      pl.col("n"), pl.col("n_inst"), pl.col("per").replace(PER_NAMES), pl.col("at_least"), yuan_expr("vola_amt"))  # fmt: skip
-    return finish(rows, rule, cont=cont, key=["psn_no", "per", "period"], evidence=["period", "per", "n", "n_inst", "at_least", "last_mdtrt"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["psn_no", "per", "period"],
+        evidence=["period", "per", "n", "n_inst", "at_least", "last_mdtrt"],
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
 """限定就医方式 (visit_type): an item payable only for some visit kinds (限住院, 限门诊慢特病 …) billed on another.
 
 Before (payable)::
@@ -23,7 +24,13 @@ from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, line_finding
 from yibao.supervision.rules._sql import Columns, finish, line_who, lines_sql, run
 
-VISIT_NAMES = {"outpatient": "普通门诊", "chronic": "门诊慢特病", "inpatient": "住院", "pharmacy": "药店购药", "ltc": "长期护理"}
+VISIT_NAMES = {
+    "outpatient": "普通门诊",
+    "chronic": "门诊慢特病",
+    "inpatient": "住院",
+    "pharmacy": "药店购药",
+    "ltc": "长期护理",
+}
 
 
 class Params(BaseModel):
@@ -44,7 +51,9 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         if ok is None or enc.visit in ok or (line.drord_bhvr == "1" and "inpatient" in ok):
             continue
         names = "、".join(VISIT_NAMES[v] for v in sorted(ok))
-        out.append(line_finding(rule, enc, line, line.sumamt, f"限{names}支付，本次为{VISIT_NAMES[enc.visit]}"))
+        out.append(
+            line_finding(rule, enc, line, line.sumamt, f"限{names}支付，本次为{VISIT_NAMES[enc.visit]}")
+        )
     return out
 
 
@@ -63,4 +72,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rows = run(con, sql)
     names = pl.col("allowed").str.split("|").list.eval(pl.element().replace(VISIT_NAMES)).list.join("、")
     cont = pl.format("{}，该项目限{}支付，本次为{}", line_who(), names, pl.col("visit").replace(VISIT_NAMES))
-    return finish(rows, rule, cont=cont, key=["feedetl_sn"], evidence=["code", "name", "t", "visit", "allowed", "cnt", "pric"])
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "visit", "allowed", "cnt", "pric"],
+    )

@@ -1,6 +1,103 @@
 """Fraud and abuse, labelled: ``inject`` puts known cases into a clean chunk and says where they are.
 
-PLACEHOLDER
+>>> from yibao.catalog.loader import default_catalog
+>>> from yibao.synth.fraud.sample import sample_region
+>>> clean = sample_region(1, persons=400)
+>>> tables, labels = inject(np.random.default_rng(7), clean, rate=0.05, catalog=default_catalog(), year=2024, chunk=0)
+>>> check_labels(tables, labels)
+[]
+>>> labels.filter(pl.col("label") == "1").get_column("pattern").n_unique() >= 14
+True
+
+The section below is the fraud part of docs/synth.md.
+
+Fraud and abuse (labels.parquet)
+================================
+
+``yibao synth --fraud RATE`` (default 0.02) injects supervision cases into the clean region, chunk by
+chunk, after the care generator, and describes every injected row in ``labels.parquet``. It follows the
+design of the FAU inpatient-claims simulator (fraud only at chosen "bad" providers, labels with ids)
+and supervision.md §5: known cases at known rates, varied disguises, and legitimate look-alikes.
+
+**Who is bad.** ``RATE`` is the share of institutions, doctors and persons made bad. Bad institutions
+are drawn per kind — hospitals with beds, clinics, pharmacies — at least 2, 3 and 3 of them, from the
+institution tables alone, so every chunk agrees (``assignments(tables, rate)`` returns them: the
+institution-level ground truth); each pattern acts through about 60% of the bad institutions of its
+kinds. Bad doctors: ``RATE`` of the doctors, at least 3. Person-level patterns share ``RATE`` × the
+chunk's persons. Within a bad institution a pattern touches only a share of its candidates (the shares
+below, drawn per chunk), and never more than ``RATE`` × a weight of the chunk's encounters of its kind
+(at least 3 cases): in a small region, where the few bad institutions are much of the region, the data
+stay mostly clean all the same (about 2–5% of encounters carry a fraud label at ``RATE`` 0.02).
+``RATE`` 0 changes nothing and labels nothing.
+
+**Labels.** One row per affected encounter, fee line or traceability code, as fits the pattern; a case
+spans several rows sharing ``case_id`` (``C<chunk>-<pattern>-<n>``, unique across chunks). ``label`` is
+``1`` (fraud) or ``0`` (legitimate look-alike, same ``pattern`` as the fraud it resembles); ``mdtrt_id``,
+``feedetl_sn``, ``psn_no`` (the card used), ``fixmedins_code``, ``drug_trac_codg`` and ``doctor`` name the
+entities, empty where one does not apply; ``params`` is JSON of the case's parameters (variant, gaps,
+shares, prices, roles …). ``check_labels(tables, labels)`` lists every label that is not true to the data.
+
+=================  ======================================================================  ==================
+pattern            what is injected (params)                                               label rows
+=================  ======================================================================  ==================
+split_admission    a stay of ≥4 nights cut into 2–3 stays, gaps 1–3 or 4–10 days; later    each resulting stay
+                   parts get the copied diagnoses, their nights' lines (moved, with their
+                   codes; per-night bed lines shared out) and a copy of the admission tests
+                   (parts, nights, gaps_days, copied_lines, gap_style)
+ghost_bed          3–7 days with only 床位费 + 护理费 at the end (tail) or inside (middle) a   each added line
+                   stay; 30% also put in a bed occupied by another stay (double_booked)
+fake_admission     5–15 staff of one employer admitted the same week, vague diagnosis,    each stay
+                   5–10 nights, one identical exam bundle, no treatment (emp_no, bundle)
+overlap_stay       a second stay at another (bad) hospital during a real stay, inside or   both stays (role)
+                   running past it (variant, overlap_days)
+after_death        1–4 encounters 1–90 days after death: copies of the person's earlier    each encounter
+                   visits or pharmacy purchases (death_date, days_after_death, source)
+identity_fraud     borrowed_card: an encounter moved onto a card whose sex or age it        each encounter
+                   contradicts (from_psn, contradiction); doctor_burst: one doctor, the
+                   same dear prescription on 8–30 cards within 1–10 minutes
+drug_resale        a patient's codes sold again 3–90 days later by a bad pharmacy (another  each code × sale
+                   region when there is one), once or 2–4 times (role, delay_days, resales)
+card_cashout       5–20 cards swiped 20–180 s apart between 22:00 and 02:00 for one fixed    each swipe
+                   basket (identical amounts), with or without scanned codes
+drug_swap          5–30% of a cheap drug's lines billed as a dearer drug of the same ATC     each code
+                   group; the codes keep the cheap product's prefix (dispensed, billed)
+overprice          1–4 capped items priced above the level's cap (+5–50%) or at the 三级     each line
+                   price at a lower level, on 1–5% of the institution's lines
+item_swap          every line of a cheap item billed as its dear twin in 3–15% of the       each line
+                   encounters (B超→彩超, 换药小→大, III→I级护理, CT平扫→增强 …)
+overdispense       over_limit: 2–3 × the catalogue's days limit (quantity and codes         each line
+                   scaled); early_refill: the same drug again after 20–60% of the supply
+doctor_outlier     a bad doctor adds a drug to 30–70% of visits, multiplies drug           each line / clone
+                   quantities by 2–4, or bills 10–40% of visits again (tactic, share)
+duplicate_charge   a service billed twice at one time, or a component next to its package   each added line
+                   (支架+造影, 全麻+局麻, ICU+普通床位 …) (variant, duplicate_of / package)
+unbundling         a per-time service split into 2–4 lines minutes apart                    each added line
+gender_age         an item restricted to the other sex or to children added to an          each added line
+                   encounter (restriction, item, gend, age)
+indication         an indication-restricted drug without its diagnosis: the justifying     each drug line
+                   secondary diagnosis dropped, or the drug added (variant, indications)
+upcoding           1–2 CC/MCC secondary diagnoses added without support, or the principal   each stay
+                   diagnosis swapped with a secondary one (variant, added)
+catalogue_scope    a 丙类 supplement sold as an in-list drug (its codes), or a cosmetic       each line / code
+                   treatment billed as physiotherapy under the cosmetic diagnosis
+=================  ======================================================================  ==================
+
+**Hard negatives** (label 0): chemotherapy cycles (Z51.100 + cancer, 3–6 short stays every 21 ± 2 days),
+staged surgery (second-eye cataract or second knee 7–14 days later), maintenance dialysis (门诊慢特病
+2–3 times a week) — as split_admission; a surgical patient waiting 2–3 days for the operation
+(ghost_bed); a food-poisoning outbreak in one employer with real treatment (fake_admission); a transfer
+(离院方式 2, the next stay begins hours later: overlap_stay); death in hospital on the death date
+(after_death); a sale, its return (retn_flag 1) and the resale of the same code (drug_resale); elderly
+chronic bulk buys and shift workers buying at night (card_cashout); 长处方 of 8–12 weeks for a stable
+chronic disease (overdispense); both knees replaced in one session and a repeat test the same day
+(duplicate_charge); male breast cancer on 来曲唑 and an adult with dysphagia on a paediatric suspension
+(gender_age); a CC with the tests and treatment that support it (upcoding).
+
+**Ids and codes.** New ids are ``<M|F|R><chunk><two-letter pattern code><serial>`` (``M3SA000001``); new
+traceability codes are valid 20-digit codes with the product's prefix and serials from the range
+:mod:`yibao.catalog.trace` reserves (900000000 + chunk × 100000 + n). Money stays exact: every line's
+amount is ``round_div(pric × cnt, 10**8)``. Detectors must not use ids, serials or row order (injected
+rows come after the clean ones in each chunk): they reveal the injection.
 """
 
 from __future__ import annotations
@@ -17,15 +114,15 @@ from yibao.catalog.model import Catalog
 from yibao.codes import coarse_hosp_lv
 from yibao.synth.fraud._base import (
     CARE_TABLES,
-    Context,
-    PriceBook,
     VISIT,
     Busy,
+    Context,
     Pending,
+    PriceBook,
     Serials,
     Staffing,
-    Where,
     Tables,
+    Where,
     digest_seed,
     encounter_view,
     labels_frame,
@@ -164,7 +261,7 @@ def inject(
         lines_taken.update(s for s in labels.get_column("feedetl_sn").to_list() if s)
     out = pending.apply(out)
     for t in CARE_TABLES:
-        out[t] = out[t].select(list(original[t])).cast(dict(original[t]))
+        out[t] = out[t].select(list(original[t])).cast(original[t])
     return out, pl.concat([labels_frame(), *frames], how="vertical")
 
 
@@ -223,7 +320,7 @@ def _bad_institutions(inst: pl.DataFrame, rate: float, seed: int) -> dict[str, l
     out: dict[str, list[str]] = {}
     for kind, codes_ in _strata(inst).items():
         n = min(len(codes_), max(FEW[kind], round(rate * len(codes_))))
-        idx = rng.choice(len(codes_), size=n, replace=False) if n else []
+        idx = rng.choice(len(codes_), size=n, replace=False).tolist() if n else []
         out[kind] = sorted(codes_[int(i)] for i in idx)
     return out
 

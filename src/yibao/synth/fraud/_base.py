@@ -20,18 +20,17 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
 from yibao import codes
 from yibao.catalog.model import Catalog, CatalogItem, LineContext
+from yibao.catalog.trace import CLEAN_CHUNKS, RESERVED_SERIAL_START, product_prefix, serial, trace_code
 from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
 from yibao.money import round_div
-
-from yibao.catalog.trace import CLEAN_CHUNKS, RESERVED_SERIAL_START, product_prefix, serial, trace_code
 
 Tables = dict[str, pl.DataFrame]
 Params = Mapping[str, Any]
@@ -139,7 +138,7 @@ class PriceBook:
     (35000000, 35000000, None)
     """
 
-    DEFAULT = {"drug": 30 * YUAN, "herb": 2 * YUAN, "service": 20 * YUAN, "consumable": 10 * YUAN}
+    DEFAULT: ClassVar[Mapping[str, int]] = {"drug": 30 * YUAN, "herb": 2 * YUAN, "service": 20 * YUAN, "consumable": 10 * YUAN}
 
     def __init__(self, priced: pl.DataFrame, catalog: Catalog, year: int) -> None:
         self.catalog = catalog
@@ -755,7 +754,7 @@ def concat(base: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
     """``base`` with ``extra`` appended, ``extra`` cast to ``base``'s columns and kinds."""
     if extra.height == 0:
         return base
-    return pl.concat([base, extra.select(base.columns).cast(dict(base.schema))], how="vertical")
+    return pl.concat([base, extra.select(base.columns).cast(base.schema)], how="vertical")
 
 
 def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) -> pl.DataFrame:

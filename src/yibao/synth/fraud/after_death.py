@@ -30,7 +30,6 @@ import polars as pl
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     INPATIENT,
-    Calendar,
     Context,
     Labels,
     Rows,

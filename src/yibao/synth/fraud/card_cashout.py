@@ -23,6 +23,7 @@ buying an ordinary basket alone between 22:00 and 03:00 (``night_shift``).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -30,7 +31,6 @@ import polars as pl
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,
@@ -76,7 +76,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             start = at_time(day, 22, 0) + timedelta(minutes=int(rng.integers(0, 240)))
             if start.year != ctx.year:
                 continue
-            group = []
+            group: list[dict[str, Any]] = []
             while i < len(pool) and len(group) < cards:
                 p = pool[i]
                 i += 1

@@ -22,19 +22,17 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from yibao.catalog.trace import product_prefix
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,
-    Staffing,
     Tables,
     at_time,
     candidates,
     institutions_of,
-    product_prefix,
 )
 
 PATTERN = "catalogue_scope"

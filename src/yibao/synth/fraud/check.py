@@ -22,11 +22,7 @@ import polars as pl
 from yibao.dataset.schema import TABLES
 
 VOCABULARY = frozenset(
-    (
-        "split_admission ghost_bed fake_admission drug_resale drug_swap item_swap card_cashout duplicate_charge "
-        "overprice unbundling overdispense gender_age indication frequency overlap_stay after_death identity_fraud "
-        "doctor_outlier upcoding catalogue_scope"
-    ).split()
+    ["split_admission", "ghost_bed", "fake_admission", "drug_resale", "drug_swap", "item_swap", "card_cashout", "duplicate_charge", "overprice", "unbundling", "overdispense", "gender_age", "indication", "frequency", "overlap_stay", "after_death", "identity_fraud", "doctor_outlier", "upcoding", "catalogue_scope"]
 )
 """The pattern names of DESIGN.md §3.5."""
 

@@ -31,17 +31,15 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
-    defer,
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,
     Tables,
+    defer,
     encounters,
     fee_amount,
     packages,
-    update,
 )
 
 PATTERN = "doctor_outlier"

@@ -34,7 +34,6 @@ import polars as pl
 
 from yibao.synth.fraud._base import (
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,
@@ -45,6 +44,7 @@ from yibao.synth.fraud._base import (
     codes_of,
     encounters,
     institutions_of,
+    lines_for,
     rows_by,
 )
 
@@ -67,10 +67,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         enc = encounters(tables, ctx).filter(
             pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"]) & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
         )
+        sample = enc.filter(pl.col("begntime") < pl.datetime(ctx.year, 12, 1))
+        sample = sample[[int(i) for i in np.sort(rng.choice(sample.height, size=min(sample.height, 8 * n), replace=False))]]
         drug_lines = (
-            tables["fee_list_d"]
-            .filter((pl.col("rxno") != "") & (pl.col("fee_ocur_time") < pl.datetime(ctx.year, 12, 1)))
-            .join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+            lines_for(tables, ctx, sample)
+            .filter(pl.col("rxno") != "")
             .select("feedetl_sn", "psn_no", "pric", "prd_days", "fee_ocur_time", "fixmedins_code")
         )
         sellers = drug_lines.get_column("psn_no").unique().sort()
@@ -185,7 +186,7 @@ def _return_and_resale(
         day = ctx.first_day.date() + timedelta(days=int(rng.integers(5, 330)))
         back = day + timedelta(days=int(rng.integers(1, 6)))
         again = back + timedelta(days=int(rng.integers(1, 20)))
-        pair = []
+        pair: list[dict[str, Any]] = []
         while i < len(pool) and len(pair) < 2:
             p = pool[i]
             i += 1

@@ -25,18 +25,17 @@ import numpy as np
 import polars as pl
 
 from yibao.synth.fraud._base import (
-    defer,
     MOST_PER_INSTITUTION,
     Context,
     Labels,
     Tables,
     codes_of,
+    defer,
     fee_amount,
     levels,
     lines_at,
     plain,
     rows_by,
-    update,
 )
 
 PATTERN = "drug_swap"

@@ -34,13 +34,11 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
-    UNIT,
     INPATIENT,
-    Calendar,
+    UNIT,
     Context,
     Labels,
     Rows,
-    Staffing,
     Tables,
     at_time,
     build_stay,

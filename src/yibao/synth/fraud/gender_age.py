@@ -30,11 +30,9 @@ import polars as pl
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,
-    Staffing,
     Tables,
     age_on,
     at_time,
@@ -104,7 +102,7 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         item = ctx.item(code)
         assert item is not None
         days = 3 if item.list_type == "drug" else 0
-        sn, codes_ = rows.line(
+        sn, _ = rows.line(
             mdtrt_id=e["mdtrt_id"], psn_no=e["psn_no"], fixmedins_code=e["fixmedins_code"], med_list_codg=code,
             when=line["fee_ocur_time"], cnt=UNIT, pric=ctx.prices.price(code, e["lv"]), doctor=line["bilg_dr_codg"],
             dept=line["bilg_dept_codg"], prd_days=days,

@@ -33,19 +33,17 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
-    defer,
     INPATIENT,
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,
-    Staffing,
     Tables,
     at_time,
     build_stay,
     candidates,
     codes_of,
+    defer,
     encounters,
     lines_for,
     one,
@@ -148,9 +146,10 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         for d in range(1 if per_night else empty):
             day = first_empty + timedelta(days=d)
             for typ in ("01", "07"):
-                r = bed_nursing.get(typ)
-                if r is None:
+                line = bed_nursing.get(typ)
+                if line is None:
                     continue
+                r = line
                 when = at_time(day, 8, int(rng.integers(0, 30)))
                 cnt = UNIT * empty if per_night else r["cnt"]
                 sn, _ = rows.copy_line(r, fee_ocur_time=when, cnt=cnt)

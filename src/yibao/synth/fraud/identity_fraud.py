@@ -33,7 +33,6 @@ import polars as pl
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,

@@ -25,7 +25,17 @@ import numpy as np
 import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
-from yibao.synth.fraud._base import UNIT, Context, Labels, Rows, Tables, encounters, lines_at, lines_for, rows_by
+from yibao.synth.fraud._base import (
+    UNIT,
+    Context,
+    Labels,
+    Rows,
+    Tables,
+    encounters,
+    lines_at,
+    lines_for,
+    rows_by,
+)
 
 PATTERN = "indication"
 CODE = "IN"

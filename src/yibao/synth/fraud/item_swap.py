@@ -27,15 +27,14 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
-    defer,
     MOST_PER_INSTITUTION,
     Context,
     Labels,
     Tables,
+    defer,
     fee_amount,
     levels,
     lines_at,
-    update,
 )
 
 PATTERN = "item_swap"

@@ -34,22 +34,19 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
-    defer,
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,
-    Staffing,
     Tables,
     at_time,
     build_visit,
     candidates,
+    defer,
     encounters,
     fee_amount,
     lines_at,
     packages,
-    update,
     wards,
 )
 
@@ -71,8 +68,10 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 
 
 def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels) -> tuple[Tables, int]:
-    fee = lines_at(tables, ctx, (pl.col("rxno") != "") & (pl.col("prd_days") > 0) & ~pl.col("psn_no").is_in(list(ctx.taken_persons)))
-    enc = encounters(tables).filter(
+    fee = lines_at(tables, ctx, (pl.col("rxno") != "") & (pl.col("prd_days") > 0))
+    if ctx.taken_persons and fee.height:
+        fee = fee.filter(~pl.col("psn_no").is_in(list(ctx.taken_persons)))
+    enc = encounters(tables, ctx).filter(
         pl.col("fixmedins_code").is_in(list(ctx.institutions)) & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
     )
     fee = fee.join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")

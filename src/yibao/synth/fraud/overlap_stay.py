@@ -32,11 +32,9 @@ import polars as pl
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     INPATIENT,
-    Calendar,
     Context,
     Labels,
     Rows,
-    Staffing,
     Tables,
     at_time,
     build_stay,

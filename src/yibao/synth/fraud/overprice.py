@@ -25,15 +25,14 @@ import numpy as np
 import polars as pl
 
 from yibao.synth.fraud._base import (
-    defer,
     MOST_PER_INSTITUTION,
     Context,
     Labels,
     Tables,
+    defer,
     fee_amount,
     levels,
     lines_at,
-    update,
 )
 
 PATTERN = "overprice"

@@ -86,7 +86,7 @@ STAYS = (
 
 
 def _inst_tables() -> Tables:
-    fix = [
+    fix: list[dict[str, object]] = [
         {"fixmedins_code": c, "fixmedins_name": n, "fixmedins_type": "1", "hosp_lv": lv, "admdvs": "990100", "bed_cnt": b}
         for c, n, lv, b in HOSPITALS
     ]
@@ -98,8 +98,8 @@ def _inst_tables() -> Tables:
         {"fixmedins_code": c, "fixmedins_name": n, "fixmedins_type": "2", "hosp_lv": "", "admdvs": a, "bed_cnt": 0}
         for c, n, a in PHARMACIES
     ]
-    dept = []
-    staff = []
+    dept: list[dict[str, object]] = []
+    staff: list[dict[str, object]] = []
     for c, _, _, _ in HOSPITALS:
         for d, name, caty in HOSPITAL_DEPTS:
             dept.append({"fixmedins_code": c, "dept_codg": d, "dept_name": name, "caty": caty, "bed_cnt": 20})
@@ -153,7 +153,7 @@ def sample_region(
         serials=Serials.clean(chunk),
     )  # fmt: skip
     rows = Rows(ctx)
-    emp = [
+    emp: list[dict[str, object]] = [
         {"emp_no": "E9901000001", "emp_name": "样例机械厂", "emp_type": "1", "emp_size": 800},
         {"emp_no": "E9901000002", "emp_name": "样例物流公司", "emp_type": "1", "emp_size": 300},
         {"emp_no": "E9901000003", "emp_name": "样例中学", "emp_type": "2", "emp_size": 120},
@@ -163,7 +163,7 @@ def sample_region(
     insu: list[dict[str, object]] = []
     contrib: list[dict[str, object]] = []
     start, end = date(year, 1, 1), date(year, 12, 31)
-    doctors = {}
+    doctors: dict[tuple[str, str], list[str]] = {}
     for code, _inst, dept in (
         tables["medstaff_b"].filter(pl.col("staff_type") == "1").select("staff_codg", "fixmedins_code", "dept_codg").iter_rows()
     ):
@@ -226,7 +226,7 @@ def sample_region(
             if d > last or not free(d, d):
                 continue
             _pharmacy(rng, rows, psn_no, insutype, d, chronic)
-    tables["emp_b"] = _frame("emp_b", emp)  # type: ignore[arg-type]
+    tables["emp_b"] = _frame("emp_b", emp)
     tables["psn_info_b"] = _frame("psn_info_b", psn)
     tables["psn_insu_d"] = _frame("psn_insu_d", insu)
     tables["contribution_d"] = _frame("contribution_d", contrib)

@@ -35,10 +35,8 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
-    defer,
     INPATIENT,
     UNIT,
-    Calendar,
     Context,
     Labels,
     Rows,
@@ -49,9 +47,10 @@ from yibao.synth.fraud._base import (
     build_visit,
     candidates,
     codes_of,
-    lines_for,
+    defer,
     encounters,
     fee_amount,
+    lines_for,
     one,
     update,
     wards,
@@ -135,7 +134,7 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         seg_ids = [mid, *(rows.new_id("M") for _ in cuts)]
         day0: date = stay["begntime"].date()
 
-        def segment(d: date, cuts: list[int] = cuts) -> int:
+        def segment(d: date, cuts: list[int] = cuts, day0: date = day0) -> int:
             off = (d - day0).days
             return sum(1 for c in cuts if off >= c)
 

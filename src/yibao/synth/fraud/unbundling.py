@@ -54,7 +54,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         when = r["fee_ocur_time"]
         for _ in range(parts - 1):
             when = when + timedelta(minutes=int(rng.integers(1, 21)))
-            if when > ends[r["mdtrt_id"]]:
+            if when > ends[r["mdtrt_id"]] or when.date() != r["fee_ocur_time"].date():
                 break
             sn, _ = rows.copy_line(r, fee_ocur_time=when)
             lab.add(case, "1", {"split_into": parts, "original": r["feedetl_sn"]}, mdtrt_id=r["mdtrt_id"], feedetl_sn=sn,
