@@ -37,6 +37,21 @@ from yibao.drg.payment import (
 from yibao.policy.loader import Policy, load_region
 
 INPATIENT_MED_TYPES = ("21", "22", "23", "24", "26", "28", "52")
+CASE_TABLE_COLUMNS = (
+    *(
+        "case_id",
+        "gender",
+        "age",
+        "age_day",
+        "weight",
+        "dept",
+        "los",
+        "leaving_type",
+        "diagnoses",
+        "procedures",
+    ),
+    *("fixmedins_code", "hosp_lv", "month", "total_fen"),
+)
 
 
 def payment_params(policy: Policy, on: date) -> PaymentParams:
@@ -103,22 +118,7 @@ def cases_from_dataset(folder: Path) -> pl.DataFrame:
             pl.col("endtime").dt.strftime("%Y-%m").alias("month"),
             pl.col("medfee_sumamt").alias("total_fen"),
         )
-        .select(
-            "case_id",
-            "gender",
-            "age",
-            "age_day",
-            "weight",
-            "dept",
-            "los",
-            "leaving_type",
-            "diagnoses",
-            "procedures",
-            "fixmedins_code",
-            "hosp_lv",
-            "month",
-            "total_fen",
-        )  # fmt: skip
+        .select(*CASE_TABLE_COLUMNS)
         .sort("case_id")
     )
 

@@ -460,13 +460,16 @@ def synthesize(
     writers = {name: TableWriter(folder, name) for name in (*CHUNK_TABLES, "labels")}
     taken = np.zeros(0, dtype=np.int64)
     done = 0
+    write_s = 0.0
     say("persons", 0, spec.persons)
     try:
         for tables, part in _results(region, workers):
+            tw = time.perf_counter()
             tables["psn_info_b"], taken = _unique_certnos(tables["psn_info_b"], taken)
             for name, writer in writers.items():
                 writer.write(tables[name])
             _merge(figures, part)
+            write_s += time.perf_counter() - tw
             done += tables["psn_info_b"].height
             say("persons", done, spec.persons)
     finally:
@@ -474,6 +477,7 @@ def synthesize(
             writer.close()
     counts.update({name: w.rows for name, w in writers.items()})
     timings["chunks_s"] = time.perf_counter() - t1
+    timings["write_s"] = write_s  # of chunks_s, the parent's own (serial) work: ids and Parquet
 
     manifest: dict[str, Any] = {
         "generator": "yibao.synth",
