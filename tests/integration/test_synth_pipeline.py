@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import hashlib
 import json
 import math
@@ -47,6 +48,14 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
 
 
 # --- arguments -----------------------------------------------------------------------------------
+
+
+def test_doctests_pass() -> None:
+    from yibao.synth import cli
+
+    for module in (generate, cli):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
 
 BAD = [
     ({"persons": -1}, "persons"),

@@ -105,7 +105,10 @@ def _decimal_to_int(values: pa.Array, kind: str, where: str) -> pa.Array:
         raise DatasetError(f"{where}: expected a decimal column, got {t}")
     assert isinstance(t, pa.Decimal128Type | pa.Decimal256Type)
     if t.scale > scale:
-        rescaled = values.cast(pa.decimal128(38, scale), safe=True)  # raises if digits would be lost
+        try:
+            rescaled = values.cast(pa.decimal128(38, scale), safe=True)  # raises if digits would be lost
+        except pa.ArrowInvalid:
+            raise DatasetError(f"{where}: has more than {scale} decimal places") from None
     else:
         rescaled = values.cast(pa.decimal128(38, scale))
     arr = rescaled.combine_chunks() if isinstance(rescaled, pa.ChunkedArray) else rescaled
@@ -191,6 +194,9 @@ def read_table(folder: Path | str, name: str, columns: Iterable[str] | None = No
         table.column(c)  # KeyError for a column the schema does not know
     if path.suffix == ".csv":
         return _read_csv(path, table, wanted)
+    fast = _read_parquet_fast(path, table, wanted)
+    if fast is not None:
+        return fast
     try:
         arrow = pq.read_table(path, columns=wanted)
     except (pa.ArrowInvalid, KeyError) as e:
@@ -205,6 +211,34 @@ def read_table(folder: Path | str, name: str, columns: Iterable[str] | None = No
     df = pl.from_arrow(pa.table(arrays))
     assert isinstance(df, pl.DataFrame)
     return df.cast({c: _POLARS[table.column(c).kind] for c in wanted}, strict=False)
+
+
+def _read_parquet_fast(path: Path, table: Table, wanted: list[str]) -> pl.DataFrame | None:
+    """The common case through Polars' native reader: every scaled column is an integer or a decimal
+    whose scale is at most the kind's, so ``decimal × 10**scale → Int64`` is exact. None otherwise
+    (the Arrow path then reads it, or names the column that is not exact)."""
+    try:
+        schema = pl.read_parquet_schema(path)
+    except (OSError, pl.exceptions.ComputeError):
+        return None
+    exprs = []
+    for c in wanted:
+        kind = table.column(c).kind
+        dtype = schema.get(c)
+        if dtype is None:
+            return None
+        if kind in SCALE:
+            if isinstance(dtype, pl.Decimal):
+                if dtype.scale is None or dtype.scale > SCALE[kind]:
+                    return None
+                exprs.append((pl.col(c) * (10 ** SCALE[kind])).cast(pl.Int64))
+            elif dtype.is_integer():
+                exprs.append(pl.col(c).cast(pl.Int64) * (10 ** SCALE[kind]))
+            else:
+                return None
+        else:
+            exprs.append(pl.col(c).cast(_POLARS[kind], strict=False))
+    return pl.scan_parquet(path).select(exprs).collect()
 
 
 def _read_csv(path: Path, table: Table, wanted: list[str]) -> pl.DataFrame:

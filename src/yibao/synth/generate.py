@@ -488,6 +488,7 @@ def synthesize(
         "population": _population_report(spec, figures),
         "contributions": _contribution_report(spec, figures),
         "calibration": None,  # filled in below, once the year is settled
+        "calibration_with_fraud": None,
         "timings": {"workers": workers, **{k: round(v, 3) for k, v in timings.items()}},
     }
     _write_manifest(folder, manifest)  # a complete manifest before settle-year reads the folder
@@ -505,7 +506,10 @@ def synthesize(
 
     say("report", 0, 1)
     t3 = time.perf_counter()
-    manifest["calibration"] = _calibration(folder)  # after settlement: includes the fund ratios
+    # after settlement, so the fund ratios are in; the generator's calibration leaves the encounters
+    # labelled as fraud out (injected stays and visits are not the bulletin's), the second keeps them
+    manifest["calibration"] = _calibration(folder, exclude_fraud=True)
+    manifest["calibration_with_fraud"] = _calibration(folder, exclude_fraud=False) if spec.fraud > 0 else None
     manifest["timings"]["report_s"] = round(time.perf_counter() - t3, 3)
     say("report", 1, 1)
     manifest["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
@@ -533,12 +537,12 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / "manifest.json").write_text(text + "\n", encoding="utf-8")
 
 
-def _calibration(folder: Path) -> list[dict[str, Any]]:
+def _calibration(folder: Path, *, exclude_fraud: bool) -> list[dict[str, Any]]:
     try:
         from yibao.synth.report import calibration_report  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - only while S2's report module is missing
         return []
-    return list(calibration_report(folder))
+    return list(calibration_report(folder, exclude_fraud=exclude_fraud))
 
 
 def _row(
