@@ -46,7 +46,7 @@ def test_a_csv_table_is_read_exactly(tmp_path: Path) -> None:
 def test_a_float_money_column_is_refused_with_its_name(tmp_path: Path) -> None:
     table = pa.table({**{k: [v] for k, v in ROW.items()}, "amount": [1.5], "to_account": [0.0]})
     pq.write_table(table, tmp_path / "contribution_d.parquet")
-    with pytest.raises(DatasetError, match="column amount.*floating point"):
+    with pytest.raises(DatasetError, match=r"column amount.*floating point"):
         read_table(tmp_path, "contribution_d")
 
 
