@@ -12,8 +12,8 @@
 
 The dataset: a small synthetic region (:func:`yibao.synth.fraud.sample.sample_region` chunks with
 every fraud pattern injected) replicated until it has ≈ 10 million fee lines. Each copy gets its own
-persons, encounters, fee lines and trace codes (new serial digits, valid check digits) and is shifted
-by whole days (copy k by k days), so copies neither collide nor fall into one another's time windows. It is built once
+persons, employers, institutions, staff, encounters, fee lines and trace codes (new serial digits,
+valid check digits) — a region beside the others, never in one another's time windows. It is built once
 under ``$YIBAO_BENCH_DIR`` (default: a folder in the system temp dir) and reused while its recipe is
 unchanged.
 """
@@ -35,27 +35,27 @@ BASE_CHUNKS = 4
 BASE_PERSONS = 3000
 RATE = 0.05
 SEED = 20240101
-RECIPE = f"v2-{BASE_CHUNKS}x{BASE_PERSONS}-{RATE}-{SEED}-{TARGET_LINES}"
+RECIPE = f"v3-{BASE_CHUNKS}x{BASE_PERSONS}-{RATE}-{SEED}-{TARGET_LINES}"
 
 _IDS = {
-    "psn_info_b": ("psn_no", "certno"),
+    "fixmedins_b": ("fixmedins_code",),
+    "dept_b": ("fixmedins_code",),
+    "medstaff_b": ("staff_codg", "fixmedins_code"),
+    "emp_b": ("emp_no",),
+    "psn_info_b": ("psn_no", "certno", "emp_no", "mulaid_psn_no"),
     "psn_insu_d": ("psn_no",),
-    "contribution_d": ("psn_no",),
-    "mdtrt_d": ("mdtrt_id", "psn_no"),
+    "contribution_d": ("psn_no", "emp_no"),
+    "mdtrt_d": ("mdtrt_id", "psn_no", "fixmedins_code", "atddr_no"),
     "setl_list_diag_d": ("mdtrt_id",),
     "setl_list_oprn_d": ("mdtrt_id",),
-    "fee_list_d": ("feedetl_sn", "mdtrt_id", "psn_no", "rxno"),
-    "drug_trac_d": ("feedetl_sn", "mdtrt_id"),
-    "setl_d": ("setl_id", "mdtrt_id", "psn_no"),
+    "fee_list_d": ("feedetl_sn", "mdtrt_id", "psn_no", "fixmedins_code", "bilg_dr_codg", "rxno"),
+    "drug_trac_d": ("feedetl_sn", "mdtrt_id", "fixmedins_code"),
+    "setl_d": ("setl_id", "mdtrt_id", "psn_no", "fixmedins_code"),
 }
-_TIMES = {
-    "mdtrt_d": ("begntime", "endtime"),
-    "fee_list_d": ("fee_ocur_time",),
-    "drug_trac_d": ("sel_time",),
-    "setl_d": ("setl_time",),
-}
+"""Per table, the code columns that get the copy's suffix: every copy is a region of its own (its own
+persons, employers, institutions and staff), so copies never meet in one another's windows."""
 _SHARED = ("fixmedins_b", "dept_b", "medstaff_b", "emp_b")
-SHIFT_DAYS = 1
+"""The region tables of the base (one copy in the base folder, shared by its chunks)."""
 SERIAL_STEP = 30_000_001
 
 
@@ -89,7 +89,7 @@ def build_base(folder: Path) -> None:
 
 
 def replicate(base: Path, out: Path, copies: int) -> None:
-    """``copies`` copies of ``base`` in ``out``, with fresh ids, trace codes and shifted times."""
+    """``copies`` copies of ``base`` in ``out``, with fresh codes and ids and fresh trace codes."""
     import duckdb
 
     out.mkdir(parents=True, exist_ok=True)
@@ -103,7 +103,7 @@ def replicate(base: Path, out: Path, copies: int) -> None:
         if name == "labels":
             continue
         src = f"read_parquet('{f}')"
-        if name in _SHARED or name not in _IDS:
+        if name not in _IDS:
             con.execute(f"COPY (SELECT * FROM {src}) TO '{out / f.name}' (FORMAT parquet, COMPRESSION zstd)")
             continue
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
@@ -113,8 +113,6 @@ def replicate(base: Path, out: Path, copies: int) -> None:
                 sel.append(
                     f"CASE WHEN t.{c} = '' OR t.{c} IS NULL THEN t.{c} ELSE t.{c} || 'k' || CAST(copies.k AS VARCHAR) END AS {c}"
                 )
-            elif c in _TIMES.get(name, ()):
-                sel.append(f"t.{c} + copies.k * INTERVAL {SHIFT_DAYS} DAY AS {c}")
             elif c == "drug_trac_codg":
                 serial = f"(CAST(SUBSTR(t.{c}, 8, 9) AS BIGINT) + copies.k * {SERIAL_STEP}) % 1000000000"
                 first16 = f"SUBSTR(t.{c}, 1, 7) || LPAD(CAST({serial} AS VARCHAR), 9, '0')"

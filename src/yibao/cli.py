@@ -128,8 +128,13 @@ def _print_trace(o: Outcome) -> None:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("out"),
+    persons: Annotated[int, typer.Option(min=100, help="Size of the synthetic region.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2024,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
 ) -> None:
-    """The main job on embedded defaults. For now: settle example bills of the demo region 990100."""
+    """The main job: example bills explained, then a synthetic region synthesised, settled, audited, paid
+    by DRG and reported — out/report.html."""
+    from yibao.demo import run_demo
     from yibao.policy.loader import policy_root
 
     examples = policy_root() / "cases" / "990100_examples.yaml"
@@ -139,11 +144,11 @@ def demo(
         table.add_column(col, justify="left" if col == "bill" else "right")
     for o in outcomes:
         if o.error:
-            table.add_row(o.case.name, "error", o.error)
+            table.add_row(escape(o.case.name), "error", escape(o.error))
             continue
         r = o.results
         table.add_row(
-            o.case.name,
+            escape(o.case.name),
             *(
                 str(r[k])
                 for k in ("medfee_sumamt", "fulamt_ownpay_amt", "preselfpay_amt", "act_pay_dedc", "hifp_pay")
@@ -161,9 +166,21 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     rows = [{"name": o.case.name, "error": o.error, "results": o.results} for o in outcomes]
     (out / "demo_settlements.json").write_text(dumps(rows, indent=2) + "\n", encoding="utf-8")
-    console.print(f"\nwrote {out / 'demo_settlements.json'}")
     if any(not o.passed for o in outcomes):
+        err_console.print("[red]error:[/red] an example bill no longer settles as its golden case says")
         raise typer.Exit(1)
+
+    console.print(f"\nA synthetic region of {persons:,} persons (seed {seed}) …")
+    with _progress() as say:
+        result = run_demo(out, persons=persons, seed=seed, workers=workers, progress=say)
+    for step in result.steps:
+        console.print(f"  {escape(step['name'])}: {step['seconds']} s")
+    s = result.summary
+    console.print(
+        f"{s['persons']:,} persons, {s['encounters']:,} encounters, {s['fee_lines']:,} fee lines;"
+        f" {s['findings']:,} findings"
+    )
+    console.print(f"\nreport: {result.report.resolve()}")
 
 
 @app.command("settle-year")

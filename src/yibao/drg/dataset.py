@@ -130,7 +130,7 @@ def pay_dataset(
     region: str = "990100",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Group and pay a dataset's year; write drg_cases, drg_statements and drg_clearing Parquet files."""
+    """Group and pay a dataset's year; write drg_cases, drg_settlement (per case), drg_statements and drg_clearing Parquet files."""
     folder, out = Path(folder), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda stage, done, total: None)
@@ -150,7 +150,7 @@ def pay_dataset(
     prepaid = prepayments(statements)
     clearing = clear_year(priced, budget, statements, prepaid, params)
     grouped.write_parquet(out / "drg_cases.parquet")
-    to_frame(priced).write_parquet(out / "drg_priced.parquet")
+    to_frame(priced).write_parquet(out / "drg_settlement.parquet")  # per case: points, kind, cost
     to_frame(statements).write_parquet(out / "drg_statements.parquet")
     to_frame(list(clearing.hospitals)).write_parquet(out / "drg_clearing.parquet")
     status = grouped.group_by("status").len().sort("len", descending=True)

@@ -397,8 +397,15 @@ def render_audit_report(
     generated: datetime | None = None,
     top: int = 20,
     points_year: int | None = None,
+    template: str = "audit.html",
+    template_dirs: Sequence[Path] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
-    """The report as an HTML string (see :func:`write_audit_report`)."""
+    """The report as an HTML string (see :func:`write_audit_report`).
+
+    ``template`` may name a page in ``template_dirs`` that extends audit.html (blocks ``head_extra``,
+    ``nav_extra`` and ``before``), with ``extra`` added to its context — the demo's combined report does.
+    """
     from yibao.supervision.targeting import compute_indicators, rank_indicators
 
     folder = Path(dataset) if dataset is not None else None
@@ -415,9 +422,10 @@ def render_audit_report(
             why_not = f"未能计算飞行检查指标：{e}"
     elif folder is None and ranking is None:
         why_not = "未提供数据集，未计算飞行检查指标。"
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+    env = Environment(loader=FileSystemLoader([*template_dirs, TEMPLATES]), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-    return env.get_template("audit.html").render(
+    return env.get_template(template).render(
+        **(extra or {}),
         title=title,
         generated=(generated or datetime.now()).strftime("%Y-%m-%d %H:%M"),
         dataset=folder.name if folder is not None else "",

@@ -681,7 +681,7 @@ def make_persons(
         {
             "psn_no": psn_no_s,
             "certno": certnos_from_keys(keys),
-            "psn_name": names.person_names(rng, male, birth_year + (age < 0)),
+            "psn_name": names.person_names(rng, male, birth_year),
             "gend": _flag(male, "1", "2"),
             "brdy": _dates(brdy, "brdy"),
             "insutype": _flag(is_emp, "310", "390"),

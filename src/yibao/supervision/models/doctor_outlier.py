@@ -6,17 +6,16 @@ For every doctor with at least ``MIN_ENCOUNTERS`` (20) outpatient encounters (�
   z = (x − median) / (1.4826 · MAD), the scale floored at 5% of the median so that near-identical
   peers do not turn small differences into large z:
   ``amount_per_encounter`` (次均费用), ``units_per_drug_line`` (quantities inflated) and
-  ``visits_per_patient`` (fabricated return visits);
+  ``visits_per_patient`` (fabricated return visits, ordinary visits only);
 * the prescribing intensity of single drugs (医师处方强度): the share of the doctor's encounters that
   carry a drug over the share among the peers.
 
-Amounts depend on the level (prices) and the department, so the peers of the three features are the
-doctors of the same department category (科别, ``dept_b.caty``) at hospitals of the same level (三级 /
-二级 / 一级, ``fixmedins_b.hosp_lv``), else — fewer than ``MIN_PEERS`` doctors — the same department
-family (the first three characters of the 科别) at the same level; without enough peers a doctor is not
-compared (a small group says nothing about one member). Prescribing depends on the department, not the
-level: the drug peers are the same 科别 at the same level, else at any level, else the family at any
-level. A doctor is flagged when one robust z reaches ``Z_FLAG`` (5: three features over hundreds of
+The peers are the doctors of the same department category (科别, ``dept_b.caty``) at hospitals of the
+same level (三级 / 二级 / 一级, ``fixmedins_b.hosp_lv``), else — fewer than ``MIN_PEERS`` doctors — the
+same department family (the first three characters of the 科别) at the same level; without enough peers
+a doctor is not compared (levels differ in prices and formularies, departments in case mix: a small or
+mixed group says nothing about one member). Visits per patient count the ordinary visits only (门诊慢特病
+patients come back every month by design). A doctor is flagged when one robust z reaches ``Z_FLAG`` (5: three features over hundreds of
 doctors call for a stricter cut than the single-variable 3.5 of Iglewicz and Hoaglin), or when one drug
 is on at least ``MIN_DRUG_SHARE`` (20%) of the doctor's encounters at ``MIN_INTENSITY`` (5) times or
 more the peers' rate. Encounters of card bursts (many cards within minutes, M-IDENT) are left out of
@@ -47,7 +46,6 @@ from yibao.supervision.models._common import (
     DRUGS,
     OUTPATIENT_MED_TYPES,
     Model,
-    Staged,
     encounter_summary,
     evidence_json,
     fetch,
@@ -62,6 +60,8 @@ MIN_PEERS = 5
 Z_FLAG = 5.0
 MIN_DRUG_SHARE = 0.2
 MIN_INTENSITY = 5.0
+CHRONIC = ("14", "15")
+"""门诊慢特病 / 特药: repeat visits are the norm there, so visits per patient counts the other visits."""
 RATE_FLOOR = 0.01
 """The peers' rate of a drug is taken as at least 1% (so "never" does not divide by zero)."""
 FLOOR = 0.05
@@ -78,7 +78,9 @@ def _query(summary: str, bursts: str) -> str:
     return f"""
 SELECT m.atddr_no AS doctor, COUNT(*) AS encounters, COUNT(DISTINCT m.psn_no) AS patients,
        CAST(SUM(e.amt) AS BIGINT) AS amount, CAST(SUM(e.drug_lines) AS BIGINT) AS drug_lines,
-       CAST(SUM(e.drug_cnt) AS BIGINT) AS drug_cnt
+       CAST(SUM(e.drug_cnt) AS BIGINT) AS drug_cnt,
+       SUM(CASE WHEN m.med_type IN {sql_list(CHRONIC)} THEN 0 ELSE 1 END) AS acute,
+       COUNT(DISTINCT CASE WHEN m.med_type IN {sql_list(CHRONIC)} THEN NULL ELSE m.psn_no END) AS acute_patients
 FROM mdtrt_d m JOIN {summary} e ON e.mdtrt_id = m.mdtrt_id
 LEFT JOIN {bursts} b ON b.mdtrt_id = m.mdtrt_id
 WHERE m.med_type IN {visits} AND m.atddr_no IS NOT NULL AND m.atddr_no <> '' AND b.mdtrt_id IS NULL
@@ -132,11 +134,9 @@ def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     of their own, not the doctor's practice.
     """
     tables = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
-    with Staged(con, "doctor") as st:
-        chains = st.table("chains", identity_fraud.chains_sql())
-        bursts = st.table("bursts", f"SELECT DISTINCT mdtrt_id FROM ({identity_fraud.members_sql(chains)})")
-        doc = fetch(con, _query(encounter_summary(con), bursts)).filter(pl.col("encounters") >= MIN_ENCOUNTERS)
-        drugs = fetch(con, _drug_query(bursts))
+    bursts = identity_fraud.burst_members(con)
+    doc = fetch(con, _query(encounter_summary(con), bursts)).filter(pl.col("encounters") >= MIN_ENCOUNTERS)
+    drugs = fetch(con, _drug_query(bursts))
     if doc.height == 0:
         return doc
     homes = (
@@ -149,34 +149,20 @@ def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     doc = doc.join(homes, on="doctor", how="left").with_columns(
         pl.col("caty").fill_null(""), pl.col("lv").fill_null("1"), pl.col("fixmedins_code").fill_null("")
     )
-    # amounts depend on the level (prices) and the department: peers of the same level and 科别, else
-    # of the same level and department family; prescribing depends on the department: the same 科别 at
-    # the same level, else at any level, else the department family at any level.
-    lv_caty = pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("caty"))
+    # peers: the same level and 科别, else the same level and department family; a doctor without
+    # enough peers is not compared (levels differ in prices and formularies, departments in case mix)
     doc = (
         doc.with_columns(pl.col("caty").str.slice(0, 3).alias("family"))
-        .with_columns(
-            pl.len().over("lv", "caty").alias("n1"),
-            pl.len().over("lv", "family").alias("n2"),
-            pl.len().over("caty").alias("n3"),
-            pl.len().over("family").alias("n4"),
-        )
+        .with_columns(pl.len().over("lv", "caty").alias("n1"), pl.len().over("lv", "family").alias("n2"))
         .with_columns(
             pl.when(pl.col("n1") >= MIN_PEERS)
-            .then(lv_caty)
+            .then(pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("caty")))
             .when(pl.col("n2") >= MIN_PEERS)
             .then(pl.concat_str(pl.col("lv"), pl.lit("级/科别"), pl.col("family"), pl.lit("*")))
             .otherwise(pl.lit(None, dtype=pl.String))
-            .alias("peers"),
-            pl.when(pl.col("n1") >= MIN_PEERS)
-            .then(lv_caty)
-            .when(pl.col("n3") >= MIN_PEERS)
-            .then(pl.concat_str(pl.lit("科别"), pl.col("caty")))
-            .when(pl.col("n4") >= MIN_PEERS)
-            .then(pl.concat_str(pl.lit("科别"), pl.col("family"), pl.lit("*")))
-            .otherwise(pl.lit(None, dtype=pl.String))
-            .alias("drug_peers"),
+            .alias("peers")
         )
+        .with_columns(pl.col("peers").alias("drug_peers"))
         .filter(pl.col("peers").is_not_null() | pl.col("drug_peers").is_not_null())
     )
     if doc.height == 0:
@@ -212,7 +198,7 @@ def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         pl.col("intensity").fill_null(0.0),
         (pl.col("amount") / pl.col("encounters")).alias("amount_per_encounter"),
         (pl.col("drug_cnt") / 10_000 / pl.col("drug_lines").clip(lower_bound=1)).alias("units_per_drug_line"),
-        (pl.col("encounters") / pl.col("patients")).alias("visits_per_patient"),
+        (pl.col("acute") / pl.col("acute_patients").clip(lower_bound=1)).alias("visits_per_patient"),
     )
     grouped = pl.col("peers").is_not_null()
     for f in FEATURES:

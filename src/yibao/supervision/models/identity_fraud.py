@@ -165,6 +165,21 @@ JOIN (SELECT doctor, chain FROM {chains} GROUP BY doctor, chain HAVING COUNT(DIS
 """
 
 
+BURST_MEMBERS = "__yb_burst_members"
+
+
+def burst_members(con: duckdb.DuckDBPyConnection) -> str:
+    """The encounters of card bursts (temporary table, built once per connection): shared with M-DOCTOR."""
+    exists = con.execute(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [BURST_MEMBERS]
+    ).fetchall()
+    if not exists[0][0]:
+        with Staged(con, "ident") as st:
+            chains = st.table("chains", chains_sql())
+            con.execute(f"CREATE TEMP TABLE {BURST_MEMBERS} AS {members_sql(chains)}")
+    return BURST_MEMBERS
+
+
 def _bursts(members: str, summary: str) -> str:
     """Burst members with the drug every encounter of the burst carries."""
     return f"""
@@ -227,10 +242,7 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             {"mdtrt_id": mid[0], "psn_no": r["psn_no"], "fixmedins_code": r["fixmedins_code"], "doctor": r["atddr_no"],
              "vola_amt": int(r["amt"]), "vola_cont": sentence, "evidence": evidence_json(ev), "score": raw / (1.0 + raw)}
         )  # fmt: skip
-    with Staged(con, "ident") as st:
-        chains = st.table("chains", chains_sql())
-        members = st.table("members", members_sql(chains))
-        bursts = fetch(con, _bursts(members, summary))
+    bursts = fetch(con, _bursts(burst_members(con), summary))
     for b in bursts.iter_rows(named=True):
         seconds = (b["t1"] - b["t0"]).total_seconds()
         raw = 1.0 + (int(b["cards"]) - BURST_CARDS) * 0.2
