@@ -4,7 +4,8 @@ Figures (workers=2, this machine):
 - synth_persons_per_s: persons generated per second (persons, care and fraud, written), settlement excluded
 - synth_fee_lines_per_s: fee lines generated per second over the same time (target ≥ 500,000 on 2 cores)
 - synth_total_s: the whole command, settlement of the year included
-- synth_peak_rss_mb: peak resident memory of the process and its workers together (sampled every 0.1 s)
+- synth_peak_rss_mb: peak memory of the process and its workers together (proportional set size, sampled
+  every 0.1 s; shared pages counted once)
 
     .venv/bin/python benchmarks/synth.py [PERSONS]
 """
@@ -24,13 +25,16 @@ from yibao.synth.generate import synthesize
 
 
 def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
+    """Proportional set size (shared pages split between their sharers, so forked children that share
+    the parent's pages are not counted twice), else the resident set size."""
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(path, encoding="ascii") as f:
+                for line in f:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except OSError:
+            continue
     return 0
 
 
@@ -53,7 +57,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 class PeakMemory:
-    """The peak of the summed RSS of this process and all its descendants (Linux /proc; 0 elsewhere)."""
+    """The peak of the summed memory (PSS) of this process and all its descendants (Linux /proc; 0 elsewhere)."""
 
     def __init__(self, every: float = 0.1) -> None:
         self.every = every

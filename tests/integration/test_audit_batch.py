@@ -136,7 +136,18 @@ def _app() -> typer.Typer:
 
 def test_the_command_scores_against_labels_and_saves_the_table(dataset: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        _app(), ["audit", str(dataset), "--out", str(tmp_path), "--labels", "--k", "10", "--rules", ",".join(MODEL_IDS)]
+        _app(),
+        [
+            "audit",
+            str(dataset),
+            "--out",
+            str(tmp_path),
+            "--labels",
+            "--k",
+            "10",
+            "--rules",
+            ",".join(MODEL_IDS),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "| split_admission | model | encounter |" in result.output

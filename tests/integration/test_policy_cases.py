@@ -86,7 +86,7 @@ def test_money_in_the_json_is_written_as_number_literals() -> None:
     example = CASES_DIR / "990100_examples.yaml"
     result = CliRunner().invoke(app, ["policy", "run", str(example), "--json"])
     assert result.exit_code == 0, result.output
-    assert '"hifp_pay": 7392.00' in result.stdout
+    assert '"hifp_pay": 8280.00' in result.stdout
     assert '"medfee_sumamt": "' not in result.stdout
 
 

@@ -6,6 +6,8 @@ price cap themselves, so no catalogue is needed except where the catalogue is th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import doctest
 from datetime import date
 from typing import Any
@@ -21,7 +23,7 @@ from yibao.settlement.engine import SettlementError, settle
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
 from yibao.settlement.parse import parse_encounter, parse_fee_line, parse_person, parse_ytd
 
-POLICY = load_region("990100")
+POLICY = load_region(Path(__file__).parents[1] / "fixtures" / "policy" / "engine_region")
 ON = date(2025, 3, 1)
 EMPLOYEE = Person("310", "1101", 45)
 RETIREE = Person("310", "1201", 66)

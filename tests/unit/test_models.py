@@ -76,7 +76,17 @@ class Region:
             )  # fmt: skip
         return mid
 
-    def line(self, mid: str, code: str, typ: str, when: datetime, *, cnt: int = 1, yuan: int = 10, doctor: str = "D1") -> str:
+    def line(
+        self,
+        mid: str,
+        code: str,
+        typ: str,
+        when: datetime,
+        *,
+        cnt: int = 1,
+        yuan: int = 10,
+        doctor: str = "D1",
+    ) -> str:
         enc = next(e for e in self.rows["mdtrt_d"] if e["mdtrt_id"] == mid)
         sn = self._id("F")
         self.rows["fee_list_d"].append(
@@ -99,7 +109,9 @@ class Region:
     ) -> str:  # fmt: skip
         """A stay with bed and nursing for every night, ward rounds on ``served`` nights (all by default),
         admission tests and a drug every served day."""
-        end = datetime.combine((begin + timedelta(days=nights)).date(), datetime.min.time()) + timedelta(hours=10)
+        end = datetime.combine((begin + timedelta(days=nights)).date(), datetime.min.time()) + timedelta(
+            hours=10
+        )
         mid = self.encounter(psn, inst, med_type, begin, end, dx, doctor=doctor, bed=bed)
         served = nights if served is None else served
         self.line(mid, "BED", "01", begin, cnt=nights, yuan=30)
@@ -234,7 +246,9 @@ def test_waiting_for_surgery_with_ward_rounds_is_not_a_ghost_bed(
     assert run(con, region, ghost_bed).filter(pl.col("mdtrt_id") != "").height == 0
 
 
-def test_a_ward_above_its_beds_gets_an_institution_finding(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+def test_a_ward_above_its_beds_gets_an_institution_finding(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
     region.rows["fixmedins_b"][1]["bed_cnt"] = 2
     for _ in range(3):
         region.stay(region.person(), "H2", T0, 4, ["J18.900"])
@@ -248,14 +262,18 @@ def test_a_ward_above_its_beds_gets_an_institution_finding(con: duckdb.DuckDBPyC
 # ---------------------------------------------------------------------------------------------
 
 
-def test_an_employer_cohort_with_templated_checkups_is_flagged(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+def test_an_employer_cohort_with_templated_checkups_is_flagged(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
     bundle = ("CBC", "URINE", "LIVER", "ECG", "CHEST_CT")
     cohort = [region.person(emp="E1") for _ in range(4)]
     ids = [
         region.stay(p, "H2", T0 + timedelta(days=i), 6, ["R53.x00"], tests=bundle, drugs=False)
         for i, p in enumerate(cohort)
     ]
-    region.stay(region.person(emp="E1"), "H2", T0 + timedelta(days=40), 6, ["R53.x00"], tests=bundle, drugs=False)
+    region.stay(
+        region.person(emp="E1"), "H2", T0 + timedelta(days=40), 6, ["R53.x00"], tests=bundle, drugs=False
+    )
     out = run(con, region, fake_admission)
     assert sorted(out["mdtrt_id"]) == sorted(ids)
     assert out["vola_amt"].min() > 0 and "同单位3人" in out["vola_cont"][0]
@@ -265,7 +283,9 @@ def test_an_outbreak_with_real_treatment_is_not_a_fake_admission(
     con: duckdb.DuckDBPyConnection, region: Region
 ) -> None:
     for i in range(5):
-        mid = region.stay(region.person(emp="E2"), "H2", T0 + timedelta(hours=i), 3, ["A05.900"], tests=("CBC",))
+        mid = region.stay(
+            region.person(emp="E2"), "H2", T0 + timedelta(hours=i), 3, ["A05.900"], tests=("CBC",)
+        )
         region.line(mid, "IV_DRIP", "05", T0 + timedelta(hours=i + 1), cnt=3, yuan=40)
     assert run(con, region, fake_admission).height == 0
 
@@ -282,7 +302,9 @@ def _swipe(region: Region, when: datetime, basket: tuple[tuple[str, int], ...]) 
     return mid
 
 
-def test_a_night_burst_of_cards_with_one_basket_is_cash_out(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+def test_a_night_burst_of_cards_with_one_basket_is_cash_out(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
     start = datetime(2024, 5, 6, 23, 10)
     basket = (("LIANHUA", 2), ("AMOXI", 2))
     ids = [_swipe(region, start + timedelta(seconds=90 * i), basket) for i in range(6)]
@@ -292,7 +314,9 @@ def test_a_night_burst_of_cards_with_one_basket_is_cash_out(con: duckdb.DuckDBPy
     assert "夜间" in out["vola_cont"][0]
 
 
-def test_stocking_up_and_a_lone_night_buyer_are_not_cash_out(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+def test_stocking_up_and_a_lone_night_buyer_are_not_cash_out(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
     morning = datetime(2024, 5, 6, 9, 0)
     for i in range(5):  # neighbours buying different chronic drugs and quantities
         _swipe(region, morning + timedelta(minutes=4 * i), ((f"CHRONIC{i}", 6 + i),))
@@ -305,7 +329,9 @@ def test_stocking_up_and_a_lone_night_buyer_are_not_cash_out(con: duckdb.DuckDBP
 # ---------------------------------------------------------------------------------------------
 
 
-def test_two_stays_at_once_are_flagged_and_a_transfer_is_not(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+def test_two_stays_at_once_are_flagged_and_a_transfer_is_not(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
     p, q = region.person(), region.person()
     a = region.stay(p, "H1", T0, 8, ["I63.900"])
     b = region.stay(p, "H2", T0 + timedelta(days=3), 3, ["I63.900"])
@@ -330,16 +356,22 @@ def test_a_delivery_on_a_mans_card_is_identity_fraud(con: duckdb.DuckDBPyConnect
     assert "仅限女性的诊断O80.000" in out.filter(pl.col("mdtrt_id") == mid)["vola_cont"][0]
 
 
-def test_one_doctor_on_many_cards_within_minutes_is_a_burst(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+def test_one_doctor_on_many_cards_within_minutes_is_a_burst(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
     ids = []
     for i in range(8):
         when = T0 + timedelta(seconds=40 * i)
-        mid = region.encounter(region.person(), "H1", "11", when, when + timedelta(minutes=3), ["E11.900"], doctor="D9")
+        mid = region.encounter(
+            region.person(), "H1", "11", when, when + timedelta(minutes=3), ["E11.900"], doctor="D9"
+        )
         region.line(mid, "SEMAGLUTIDE", "09", when, cnt=2, yuan=300, doctor="D9")
         ids.append(mid)
     for i in range(8):  # an ordinary clinic: one patient every ten minutes
         when = T0 + timedelta(minutes=10 * i)
-        mid = region.encounter(region.person(), "H1", "11", when, when + timedelta(minutes=8), ["J06.900"], doctor="D8")
+        mid = region.encounter(
+            region.person(), "H1", "11", when, when + timedelta(minutes=8), ["J06.900"], doctor="D8"
+        )
         region.line(mid, "SEMAGLUTIDE", "09", when, doctor="D8")
     out = run(con, region, identity_fraud)
     assert sorted(out["mdtrt_id"]) == sorted(ids)
@@ -354,14 +386,18 @@ def test_one_doctor_on_many_cards_within_minutes_is_a_burst(con: duckdb.DuckDBPy
 def _clinic(region: Region, doctor: str, n: int, *, extra: str | None = None, yuan: int = 80) -> None:
     for i in range(n):
         when = T0 + timedelta(days=i % 200, minutes=17 * (i % 20))
-        mid = region.encounter(region.person(), "H1", "11", when, when + timedelta(minutes=10), ["J06.900"], doctor=doctor)
+        mid = region.encounter(
+            region.person(), "H1", "11", when, when + timedelta(minutes=10), ["J06.900"], doctor=doctor
+        )
         region.line(mid, "VISIT", "02", when, yuan=10, doctor=doctor)
         region.line(mid, f"DRUG{i % 3}", "09", when, yuan=yuan + (i % 7), doctor=doctor)
         if extra:
             region.line(mid, extra, "11", when, cnt=2, yuan=45, doctor=doctor)
 
 
-def test_a_doctor_pushing_one_drug_stands_out_from_peers(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+def test_a_doctor_pushing_one_drug_stands_out_from_peers(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
     for d in range(6):
         _clinic(region, f"D{d}", 40, yuan=80 + 3 * d)
     _clinic(region, "DX", 40, extra="NAOXINTONG")
@@ -378,7 +414,9 @@ def test_peers_that_agree_flag_nobody(con: duckdb.DuckDBPyConnection, region: Re
     assert run(con, region, doctor_outlier).height == 0
 
 
-def test_a_doctor_without_enough_peers_is_not_compared(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+def test_a_doctor_without_enough_peers_is_not_compared(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
     _clinic(region, "D0", 40)
     _clinic(region, "DX", 40, extra="NAOXINTONG", yuan=400)
     assert run(con, region, doctor_outlier).height == 0

@@ -53,7 +53,9 @@ def test_a_hit_on_another_patterns_fraud_is_counted_apart() -> None:
 def test_several_findings_on_one_entity_count_once() -> None:
     labels = frame([{"pattern": "ghost_bed", "label": "1", "mdtrt_id": "M1", "feedetl_sn": "F1"},
                     {"pattern": "ghost_bed", "label": "1", "mdtrt_id": "M1", "feedetl_sn": "F2"}])  # fmt: skip
-    findings = frame([{"pattern": "ghost_bed", "mdtrt_id": "M1", "rule_id": r, "score": 0.5} for r in ("M-A", "M-B")])
+    findings = frame(
+        [{"pattern": "ghost_bed", "mdtrt_id": "M1", "rule_id": r, "score": 0.5} for r in ("M-A", "M-B")]
+    )
     r = one(evaluate(findings, labels), "ghost_bed")
     assert (r["positives"], r["flagged"], r["tp"], r["precision"], r["recall"]) == (1, 1, 1, 1.0, 1.0)
 
@@ -74,7 +76,9 @@ def test_precision_at_k_ranks_by_score_then_amount() -> None:
     ])  # fmt: skip
     assert one(evaluate(findings, labels, k=1), "card_cashout")["precision_at_k"] == 0.0
     assert one(evaluate(findings, labels, k=2), "card_cashout")["precision_at_k"] == 0.5
-    assert one(evaluate(findings, labels, k=50), "card_cashout")["precision_at_k"] == pytest.approx(2 / 3, abs=1e-4)
+    assert one(evaluate(findings, labels, k=50), "card_cashout")["precision_at_k"] == pytest.approx(
+        2 / 3, abs=1e-4
+    )
     with pytest.raises(ValueError, match="k must be"):
         evaluate(findings, labels, k=0)
 
@@ -82,7 +86,9 @@ def test_precision_at_k_ranks_by_score_then_amount() -> None:
 def test_a_pattern_without_findings_has_zero_recall_and_by_rule_rows_split_detectors() -> None:
     labels = frame([{"pattern": "upcoding", "label": "1", "mdtrt_id": "M1"},
                     {"pattern": "overlap_stay", "label": "1", "mdtrt_id": "M2"}])  # fmt: skip
-    findings = frame([{"pattern": "overlap_stay", "mdtrt_id": "M2", "rule_id": r, "score": 1.0} for r in ("R-O", "M-O")])
+    findings = frame(
+        [{"pattern": "overlap_stay", "mdtrt_id": "M2", "rule_id": r, "score": 1.0} for r in ("R-O", "M-O")]
+    )
     t = evaluate(findings, labels, by_rule=True)
     assert one(t, "upcoding")["recall"] == 0.0
     assert t.filter(pl.col("pattern") == "overlap_stay")["rule_id"].to_list() == ["*", "M-O", "R-O"]
@@ -97,4 +103,6 @@ def test_the_table_is_saved_as_parquet_and_markdown(tmp_path: object) -> None:
     pq, md = save(table, Path(str(tmp_path)))
     assert pl.read_parquet(pq).equals(table)
     text = md.read_text(encoding="utf-8")
-    assert "| split_admission | model | encounter | 1 | 1 | 1 | 0 | 0 |" in text and "p@5" in to_markdown(table)
+    assert "| split_admission | model | encounter | 1 | 1 | 1 | 0 | 0 |" in text and "p@5" in to_markdown(
+        table
+    )

@@ -229,8 +229,8 @@ def test_wildcard_and_n_plus_admission_lookup(
     assert (got, read.key) == (value, key)
 
 
-def test_the_most_specific_cell_wins_in_990100() -> None:
-    policy = load_region("990100")
+def test_the_most_specific_cell_wins_in_the_engine_region() -> None:
+    policy = load_region(FIXTURES / "engine_region", cache=False)
     dedc = policy.param("inpatient.deductible")
     on = date(2025, 6, 1)
     assert dedc.at(on, scheme="employee", hosp_lv="3", admission="1")[0] == 1000_00

@@ -13,6 +13,8 @@ Caps are read from the policy (``policy.param(name).at(date, **dims)``), never h
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +29,7 @@ from yibao.settlement.engine import settle
 from yibao.settlement.model import ACCUMULATOR_NAMES, Accumulators, Encounter, Enrollment, Person, Settlement
 from yibao.settlement.parse import parse_fee_line
 
-POLICY = load_region("990100")
+POLICY = load_region(Path(__file__).parents[1] / "fixtures" / "policy" / "engine_region")
 
 PSN_TYPES = {"310": ("1101", "1201", "1102"), "390": ("1501", "1402")}
 AGES = {"1101": (18, 65), "1102": (22, 65), "1201": (50, 100), "1501": (18, 100), "1402": (0, 6)}

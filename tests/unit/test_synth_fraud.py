@@ -271,6 +271,21 @@ def test_ids_and_case_ids_of_two_chunks_never_collide() -> None:
     assert not new_a & new_b
 
 
+@pytest.mark.parametrize("persons", [0, 1, 30])
+def test_an_empty_or_tiny_chunk_gets_true_labels(persons: int) -> None:
+    tables = sample_region(2, persons=persons)
+    out, labels = _inject(tables, rate=0.3, chunk=0)
+    assert check_labels(out, labels) == []
+    assert (labels.height == 0) == (persons == 0)
+
+
+def test_a_region_without_staff_tables_still_works() -> None:
+    tables = sample_region(2, persons=200)
+    del tables["medstaff_b"], tables["dept_b"]
+    out, labels = _inject(tables, rate=1.0, chunk=0)
+    assert labels.height and check_labels(out, labels) == []
+
+
 def test_a_bad_rate_is_refused(clean: dict[str, pl.DataFrame]) -> None:
     with pytest.raises(ValueError, match="rate"):
         _inject(clean, rate=1.5)

@@ -18,8 +18,9 @@ Enrollment(continuous_years=3, zero_claim_years=1, break_years=2, repaid_years=1
 from __future__ import annotations
 
 import multiprocessing
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -136,22 +137,83 @@ def _columns(df: pl.DataFrame, *names: str) -> list[list[Any]]:
     return [df.get_column(n).to_list() for n in names]
 
 
-def _load(folder: Path, parts: int) -> _Data:
-    cols = ("psn_no", "gend", "brdy", "insutype", "psn_type", "psn_idet_type", "acct_balc_begn", "mulaid_psn_no")
-    psn = read_table(folder, "psn_info_b", cols)
-    mdtrt = read_table(
-        folder,
-        "mdtrt_d",
-        ["mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "insutype"],
+_INPUTS: dict[str, tuple[str, ...]] = {
+    "psn_info_b": (
+        "psn_no",
+        "gend",
+        "brdy",
+        "insutype",
+        "psn_type",
+        "psn_idet_type",
+        "acct_balc_begn",
+        "mulaid_psn_no",
+    ),
+    "psn_insu_d": ("psn_no", "insutype", "begndate", "enddate", "in_window", "repaid", "zero_claim"),
+    "fixmedins_b": ("fixmedins_code", "hosp_lv"),
+    "mdtrt_d": ("mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "insutype"),
+    "setl_list_diag_d": ("mdtrt_id", "maindiag_flag", "diag_code"),
+    "fee_list_d": (
+        "feedetl_sn",
+        "mdtrt_id",
+        "med_list_codg",
+        "pric",
+        "cnt",
+        "det_item_fee_sumamt",
+        "prd_days",
+    ),
+    "contribution_d": ("psn_no", "clct_month", "to_account"),
+}
+"""The columns settle-year reads from each table."""
+
+
+def _read(folder: Path) -> dict[str, pl.DataFrame]:
+    return {name: read_table(folder, name, cols) for name, cols in _INPUTS.items()}
+
+
+def _partition(frames: dict[str, pl.DataFrame], parts: int) -> list[dict[str, pl.DataFrame]]:
+    """Split the inputs by household (a person, or the employee whose account pays for them) into parts."""
+    psn = frames["psn_info_b"]
+    household = pl.when(pl.col("mulaid_psn_no").fill_null("") != "").then(pl.col("mulaid_psn_no"))
+    part_of = psn.select(
+        "psn_no", (household.otherwise(pl.col("psn_no")).hash(seed=7) % parts).cast(pl.Int64).alias("_part")
     )
-    year = int(mdtrt.get_column("endtime").dt.year().mode().sort()[0]) if mdtrt.height else date.today().year
-    inst = read_table(folder, "fixmedins_b", ["fixmedins_code", "hosp_lv"])
-    hosp_lv = {c: codes.coarse_hosp_lv(lv or None) for c, lv in zip(*_columns(inst, "fixmedins_code", "hosp_lv"), strict=True)}
+    enc = frames["mdtrt_d"].join(part_of, on="psn_no", how="left").with_columns(pl.col("_part").fill_null(0))
+    by_encounter = enc.select("mdtrt_id", "_part")
+    keyed = {
+        "psn_info_b": psn.join(part_of, on="psn_no"),
+        "psn_insu_d": frames["psn_insu_d"].join(part_of, on="psn_no"),
+        "mdtrt_d": enc,
+        "setl_list_diag_d": frames["setl_list_diag_d"].join(by_encounter, on="mdtrt_id"),
+        "fee_list_d": frames["fee_list_d"].join(by_encounter, on="mdtrt_id"),
+        "contribution_d": frames["contribution_d"].join(part_of, on="psn_no"),
+    }
+    split = {name: df.partition_by("_part", as_dict=True, include_key=False) for name, df in keyed.items()}
+    out = []
+    for k in range(parts):
+        part = {name: split[name].get((k,), frames[name].clear()) for name in keyed}
+        part["fixmedins_b"] = frames["fixmedins_b"]
+        out.append(part)
+    return out
+
+
+def _year(mdtrt: pl.DataFrame) -> int:
+    return int(mdtrt.get_column("endtime").dt.year().mode().sort()[0]) if mdtrt.height else date.today().year
+
+
+def _build(frames: dict[str, pl.DataFrame], year: int) -> _Data:
+    """The Python structures the settlement loop walks, from one part's frames."""
+    cols = _INPUTS["psn_info_b"]
+    psn = frames["psn_info_b"]
+    inst = frames["fixmedins_b"]
+    hosp_lv = {
+        c: codes.coarse_hosp_lv(lv or None)
+        for c, lv in zip(*_columns(inst, "fixmedins_code", "hosp_lv"), strict=True)
+    }
     persons = {r[0]: r for r in zip(*_columns(psn, *cols), strict=True)}
-    enrollment = _enrollments(read_table(folder, "psn_insu_d"), year)
+    enrollment = _enrollments(frames["psn_insu_d"], year)
 
     contrib = (
-        read_table(folder, "contribution_d", ["psn_no", "clct_month", "to_account"])
+        frames["contribution_d"]
         .filter((pl.col("to_account") != 0) & pl.col("clct_month").str.starts_with(str(year)))
         .sort("psn_no", "clct_month")
     )
@@ -161,26 +223,22 @@ def _load(folder: Path, parts: int) -> _Data:
 
     household = pl.when(pl.col("mulaid_psn_no").fill_null("") != "").then(pl.col("mulaid_psn_no"))
     frame = (
-        mdtrt.join(psn.select("psn_no", "mulaid_psn_no"), on="psn_no", how="left")
+        frames["mdtrt_d"]
+        .join(psn.select("psn_no", "mulaid_psn_no"), on="psn_no", how="left")
         .with_columns(household.otherwise(pl.col("psn_no")).alias("household"))
-        .with_columns((pl.col("household").hash(seed=7) % parts).cast(pl.Int64).alias("part"))
         .sort("household", "endtime", "mdtrt_id")
     )
-    encounters = _columns(frame, "mdtrt_id", "psn_no", "fixmedins_code", "med_type", "endtime", "insutype", "part")
+    encounters = _columns(frame, "mdtrt_id", "psn_no", "fixmedins_code", "med_type", "endtime", "insutype")
 
     diag_df = (
-        read_table(folder, "setl_list_diag_d", ["mdtrt_id", "maindiag_flag", "diag_code"])
+        frames["setl_list_diag_d"]
         .sort("mdtrt_id", "maindiag_flag", descending=[False, True])
         .group_by("mdtrt_id", maintain_order=True)
         .agg(pl.col("diag_code"))
     )
     diag = {m: tuple(c) for m, c in zip(*_columns(diag_df, "mdtrt_id", "diag_code"), strict=True)}
 
-    fee = read_table(
-        folder,
-        "fee_list_d",
-        ["feedetl_sn", "mdtrt_id", "med_list_codg", "pric", "cnt", "det_item_fee_sumamt", "prd_days"],
-    ).sort("mdtrt_id", "feedetl_sn")
+    fee = frames["fee_list_d"].sort("mdtrt_id", "feedetl_sn")
     spans = (
         fee.with_row_index("at")
         .group_by("mdtrt_id")
@@ -213,8 +271,10 @@ def _enrollments(insu: pl.DataFrame, year: int) -> dict[str, Enrollment]:
         pl.col("bit").filter(pl.col("repaid") == "1").unique().sum().alias("repaid"),
         pl.col("bit").filter(pl.col("zero_claim") == "1").unique().sum().alias("zero_claim"),
     )
-    last = insu.sort("psn_no", "begndate").group_by("psn_no", maintain_order=True).agg(
-        pl.col("in_window").last(), pl.col("begndate").last()
+    last = (
+        insu.sort("psn_no", "begndate")
+        .group_by("psn_no", maintain_order=True)
+        .agg(pl.col("in_window").last(), pl.col("begndate").last())
     )
     table = masks.join(last, on="psn_no", how="left")
     out: dict[str, Enrollment] = {}
@@ -248,18 +308,11 @@ def _years(year: int, mask: int | None) -> set[int]:
 # Settling
 # ---------------------------------------------------------------------------------------------
 
-_STATE: dict[str, Any] = {}
 
-
-def _settle_part(part: int) -> tuple[dict[str, list[Any]], list[tuple[str, str]]]:
-    """Settle the households of one part; return setl_d columns as plain lists, and the failures.
-
-    Runs in a forked worker: only plain Python here (no Polars or Arrow calls, whose thread pools do not
-    survive a fork).
-    """
-    data: _Data = _STATE["data"]
-    policy: Policy = _STATE["policy"]
-    catalog: Catalog = _STATE["catalog"]
+def _settle(
+    data: _Data, policy: Policy, catalog: Catalog
+) -> tuple[dict[str, list[Any]], list[tuple[str, str]]]:
+    """Settle every encounter of ``data`` in household and time order; setl_d columns and failures."""
     rows: dict[str, list[Any]] = {k: [] for k in ("setl_id", "mdtrt_id", "psn_no", "fixmedins_code", "setl_time",
                                                    "insutype", "psn_type", "med_type", "clr_type", "hosp_lv",
                                                    *SETLINFO_MONEY, "pool_prop_selfpay")}  # fmt: skip
@@ -269,9 +322,7 @@ def _settle_part(part: int) -> tuple[dict[str, list[Any]], list[tuple[str, str]]
     spent: dict[str, int] = {}
     empty = Accumulators()
     no_enrollment = Enrollment()
-    for mdtrt_id, psn_no, inst, med_type, endtime, insutype, p_part in zip(*data.encounters, strict=True):
-        if p_part != part:
-            continue
+    for mdtrt_id, psn_no, inst, med_type, endtime, insutype in zip(*data.encounters, strict=True):
         p = data.persons.get(psn_no)
         span = data.lines.get(mdtrt_id)
         if p is None or span is None:
@@ -353,6 +404,21 @@ def _balance(data: _Data, psn_no: str, on: date, spent: dict[str, int]) -> int:
     return max(balance, 0)
 
 
+_Task = tuple[Path, str, "Catalog | None", int]
+
+
+def _settle_part(task: _Task) -> tuple[Path, list[tuple[str, str]]]:
+    """One part in a worker process: read its frames, settle them, write its setl rows (Arrow IPC)."""
+    folder, region, catalog, year = task
+    frames = {name: pl.read_ipc(folder / f"{name}.arrow") for name in _INPUTS}
+    data = _build(frames, year)
+    del frames
+    rows, failures = _settle(data, load_region(region), catalog if catalog is not None else default_catalog())
+    out = folder / "setl.arrow"
+    pl.DataFrame(rows, schema_overrides=_SETL_INT, strict=False).write_ipc(out)
+    return out, failures
+
+
 def settle_year(
     dataset: Path | str,
     *,
@@ -360,33 +426,54 @@ def settle_year(
     workers: int = 2,
     catalog: Catalog | None = None,
     progress: Progress | None = None,
+    part_encounters: int = 300_000,
 ) -> YearResult:
-    """Replay the dataset's encounters through the engine and write ``setl_d.parquet`` beside them."""
+    """Replay the dataset's encounters through the engine and write ``setl_d.parquet`` beside them.
+
+    The households are split into parts of about ``part_encounters`` encounters (at least one per
+    worker); each part is settled in a spawned worker process that holds only that part, so memory is
+    bounded whatever the size of the region.
+    """
     folder = Path(dataset)
     t0 = time.perf_counter()
     say = progress or (lambda stage, done, total: None)
     say("load", 0, 1)
-    _STATE["data"] = data = _load(folder, max(1, workers))
-    _STATE["policy"] = load_region(region)
-    _STATE["catalog"] = catalog if catalog is not None else default_catalog()
-    say("load", 1, 1)
-    total = len(data.encounters[0])
-    parts = max(1, workers)
-    frames: list[pl.DataFrame] = []
+    frames = _read(folder)
+    total = frames["mdtrt_d"].height
+    year = _year(frames["mdtrt_d"])
+    parts = max(1, workers, -(-total // part_encounters))
     failures: list[tuple[str, str]] = []
-    say("settle", 0, total)
-    if parts == 1:
-        results = [_settle_part(0)]
-    else:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(parts, mp_context=ctx) as pool:
-            results = list(pool.map(_settle_part, range(parts)))
-    for rows, fails in results:
-        frames.append(pl.DataFrame(rows, schema_overrides=_SETL_INT, strict=False))
-        failures.extend(fails)
-    setl = pl.concat(frames).sort("setl_time", "setl_id").with_columns(pl.lit("0").alias("refd_setl_flag"))
-    say("settle", total, total)
+    with tempfile.TemporaryDirectory(prefix=".settle-", dir=folder) as tmp:
+        tasks: list[_Task] = []
+        for k, part in enumerate(_partition(frames, parts)):
+            d = Path(tmp) / f"part{k:04d}"
+            d.mkdir()
+            for name, df in part.items():
+                df.write_ipc(d / f"{name}.arrow")
+            tasks.append((d, region, catalog, year))
+        del frames
+        say("load", 1, 1)
+        say("settle", 0, parts)
+        outputs: list[Path] = []
+        if workers == 1:
+            results: Iterator[tuple[Path, list[tuple[str, str]]]] = map(_settle_part, tasks)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(min(workers, parts), mp_context=multiprocessing.get_context("spawn"))
+            results = pool.map(_settle_part, tasks)
+        try:
+            for done, (path, fails) in enumerate(results, 1):
+                outputs.append(path)
+                failures.extend(fails)
+                say("settle", done, parts)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        setl = (
+            pl.concat([pl.read_ipc(p) for p in outputs])
+            .sort("setl_time", "setl_id")
+            .with_columns(pl.lit("0").alias("refd_setl_flag"))
+        )
     write_table(folder, "setl_d", setl)
-    _STATE.clear()
     failures.sort()
     return YearResult(setl.height, total, len(failures), tuple(failures), time.perf_counter() - t0)

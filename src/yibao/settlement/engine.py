@@ -20,7 +20,7 @@ period (待遇等待期) no fund pays. Every result satisfies the identities of 
 >>> s = settle(Encounter("21", "3", (line,)), Person("310", "1101", 45), Accumulators(),
 ...            load_region("990100"), date(2025, 3, 1))
 >>> s.act_pay_dedc, s.hifp_pay, s.psn_part_amt
-(100000, 0, 100000)
+(80000, 18400, 81600)
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ _CLR_TYPE = {"outpatient": "11", "chronic": "11", "inpatient": "21", "pharmacy":
 _POOL_FUND = {"employee": "310100", "resident": "390100", "ltc": "410100", "maternity": "510100"}
 _SERIOUS_FUND = {"employee": "330100", "resident": "390200"}
 _CVLSERV_TYPES = frozenset({"1102", "1202"})
-_PSN_CAT: dict[tuple[str, bool], str] = {}  # (psn_type, adult) → category: the category depends on nothing else
+_PSN_CAT: dict[
+    tuple[str, bool], str
+] = {}  # (psn_type, adult) → category: the category depends on nothing else
 
 
 class SettlementError(ValueError):
@@ -91,7 +93,9 @@ def settle(
     epoch = policy.epoch(on)
     psn_cat = _PSN_CAT.get((person.psn_type, person.age >= 18))
     if psn_cat is None:
-        psn_cat = _PSN_CAT[person.psn_type, person.age >= 18] = codes.psn_category(person.psn_type, person.age)
+        psn_cat = _PSN_CAT[person.psn_type, person.age >= 18] = codes.psn_category(
+            person.psn_type, person.age
+        )
     key = PlanKey(
         epoch,
         scheme,
@@ -396,7 +400,11 @@ def person_only(policy: Policy, person: Person, on: date) -> PersonTerms:
     """The person-level terms (waiting period, serious-illness cap) without a bill."""
     scheme = codes.scheme(person.insutype)
     rules = _person_rules(
-        policy, policy.epoch(on), scheme, person.assistance or "none", need_cap=policy.has("serious_illness.cap")
+        policy,
+        policy.epoch(on),
+        scheme,
+        person.assistance or "none",
+        need_cap=policy.has("serious_illness.cap"),
     )
     return person_terms(rules, on, person.enrollment)
 

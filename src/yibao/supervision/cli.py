@@ -62,19 +62,25 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def audit_command(
-    dataset: Annotated[Path, typer.Argument(help="The dataset folder (fee_list_d.parquet, mdtrt_d.parquet …).")],
+    dataset: Annotated[
+        Path, typer.Argument(help="The dataset folder (fee_list_d.parquet, mdtrt_d.parquet …).")
+    ],
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for findings.parquet, audit.html, audit.json and the evaluation.")
+        Path,
+        typer.Option("--out", help="Folder for findings.parquet, audit.html, audit.json and the evaluation."),
     ] = Path("out/audit"),
     labels: Annotated[
-        bool, typer.Option("--labels", help="Score the findings against DATASET/labels.parquet (synthetic data).")
+        bool,
+        typer.Option("--labels", help="Score the findings against DATASET/labels.parquet (synthetic data)."),
     ] = False,
     k: Annotated[int, typer.Option("--k", min=1, help="Inspection capacity: precision at the first k.")] = 50,
     rules: Annotated[
         str | None, typer.Option("--rules", help="Only these rules and models, comma-separated (R-…, M-…).")
     ] = None,
     threads: Annotated[int, typer.Option("--threads", min=1, help="DuckDB threads.")] = 2,
-    memory_limit: Annotated[str, typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 5GB.")] = "5GB",
+    memory_limit: Annotated[
+        str, typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 5GB.")
+    ] = "5GB",
 ) -> None:
     """Run every 事后 rule and every model over DATASET; write findings and the HTML summary."""
     from yibao.dataset.io import DatasetError, read_table
@@ -92,7 +98,9 @@ def audit_command(
     selection = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
     try:
         with _progress(_out) as say:
-            result = audit(dataset, out, rules=selection, progress=say, threads=threads, memory_limit=memory_limit)
+            result = audit(
+                dataset, out, rules=selection, progress=say, threads=threads, memory_limit=memory_limit
+            )
     except DatasetError as e:
         raise _fail(str(e)) from None
     except ValueError as e:  # unknown rule ids
@@ -106,7 +114,9 @@ def audit_command(
         table.add_row(pattern, f"{n:,}")
     _out.print(table)
     for c in result.skipped:
-        _out.print(f"[yellow]skipped[/yellow] {escape(c.id)} {escape(c.name)}: {escape(c.reason)}", soft_wrap=True)
+        _out.print(
+            f"[yellow]skipped[/yellow] {escape(c.id)} {escape(c.name)}: {escape(c.reason)}", soft_wrap=True
+        )
     for c in result.failed:
         _out.print(f"[red]failed[/red] {escape(c.id)} {escape(c.name)}: {escape(c.reason)}", soft_wrap=True)
     _out.print(f"wrote {escape(str(result.findings_path))}")
@@ -138,5 +148,7 @@ def _print_evaluation(scores: pl.DataFrame, k: int) -> None:
 
     for r in scores.iter_rows(named=True):
         mark = "[green]✓[/green]" if r["meets_target"] else "[red]✗[/red]"
-        table.add_row(*(escape(num(r[c])) for c in cols), num(r["precision_at_k"]), f"{r['target']:.2f} {mark}")
+        table.add_row(
+            *(escape(num(r[c])) for c in cols), num(r["precision_at_k"]), f"{r['target']:.2f} {mark}"
+        )
     _out.print(table)

@@ -113,7 +113,9 @@ _SCHEMA = {
 }  # fmt: skip
 
 
-def evaluate(findings: pl.DataFrame, labels: pl.DataFrame, *, k: int = DEFAULT_K, by_rule: bool = False) -> pl.DataFrame:
+def evaluate(
+    findings: pl.DataFrame, labels: pl.DataFrame, *, k: int = DEFAULT_K, by_rule: bool = False
+) -> pl.DataFrame:
     """One row per pattern (of the labels or the findings): counts, precision, recall, precision@k.
 
     ``by_rule`` adds one row per rule or model of each pattern (``rule_id``; "*" on the pattern rows),

@@ -2,10 +2,11 @@
 
 ``synthesize`` checks every argument before it writes anything, makes the region's institutions and
 employers once, then makes the persons in chunks — persons → care → fraud — over a pool of worker
-processes, and writes each chunk's tables as Parquet row groups **in chunk order**, so the files are
-byte-identical whatever the number of workers. It then writes ``labels.parquet`` and ``manifest.json``
-(seed, scale, parameters, counts, the population and contribution figures against the bulletin, the
-calibration report) and finally settles the year (``setl_d``), so the dataset is complete.
+processes, and writes each chunk's tables (and ``labels.parquet``) as Parquet row groups **in chunk
+order**, so the files are byte-identical whatever the number of workers. It writes ``manifest.json``
+(seed, scale, parameters, counts, the population and contribution figures against the bulletin),
+settles the year (``setl_d``, by :func:`yibao.settlement.batch.settle_year`) so the dataset is
+complete, and finally adds the calibration report (:mod:`yibao.synth.report`) to the manifest.
 
 Randomness: every stage draws from its own generator, ``default_rng([seed, k])`` for the region-wide
 stages and ``default_rng([seed, chunk, k])`` for the chunk stages, with a fixed ``k`` per stage

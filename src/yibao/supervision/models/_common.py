@@ -6,7 +6,16 @@ over the dataset views an audit registered (money as BIGINT fen, counts in 1e-4,
 :mod:`yibao.dataset.io`), then scores against peers or domain thresholds, returning findings rows.
 
 The heavy part (joins and aggregations over fee lines) is SQL; what follows the aggregation (peer
-medians, MADs, sentences, evidence) runs on the small per-entity tables in Polars.
+medians, MADs, sentences, evidence) runs on the small per-entity tables in Polars. One pass over
+fee_list_d per encounter (:func:`encounter_summary`) is shared by the models that need amounts.
+
+**Spark.** The SQL is ANSI (CTEs, joins, CASE, window functions, EXTRACT, SUBSTR, GREATEST/LEAST,
+CAST) except for these DuckDB constructs, each in one helper here: ``date_diff`` (:func:`days_between`,
+:func:`seconds_between`; Spark ``datediff`` / ``unix_timestamp``), ``string_agg(DISTINCT … ORDER BY …)``
+(:func:`sorted_set`; Spark ``array_join(array_sort(collect_set(…)))``), ``hash(…) %`` (:func:`fingerprint`;
+Spark ``pmod(hash(…), n)``), ``CREATE TEMP TABLE`` (:class:`Staged`, :func:`encounter_summary`; Spark
+cached temp views) and ``information_schema.tables`` (which optional tables exist; Spark
+``spark.catalog.tableExists``).
 
 >>> yuan(123456), yuan(-5), yuan(0)
 ('1234.56元', '-0.05元', '0.00元')
@@ -137,17 +146,12 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     """A query's result as a Polars frame (through Arrow); whole-number sums (HUGEINT) as Int64."""
     out = con.sql(sql).pl()
     assert isinstance(out, pl.DataFrame)
-    wide = {
-        c: pl.Int64
+    wide = [
+        c
         for c, t in out.schema.items()
         if t == pl.Int128 or (isinstance(t, pl.Decimal) and (t.scale or 0) == 0)
-    }
-    return out.cast(wide, strict=True) if wide else out
-
-
-def squash(score: pl.Expr) -> pl.Expr:
-    """A non-negative evidence sum mapped into [0, 1): s / (1 + s)."""
-    return score / (1.0 + score)
+    ]
+    return out.with_columns(pl.col(c).cast(pl.Int64, strict=True) for c in wide) if wide else out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,11 +179,6 @@ def sorted_set(expr: str) -> str:
     """The distinct values of ``expr`` in a group as one sorted, comma-separated string.
     Spark: ``array_join(array_sort(collect_set(expr)), ',')``."""
     return f"string_agg(DISTINCT {expr}, ',' ORDER BY {expr})"
-
-
-def date_minus_days(d: str, n: str) -> str:
-    """Date ``d`` minus ``n`` days (an integer expression). Spark: ``date_sub(d, n)``."""
-    return f"(CAST({d} AS DATE) - CAST({n} AS INTEGER))"
 
 
 class Staged:
@@ -210,11 +209,6 @@ class Staged:
     def __exit__(self, *exc: object) -> None:
         for n in reversed(self.names):
             self.con.execute(f"DROP TABLE IF EXISTS {n}")
-
-
-def numbers(n: int) -> str:
-    """A table of the integers 0 … n−1 in a column ``k``. Spark: ``SELECT id AS k FROM range(0, n)``."""
-    return f"(SELECT CAST(range AS INTEGER) AS k FROM range(0, {int(n)}))"
 
 
 ENCOUNTER_SUMMARY = "__yb_encounter_fees"

@@ -182,7 +182,9 @@ def features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                 / (pl.col("peer_enc") - pl.col("encounters")).clip(lower_bound=1)
             ).alias("ref"),
         )
-        .with_columns((pl.col("share") / pl.max_horizontal(pl.col("ref"), pl.lit(RATE_FLOOR))).alias("intensity"))
+        .with_columns(
+            (pl.col("share") / pl.max_horizontal(pl.col("ref"), pl.lit(RATE_FLOOR))).alias("intensity")
+        )
         .filter(pl.col("share") >= MIN_DRUG_SHARE)
         .sort(["doctor", "intensity"], descending=[False, True])
         .unique("doctor", keep="first")
@@ -227,7 +229,9 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             if z < Z_FLAG:
                 continue
             if f == "amount_per_encounter":
-                parts.append(f"{name}{yuan(round(d[f]))}（同组中位数{yuan(round(d['m_' + f]))}，稳健z={z:.1f}）")
+                parts.append(
+                    f"{name}{yuan(round(d[f]))}（同组中位数{yuan(round(d['m_' + f]))}，稳健z={z:.1f}）"
+                )
             else:
                 parts.append(f"{name}{d[f]:.2f}（同组中位数{d['m_' + f]:.2f}，稳健z={z:.1f}）")
         if d["intensity"] >= MIN_INTENSITY:

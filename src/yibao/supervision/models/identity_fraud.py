@@ -169,19 +169,21 @@ BURST_MEMBERS = "__yb_burst_members"
 
 
 def burst_members(con: duckdb.DuckDBPyConnection) -> str:
-    """The encounters of card bursts (temporary table, built once per connection): shared with M-DOCTOR."""
+    """The encounters of card bursts — chains of ≥ BURST_CARDS cards with one drug on every encounter —
+    as a temporary table built once per connection (M-DOCTOR leaves them out of its statistics)."""
     exists = con.execute(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [BURST_MEMBERS]
     ).fetchall()
     if not exists[0][0]:
         with Staged(con, "ident") as st:
             chains = st.table("chains", chains_sql())
-            con.execute(f"CREATE TEMP TABLE {BURST_MEMBERS} AS {members_sql(chains)}")
+            members = st.table("members", members_sql(chains))
+            con.execute(f"CREATE TEMP TABLE {BURST_MEMBERS} AS {_common_drug(members)}")
     return BURST_MEMBERS
 
 
-def _bursts(members: str, summary: str) -> str:
-    """Burst members with the drug every encounter of the burst carries."""
+def _common_drug(members: str) -> str:
+    """Chain members of the chains whose every encounter carries one same drug, with that drug."""
     return f"""
 WITH drugs AS (
     SELECT m.doctor, m.chain, f.med_list_codg, COUNT(DISTINCT m.mdtrt_id) AS n
@@ -198,12 +200,17 @@ common AS (
     FROM drugs d JOIN sizes s ON s.doctor = d.doctor AND s.chain = d.chain
     WHERE d.n = s.encounters GROUP BY d.doctor, d.chain
 )
-SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.doctor, m.t, s.cards, s.t0, s.t1, c.drug, COALESCE(a.amt, 0) AS amt
+SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.doctor, m.t, s.cards, s.t0, s.t1, c.drug
 FROM {members} m
 JOIN sizes s ON s.doctor = m.doctor AND s.chain = m.chain
 JOIN common c ON c.doctor = m.doctor AND c.chain = m.chain
-LEFT JOIN {summary} a ON a.mdtrt_id = m.mdtrt_id
-ORDER BY m.doctor, m.t
+"""
+
+
+def _bursts(bursts: str, summary: str) -> str:
+    return f"""
+SELECT b.*, COALESCE(a.amt, 0) AS amt FROM {bursts} b LEFT JOIN {summary} a ON a.mdtrt_id = b.mdtrt_id
+ORDER BY b.doctor, b.t
 """
 
 

@@ -125,6 +125,7 @@ from yibao.synth.fraud._base import (
     Where,
     digest_seed,
     encounter_view,
+    forget_views,
     labels_frame,
 )
 from yibao.synth.fraud.check import check_labels
@@ -260,6 +261,7 @@ def inject(
             persons_taken.update(p for p in labels.get_column("psn_no").to_list() if p)
         lines_taken.update(s for s in labels.get_column("feedetl_sn").to_list() if s)
     out = pending.apply(out)
+    forget_views()
     for t in CARE_TABLES:
         out[t] = out[t].select(list(original[t])).cast(original[t])
     return out, pl.concat([labels_frame(), *frames], how="vertical")

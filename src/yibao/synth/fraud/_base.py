@@ -349,6 +349,11 @@ class Context:
 _VIEWS: dict[str, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = {}
 
 
+def forget_views() -> None:
+    """Drop the cached views (they hold the last chunk's frames)."""
+    _VIEWS.clear()
+
+
 def encounters(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
     """mdtrt_d with the institution's type, coarse level, beds and admdvs, the visit kind and the
     length of stay in days; without the encounters an earlier pattern took.
@@ -434,24 +439,26 @@ class Where:
         self.fee = fee.get_column("fixmedins_code").replace_strict(self.index, default=None, return_dtype=pl.UInt32)
         self.trace = trace.get_column("fixmedins_code").replace_strict(self.index, default=None, return_dtype=pl.UInt32)
 
-    def rows(self, table: pl.DataFrame, column: pl.Series, institutions: Iterable[str]) -> pl.DataFrame:
+    def rows(
+        self, table: pl.DataFrame, column: pl.Series, institutions: Iterable[str], where: pl.Expr | None = None
+    ) -> pl.DataFrame:
         wanted = [self.index[c] for c in institutions if c in self.index]
         head = table.slice(0, column.len())
-        return head.filter(column.is_in(wanted))
+        mine = pl.col("__where").is_in(wanted)
+        return head.with_columns(column.alias("__where")).filter(mine if where is None else mine & where).drop("__where")
 
 
-def _lines_of(tables: Tables, ctx: Context, institutions: Iterable[str]) -> pl.DataFrame:
+def _lines_of(tables: Tables, ctx: Context, institutions: Iterable[str], where: pl.Expr | None = None) -> pl.DataFrame:
     if ctx.where is not None:
-        return ctx.where.rows(tables["fee_list_d"], ctx.where.fee, institutions)
-    return tables["fee_list_d"].filter(pl.col("fixmedins_code").is_in(list(institutions)))
+        return ctx.where.rows(tables["fee_list_d"], ctx.where.fee, institutions, where)
+    cond = pl.col("fixmedins_code").is_in(list(institutions))
+    return tables["fee_list_d"].filter(cond if where is None else cond & where)
 
 
 def lines_at(tables: Tables, ctx: Context, where: pl.Expr | None = None) -> pl.DataFrame:
     """The fee lines at the pattern's bad institutions (and matching ``where``), without the
     encounters and lines earlier patterns took."""
-    out = _lines_of(tables, ctx, ctx.institutions)
-    if where is not None:
-        out = out.filter(where)
+    out = _lines_of(tables, ctx, ctx.institutions, where)
     if ctx.taken and out.height:
         out = out.filter(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
     if ctx.taken_lines and out.height:
@@ -994,7 +1001,8 @@ def build_visit(
             continue
         price = (pric or {}).get(code) or ctx.prices.price(code, lv)
         sn, cs = rows.line(
-            mdtrt_id=mid, psn_no=psn_no, fixmedins_code=inst, med_list_codg=code, when=when + timedelta(minutes=2),
+            mdtrt_id=mid, psn_no=psn_no, fixmedins_code=inst, med_list_codg=code,
+            when=when if visit_of(med_type) == "pharmacy" else when + timedelta(minutes=2),
             cnt=cnt, pric=price, doctor=doctor, dept=dept, prd_days=days,
         )  # fmt: skip
         lines.append(sn)

@@ -80,6 +80,8 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             & (pl.col("endtime").dt.date() <= date(ctx.year, 12, 31) - timedelta(days=10))
         )
         .pipe(lambda e: with_next_begin(tables, e))
+        .join(tables["psn_info_b"].select("psn_no", "death_date"), on="psn_no", how="left", maintain_order="left")
+        .filter(pl.col("death_date").is_null() | (pl.col("death_date") > (pl.col("endtime") + pl.duration(days=10)).dt.date()))
         .filter(pl.col("next_begin").is_null() | (pl.col("next_begin") > pl.col("endtime") + pl.duration(days=10)))
         .unique(subset="psn_no", keep="first", maintain_order=True)
         .sort("mdtrt_id")

@@ -95,6 +95,11 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             & (pl.col("endtime").dt.date() <= last_day)
         )
         .pipe(lambda e: with_next_begin(tables, e))
+        .join(tables["psn_info_b"].select("psn_no", "death_date"), on="psn_no", how="left", maintain_order="left")
+        .filter(
+            pl.col("death_date").is_null()
+            | (pl.col("death_date") > (pl.col("endtime") + pl.duration(days=_MAX_SHIFT + 2)).dt.date())
+        )
         .filter(
             pl.col("next_begin").is_null()
             | (pl.col("next_begin") > pl.col("endtime") + pl.duration(days=_MAX_SHIFT + 2))
