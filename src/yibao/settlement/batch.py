@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -383,12 +384,11 @@ def _fee_lines(columns: tuple[list[Any], ...], start: int, end: int) -> tuple[Fe
     sn, code, pric, cnt, amt, days = (c[start:end] for c in columns)
     none = repeat(None)
     return tuple(
-        _tuple_new(FeeLine, t)
-        for t in zip(sn, code, pric, cnt, amt, none, none, none, none, days, strict=False)
+        map(_new_fee_line, zip(sn, code, pric, cnt, amt, none, none, none, none, days, strict=False))
     )
 
 
-_tuple_new = tuple.__new__
+_new_fee_line = partial(tuple.__new__, FeeLine)
 
 
 def _balance(data: _Data, psn_no: str, on: date, spent: dict[str, int]) -> int:
