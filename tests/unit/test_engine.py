@@ -6,10 +6,9 @@ price cap themselves, so no catalogue is needed except where the catalogue is th
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import doctest
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest

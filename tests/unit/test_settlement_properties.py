@@ -13,10 +13,9 @@ Caps are read from the policy (``policy.param(name).at(date, **dims)``), never h
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings, target

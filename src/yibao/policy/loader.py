@@ -25,8 +25,8 @@ True
 
 from __future__ import annotations
 
-import itertools
 import bisect
+import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -443,9 +443,8 @@ class Where:
         self, table: pl.DataFrame, column: pl.Series, institutions: Iterable[str], where: pl.Expr | None = None
     ) -> pl.DataFrame:
         wanted = [self.index[c] for c in institutions if c in self.index]
-        head = table.slice(0, column.len())
-        mine = pl.col("__where").is_in(wanted)
-        return head.with_columns(column.alias("__where")).filter(mine if where is None else mine & where).drop("__where")
+        out = table.slice(0, column.len()).filter(column.is_in(wanted))
+        return out if where is None else out.filter(where)
 
 
 def _lines_of(tables: Tables, ctx: Context, institutions: Iterable[str], where: pl.Expr | None = None) -> pl.DataFrame:
