@@ -5,6 +5,8 @@
   HTML summary skipped) on 2 DuckDB threads with a 5 GB memory limit — target ≤ 60 s;
 - audit_cpu_seconds: the CPU time of that audit (all threads; on an idle 2-core machine the wall time
   is between half of it and all of it — the figure to read when the machine is shared);
+- audit_models_cpu_seconds / audit_rules_cpu_seconds: that CPU time split between the models and the
+  rules of the library;
 - audit_slowest_cpu: the rules and models that took the most CPU;
 - audit_peak_rss_mb: peak resident memory of the process that ran it (a child process, so building
   the dataset does not count) — target < 6 GB;
@@ -137,6 +139,9 @@ def _child(folder: str, out: str) -> None:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({
         "audit_seconds": round(seconds, 2),
+        "audit_cpu_seconds": round(result.cpu_seconds, 2),
+        "audit_models_cpu_seconds": round(sum(c.cpu_seconds for c in result.checks if c.source == "model"), 2),
+        "audit_rules_cpu_seconds": round(sum(c.cpu_seconds for c in result.checks if c.source == "rule"), 2),
         "audit_peak_rss_mb": round(peak_kb / 1024),
         "audit_findings": result.findings,
         "audit_checks_ran": sum(1 for c in result.checks if c.status == "ran"),
