@@ -44,7 +44,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole demo into ``out`` and return where the report is."""
     from yibao.drg.dataset import pay_dataset
-    from yibao.drg.tables import TablesError, load_tables
+    from yibao.drg.tables import TablesError, TablesMissing, load_tables
     from yibao.stats.bulletin import bulletin_section, dashboard_section, write_bulletin
     from yibao.supervision.audit import audit
     from yibao.supervision.report import write_audit_report
@@ -67,7 +67,7 @@ def run_demo(
     with _step(result, "DRG 分组与点数法付费", "CHS-DRG 1.1 grouping, weights, points, clearing"):
         try:
             load_tables()
-        except TablesError as e:
+        except (TablesError, TablesMissing) as e:
             drg_missing = f"未找到 CHS-DRG 1.1 分组表，未进行 DRG 付费：{e}"
         else:
             drg = pay_dataset(dataset, out, progress=say)

@@ -160,3 +160,37 @@ def test_the_command_names_a_missing_dataset(tmp_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["audit", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "no such dataset folder" in result.output
+
+
+def test_csv_tables_are_read_exactly(dataset: Path, tmp_path: Path) -> None:
+    fee = read_table(dataset, "fee_list_d").head(500)
+    text = fee.with_columns(
+        (pl.col("det_item_fee_sumamt") // 100).cast(pl.String)
+        + "."
+        + (pl.col("det_item_fee_sumamt") % 100).cast(pl.String).str.zfill(2),
+        (pl.col("cnt") // 10_000).cast(pl.String)
+        + "."
+        + (pl.col("cnt") % 10_000).cast(pl.String).str.zfill(4),
+        (pl.col("pric") // 1_000_000).cast(pl.String)
+        + "."
+        + (pl.col("pric") % 1_000_000).cast(pl.String).str.zfill(6),
+    )
+    text.write_csv(tmp_path / "fee_list_d.csv")
+    con = connect(threads=1)
+    reg = register_dataset(con, tmp_path)
+    assert reg.columns["fee_list_d"] == tuple(fee.columns)
+    got = con.execute(
+        "SELECT SUM(det_item_fee_sumamt), SUM(cnt), SUM(pric), COUNT(*) FROM fee_list_d"
+    ).fetchall()[0]
+    assert got == (fee["det_item_fee_sumamt"].sum(), fee["cnt"].sum(), fee["pric"].sum(), 500)
+
+
+def test_a_full_audit_runs_every_post_event_rule_and_model(dataset: Path, tmp_path: Path) -> None:
+    from yibao.supervision.library import load_library
+
+    post = [r.id for r in load_library().for_stage("事后")]
+    result = audit(dataset, tmp_path, report=False)
+    ran = [c.id for c in result.checks]
+    assert ran == [*post, *MODEL_IDS]
+    assert not result.failed, [(c.id, c.reason) for c in result.failed]
+    assert all(c.reason.startswith("data absent") for c in result.skipped)

@@ -9,7 +9,7 @@ import pytest
 
 from yibao.dataset.io import read_table
 from yibao.drg.dataset import cases_from_dataset, pay_dataset
-from yibao.drg.tables import TablesError, load_tables
+from yibao.drg.tables import TablesError, TablesMissing, load_tables
 from yibao.synth.generate import synthesize
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         load_tables()
-    except TablesError as e:
+    except (TablesError, TablesMissing) as e:
         pytest.skip(f"CHS-DRG tables absent: {e}")
     out = tmp_path_factory.mktemp("ds")
     synthesize(persons=1500, seed=3, out=out, workers=1)

@@ -396,6 +396,9 @@ def _rule_attr(rule: Any, name: str, default: Any = "") -> Any:
 
 
 def _is_post_event(rule: Any) -> bool:
+    """An enabled rule run after the event (事后); a rule that names no stage counts as one."""
+    if _rule_attr(rule, "enabled", True) is False:
+        return False
     stage = _rule_attr(rule, "stage", None) or _rule_attr(rule, "stages", None)
     if stage is None:
         return True
