@@ -106,6 +106,7 @@ def figures(
         "synth_fee_lines": manifest["counts"].get("fee_list_d", 0),
         "synth_generate_s": round(generate_s, 2),
         "synth_settle_s": timings.get("settle_s"),
+        "settle_year_encounters_per_s": (manifest.get("settlement") or {}).get("encounters_per_s"),
         "synth_total_s": round(total, 2),
         "synth_peak_rss_mb": round(mem.peak_kb / 1024),
     }

@@ -199,6 +199,15 @@ def test_a_chemotherapy_cycle_is_not_a_split(con: duckdb.DuckDBPyConnection, reg
     assert run(con, region, split_admission).height == 0
 
 
+def test_a_chemotherapy_stay_readmitted_within_days_is_a_split(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
+    p = region.person()
+    a = region.stay(p, "H1", T0, 4, ["Z51.100", "C18.700"])
+    b = region.stay(p, "H1", T0 + timedelta(days=7), 3, ["Z51.100", "C18.700"])
+    assert set(run(con, region, split_admission)["mdtrt_id"]) == {a, b}
+
+
 def test_staged_surgery_is_not_a_split(con: duckdb.DuckDBPyConnection, region: Region) -> None:
     p = region.person()
     a = region.stay(p, "H1", T0, 2, ["H25.900"])

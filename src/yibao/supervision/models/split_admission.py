@@ -9,8 +9,10 @@ least ``CARRIED_OVER`` (0.75, the 相似诊断 sub-score of the municipal 分解
 readmission (a relapse, a complication, a new emergency) is coded afresh. Planned sequences are
 excluded by what the record says, not by the gap:
 
-* a planned-cycle diagnosis on either stay: Z51 (chemotherapy / radiotherapy sessions), Z49 (dialysis),
-  Z47/Z48 (planned follow-up care after surgery);
+* a planned repeat-care diagnosis on either stay: Z49 (dialysis), Z47/Z48 (planned aftercare), and
+  Z51 (chemotherapy / radiotherapy sessions) when the readmission comes at least ``MIN_CYCLE_DAYS`` (14)
+  after the discharge — a cycle later; a chemotherapy stay "readmitted" three days after its discharge
+  is a stay cut in two like any other;
 * staged surgery: both stays carry an operation (the second eye, the second knee);
 * an emergency readmission (med_type 22 外伤住院 / 24 急诊转住院) coded afresh — an emergency whose
   record is the previous stay's copied is flagged like any other.
@@ -57,8 +59,13 @@ from yibao.supervision.models._common import (
 
 WINDOW_DAYS = 15
 """The national readmission window (15-day readmission rate, supervision.md §4.2)."""
-PLANNED_DX = ("Z51", "Z49", "Z47", "Z48")
-"""ICD-10 categories of planned repeat care: chemo/radiotherapy, dialysis, planned aftercare."""
+PLANNED_DX = ("Z49", "Z47", "Z48")
+"""ICD-10 categories of planned repeat care at any interval: dialysis, planned aftercare."""
+CYCLE_DX = ("Z51",)
+"""Chemotherapy / radiotherapy sessions: planned when the readmission comes a cycle later."""
+MIN_CYCLE_DAYS = 14
+"""The shortest interval between inpatient chemotherapy cycles (q14d regimens; q21d and q28d are the
+common ones): a Z51 readmission sooner than this is no new cycle but a stay cut short."""
 EMERGENCY = ("22", "24")
 """Trauma and emergency admissions (kept as evidence: flagged only when the record is carried over)."""
 CARRIED_OVER = 0.75
@@ -69,6 +76,7 @@ def _kept() -> str:
     """Readmission pairs that meet the rule and are not planned."""
     inpatient = sql_list(INPATIENT_MED_TYPES)
     planned = sql_list(PLANNED_DX)
+    cycle = sql_list(CYCLE_DX)
     not_elective = sql_list(EMERGENCY)
     gap = days_between("p.prev_end", "p.begntime")
     return f"""
@@ -93,11 +101,16 @@ pairs AS (
       AND {gap} <= {WINDOW_DAYS}
       AND SUBSTR(p.dx, 1, 3) = SUBSTR(p.prev_dx, 1, 3)
       AND SUBSTR(p.dx, 1, 3) NOT IN {planned}
+      AND NOT (SUBSTR(p.dx, 1, 3) IN {cycle} AND {gap} >= {MIN_CYCLE_DAYS})
 ),
 involved AS (SELECT mdtrt_id FROM pairs UNION SELECT prev_id FROM pairs),
 planned AS (
     SELECT DISTINCT d.mdtrt_id FROM setl_list_diag_d d JOIN involved i ON i.mdtrt_id = d.mdtrt_id
     WHERE SUBSTR(d.diag_code, 1, 3) IN {planned}
+),
+cycles AS (
+    SELECT DISTINCT d.mdtrt_id FROM setl_list_diag_d d JOIN involved i ON i.mdtrt_id = d.mdtrt_id
+    WHERE SUBSTR(d.diag_code, 1, 3) IN {cycle}
 ),
 operated AS (
     SELECT DISTINCT o.mdtrt_id FROM setl_list_oprn_d o JOIN involved i ON i.mdtrt_id = o.mdtrt_id
@@ -117,12 +130,15 @@ SELECT p.*, CAST(COALESCE(s.n, 0) AS DOUBLE) / GREATEST(COALESCE(na.n, 0) + COAL
 FROM pairs p
 LEFT JOIN planned a ON a.mdtrt_id = p.mdtrt_id
 LEFT JOIN planned b ON b.mdtrt_id = p.prev_id
+LEFT JOIN cycles ca ON ca.mdtrt_id = p.mdtrt_id
+LEFT JOIN cycles cb ON cb.mdtrt_id = p.prev_id
 LEFT JOIN operated c ON c.mdtrt_id = p.mdtrt_id
 LEFT JOIN operated d ON d.mdtrt_id = p.prev_id
 LEFT JOIN shared s ON s.mdtrt_id = p.mdtrt_id
 LEFT JOIN dx_n na ON na.mdtrt_id = p.mdtrt_id
 LEFT JOIN dx_n nb ON nb.mdtrt_id = p.prev_id
 WHERE a.mdtrt_id IS NULL AND b.mdtrt_id IS NULL AND (c.mdtrt_id IS NULL OR d.mdtrt_id IS NULL)
+  AND NOT ((ca.mdtrt_id IS NOT NULL OR cb.mdtrt_id IS NOT NULL) AND p.gap_days >= {MIN_CYCLE_DAYS})
   AND CAST(COALESCE(s.n, 0) AS DOUBLE) / GREATEST(COALESCE(na.n, 0) + COALESCE(nb.n, 0) - COALESCE(s.n, 0), 1)
       >= {CARRIED_OVER}
 """
