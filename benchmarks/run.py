@@ -41,7 +41,7 @@ def _bills(
 ) -> list[tuple[Encounter, Person, date]]:
     """Bills drawn from the catalogue's items (payable ones, so restrictions do not dominate)."""
     rng = random.Random(seed)
-    items = [i for i in catalog.items() if i.restriction.is_empty]
+    items = [i for i in catalog.items() if i.restriction.is_empty and i.enddate is None]
     persons = [
         Person("310", "1101", 40, "1", None, acct_balance=150000),
         Person("310", "1201", 70, "2", None, acct_balance=300000),

@@ -50,3 +50,33 @@ def pair_sql(cols: Columns, rule: Any, relation: str) -> str:
               OR (p.scope = 'same_day' AND CAST(a.t AS DATE) = CAST(b.t AS DATE))
               OR (p.scope = 'same_time' AND a.t = b.t))
     """
+
+
+def pair_batch(con: Any, rule: Any, kb: KnowledgeBase, relation: str, reason: str) -> Any:
+    """The batch form shared by the item-pair rules: lines billed beside their partner in ``relation``.
+
+    ``reason`` ends the sentence after "…已收取「partner」（code，line）", e.g. "，两者互斥不得同时收取".
+    """
+    import polars as pl
+
+    from yibao.supervision.rules._sql import finish, line_who, run
+
+    kb.register(con, "pairs", "items")
+    cols = Columns(con)
+    sql = f"""
+        WITH x AS ({pair_sql(cols, rule, relation)})
+        SELECT x.feedetl_sn, x.mdtrt_id, x.psn_no, x.fixmedins_code, x.doctor, x.code, it.name, x.t, x.with_sn,
+               x.with_code, w.name AS with_name, x.scope, x.amt AS vola_amt, x.cnt, x.pric
+        FROM x JOIN yb_kb_items it ON it.code = x.code JOIN yb_kb_items w ON w.code = x.with_code
+    """
+    rows = run(con, sql)
+    cont = pl.format("{}，{}已收取「{}」（{}，{}）" + reason.replace("{", "{{").replace("}", "}}"),
+                     line_who(), pl.col("scope").replace(SCOPE_NAMES), pl.col("with_name"), pl.col("with_code"),
+                     pl.col("with_sn"))  # fmt: skip
+    return finish(
+        rows,
+        rule,
+        cont=cont,
+        key=["feedetl_sn"],
+        evidence=["code", "name", "t", "with_sn", "with_code", "scope", "cnt", "pric"],
+    )

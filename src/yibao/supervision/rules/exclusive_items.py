@@ -1,4 +1,4 @@
-# ruff: noqa: S608 - SQL is built from the validated knowledge base and rule parameters, never from user input
+
 """重复收费 — 互斥项目 (exclusive_items): two items that exclude each other billed within one scope.
 
 The knowledge base's ``exclusive`` pairs: within the scope only one of item_a / item_b may be billed
@@ -24,8 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, line_finding
-from yibao.supervision.rules._pairs import SCOPE_NAMES, by_b, pair_sql, partner
-from yibao.supervision.rules._sql import Columns, finish, line_who, run
+from yibao.supervision.rules._pairs import SCOPE_NAMES, by_b, pair_batch, partner
 
 RELATION = "exclusive"
 
@@ -57,21 +56,4 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
 
 def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rule.params_of(Params)
-    kb.register(con, "pairs", "items")
-    cols = Columns(con)
-    sql = f"""
-        WITH x AS ({pair_sql(cols, rule, RELATION)})
-        SELECT x.feedetl_sn, x.mdtrt_id, x.psn_no, x.fixmedins_code, x.doctor, x.code, it.name, x.t, x.with_sn,
-               x.with_code, w.name AS with_name, x.scope, x.amt AS vola_amt, x.cnt, x.pric
-        FROM x JOIN yb_kb_items it ON it.code = x.code JOIN yb_kb_items w ON w.code = x.with_code
-    """
-    rows = run(con, sql)
-    cont = pl.format("{}，{}已收取「{}」（{}，{}），两者互斥不得同时收取", line_who(), pl.col("scope").replace(SCOPE_NAMES),
-                     pl.col("with_name"), pl.col("with_code"), pl.col("with_sn"))  # fmt: skip
-    return finish(
-        rows,
-        rule,
-        cont=cont,
-        key=["feedetl_sn"],
-        evidence=["code", "name", "t", "with_sn", "with_code", "scope", "cnt", "pric"],
-    )
+    return pair_batch(con, rule, kb, RELATION, "，两者互斥不得同时收取")  # type: ignore[no-any-return]
