@@ -426,12 +426,12 @@ def settle_year(
     workers: int = 2,
     catalog: Catalog | None = None,
     progress: Progress | None = None,
-    part_encounters: int = 300_000,
+    part_encounters: int = 400_000,
 ) -> YearResult:
     """Replay the dataset's encounters through the engine and write ``setl_d.parquet`` beside them.
 
-    The households are split into parts of about ``part_encounters`` encounters (at least one per
-    worker); each part is settled in a spawned worker process that holds only that part, so memory is
+    The households are split into parts of at most about ``part_encounters`` encounters, a multiple of
+    the number of workers; each part is settled in a spawned worker process that holds only that part, so memory is
     bounded whatever the size of the region.
     """
     folder = Path(dataset)
@@ -441,7 +441,8 @@ def settle_year(
     frames = _read(folder)
     total = frames["mdtrt_d"].height
     year = _year(frames["mdtrt_d"])
-    parts = max(1, workers, -(-total // part_encounters))
+    rounds = max(1, -(-total // (max(1, workers) * part_encounters)))
+    parts = max(1, workers) * rounds  # a multiple of the workers, so no worker idles in the last round
     failures: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix=".settle-", dir=folder) as tmp:
         tasks: list[_Task] = []
