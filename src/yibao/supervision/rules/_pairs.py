@@ -80,3 +80,18 @@ def pair_batch(con: Any, rule: Any, kb: KnowledgeBase, relation: str, reason: st
         key=["feedetl_sn"],
         evidence=["code", "name", "t", "with_sn", "with_code", "scope", "cnt", "pric"],
     )
+
+
+def pair_online(enc: Encounter, rule: Any, idx: dict[str, tuple[Pair, ...]], reason: str) -> list[Any]:
+    """The online form shared by the item-pair rules: the first partner of each line in its scope."""
+    from yibao.supervision.rules._base import line_finding
+
+    out = []
+    for line in enc.lines:
+        for pair in idx.get(line.code, ()):
+            other = partner(enc, line, pair)
+            if other is not None:
+                why = f"，{SCOPE_NAMES[pair.scope]}已收取「{other.name}」（{other.code}）{reason}"
+                out.append(line_finding(rule, enc, line, line.sumamt, why, related=[other]))
+                break
+    return out

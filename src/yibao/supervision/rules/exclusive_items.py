@@ -1,4 +1,3 @@
-
 """重复收费 — 互斥项目 (exclusive_items): two items that exclude each other billed within one scope.
 
 The knowledge base's ``exclusive`` pairs: within the scope only one of item_a / item_b may be billed
@@ -23,9 +22,10 @@ from pydantic import BaseModel, ConfigDict
 
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
-from yibao.supervision.rules._base import Encounter, Prepared, line_finding
-from yibao.supervision.rules._pairs import SCOPE_NAMES, by_b, pair_batch, partner
+from yibao.supervision.rules._base import Encounter, Prepared
+from yibao.supervision.rules._pairs import by_b, pair_batch, pair_online
 
+REASON = "，两者互斥不得同时收取"
 RELATION = "exclusive"
 
 
@@ -41,19 +41,9 @@ def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     idx, _kb = prep.data
-    out = []
-    for line in enc.lines:
-        for pair in idx.get(line.code, ()):
-            other = partner(enc, line, pair)
-            if other is not None:
-                reason = (
-                    f"，{SCOPE_NAMES[pair.scope]}已收取「{other.name}」（{other.code}），两者互斥不得同时收取"
-                )
-                out.append(line_finding(rule, enc, line, line.sumamt, reason, related=[other]))
-                break
-    return out
+    return pair_online(enc, rule, idx, REASON)
 
 
 def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rule.params_of(Params)
-    return pair_batch(con, rule, kb, RELATION, "，两者互斥不得同时收取")  # type: ignore[no-any-return]
+    return pair_batch(con, rule, kb, RELATION, REASON)  # type: ignore[no-any-return]

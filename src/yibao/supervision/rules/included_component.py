@@ -1,4 +1,3 @@
-
 """重复收费 — 项目内涵 (included_component): a component billed next to the package that includes it.
 
 The knowledge base's ``includes`` pairs say item_a's 项目内涵 includes item_b within a scope (same time,
@@ -23,9 +22,10 @@ from pydantic import BaseModel, ConfigDict
 
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
-from yibao.supervision.rules._base import Encounter, Prepared, line_finding
-from yibao.supervision.rules._pairs import SCOPE_NAMES, by_b, pair_batch, partner
+from yibao.supervision.rules._base import Encounter, Prepared
+from yibao.supervision.rules._pairs import by_b, pair_batch, pair_online
 
+REASON = "，其项目内涵已包含本项目"
 RELATION = "includes"
 
 
@@ -41,17 +41,9 @@ def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     idx, _kb = prep.data
-    out = []
-    for line in enc.lines:
-        for pair in idx.get(line.code, ()):
-            other = partner(enc, line, pair)
-            if other is not None:
-                reason = f"，{SCOPE_NAMES[pair.scope]}已收取「{other.name}」（{other.code}），其项目内涵已包含本项目"
-                out.append(line_finding(rule, enc, line, line.sumamt, reason, related=[other]))
-                break
-    return out
+    return pair_online(enc, rule, idx, REASON)
 
 
 def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rule.params_of(Params)
-    return pair_batch(con, rule, kb, RELATION, "，其项目内涵已包含本项目")  # type: ignore[no-any-return]
+    return pair_batch(con, rule, kb, RELATION, REASON)  # type: ignore[no-any-return]
