@@ -200,13 +200,22 @@ def inject(
     book = _price_book(tables, catalog, year)
     serials = Serials.injected(chunk)
     staff = Staffing(tables)
-    kinds = tables["mdtrt_d"].select(pl.col("med_type").replace_strict(VISIT, default="").alias("k")).group_by("k").len()
+    kinds = (
+        tables["mdtrt_d"]
+        .select(pl.col("med_type").replace_strict(VISIT, default="").alias("k"))
+        .group_by("k")
+        .len()
+    )
     volume = {str(k): int(n) for k, n in kinds.iter_rows()}
     volume["all"] = tables["mdtrt_d"].height
     busy = Busy(tables["mdtrt_d"], tables["psn_info_b"])
     view = encounter_view(tables["mdtrt_d"], tables["fixmedins_b"])
     pending = Pending()
-    where_is = Where(tables["fee_list_d"], tables["drug_trac_d"], tables["fixmedins_b"].get_column("fixmedins_code").to_list())
+    where_is = Where(
+        tables["fee_list_d"],
+        tables["drug_trac_d"],
+        tables["fixmedins_b"].get_column("fixmedins_code").to_list(),
+    )
     original = {t: tables[t].schema for t in CARE_TABLES}
     out = dict(tables)
     frames: list[pl.DataFrame] = []
@@ -327,7 +336,9 @@ def _bad_institutions(inst: pl.DataFrame, rate: float, seed: int) -> dict[str, l
     return out
 
 
-def _assign(rng: np.random.Generator, bad: dict[str, list[str]], settings: tuple[str, ...]) -> tuple[str, ...]:
+def _assign(
+    rng: np.random.Generator, bad: dict[str, list[str]], settings: tuple[str, ...]
+) -> tuple[str, ...]:
     """The bad institutions one pattern acts in: about 60% of the bad ones of its kinds, at least one each."""
     chosen: list[str] = []
     for kind in settings:
@@ -360,7 +371,14 @@ def _bad_doctors(tables: Tables, rate: float, seed: int) -> tuple[str, ...]:
 def _price_book(tables: Tables, catalog: Catalog, year: int) -> PriceBook:
     inst = tables["fixmedins_b"].select(
         "fixmedins_code",
-        pl.col("hosp_lv").fill_null("").map_elements(lambda v: coarse_hosp_lv(v or None), return_dtype=pl.String).alias("lv"),
+        pl.col("hosp_lv")
+        .fill_null("")
+        .map_elements(lambda v: coarse_hosp_lv(v or None), return_dtype=pl.String)
+        .alias("lv"),
     )
-    priced = tables["fee_list_d"].select("med_list_codg", "pric", "fixmedins_code").join(inst, on="fixmedins_code", how="left", maintain_order="left")
+    priced = (
+        tables["fee_list_d"]
+        .select("med_list_codg", "pric", "fixmedins_code")
+        .join(inst, on="fixmedins_code", how="left", maintain_order="left")
+    )
     return PriceBook(priced.select("med_list_codg", "pric", pl.col("lv").fill_null("1")), catalog, year)

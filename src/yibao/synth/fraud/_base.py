@@ -118,7 +118,9 @@ def params_json(params: Params) -> str:
     >>> params_json({"b": 0.123456, "a": [date(2024, 1, 2)]})
     '{"a":["2024-01-02"],"b":0.1235}'
     """
-    return json.dumps(_rounded(params), default=_plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        _rounded(params), default=_plain, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +140,12 @@ class PriceBook:
     (35000000, 35000000, None)
     """
 
-    DEFAULT: ClassVar[Mapping[str, int]] = {"drug": 30 * YUAN, "herb": 2 * YUAN, "service": 20 * YUAN, "consumable": 10 * YUAN}
+    DEFAULT: ClassVar[Mapping[str, int]] = {
+        "drug": 30 * YUAN,
+        "herb": 2 * YUAN,
+        "service": 20 * YUAN,
+        "consumable": 10 * YUAN,
+    }
 
     def __init__(self, priced: pl.DataFrame, catalog: Catalog, year: int) -> None:
         self.catalog = catalog
@@ -217,7 +224,9 @@ class Serials:
     @classmethod
     def injected(cls, chunk: int) -> Serials:
         if not 0 <= chunk < CLEAN_CHUNKS:
-            raise ValueError(f"chunk {chunk} is outside 0–{CLEAN_CHUNKS - 1}: traceability serials would overflow")
+            raise ValueError(
+                f"chunk {chunk} is outside 0–{CLEAN_CHUNKS - 1}: traceability serials would overflow"
+            )
         return cls(RESERVED_SERIAL_START + chunk * INJECTED_PER_CHUNK, INJECTED_PER_CHUNK)
 
     @classmethod
@@ -302,7 +311,9 @@ class Context:
             raise ValueError("the context has no staffing")
         return self.staff
 
-    def calendar(self, tables: Tables, psn_nos: Iterable[str] = (), *, ignore: Iterable[str] = ()) -> Calendar:
+    def calendar(
+        self, tables: Tables, psn_nos: Iterable[str] = (), *, ignore: Iterable[str] = ()
+    ) -> Calendar:
         """A calendar of the chunk's persons (from the index when there is one, else from ``tables``)."""
         if self.busy is not None:
             return Calendar(self.busy, ignore=ignore)
@@ -331,7 +342,14 @@ class Context:
         return max(FEW_CASES, round(self.rate * weight * self.volume.get(kind, 0)))
 
     def cases(
-        self, eligible: int, share: float, *, kind: str = "all", weight: float = 1.0, least: int = 1, most: int | None = None
+        self,
+        eligible: int,
+        share: float,
+        *,
+        kind: str = "all",
+        weight: float = 1.0,
+        least: int = 1,
+        most: int | None = None,
     ) -> int:
         """How many of ``eligible`` candidates to use: ``share`` of them, at least ``least`` (if any), at
         most :meth:`cap` of ``kind`` and ``most`` (default :data:`MOST_PER_INSTITUTION` per institution)."""
@@ -404,7 +422,9 @@ def persons(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
             (
                 pl.lit(mid.year)
                 - pl.col("brdy").dt.year()
-                - ((pl.col("brdy").dt.month() * 100 + pl.col("brdy").dt.day()) > mid.month * 100 + mid.day).cast(pl.Int32)
+                - (
+                    (pl.col("brdy").dt.month() * 100 + pl.col("brdy").dt.day()) > mid.month * 100 + mid.day
+                ).cast(pl.Int32)
             ).alias("age")
         )
         _VIEWS[key] = (raw, raw, p)
@@ -416,7 +436,9 @@ def persons(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
 def with_next_begin(tables: Tables, enc: pl.DataFrame) -> pl.DataFrame:
     """``enc`` with ``next_begin``: when the person's next encounter (of any kind) begins, null if none
     (computed over the encounters of ``enc``'s persons only)."""
-    mine = tables["mdtrt_d"].join(enc.select("psn_no").unique(), on="psn_no", how="semi", maintain_order="left")
+    mine = tables["mdtrt_d"].join(
+        enc.select("psn_no").unique(), on="psn_no", how="semi", maintain_order="left"
+    )
     nxt = (
         mine.select("mdtrt_id", "psn_no", "begntime")
         .sort("psn_no", "begntime", "mdtrt_id")
@@ -436,18 +458,28 @@ class Where:
 
     def __init__(self, fee: pl.DataFrame, trace: pl.DataFrame, institutions: Iterable[str]) -> None:
         self.index = {c: i for i, c in enumerate(sorted(set(institutions)))}
-        self.fee = fee.get_column("fixmedins_code").replace_strict(self.index, default=None, return_dtype=pl.UInt32)
-        self.trace = trace.get_column("fixmedins_code").replace_strict(self.index, default=None, return_dtype=pl.UInt32)
+        self.fee = fee.get_column("fixmedins_code").replace_strict(
+            self.index, default=None, return_dtype=pl.UInt32
+        )
+        self.trace = trace.get_column("fixmedins_code").replace_strict(
+            self.index, default=None, return_dtype=pl.UInt32
+        )
 
     def rows(
-        self, table: pl.DataFrame, column: pl.Series, institutions: Iterable[str], where: pl.Expr | None = None
+        self,
+        table: pl.DataFrame,
+        column: pl.Series,
+        institutions: Iterable[str],
+        where: pl.Expr | None = None,
     ) -> pl.DataFrame:
         wanted = [self.index[c] for c in institutions if c in self.index]
         out = table.slice(0, column.len()).filter(column.is_in(wanted))
         return out if where is None else out.filter(where)
 
 
-def _lines_of(tables: Tables, ctx: Context, institutions: Iterable[str], where: pl.Expr | None = None) -> pl.DataFrame:
+def _lines_of(
+    tables: Tables, ctx: Context, institutions: Iterable[str], where: pl.Expr | None = None
+) -> pl.DataFrame:
     if ctx.where is not None:
         return ctx.where.rows(tables["fee_list_d"], ctx.where.fee, institutions, where)
     cond = pl.col("fixmedins_code").is_in(list(institutions))
@@ -489,6 +521,11 @@ def rows_by(frame: pl.DataFrame, key: str) -> dict[Any, list[dict[str, Any]]]:
     return out
 
 
+def by_encounter(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The rows of ``frame`` by mdtrt_id (one small frame per encounter)."""
+    return {key[0]: part for key, part in frame.partition_by("mdtrt_id", as_dict=True).items()}
+
+
 def lines_of(tables: Tables, mdtrt_ids: Iterable[str]) -> pl.DataFrame:
     ids = list(mdtrt_ids)
     return tables["fee_list_d"].filter(pl.col("mdtrt_id").is_in(ids))
@@ -497,13 +534,10 @@ def lines_of(tables: Tables, mdtrt_ids: Iterable[str]) -> pl.DataFrame:
 def next_stay_gap(enc: pl.DataFrame) -> pl.DataFrame:
     """Per encounter, the free time around it within the person's encounters: ``prev_end`` (end of the
     person's previous encounter) and ``next_begin`` (begin of the next), null when there is none."""
-    return (
-        enc.sort("psn_no", "begntime", "mdtrt_id")
-        .with_columns(
-            pl.col("endtime").shift(1).over("psn_no").alias("prev_end"),
-            pl.col("begntime").shift(-1).over("psn_no").alias("next_begin"),
-            pl.col("endtime").cum_max().over("psn_no").shift(1).over("psn_no").alias("prev_end_max"),
-        )
+    return enc.sort("psn_no", "begntime", "mdtrt_id").with_columns(
+        pl.col("endtime").shift(1).over("psn_no").alias("prev_end"),
+        pl.col("begntime").shift(-1).over("psn_no").alias("next_begin"),
+        pl.col("endtime").cum_max().over("psn_no").shift(1).over("psn_no").alias("prev_end_max"),
     )
 
 
@@ -529,7 +563,9 @@ def depts(tables: Tables) -> dict[str, list[tuple[str, str]]]:
     d = tables.get("dept_b")
     if d is None:
         return out
-    for inst, dept, caty in d.select("fixmedins_code", "dept_codg", "caty").sort("fixmedins_code", "dept_codg").iter_rows():
+    for inst, dept, caty in (
+        d.select("fixmedins_code", "dept_codg", "caty").sort("fixmedins_code", "dept_codg").iter_rows()
+    ):
         out.setdefault(inst, []).append((dept, caty))
     return out
 
@@ -618,7 +654,13 @@ class Rows:
 
     def diag(self, mdtrt_id: str, code: str, name: str, *, main: bool) -> None:
         self.rows["setl_list_diag_d"].append(
-            {"mdtrt_id": mdtrt_id, "diag_type": "1", "maindiag_flag": "1" if main else "0", "diag_code": code, "diag_name": name}
+            {
+                "mdtrt_id": mdtrt_id,
+                "diag_type": "1",
+                "maindiag_flag": "1" if main else "0",
+                "diag_code": code,
+                "diag_name": name,
+            }
         )
 
     def diagnoses(self, mdtrt_id: str, dx: Sequence[tuple[str, str]]) -> None:
@@ -627,7 +669,13 @@ class Rows:
 
     def oprn(self, mdtrt_id: str, code: str, name: str, on: date, *, main: bool) -> None:
         self.rows["setl_list_oprn_d"].append(
-            {"mdtrt_id": mdtrt_id, "oprn_code": code, "oprn_name": name, "main_oprn_flag": "1" if main else "0", "oprn_date": on}
+            {
+                "mdtrt_id": mdtrt_id,
+                "oprn_code": code,
+                "oprn_name": name,
+                "main_oprn_flag": "1" if main else "0",
+                "oprn_date": on,
+            }
         )
 
     def line(
@@ -681,7 +729,9 @@ class Rows:
                 made.append(code)
         return sn, made
 
-    def copy_line(self, row: Mapping[str, Any], *, codes_: bool = True, **overrides: Any) -> tuple[str, list[str]]:
+    def copy_line(
+        self, row: Mapping[str, Any], *, codes_: bool = True, **overrides: Any
+    ) -> tuple[str, list[str]]:
         """A new line like ``row`` (a fee_list_d row as a dict) with ``overrides``; new id, new trace codes."""
         r = {**row, **overrides}
         return self.line(
@@ -775,8 +825,12 @@ def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) ->
         return df
     keys = [key] if isinstance(key, str) else list(key)
     cols = [c for c in changes.columns if c not in keys]
-    changes = changes.unique(subset=keys, keep="last", maintain_order=True).cast({c: df.schema[c] for c in changes.columns})
-    hits = df.select(pl.arg_where(pl.col(keys[0]).is_in(changes.get_column(keys[0]).unique().implode()))).to_series()
+    changes = changes.unique(subset=keys, keep="last", maintain_order=True).cast(
+        {c: df.schema[c] for c in changes.columns}
+    )
+    hits = df.select(
+        pl.arg_where(pl.col(keys[0]).is_in(changes.get_column(keys[0]).unique().implode()))
+    ).to_series()
     if hits.len() == 0:
         return df
     where = (
@@ -820,7 +874,9 @@ class Pending:
         return out
 
 
-def defer(ctx: Context, tables: Tables, table: str, changes: pl.DataFrame, key: str | Sequence[str]) -> Tables:
+def defer(
+    ctx: Context, tables: Tables, table: str, changes: pl.DataFrame, key: str | Sequence[str]
+) -> Tables:
     """Record ``changes`` to ``table`` in ``ctx.pending`` (or apply them now when there is none)."""
     if changes.height == 0:
         return tables
@@ -900,8 +956,12 @@ def labels_frame(rows: Sequence[Mapping[str, str]] = ()) -> pl.DataFrame:
     return pl.DataFrame(list(rows), schema=schema)
 
 
-def context_line(gend: str, age: int, lv: str, med_type: str, dx: Sequence[str], days: int | None = None) -> LineContext:
-    return LineContext(gend=gend, age=age, hosp_lv=lv, visit=visit_of(med_type), diagnoses=tuple(dx), days_supply=days)
+def context_line(
+    gend: str, age: int, lv: str, med_type: str, dx: Sequence[str], days: int | None = None
+) -> LineContext:
+    return LineContext(
+        gend=gend, age=age, hosp_lv=lv, visit=visit_of(med_type), diagnoses=tuple(dx), days_supply=days
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -926,7 +986,9 @@ class Staffing:
         ms = tables.get("medstaff_b")
         if ms is not None:
             for code, typ, inst, dept in (
-                ms.select("staff_codg", "staff_type", "fixmedins_code", "dept_codg").sort("staff_codg").iter_rows()
+                ms.select("staff_codg", "staff_type", "fixmedins_code", "dept_codg")
+                .sort("staff_codg")
+                .iter_rows()
             ):
                 if typ == "1":
                     self.doctors.setdefault(inst, []).append((code, dept, _caty(caty.get((inst, dept), ""))))
@@ -1062,7 +1124,9 @@ def build_stay(
         item_of[sn] = code
 
     day0 = begin.date()
-    for i, code in enumerate(daily):  # bed, nursing, ward round: one line of ``days`` units, as care bills them
+    for i, code in enumerate(
+        daily
+    ):  # bed, nursing, ward round: one line of ``days`` units, as care bills them
         add(code, begin + timedelta(minutes=5 + i), cnt=UNIT * max(days, 1))
     for d in range(days):
         day = day0 + timedelta(days=d)
@@ -1074,7 +1138,13 @@ def build_stay(
     for code, d, cnt in extra:
         add(code, max(at_time(day0 + timedelta(days=d), 14), begin + timedelta(minutes=45)), cnt=cnt)
     for code, name, d in oprn:
-        rows.oprn(mid, code, name, day0 + timedelta(days=d), main=not any(r["mdtrt_id"] == mid for r in rows.rows["setl_list_oprn_d"]))
+        rows.oprn(
+            mid,
+            code,
+            name,
+            day0 + timedelta(days=d),
+            main=not any(r["mdtrt_id"] == mid for r in rows.rows["setl_list_oprn_d"]),
+        )
     return Built(mid, tuple(lines), tuple(made), per, item_of)
 
 
@@ -1174,8 +1244,10 @@ class Calendar:
         *,
         ignore: Iterable[str] = (),
     ) -> None:
-        self._index = source if isinstance(source, Busy) else Busy(
-            source.filter(pl.col("psn_no").is_in(list(psn_nos))), people
+        self._index = (
+            source
+            if isinstance(source, Busy)
+            else Busy(source.filter(pl.col("psn_no").is_in(list(psn_nos))), people)
         )
         self._ignore = frozenset(ignore)
         self._booked: dict[str, list[tuple[int, int]]] = {}
@@ -1222,14 +1294,21 @@ def candidates(
 
 def wards(tables: Tables, *, min_lv: str = "1", among: Iterable[str] | None = None) -> list[tuple[str, str]]:
     """Hospitals with beds (fixmedins_code, coarse level) at or above ``min_lv``, sorted."""
-    inst = tables["fixmedins_b"].filter((pl.col("fixmedins_type") == "1") & (pl.col("bed_cnt").fill_null(0) > 0))
+    inst = tables["fixmedins_b"].filter(
+        (pl.col("fixmedins_type") == "1") & (pl.col("bed_cnt").fill_null(0) > 0)
+    )
     if among is not None:
         inst = inst.filter(pl.col("fixmedins_code").is_in(list(among)))
-    out = [(c, codes.coarse_hosp_lv(lv or None)) for c, lv in inst.select("fixmedins_code", "hosp_lv").sort("fixmedins_code").iter_rows()]
+    out = [
+        (c, codes.coarse_hosp_lv(lv or None))
+        for c, lv in inst.select("fixmedins_code", "hosp_lv").sort("fixmedins_code").iter_rows()
+    ]
     return [(c, lv) for c, lv in out if lv >= min_lv]
 
 
-def institutions_of(tables: Tables, fixmedins_type: str, *, among: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+def institutions_of(
+    tables: Tables, fixmedins_type: str, *, among: Iterable[str] | None = None
+) -> list[tuple[str, str, str]]:
     """Institutions of a type as (fixmedins_code, coarse level, admdvs), sorted."""
     inst = tables["fixmedins_b"].filter(pl.col("fixmedins_type") == fixmedins_type)
     if among is not None:

@@ -241,7 +241,16 @@ SWAP_PAIRS: tuple[tuple[str, str], ...] = (
 )
 """(item done, dearer item billed) for 串换项目/耗材 (B超→彩超, 小换药→大换药 …)."""
 
-UNBUNDLE_ITEMS: tuple[str, ...] = (IV_DRIP, DRESS_M, NEBULISE, REHAB_EXERCISE, ACUPUNCTURE, SHORTWAVE, IM, OXYGEN)
+UNBUNDLE_ITEMS: tuple[str, ...] = (
+    IV_DRIP,
+    DRESS_M,
+    NEBULISE,
+    REHAB_EXERCISE,
+    ACUPUNCTURE,
+    SHORTWAVE,
+    IM,
+    OXYGEN,
+)
 """Per-time services that a 分解收费 bill splits into several lines."""
 
 CC_DIAGNOSES: tuple[str, ...] = ("J96.000", "N17.900", "E43.x00", "E87.102", "D62.x00", "I50.900", "J18.900")
@@ -259,7 +268,19 @@ CC_SUPPORT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """For a legitimately sicker case (hard negative of upcoding): the tests and treatment that support
 the added CC/MCC."""
 
-EXAM_BUNDLE: tuple[str, ...] = (CBC, URINE, ALT, BILIRUBIN, CREATININE, GLUCOSE, CHOLESTEROL, ECG, DR_CHEST, B_ULTRASOUND, CT)
+EXAM_BUNDLE: tuple[str, ...] = (
+    CBC,
+    URINE,
+    ALT,
+    BILIRUBIN,
+    CREATININE,
+    GLUCOSE,
+    CHOLESTEROL,
+    ECG,
+    DR_CHEST,
+    B_ULTRASOUND,
+    CT,
+)
 """The identical 体检式 bundle of a fabricated admission."""
 
 VAGUE_ADMISSION_DX: tuple[str, ...] = ("I67.800x003", "M54.502", "K29.500", "R51.x00")
@@ -300,7 +321,5 @@ OUT_OF_SCOPE_SWAPS: tuple[tuple[str, str], ...] = (
 )
 """(丙类 item sold, in-list item billed) for a pharmacy's 目录外 sales."""
 
-COSMETIC: tuple[tuple[str, str, str], ...] = (
-    ("L81.100", LASER_FRECKLE, SHORTWAVE),
-)
+COSMETIC: tuple[tuple[str, str, str], ...] = (("L81.100", LASER_FRECKLE, SHORTWAVE),)
 """(cosmetic diagnosis, 丙类 cosmetic service done, payable service billed)."""

@@ -74,8 +74,12 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     )
     fee = lines_for(tables, ctx, enc)
     lines_by = rows_by(fee, "mdtrt_id")
-    visits = rows_by(enc.filter(pl.col("mdtrt_id").is_in(list(lines_by))).sort("begntime", "mdtrt_id"), "psn_no")
-    diag = tables["setl_list_diag_d"].join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+    visits = rows_by(
+        enc.filter(pl.col("mdtrt_id").is_in(list(lines_by))).sort("begntime", "mdtrt_id"), "psn_no"
+    )
+    diag = tables["setl_list_diag_d"].join(
+        enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left"
+    )
     diag_by = rows_by(diag, "mdtrt_id")
     pharmacies = institutions_of(tables, "2", among=ctx.institutions) or institutions_of(tables, "2")
     staff = ctx.staffing
@@ -90,7 +94,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             if history:
                 row = history[int(rng.integers(len(history)))]
                 shift = datetime.combine(day, row["begntime"].time()) - row["begntime"]
-                mid = rows.copy_encounter(row, begntime=row["begntime"] + shift, endtime=row["endtime"] + shift)
+                mid = rows.copy_encounter(
+                    row, begntime=row["begntime"] + shift, endtime=row["endtime"] + shift
+                )
                 for d in diag_by.get(row["mdtrt_id"], []):
                     rows.diag(mid, d["diag_code"], d["diag_name"], main=d["maindiag_flag"] == "1")
                 for line in lines_by[row["mdtrt_id"]]:
@@ -115,7 +121,13 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 
 
 def _died_in_hospital(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, people: pl.DataFrame
+    rng: np.random.Generator,
+    tables: Tables,
+    ctx: Context,
+    rows: Rows,
+    lab: Labels,
+    staff: Staffing,
+    people: pl.DataFrame,
 ) -> None:
     hospitals = wards(tables)
     if not hospitals or people.height == 0:

@@ -65,7 +65,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     if bad:
         budget = max(5, ctx.persons)
         people = candidates(rng, tables, ctx, 2 * budget, min_age=20, max_age=70)
-        people = people.sort(pl.col("insutype") != "310", maintain_order=True)  # employees first: they have accounts
+        people = people.sort(
+            pl.col("insutype") != "310", maintain_order=True
+        )  # employees first: they have accounts
         cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
         pool = list(people.iter_rows(named=True))
         i = 0
@@ -80,7 +82,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             while i < len(pool) and len(group) < cards:
                 p = pool[i]
                 i += 1
-                if (p["death_date"] is None or p["death_date"] > start.date()) and cal.free(p["psn_no"], start.date(), start.date()):
+                if (p["death_date"] is None or p["death_date"] > start.date()) and cal.free(
+                    p["psn_no"], start.date(), start.date()
+                ):
                     group.append(p)
             if len(group) < 5:
                 break
@@ -108,7 +112,15 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     _drop_codes(rows, built.mdtrt_id)
                 cal.book(p["psn_no"], t.date(), t.date())
                 used.add(p["psn_no"])
-                lab.add(case, "1", params, mdtrt_id=built.mdtrt_id, psn_no=p["psn_no"], fixmedins_code=inst, doctor=pharmacist)
+                lab.add(
+                    case,
+                    "1",
+                    params,
+                    mdtrt_id=built.mdtrt_id,
+                    psn_no=p["psn_no"],
+                    fixmedins_code=inst,
+                    doctor=pharmacist,
+                )
                 t += timedelta(seconds=gap + int(rng.integers(-10, 11)))
             cards_total += len(group)
     n_neg = max(2, round(max(cards_total, 10) / 10 * rng.uniform(0.5, 1.5)))
@@ -122,7 +134,14 @@ def _drop_codes(rows: Rows, mdtrt_id: str) -> None:
 
 
 def _elderly_bulk(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int, used: set[str]
+    rng: np.random.Generator,
+    tables: Tables,
+    ctx: Context,
+    rows: Rows,
+    lab: Labels,
+    staff: Staffing,
+    n: int,
+    used: set[str],
 ) -> None:
     pharmacies = institutions_of(tables, "2")
     drugs = [(c, d) for c, d in k.CHRONIC_DRUGS if ctx.has(c)]
@@ -144,7 +163,9 @@ def _elderly_bulk(
         while placed < neighbours and i < len(pool):
             p = pool[i]
             i += 1
-            if (p["death_date"] is not None and p["death_date"] <= day) or not cal.free(p["psn_no"], day, day):
+            if (p["death_date"] is not None and p["death_date"] <= day) or not cal.free(
+                p["psn_no"], day, day
+            ):
                 continue
             code, _ = drugs[int(rng.integers(len(drugs)))]
             boxes = int(rng.integers(6, 13))
@@ -163,12 +184,21 @@ def _elderly_bulk(
 
 
 def _night_shift(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int, used: set[str]
+    rng: np.random.Generator,
+    tables: Tables,
+    ctx: Context,
+    rows: Rows,
+    lab: Labels,
+    staff: Staffing,
+    n: int,
+    used: set[str],
 ) -> None:
     pharmacies = institutions_of(tables, "2")
     if not pharmacies:
         return
-    people = candidates(rng, tables, ctx, 3 * n, min_age=20, max_age=55, where=~pl.col("psn_no").is_in(list(used)))
+    people = candidates(
+        rng, tables, ctx, 3 * n, min_age=20, max_age=55, where=~pl.col("psn_no").is_in(list(used))
+    )
     cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
@@ -176,7 +206,9 @@ def _night_shift(
             break
         day = date(ctx.year, 1, 2) + timedelta(days=int(rng.integers(0, 355)))
         t = at_time(day, 22, 0) + timedelta(minutes=int(rng.integers(0, 300)))
-        if (p["death_date"] is not None and p["death_date"] <= t.date()) or not cal.free(p["psn_no"], t.date(), t.date()):
+        if (p["death_date"] is not None and p["death_date"] <= t.date()) or not cal.free(
+            p["psn_no"], t.date(), t.date()
+        ):
             continue
         inst, lv, _ = pharmacies[int(rng.integers(len(pharmacies)))]
         basket = _NIGHT_SNACKS[int(rng.integers(len(_NIGHT_SNACKS)))]

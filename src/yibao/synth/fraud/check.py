@@ -22,7 +22,28 @@ import polars as pl
 from yibao.dataset.schema import TABLES
 
 VOCABULARY = frozenset(
-    ["split_admission", "ghost_bed", "fake_admission", "drug_resale", "drug_swap", "item_swap", "card_cashout", "duplicate_charge", "overprice", "unbundling", "overdispense", "gender_age", "indication", "frequency", "overlap_stay", "after_death", "identity_fraud", "doctor_outlier", "upcoding", "catalogue_scope"]
+    [
+        "split_admission",
+        "ghost_bed",
+        "fake_admission",
+        "drug_resale",
+        "drug_swap",
+        "item_swap",
+        "card_cashout",
+        "duplicate_charge",
+        "overprice",
+        "unbundling",
+        "overdispense",
+        "gender_age",
+        "indication",
+        "frequency",
+        "overlap_stay",
+        "after_death",
+        "identity_fraud",
+        "doctor_outlier",
+        "upcoding",
+        "catalogue_scope",
+    ]
 )
 """The pattern names of DESIGN.md §3.5."""
 
@@ -41,8 +62,12 @@ def check_labels(tables: dict[str, pl.DataFrame], labels: pl.DataFrame, *, limit
         return [f"labels lack columns {missing}"]
     report("empty case_id", labels.filter(pl.col("case_id").fill_null("") == ""), ["pattern"])
     report("label not 0/1", labels.filter(~pl.col("label").is_in(["0", "1"])), ["case_id", "label"])
-    report("unknown pattern", labels.filter(~pl.col("pattern").is_in(sorted(VOCABULARY))), ["case_id", "pattern"])
-    mixed = labels.group_by("case_id").agg(pl.col("pattern").n_unique().alias("p"), pl.col("label").n_unique().alias("l"))
+    report(
+        "unknown pattern", labels.filter(~pl.col("pattern").is_in(sorted(VOCABULARY))), ["case_id", "pattern"]
+    )
+    mixed = labels.group_by("case_id").agg(
+        pl.col("pattern").n_unique().alias("p"), pl.col("label").n_unique().alias("l")
+    )
     report("case mixing patterns or labels", mixed.filter((pl.col("p") > 1) | (pl.col("l") > 1)), ["case_id"])
     for name, table, key in (
         ("mdtrt_id", "mdtrt_d", "mdtrt_id"),
@@ -53,11 +78,20 @@ def check_labels(tables: dict[str, pl.DataFrame], labels: pl.DataFrame, *, limit
     ):
         named = labels.filter(pl.col(name).fill_null("") != "")
         known = tables[table].select(pl.col(key).alias(name)).unique()
-        report(f"{name} not in {table}", named.join(known, on=name, how="anti", maintain_order="left"), ["case_id", name])
+        report(
+            f"{name} not in {table}",
+            named.join(known, on=name, how="anti", maintain_order="left"),
+            ["case_id", name],
+        )
     fee = tables["fee_list_d"].select(
-        "feedetl_sn", pl.col("mdtrt_id").alias("f_m"), pl.col("psn_no").alias("f_p"), pl.col("fixmedins_code").alias("f_i")
+        "feedetl_sn",
+        pl.col("mdtrt_id").alias("f_m"),
+        pl.col("psn_no").alias("f_p"),
+        pl.col("fixmedins_code").alias("f_i"),
     )
-    lines = labels.filter(pl.col("feedetl_sn") != "").join(fee, on="feedetl_sn", how="inner", maintain_order="left")
+    lines = labels.filter(pl.col("feedetl_sn") != "").join(
+        fee, on="feedetl_sn", how="inner", maintain_order="left"
+    )
     report("fee line of another encounter", lines.filter((pl.col("mdtrt_id") != "") & (pl.col("mdtrt_id") != pl.col("f_m"))),
            ["case_id", "feedetl_sn", "mdtrt_id", "f_m"])  # fmt: skip
     report("fee line of another person", lines.filter((pl.col("psn_no") != "") & (pl.col("psn_no") != pl.col("f_p"))),
@@ -65,8 +99,12 @@ def check_labels(tables: dict[str, pl.DataFrame], labels: pl.DataFrame, *, limit
     report("fee line of another institution",
            lines.filter((pl.col("fixmedins_code") != "") & (pl.col("fixmedins_code") != pl.col("f_i"))),
            ["case_id", "feedetl_sn", "fixmedins_code", "f_i"])  # fmt: skip
-    enc = tables["mdtrt_d"].select("mdtrt_id", pl.col("psn_no").alias("m_p"), pl.col("fixmedins_code").alias("m_i"))
-    stays = labels.filter(pl.col("mdtrt_id") != "").join(enc, on="mdtrt_id", how="inner", maintain_order="left")
+    enc = tables["mdtrt_d"].select(
+        "mdtrt_id", pl.col("psn_no").alias("m_p"), pl.col("fixmedins_code").alias("m_i")
+    )
+    stays = labels.filter(pl.col("mdtrt_id") != "").join(
+        enc, on="mdtrt_id", how="inner", maintain_order="left"
+    )
     report("encounter of another person", stays.filter((pl.col("psn_no") != "") & (pl.col("psn_no") != pl.col("m_p"))),
            ["case_id", "mdtrt_id", "psn_no", "m_p"])  # fmt: skip
     report("encounter of another institution",

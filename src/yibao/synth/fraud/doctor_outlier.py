@@ -36,6 +36,7 @@ from yibao.synth.fraud._base import (
     Labels,
     Rows,
     Tables,
+    by_encounter,
     defer,
     encounters,
     fee_amount,
@@ -61,13 +62,19 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         & pl.col("kind").is_in(["outpatient", "chronic"])
         & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
     )
-    by_doc = {key[0]: part.sort("mdtrt_id") for key, part in enc.partition_by("atddr_no", as_dict=True).items()}
-    fee = tables["fee_list_d"].filter(pl.col("bilg_dr_codg").is_in(list(ctx.doctors))).join(
-        enc.select("mdtrt_id"), on="mdtrt_id", how="semi"
+    by_doc = {
+        key[0]: part.sort("mdtrt_id") for key, part in enc.partition_by("atddr_no", as_dict=True).items()
+    }
+    fee = (
+        tables["fee_list_d"]
+        .filter(pl.col("bilg_dr_codg").is_in(list(ctx.doctors)))
+        .join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi")
     )
-    lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
-    diag = tables["setl_list_diag_d"].join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
-    diag_by = {key[0]: part for key, part in diag.partition_by("mdtrt_id", as_dict=True).items()}
+    lines_by = by_encounter(fee)
+    diag = tables["setl_list_diag_d"].join(
+        enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left"
+    )
+    diag_by = by_encounter(diag)
     cal = ctx.calendar(tables, enc.get_column("psn_no").unique().to_list())
     fee_changes: list[dict[str, Any]] = []
     for doctor in sorted(by_doc):
@@ -104,7 +111,13 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     if item is None or item.list_type != "drug":
                         continue
                     cnt = r["cnt"] * factor
-                    fee_changes.append({"feedetl_sn": r["feedetl_sn"], "cnt": cnt, "det_item_fee_sumamt": fee_amount(r["pric"], cnt)})
+                    fee_changes.append(
+                        {
+                            "feedetl_sn": r["feedetl_sn"],
+                            "cnt": cnt,
+                            "det_item_fee_sumamt": fee_amount(r["pric"], cnt),
+                        }
+                    )
                     for _ in range(packages(cnt) - packages(r["cnt"])):
                         rows.trace(rows.trace_code(r["med_list_codg"]), r["feedetl_sn"], r["mdtrt_id"], r["med_list_codg"],
                                    r["fixmedins_code"], r["fee_ocur_time"])  # fmt: skip
@@ -121,12 +134,20 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 if day.year != ctx.year or not cal.free(e["psn_no"], day, day):
                     continue
                 mid = rows.copy_encounter(e, begntime=e["begntime"] + shift, endtime=e["endtime"] + shift)
-                for d in (diag_by[e["mdtrt_id"]].iter_rows(named=True) if e["mdtrt_id"] in diag_by else ()):
+                for d in diag_by[e["mdtrt_id"]].iter_rows(named=True) if e["mdtrt_id"] in diag_by else ():
                     rows.diag(mid, d["diag_code"], d["diag_name"], main=d["maindiag_flag"] == "1")
                 for r in lines_by[e["mdtrt_id"]].iter_rows(named=True):
                     rows.copy_line(r, mdtrt_id=mid, fee_ocur_time=r["fee_ocur_time"] + shift)
                 cal.book(e["psn_no"], day, day)
-                lab.add(case, "1", params, mdtrt_id=mid, psn_no=e["psn_no"], fixmedins_code=e["fixmedins_code"], doctor=doctor)
+                lab.add(
+                    case,
+                    "1",
+                    params,
+                    mdtrt_id=mid,
+                    psn_no=e["psn_no"],
+                    fixmedins_code=e["fixmedins_code"],
+                    doctor=doctor,
+                )
     out = dict(tables)
     if fee_changes:
         out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")

@@ -65,10 +65,16 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     sold = 0
     if n:
         enc = encounters(tables, ctx).filter(
-            pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"]) & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
+            pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
+            & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
         )
         sample = enc.filter(pl.col("begntime") < pl.datetime(ctx.year, 12, 1))
-        sample = sample[[int(i) for i in np.sort(rng.choice(sample.height, size=min(sample.height, 8 * n), replace=False))]]
+        sample = sample[
+            [
+                int(i)
+                for i in np.sort(rng.choice(sample.height, size=min(sample.height, 8 * n), replace=False))
+            ]
+        ]
         drug_lines = (
             lines_for(tables, ctx, sample)
             .filter(pl.col("rxno") != "")
@@ -123,7 +129,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                         break
                     buyer = buyer_rows[b]
                     b += 1
-                    t = at_time(when.date(), int(rng.integers(8, 21)), int(rng.integers(60)), int(rng.integers(60)))
+                    t = at_time(
+                        when.date(), int(rng.integers(8, 21)), int(rng.integers(60)), int(rng.integers(60))
+                    )
                     pharmacist = staff.pharmacist(rng, inst)
                     mid = rows.encounter(
                         psn_no=buyer["psn_no"], fixmedins_code=inst, med_type="41", begntime=t, endtime=t, diag=("", ""),
@@ -141,14 +149,26 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 if not placed:
                     continue
                 sold += 1
-                base = {"resales": len(placed), "other_region": placed[0][4] != _admdvs(all_pharmacies, origin)}
+                base = {
+                    "resales": len(placed),
+                    "other_region": placed[0][4] != _admdvs(all_pharmacies, origin),
+                }
                 for c, f in rows_first:
                     lab.add(case, "1", {**base, "role": "first_sale"}, mdtrt_id=f["mdtrt_id"], feedetl_sn=f["feedetl_sn"],
                             psn_no=seller, fixmedins_code=origin, drug_trac_codg=c)  # fmt: skip
                     for mid, line_sn, buyer_no, t, _ in placed:
                         lab.add(case, "1", {**base, "role": "resale", "delay_days": (t.date() - f["fee_ocur_time"].date()).days},
                                 mdtrt_id=mid, feedetl_sn=line_sn, psn_no=buyer_no, fixmedins_code=inst, drug_trac_codg=c)  # fmt: skip
-    _return_and_resale(rng, tables, ctx, rows, lab, staff, all_pharmacies, max(1, round(max(sold, 1) * rng.uniform(0.3, 0.8))))
+    _return_and_resale(
+        rng,
+        tables,
+        ctx,
+        rows,
+        lab,
+        staff,
+        all_pharmacies,
+        max(1, round(max(sold, 1) * rng.uniform(0.3, 0.8))),
+    )
     return rows.added(tables), lab.frame()
 
 
@@ -159,7 +179,12 @@ def _admdvs(pharmacies: list[tuple[str, str, str]], code: str) -> str:
     return ""
 
 
-_RESOLD = ("XC10AAZ046A001010179788", "XC08CAZ037A004010198715", "XA02BCH060A011010168513", "XB01ACF050A002010101715")
+_RESOLD = (
+    "XC10AAZ046A001010179788",
+    "XC08CAZ037A004010198715",
+    "XA02BCH060A011010168513",
+    "XB01ACF050A002010101715",
+)
 
 
 def _return_and_resale(
@@ -198,7 +223,11 @@ def _return_and_resale(
             return
         a, b = pair
         case = lab.case()
-        params = {"kind": "return_and_resale", "returned_after_days": (back - day).days, "resold_after_days": (again - back).days}
+        params = {
+            "kind": "return_and_resale",
+            "returned_after_days": (back - day).days,
+            "resold_after_days": (again - back).days,
+        }
         t1 = at_time(day, int(rng.integers(8, 20)), int(rng.integers(60)))
         ph = staff.pharmacist(rng, inst)
         m1 = rows.encounter(psn_no=a["psn_no"], fixmedins_code=inst, med_type="41", begntime=t1, endtime=t1, diag=("", ""),

@@ -56,12 +56,21 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     fee = lines_at(tables, ctx, pl.col("rxno") != "")
     if fee.height == 0:
         return tables, lab.frame()
-    drugs = [it for it in ctx.catalog.items() if it.list_type == "drug" and it.chrgitm_lv != "03" and it.in_force(ctx.prices.on)]
+    drugs = [
+        it
+        for it in ctx.catalog.items()
+        if it.list_type == "drug" and it.chrgitm_lv != "03" and it.in_force(ctx.prices.on)
+    ]
     by_group: dict[str, list[str]] = {}
     for it in drugs:
         if plain(it):
             by_group.setdefault(_group(it.med_list_codg), []).append(it.med_list_codg)
-    pairs = fee.group_by("fixmedins_code", "med_list_codg").len().filter(pl.col("len") >= 1).sort("fixmedins_code", "med_list_codg")
+    pairs = (
+        fee.group_by("fixmedins_code", "med_list_codg")
+        .len()
+        .filter(pl.col("len") >= 1)
+        .sort("fixmedins_code", "med_list_codg")
+    )
     fee_changes: list[dict[str, Any]] = []
     trace_changes: list[dict[str, Any]] = []
     picks: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
@@ -78,14 +87,21 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         for j in rng.permutation(len(options))[: int(rng.integers(1, 3))]:
             code, cheap, dear = options[int(j)]
             price, target = dear[int(rng.integers(len(dear)))]
-            lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort("feedetl_sn")
+            lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort(
+                "feedetl_sn"
+            )
             share = min(float(rng.uniform(0.05, 0.3)), MOST_PER_INSTITUTION / max(1, lines.height))
             room = ctx.cap(weight=0.3) - sum(len(p[2]) for p in picks)
             if room <= 0:
                 break
             k = min(room, max(1, int(rng.binomial(lines.height, share))))
             picked = lines[[int(i) for i in np.sort(rng.choice(lines.height, size=k, replace=False))]]
-            params = {"dispensed": code, "billed": target, "price_ratio": price / cheap if cheap else None, "share": share}
+            params = {
+                "dispensed": code,
+                "billed": target,
+                "price_ratio": price / cheap if cheap else None,
+                "share": share,
+            }
             picks.append((inst, params, list(picked.iter_rows(named=True))))
             item = ctx.item(target)
             for r in picks[-1][2]:
@@ -101,7 +117,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         for r in picked_rows:
             codes_ = [t["drug_trac_codg"] for t in trace_by.get(r["feedetl_sn"], [])]
             for c in codes_:
-                trace_changes.append({"drug_trac_codg": c, "feedetl_sn": r["feedetl_sn"], "med_list_codg": params["billed"]})
+                trace_changes.append(
+                    {"drug_trac_codg": c, "feedetl_sn": r["feedetl_sn"], "med_list_codg": params["billed"]}
+                )
             for c in codes_ or [""]:
                 lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
                         fixmedins_code=inst, drug_trac_codg=c, doctor=r["bilg_dr_codg"])  # fmt: skip

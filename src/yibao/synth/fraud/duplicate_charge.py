@@ -68,7 +68,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     return rows.added(tables), lab.frame()
 
 
-def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, used: set[str]) -> int:
+def _fraud(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, used: set[str]
+) -> int:
     pairs = [(a, b) for a, b in k.DUPLICATE_PAIRS if ctx.has(a, b)]
     fee = lines_at(
         tables, ctx,
@@ -84,9 +86,15 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     with_services = services.get_column("mdtrt_id").unique().sort()
     n_twice = ctx.cases(with_services.len(), share, weight=0.3)
     picked = set(with_services.sample(n_twice, seed=int(rng.integers(2**31))).to_list()) if n_twice else set()
-    one_each = services.filter(pl.col("mdtrt_id").is_in(list(picked))).sample(fraction=1.0, shuffle=True, seed=int(rng.integers(2**31)))
+    one_each = services.filter(pl.col("mdtrt_id").is_in(list(picked))).sample(
+        fraction=1.0, shuffle=True, seed=int(rng.integers(2**31))
+    )
     done = 0
-    for r in one_each.unique("mdtrt_id", keep="first", maintain_order=True).sort("feedetl_sn").iter_rows(named=True):
+    for r in (
+        one_each.unique("mdtrt_id", keep="first", maintain_order=True)
+        .sort("feedetl_sn")
+        .iter_rows(named=True)
+    ):
         sn, _ = rows.copy_line(r)
         case = lab.case()
         lab.add(case, "1", {"variant": "same_item_twice", "duplicate_of": r["feedetl_sn"]}, mdtrt_id=r["mdtrt_id"],
@@ -94,13 +102,21 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         used.add(r["mdtrt_id"])
         done += 1
     packages = (
-        fee.filter(pl.col("med_list_codg").is_in([a for a, _ in pairs]) & ~pl.col("mdtrt_id").is_in(list(used)))
+        fee.filter(
+            pl.col("med_list_codg").is_in([a for a, _ in pairs]) & ~pl.col("mdtrt_id").is_in(list(used))
+        )
         .sort("feedetl_sn")
         .unique("mdtrt_id", keep="first", maintain_order=True)
     )
     component_of = dict(pairs)
     n_comp = ctx.cases(packages.height, min(1.0, share * 3), weight=0.2)
-    for r in (packages[[int(i) for i in rng.choice(packages.height, size=n_comp, replace=False)]].iter_rows(named=True) if n_comp else ()):
+    for r in (
+        packages[[int(i) for i in rng.choice(packages.height, size=n_comp, replace=False)]].iter_rows(
+            named=True
+        )
+        if n_comp
+        else ()
+    ):
         comp = component_of[r["med_list_codg"]]
         sn, _ = rows.line(
             mdtrt_id=r["mdtrt_id"], psn_no=r["psn_no"], fixmedins_code=r["fixmedins_code"], med_list_codg=comp,
@@ -116,7 +132,9 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     return done
 
 
-def _bilateral(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int) -> None:
+def _bilateral(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int
+) -> None:
     hospitals = wards(tables, min_lv="2")
     if not hospitals or not ctx.has(k.KNEE_REPLACEMENT, k.KNEE_PROSTHESIS):
         return
@@ -130,7 +148,9 @@ def _bilateral(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Row
         nights = int(rng.integers(7, 12))
         a = date(ctx.year, 1, 5) + timedelta(days=int(rng.integers(0, 330)))
         b = a + timedelta(days=nights)
-        if (p["death_date"] is not None and p["death_date"] <= b) or not cal.free(p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)):
+        if (p["death_date"] is not None and p["death_date"] <= b) or not cal.free(
+            p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)
+        ):
             continue
         inst, lv = hospitals[int(rng.integers(len(hospitals)))]
         doctor, dept = staff.doctor(rng, inst, ("04",))
@@ -156,16 +176,25 @@ def _bilateral(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Row
 def _repeat_tests(
     rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int, used: set[str]
 ) -> None:
-    enc = encounters(tables, ctx).filter((pl.col("kind") == INPATIENT) & ~pl.col("mdtrt_id").is_in(list(used)))
+    enc = encounters(tables, ctx).filter(
+        (pl.col("kind") == INPATIENT) & ~pl.col("mdtrt_id").is_in(list(used))
+    )
     fee = (
         tables["fee_list_d"]
-        .filter(pl.col("med_list_codg").is_in([k.CBC, k.GLUCOSE, k.CRP, k.CREATININE]) & (pl.col("fee_ocur_time").dt.hour() < 14))
+        .filter(
+            pl.col("med_list_codg").is_in([k.CBC, k.GLUCOSE, k.CRP, k.CREATININE])
+            & (pl.col("fee_ocur_time").dt.hour() < 14)
+        )
         .join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
         .sort("feedetl_sn")
     )
     ends = dict(enc.select("mdtrt_id", "endtime").iter_rows())
     m = min(n, fee.height)
-    for r in (fee[[int(i) for i in rng.choice(fee.height, size=m, replace=False)]].iter_rows(named=True) if m else ()):
+    for r in (
+        fee[[int(i) for i in rng.choice(fee.height, size=m, replace=False)]].iter_rows(named=True)
+        if m
+        else ()
+    ):
         later = r["fee_ocur_time"] + timedelta(hours=int(rng.integers(6, 11)))
         if later.date() != r["fee_ocur_time"].date() or later > ends[r["mdtrt_id"]]:
             continue

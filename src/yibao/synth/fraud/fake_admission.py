@@ -82,13 +82,21 @@ def _workforce(rng: np.random.Generator, tables: Tables, ctx: Context, cohorts: 
         .filter((pl.col("emp_no").fill_null("") != "") & pl.col("age").is_between(20, 65))
         .select("psn_no", "emp_no", "insutype", "gend", "age", "death_date")
     )
-    sizes = staff_of.group_by("emp_no").len().filter(pl.col("len") >= 4).sort(["len", "emp_no"], descending=[True, False])
+    sizes = (
+        staff_of.group_by("emp_no")
+        .len()
+        .filter(pl.col("len") >= 4)
+        .sort(["len", "emp_no"], descending=[True, False])
+    )
     top = sizes.head(max(5, min(40, cohorts))).get_column("emp_no").to_list()
     by_emp: dict[str, list[dict[str, Any]]] = {}
     for e in top:
         members = staff_of.filter(pl.col("emp_no") == e).sort("psn_no")
         take = min(members.height, 60)
-        by_emp[e] = [members.row(int(i), named=True) for i in np.sort(rng.choice(members.height, size=take, replace=False))]
+        by_emp[e] = [
+            members.row(int(i), named=True)
+            for i in np.sort(rng.choice(members.height, size=take, replace=False))
+        ]
     everyone = [m["psn_no"] for ms in by_emp.values() for m in ms]
     return _Workforce(by_emp, ctx.calendar(tables, everyone))
 
@@ -135,7 +143,9 @@ def _cohort(
     case = lab.case()
     if fake:
         bundle = tuple(c for c in k.EXAM_BUNDLE if ctx.has(c))
-        dxs = [k.VAGUE_ADMISSION_DX[int(i)] for i in rng.choice(len(k.VAGUE_ADMISSION_DX), size=2, replace=False)]
+        dxs = [
+            k.VAGUE_ADMISSION_DX[int(i)] for i in rng.choice(len(k.VAGUE_ADMISSION_DX), size=2, replace=False)
+        ]
         nights = int(rng.integers(5, 11))
         params: dict[str, object] = {
             "emp_no": emp, "cohort": size, "week_start": week, "nights": nights, "bundle": list(bundle), "diagnoses": dxs,

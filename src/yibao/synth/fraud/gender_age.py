@@ -65,7 +65,10 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     who = persons(tables, ctx).select("psn_no", "gend", "brdy")
     enc = (
         encounters(tables, ctx)
-        .filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)) & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"]))
+        .filter(
+            pl.col("fixmedins_code").is_in(list(ctx.institutions))
+            & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"])
+        )
         .join(who, on="psn_no", how="inner", maintain_order="left")
         .sort("mdtrt_id")
     )
@@ -114,7 +117,9 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     return done
 
 
-def _exemptions(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int) -> None:
+def _exemptions(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int
+) -> None:
     hospitals = wards(tables, min_lv="2") or wards(tables)
     if not hospitals:
         return
@@ -136,7 +141,9 @@ def _exemptions(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Ro
             if done >= n:
                 break
             day = date(ctx.year, 1, 2) + timedelta(days=int(rng.integers(0, 355)))
-            if (p["death_date"] is not None and p["death_date"] <= day) or not cal.free(p["psn_no"], day, day):
+            if (p["death_date"] is not None and p["death_date"] <= day) or not cal.free(
+                p["psn_no"], day, day
+            ):
                 continue
             inst, lv = hospitals[int(rng.integers(len(hospitals)))]
             if kind == "male_breast_cancer":

@@ -41,6 +41,7 @@ from yibao.synth.fraud._base import (
     Tables,
     at_time,
     build_stay,
+    by_encounter,
     candidates,
     codes_of,
     defer,
@@ -69,7 +70,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     return rows.added(tables), lab.frame()
 
 
-def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels) -> tuple[Tables, int]:
+def _ghost(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels
+) -> tuple[Tables, int]:
     enc = encounters(tables, ctx)
     eligible = (
         enc.filter(
@@ -80,9 +83,19 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             & (pl.col("endtime").dt.date() <= date(ctx.year, 12, 31) - timedelta(days=10))
         )
         .pipe(lambda e: with_next_begin(tables, e))
-        .join(tables["psn_info_b"].select("psn_no", "death_date"), on="psn_no", how="left", maintain_order="left")
-        .filter(pl.col("death_date").is_null() | (pl.col("death_date") > (pl.col("endtime") + pl.duration(days=10)).dt.date()))
-        .filter(pl.col("next_begin").is_null() | (pl.col("next_begin") > pl.col("endtime") + pl.duration(days=10)))
+        .join(
+            tables["psn_info_b"].select("psn_no", "death_date"),
+            on="psn_no",
+            how="left",
+            maintain_order="left",
+        )
+        .filter(
+            pl.col("death_date").is_null()
+            | (pl.col("death_date") > (pl.col("endtime") + pl.duration(days=10)).dt.date())
+        )
+        .filter(
+            pl.col("next_begin").is_null() | (pl.col("next_begin") > pl.col("endtime") + pl.duration(days=10))
+        )
         .unique(subset="psn_no", keep="first", maintain_order=True)
         .sort("mdtrt_id")
     )
@@ -92,13 +105,12 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     chosen = eligible[[int(i) for i in rng.choice(eligible.height, size=n, replace=False)]]
     ids = chosen.get_column("mdtrt_id").to_list()
     fee = lines_for(tables, ctx, chosen)
-    lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
+    lines_by = by_encounter(fee)
     trace = codes_of(tables, ctx, fee)
-    trace_by = {key[0]: part for key, part in trace.partition_by("mdtrt_id", as_dict=True).items()}
-    others = (
-        enc.filter((pl.col("kind") == INPATIENT) & (pl.col("adm_bed") != "") & ~pl.col("mdtrt_id").is_in(ids))
-        .select("mdtrt_id", "fixmedins_code", "dept_codg", "adm_bed", "begntime", "endtime")
-    )
+    trace_by = by_encounter(trace)
+    others = enc.filter(
+        (pl.col("kind") == INPATIENT) & (pl.col("adm_bed") != "") & ~pl.col("mdtrt_id").is_in(ids)
+    ).select("mdtrt_id", "fixmedins_code", "dept_codg", "adm_bed", "begntime", "endtime")
     fee_changes: list[dict[str, Any]] = []
     trace_changes: list[dict[str, Any]] = []
     stay_changes: list[dict[str, Any]] = []
@@ -121,8 +133,13 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         if variant == "middle":
             for r in lines.iter_rows(named=True):
                 if (r["fee_ocur_time"].date() - day0).days > after:
-                    fee_changes.append({"feedetl_sn": r["feedetl_sn"], "fee_ocur_time": r["fee_ocur_time"] + timedelta(days=empty)})
-            for t in (trace_by[mid].iter_rows(named=True) if mid in trace_by else ()):
+                    fee_changes.append(
+                        {
+                            "feedetl_sn": r["feedetl_sn"],
+                            "fee_ocur_time": r["fee_ocur_time"] + timedelta(days=empty),
+                        }
+                    )
+            for t in trace_by[mid].iter_rows(named=True) if mid in trace_by else ():
                 if (t["sel_time"].date() - day0).days > after:
                     trace_changes.append(
                         {"drug_trac_codg": t["drug_trac_codg"], "feedetl_sn": t["feedetl_sn"],
@@ -174,7 +191,9 @@ def _ghost(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     return out, len(stay_changes)
 
 
-def _waiting_for_surgery(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int) -> None:
+def _waiting_for_surgery(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int
+) -> None:
     hospitals = wards(tables, min_lv="2")
     if not hospitals or not ctx.has(k.LAP_CHOLECYSTECTOMY):
         return
@@ -189,7 +208,9 @@ def _waiting_for_surgery(rng: np.random.Generator, tables: Tables, ctx: Context,
         nights = wait + int(rng.integers(3, 6))
         a = date(ctx.year, 1, 5) + timedelta(days=int(rng.integers(0, 330)))
         b = a + timedelta(days=nights)
-        if (p["death_date"] is not None and p["death_date"] <= b) or not cal.free(p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)):
+        if (p["death_date"] is not None and p["death_date"] <= b) or not cal.free(
+            p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)
+        ):
             continue
         inst, lv = one(rng, hospitals)
         doctor, dept = staff.doctor(rng, inst, ("04",))

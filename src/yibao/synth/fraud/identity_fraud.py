@@ -77,29 +77,40 @@ def _borrowed(rng: np.random.Generator, tables: Tables, ctx: Context, lab: Label
     who = persons(tables, ctx).select("psn_no", "gend", "age", "brdy", "insutype", "death_date")
     enc = (
         encounters(tables, ctx)
-        .filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)) & ~pl.col("psn_no").is_in(list(ctx.taken_persons)))
+        .filter(
+            pl.col("fixmedins_code").is_in(list(ctx.institutions))
+            & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
+        )
         .join(who.select("psn_no", "gend", "age"), on="psn_no", how="inner", maintain_order="left")
     )
     if enc.height == 0:
         return tables
     sex_items = {c: g for g, items in k.GENDER_ITEMS.items() for c in items}
     fee = lines_at(tables, ctx, pl.col("med_list_codg").is_in(list(sex_items)))
-    marked_sex = (
-        fee
-        .select("mdtrt_id", pl.col("med_list_codg").replace_strict(sex_items, default="").alias("sex"))
-        .unique("mdtrt_id", keep="first")
+    marked_sex = fee.select(
+        "mdtrt_id", pl.col("med_list_codg").replace_strict(sex_items, default="").alias("sex")
+    ).unique("mdtrt_id", keep="first")
+    diag = tables["setl_list_diag_d"].join(
+        enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left"
     )
-    diag = tables["setl_list_diag_d"].join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
     sex_dx: pl.Expr = pl.lit("")
     for g, prefixes in _SEX_DX.items():
         cond = pl.any_horizontal([pl.col("diag_code").str.starts_with(p) for p in prefixes])
         sex_dx = pl.when(cond).then(pl.lit(g)).otherwise(sex_dx)
-    dx_sex = diag.select("mdtrt_id", sex_dx.alias("sex")).filter(pl.col("sex") != "").unique("mdtrt_id", keep="first")
+    dx_sex = (
+        diag.select("mdtrt_id", sex_dx.alias("sex"))
+        .filter(pl.col("sex") != "")
+        .unique("mdtrt_id", keep="first")
+    )
     sexed = pl.concat([marked_sex, dx_sex]).unique("mdtrt_id", keep="first")
-    enc = enc.join(sexed, on="mdtrt_id", how="left", maintain_order="left").with_columns(pl.col("sex").fill_null(""))
+    enc = enc.join(sexed, on="mdtrt_id", how="left", maintain_order="left").with_columns(
+        pl.col("sex").fill_null("")
+    )
     sex_cases = enc.filter(pl.col("sex") != "").sort("mdtrt_id")
     child_cases = enc.filter((pl.col("age") < 12) & (pl.col("sex") == "")).sort("mdtrt_id")
-    adult_cases = enc.filter((pl.col("age") >= 30) & (pl.col("sex") == "") & (pl.col("kind") != "inpatient")).sort("mdtrt_id")
+    adult_cases = enc.filter(
+        (pl.col("age") >= 30) & (pl.col("sex") == "") & (pl.col("kind") != "inpatient")
+    ).sort("mdtrt_id")
     pool: list[tuple[str, dict[str, Any]]] = []
     for kind, frame in (("gend", sex_cases), ("age_child", child_cases), ("age_adult", adult_cases)):
         take = frame[[int(i) for i in rng.permutation(frame.height)[: 2 * n]]] if frame.height else frame
@@ -143,7 +154,9 @@ def _borrowed(rng: np.random.Generator, tables: Tables, ctx: Context, lab: Label
             continue
         used.update((holder["psn_no"], e["psn_no"]))
         cal.book(holder["psn_no"], day_a, day_b)
-        mdtrt_changes.append({"mdtrt_id": e["mdtrt_id"], "psn_no": holder["psn_no"], "insutype": holder["insutype"]})
+        mdtrt_changes.append(
+            {"mdtrt_id": e["mdtrt_id"], "psn_no": holder["psn_no"], "insutype": holder["insutype"]}
+        )
         moved[e["mdtrt_id"]] = holder["psn_no"]
         case = lab.case()
         contradiction = "gend" if kind == "gend" else "age"
@@ -169,7 +182,11 @@ def _bursts(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, 
     staff = tables.get("medstaff_b")
     if not ctx.doctors or staff is None:
         return
-    where = staff.filter(pl.col("staff_codg").is_in(list(ctx.doctors))).select("staff_codg", "fixmedins_code", "dept_codg").sort("staff_codg")
+    where = (
+        staff.filter(pl.col("staff_codg").is_in(list(ctx.doctors)))
+        .select("staff_codg", "fixmedins_code", "dept_codg")
+        .sort("staff_codg")
+    )
     inst_lv = levels(tables)
     drug = k.SEMAGLUTIDE if ctx.has(k.SEMAGLUTIDE) else k.ATORVASTATIN
     for doctor, inst, dept in where.iter_rows():
@@ -196,4 +213,12 @@ def _bursts(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, 
                 minutes=3,
             )  # fmt: skip
             cal.book(p["psn_no"], day, day)
-            lab.add(case, "1", params, mdtrt_id=built.mdtrt_id, psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)
+            lab.add(
+                case,
+                "1",
+                params,
+                mdtrt_id=built.mdtrt_id,
+                psn_no=p["psn_no"],
+                fixmedins_code=inst,
+                doctor=doctor,
+            )

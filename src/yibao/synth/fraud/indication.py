@@ -52,7 +52,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     if not ctx.institutions:
         return tables, lab.frame()
     enc = encounters(tables, ctx).filter(
-        pl.col("fixmedins_code").is_in(list(ctx.institutions)) & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"])
+        pl.col("fixmedins_code").is_in(list(ctx.institutions))
+        & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"])
     )
     share = float(rng.uniform(*SHARE))
     restricted = {
@@ -63,16 +64,27 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     drops = _drop(rng, tables, ctx, lab, enc, restricted, share)
     out = dict(tables)
     if drops:
-        gone_df = pl.DataFrame(list(drops.items()), schema={"mdtrt_id": pl.String, "diag_code": pl.String}, orient="row")
+        gone_df = pl.DataFrame(
+            list(drops.items()), schema={"mdtrt_id": pl.String, "diag_code": pl.String}, orient="row"
+        )
         out["setl_list_diag_d"] = (
             tables["setl_list_diag_d"]
-            .join(gone_df.with_columns(pl.lit(True).alias("__gone")), on=["mdtrt_id", "diag_code"], how="left", maintain_order="left")
+            .join(
+                gone_df.with_columns(pl.lit(True).alias("__gone")),
+                on=["mdtrt_id", "diag_code"],
+                how="left",
+                maintain_order="left",
+            )
             .filter(pl.col("__gone").is_null())
             .drop("__gone")
         )
     # add: a restricted drug on an encounter without any of its diagnoses
     drugs = [c for c in _ADDED if ctx.has(c)]
-    pool = enc.filter((pl.col("kind") != "inpatient") & ~pl.col("mdtrt_id").is_in(list(drops))).get_column("mdtrt_id").sort()
+    pool = (
+        enc.filter((pl.col("kind") != "inpatient") & ~pl.col("mdtrt_id").is_in(list(drops)))
+        .get_column("mdtrt_id")
+        .sort()
+    )
     n = ctx.cases(pool.len(), share, weight=0.2)
     if n and drugs:
         chosen = pool.gather(np.sort(rng.choice(pool.len(), size=n, replace=False))).to_list()
@@ -117,7 +129,9 @@ def _drop(
     if lines.height == 0:
         return {}
     prefixes = pl.DataFrame(
-        [(c, p) for c, ps in restricted.items() for p in ps], schema={"med_list_codg": pl.String, "prefix": pl.String}, orient="row"
+        [(c, p) for c, ps in restricted.items() for p in ps],
+        schema={"med_list_codg": pl.String, "prefix": pl.String},
+        orient="row",
     )
     ids = lines.get_column("mdtrt_id").unique().to_list()
     just = (

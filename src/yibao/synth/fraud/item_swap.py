@@ -53,7 +53,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     lv_of = levels(tables)
     fee = lines_at(tables, ctx, pl.col("med_list_codg").is_in(list(pairs)))
     changes: list[dict[str, Any]] = []
-    for (inst, cheap), lines in sorted(fee.partition_by("fixmedins_code", "med_list_codg", as_dict=True).items()):
+    for (inst, cheap), lines in sorted(
+        fee.partition_by("fixmedins_code", "med_list_codg", as_dict=True).items()
+    ):
         if rng.random() < 0.4:
             continue
         inst, cheap = str(inst), str(cheap)
@@ -69,7 +71,12 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             continue
         item = ctx.item(dear)
         case = lab.case()
-        params = {"done": cheap, "billed": dear, "share": share, "price_ratio": price / max(1, ctx.prices.price(cheap, lv))}
+        params = {
+            "done": cheap,
+            "billed": dear,
+            "share": share,
+            "price_ratio": price / max(1, ctx.prices.price(cheap, lv)),
+        }
         for r in picked.iter_rows(named=True):
             changes.append({
                 "feedetl_sn": r["feedetl_sn"], "med_list_codg": dear, "pric": price,

@@ -67,12 +67,15 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     return rows.added(tables), lab.frame()
 
 
-def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels) -> tuple[Tables, int]:
+def _fraud(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels
+) -> tuple[Tables, int]:
     fee = lines_at(tables, ctx, (pl.col("rxno") != "") & (pl.col("prd_days") > 0))
     if ctx.taken_persons and fee.height:
         fee = fee.filter(~pl.col("psn_no").is_in(list(ctx.taken_persons)))
     enc = encounters(tables, ctx).filter(
-        pl.col("fixmedins_code").is_in(list(ctx.institutions)) & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
+        pl.col("fixmedins_code").is_in(list(ctx.institutions))
+        & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
     )
     fee = fee.join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
     if fee.height == 0:
@@ -82,14 +85,25 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         for c in fee.get_column("med_list_codg").unique().to_list()
         if (it := ctx.item(c)) is not None and it.restriction.max_days_supply is not None
     }
-    limited = fee.filter(pl.col("med_list_codg").is_in(list(limits)) & (pl.col("prd_days") <= pl.col("med_list_codg").replace_strict(limits, default=0)))
-    longish = fee.filter((pl.col("prd_days") >= 14) & (pl.col("fee_ocur_time").dt.date() < date(ctx.year, 12, 1)))
+    limited = fee.filter(
+        pl.col("med_list_codg").is_in(list(limits))
+        & (pl.col("prd_days") <= pl.col("med_list_codg").replace_strict(limits, default=0))
+    )
+    longish = fee.filter(
+        (pl.col("prd_days") >= 14) & (pl.col("fee_ocur_time").dt.date() < date(ctx.year, 12, 1))
+    )
     share = float(rng.uniform(*SHARE))
     n_over = ctx.cases(limited.height, share, weight=0.3)
     n_early = ctx.cases(longish.height, share / 2, weight=0.2)
     fee_changes: list[dict[str, Any]] = []
     used: set[str] = set()
-    for r in (limited[[int(i) for i in rng.choice(limited.height, size=n_over, replace=False)]].iter_rows(named=True) if n_over else ()):
+    for r in (
+        limited[[int(i) for i in rng.choice(limited.height, size=n_over, replace=False)]].iter_rows(
+            named=True
+        )
+        if n_over
+        else ()
+    ):
         limit = int(limits[r["med_list_codg"]])
         factor = int(rng.integers(2, 4))
         days = limit * factor
@@ -111,11 +125,19 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         cal = ctx.calendar(tables, picked.get_column("psn_no").unique().to_list())
         kinds = dict(enc.select("mdtrt_id", "kind").iter_rows())
         src = enc.filter(pl.col("mdtrt_id").is_in(picked.get_column("mdtrt_id").to_list()))
-        src_by = {m: r for m, r in zip(src.get_column("mdtrt_id").to_list(), src.iter_rows(named=True), strict=True)}
+        src_by = {
+            m: r for m, r in zip(src.get_column("mdtrt_id").to_list(), src.iter_rows(named=True), strict=True)
+        }
         visit_fee = tables["fee_list_d"].filter(
-            pl.col("mdtrt_id").is_in(picked.get_column("mdtrt_id").to_list()) & (pl.col("med_chrgitm_type") == "02")
+            pl.col("mdtrt_id").is_in(picked.get_column("mdtrt_id").to_list())
+            & (pl.col("med_chrgitm_type") == "02")
         )
-        visit_by = {m: r for m, r in zip(visit_fee.get_column("mdtrt_id").to_list(), visit_fee.iter_rows(named=True), strict=True)}
+        visit_by = {
+            m: r
+            for m, r in zip(
+                visit_fee.get_column("mdtrt_id").to_list(), visit_fee.iter_rows(named=True), strict=True
+            )
+        }
         for r in picked.iter_rows(named=True):
             f = float(rng.uniform(0.2, 0.6))
             after = max(1, int(r["prd_days"] * f))
@@ -133,7 +155,12 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
                 rows.copy_line(v, mdtrt_id=mid, fee_ocur_time=v["fee_ocur_time"] + shift)
             cal.book(r["psn_no"], when.date(), when.date())
             case = lab.case()
-            params = {"variant": "early_refill", "prd_days": int(r["prd_days"]), "days_into_supply": after, "previous": r["feedetl_sn"]}
+            params = {
+                "variant": "early_refill",
+                "prd_days": int(r["prd_days"]),
+                "days_into_supply": after,
+                "previous": r["feedetl_sn"],
+            }
             lab.add(case, "1", params, mdtrt_id=mid, feedetl_sn=sn, psn_no=r["psn_no"], fixmedins_code=r["fixmedins_code"],
                     doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
@@ -142,7 +169,9 @@ def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     return out, len(fee_changes) + n_early
 
 
-def _long_prescriptions(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int) -> None:
+def _long_prescriptions(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int
+) -> None:
     places = wards(tables) + [(c, lv) for c, lv, _ in _clinics(tables)]
     drugs = [(c, d) for c, d in k.CHRONIC_DRUGS if ctx.has(c)]
     if not places or not drugs:

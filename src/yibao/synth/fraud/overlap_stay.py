@@ -74,7 +74,10 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     psns = picked.get_column("psn_no").to_list()
     ids = set(picked.get_column("mdtrt_id").to_list())
     cal = ctx.calendar(tables, psns, ignore=ids)
-    dx_main = {m: (c, nm) for m, c, nm in picked.select("mdtrt_id", "dscg_maindiag_code", "dscg_maindiag_name").iter_rows()}
+    dx_main = {
+        m: (c, nm)
+        for m, c, nm in picked.select("mdtrt_id", "dscg_maindiag_code", "dscg_maindiag_name").iter_rows()
+    }
     bad = wards(tables, among=ctx.institutions)
     every = wards(tables)
     changes: list[dict[str, Any]] = []
@@ -99,7 +102,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             los = int(stay["los"])
             start = int(rng.integers(0, max(1, los - 1)))
             variant = "inside" if rng.random() < 0.6 else "partial"
-            nights = max(1, los - start - 1) if variant == "inside" else int(rng.integers(max(2, los - start + 1), los - start + 5))
+            nights = (
+                max(1, los - start - 1)
+                if variant == "inside"
+                else int(rng.integers(max(2, los - start + 1), los - start + 5))
+            )
             nights = min(nights, 10)
             b0 = at_time(a0.date() + timedelta(days=start), int(rng.integers(8, 18)), int(rng.integers(60)))
             b_end = b0.date() + timedelta(days=nights)

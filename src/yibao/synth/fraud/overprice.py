@@ -62,9 +62,13 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         }  # fmt: skip
         if not counts:
             continue
-        rare = sorted(c for c, n in counts.items() if n <= MOST_PER_INSTITUTION) or [min(counts, key=lambda c: (counts[c], c))]
+        rare = sorted(c for c, n in counts.items() if n <= MOST_PER_INSTITUTION) or [
+            min(counts, key=lambda c: (counts[c], c))
+        ]
         volume = int(billed.filter(pl.col("fixmedins_code") == inst).get_column("len").sum())
-        budget = min(MOST_PER_INSTITUTION, overall - len(changes), max(20, round(volume * float(rng.uniform(*SHARE)))))
+        budget = min(
+            MOST_PER_INSTITUTION, overall - len(changes), max(20, round(volume * float(rng.uniform(*SHARE))))
+        )
         for j in rng.permutation(len(rare))[: int(rng.integers(1, 5))]:
             code = rare[int(j)]
             if budget <= 0:
@@ -78,12 +82,22 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 variant, price = "above_cap", max(cap + _FEN, (round(cap * (1 + factor)) // _FEN) * _FEN)
             share = min(float(rng.uniform(0.3, 1.0)), budget / counts[code])
             budget -= round(share * counts[code])
-            lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort("feedetl_sn")
-            picked = [r for r in lines.iter_rows(named=True) if rng.random() < share] or [lines.row(0, named=True)]
+            lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort(
+                "feedetl_sn"
+            )
+            picked = [r for r in lines.iter_rows(named=True) if rng.random() < share] or [
+                lines.row(0, named=True)
+            ]
             case = lab.case()
             params = {"variant": variant, "cap": cap, "pric": price, "factor": price / cap, "share": share}
             for r in picked:
-                changes.append({"feedetl_sn": r["feedetl_sn"], "pric": price, "det_item_fee_sumamt": fee_amount(price, r["cnt"])})
+                changes.append(
+                    {
+                        "feedetl_sn": r["feedetl_sn"],
+                        "pric": price,
+                        "det_item_fee_sumamt": fee_amount(price, r["cnt"]),
+                    }
+                )
                 lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
                         fixmedins_code=inst, doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)

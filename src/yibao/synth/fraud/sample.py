@@ -35,7 +35,11 @@ HOSPITALS = (
     ("H99010000012", "样例市第二人民医院", "05", 200),
     ("H99010000013", "样例镇卫生院", "08", 30),
 )
-CLINICS = (("H99010000021", "样例社区卫生服务站", "10"), ("H99010000022", "样例村卫生室", ""), ("H99010000023", "样例诊所", ""))
+CLINICS = (
+    ("H99010000021", "样例社区卫生服务站", "10"),
+    ("H99010000022", "样例村卫生室", ""),
+    ("H99010000023", "样例诊所", ""),
+)
 PHARMACIES = (
     ("P99010000031", "样例大药房", "990100"),
     ("P99010000032", "样例仁和药店", "990100"),
@@ -87,15 +91,36 @@ STAYS = (
 
 def _inst_tables() -> Tables:
     fix: list[dict[str, object]] = [
-        {"fixmedins_code": c, "fixmedins_name": n, "fixmedins_type": "1", "hosp_lv": lv, "admdvs": "990100", "bed_cnt": b}
+        {
+            "fixmedins_code": c,
+            "fixmedins_name": n,
+            "fixmedins_type": "1",
+            "hosp_lv": lv,
+            "admdvs": "990100",
+            "bed_cnt": b,
+        }
         for c, n, lv, b in HOSPITALS
     ]
     fix += [
-        {"fixmedins_code": c, "fixmedins_name": n, "fixmedins_type": "1", "hosp_lv": lv, "admdvs": "990100", "bed_cnt": 0}
+        {
+            "fixmedins_code": c,
+            "fixmedins_name": n,
+            "fixmedins_type": "1",
+            "hosp_lv": lv,
+            "admdvs": "990100",
+            "bed_cnt": 0,
+        }
         for c, n, lv in CLINICS
     ]
     fix += [
-        {"fixmedins_code": c, "fixmedins_name": n, "fixmedins_type": "2", "hosp_lv": "", "admdvs": a, "bed_cnt": 0}
+        {
+            "fixmedins_code": c,
+            "fixmedins_name": n,
+            "fixmedins_type": "2",
+            "hosp_lv": "",
+            "admdvs": a,
+            "bed_cnt": 0,
+        }
         for c, n, a in PHARMACIES
     ]
     dept: list[dict[str, object]] = []
@@ -113,7 +138,9 @@ def _inst_tables() -> Tables:
                  "fixmedins_code": c, "dept_codg": d, "profttl": "4"}
             )  # fmt: skip
     for c, _, _ in CLINICS:
-        dept.append({"fixmedins_code": c, "dept_codg": "D00", "dept_name": "全科医疗科", "caty": "02", "bed_cnt": 0})
+        dept.append(
+            {"fixmedins_code": c, "dept_codg": "D00", "dept_name": "全科医疗科", "caty": "02", "bed_cnt": 0}
+        )
         for i in range(2):
             staff.append(
                 {"staff_codg": f"D{c[-3:]}D00{i}", "staff_name": f"医师{c[-2:]}{i}", "staff_type": "1",
@@ -165,13 +192,18 @@ def sample_region(
     start, end = date(year, 1, 1), date(year, 12, 31)
     doctors: dict[tuple[str, str], list[str]] = {}
     for code, _inst, dept in (
-        tables["medstaff_b"].filter(pl.col("staff_type") == "1").select("staff_codg", "fixmedins_code", "dept_codg").iter_rows()
+        tables["medstaff_b"]
+        .filter(pl.col("staff_type") == "1")
+        .select("staff_codg", "fixmedins_code", "dept_codg")
+        .iter_rows()
     ):
         doctors.setdefault((_inst, dept), []).append(code)
     for i in range(persons):
         psn_no = f"P{chunk}S{i + 1:07d}"
         gend = "1" if rng.random() < 0.5 else "2"
-        age = int(rng.choice([rng.integers(0, 18), rng.integers(18, 60), rng.integers(60, 90)], p=[0.15, 0.5, 0.35]))
+        age = int(
+            rng.choice([rng.integers(0, 18), rng.integers(18, 60), rng.integers(60, 90)], p=[0.15, 0.5, 0.35])
+        )
         brdy = date(year - age - 1, 1, 1) + timedelta(days=int(rng.integers(0, 365)))
         employee = 18 <= age < 75 and rng.random() < 0.45
         emp_no = emp[int(rng.choice(4, p=[0.55, 0.2, 0.15, 0.1]))]["emp_no"] if employee else ""
@@ -198,7 +230,11 @@ def sample_region(
         def free(a: date, b: date, busy: list[tuple[date, date]] = busy) -> bool:
             return all(b < x or a > y for x, y in busy)
 
-        chronic = "I10.x09" if age >= 45 and rng.random() < 0.35 else ("E11.900" if age >= 45 and rng.random() < 0.2 else "")
+        chronic = (
+            "I10.x09"
+            if age >= 45 and rng.random() < 0.35
+            else ("E11.900" if age >= 45 and rng.random() < 0.2 else "")
+        )
         # inpatient stays
         for _ in range(int(rng.random() < 0.2) + int(rng.random() < 0.05)):
             los = int(rng.integers(3, 13))
@@ -376,7 +412,9 @@ def _visit(
         add(drugs[int(i)], cnt=UNIT * (2 if chronic else 1), days=days)
 
 
-def _pharmacy(rng: np.random.Generator, rows: Rows, psn_no: str, insutype: str, d: date, chronic: str) -> None:
+def _pharmacy(
+    rng: np.random.Generator, rows: Rows, psn_no: str, insutype: str, d: date, chronic: str
+) -> None:
     inst = PHARMACIES[int(rng.choice(4, p=[0.4, 0.3, 0.25, 0.05]))][0]
     pharmacist = f"Y{inst[-3:]}{int(rng.integers(2))}"
     t = at_time(d, int(rng.integers(8, 21)), int(rng.integers(60)), int(rng.integers(60)))

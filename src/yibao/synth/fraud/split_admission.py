@@ -45,6 +45,7 @@ from yibao.synth.fraud._base import (
     at_time,
     build_stay,
     build_visit,
+    by_encounter,
     candidates,
     codes_of,
     defer,
@@ -83,7 +84,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     return rows.added(tables), lab.frame()
 
 
-def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels) -> tuple[Tables, int]:
+def _split(
+    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels
+) -> tuple[Tables, int]:
     enc = encounters(tables, ctx)
     last_day = date(ctx.year, 12, 31) - timedelta(days=_MAX_SHIFT + 2)
     eligible = (
@@ -95,7 +98,12 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             & (pl.col("endtime").dt.date() <= last_day)
         )
         .pipe(lambda e: with_next_begin(tables, e))
-        .join(tables["psn_info_b"].select("psn_no", "death_date"), on="psn_no", how="left", maintain_order="left")
+        .join(
+            tables["psn_info_b"].select("psn_no", "death_date"),
+            on="psn_no",
+            how="left",
+            maintain_order="left",
+        )
         .filter(
             pl.col("death_date").is_null()
             | (pl.col("death_date") > (pl.col("endtime") + pl.duration(days=_MAX_SHIFT + 2)).dt.date())
@@ -113,13 +121,13 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
     chosen = eligible[[int(i) for i in rng.choice(eligible.height, size=n, replace=False)]]
     ids = chosen.get_column("mdtrt_id").to_list()
     fee = lines_for(tables, ctx, chosen)
-    lines_by = {key[0]: part for key, part in fee.partition_by("mdtrt_id", as_dict=True).items()}
+    lines_by = by_encounter(fee)
     trace = codes_of(tables, ctx, fee)
-    trace_by = {key[0]: part for key, part in trace.partition_by("mdtrt_id", as_dict=True).items()}
+    trace_by = by_encounter(trace)
     diag = tables["setl_list_diag_d"].filter(pl.col("mdtrt_id").is_in(ids))
-    diag_by = {key[0]: part for key, part in diag.partition_by("mdtrt_id", as_dict=True).items()}
+    diag_by = by_encounter(diag)
     oprn = tables["setl_list_oprn_d"].filter(pl.col("mdtrt_id").is_in(ids))
-    oprn_by = {key[0]: part for key, part in oprn.partition_by("mdtrt_id", as_dict=True).items()}
+    oprn_by = by_encounter(oprn)
 
     fee_changes: list[dict[str, Any]] = []
     trace_changes: list[dict[str, Any]] = []
@@ -147,14 +155,21 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
         per_night: list[dict[str, Any]] = []
         for line in lines.iter_rows(named=True):
             j = segment(line["fee_ocur_time"].date())
-            if j == 0 and line["med_chrgitm_type"] in _PER_NIGHT and line["cnt"] > UNIT and line["cnt"] % UNIT == 0:
+            if (
+                j == 0
+                and line["med_chrgitm_type"] in _PER_NIGHT
+                and line["cnt"] > UNIT
+                and line["cnt"] % UNIT == 0
+            ):
                 per_night.append(line)  # bed, nursing, ward round billed as one line of LOS units
                 continue
             when = line["fee_ocur_time"] + timedelta(days=int(shifts[j]))
             if j:
-                fee_changes.append({"feedetl_sn": line["feedetl_sn"], "mdtrt_id": seg_ids[j], "fee_ocur_time": when})
+                fee_changes.append(
+                    {"feedetl_sn": line["feedetl_sn"], "mdtrt_id": seg_ids[j], "fee_ocur_time": when}
+                )
                 first_times[j] = min(first_times.get(j, when), when)
-        for t in (trace_by.get(mid, pl.DataFrame()).iter_rows(named=True) if mid in trace_by else ()):
+        for t in trace_by.get(mid, pl.DataFrame()).iter_rows(named=True) if mid in trace_by else ():
             j = segment(t["sel_time"].date())
             if j:
                 trace_changes.append(
@@ -171,15 +186,24 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
             first = first_times.get(j, at_time(begin_day, 9))
             begin = min(first, at_time(begin_day, 9)) - timedelta(minutes=int(rng.integers(10, 50)))
             if j < parts - 1:
-                end = at_time(day0 + timedelta(days=int(cuts[j] + shifts[j])), int(rng.integers(9, 11)), int(rng.integers(60)))
+                end = at_time(
+                    day0 + timedelta(days=int(cuts[j] + shifts[j])),
+                    int(rng.integers(9, 11)),
+                    int(rng.integers(60)),
+                )
             else:
                 end = stay["endtime"] + timedelta(days=int(shifts[j]))
             rows.copy_encounter(stay, mdtrt_id=seg_ids[j], begntime=begin, endtime=end, dscg_way="1")
             for line in per_night:
                 units = _apportion(line["cnt"] // UNIT, nights)
                 if units[j] and units[0]:
-                    rows.copy_line(line, mdtrt_id=seg_ids[j], fee_ocur_time=begin + timedelta(minutes=5), cnt=units[j] * UNIT)
-            for d in (diag_by[mid].iter_rows(named=True) if mid in diag_by else ()):
+                    rows.copy_line(
+                        line,
+                        mdtrt_id=seg_ids[j],
+                        fee_ocur_time=begin + timedelta(minutes=5),
+                        cnt=units[j] * UNIT,
+                    )
+            for d in diag_by[mid].iter_rows(named=True) if mid in diag_by else ():
                 rows.diag(seg_ids[j], d["diag_code"], d["diag_name"], main=d["maindiag_flag"] == "1")
             for r in admission_tests:
                 rows.copy_line(r, mdtrt_id=seg_ids[j], fee_ocur_time=begin + timedelta(minutes=30))
@@ -192,7 +216,7 @@ def _split(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, l
                                     "cnt": cnt, "det_item_fee_sumamt": fee_amount(line["pric"], cnt)})  # fmt: skip
         end0 = at_time(day0 + timedelta(days=int(cuts[0])), int(rng.integers(9, 11)), int(rng.integers(60)))
         stay_changes.append({"mdtrt_id": mid, "endtime": end0, "dscg_way": "1"})
-        for o in (oprn_by[mid].iter_rows(named=True) if mid in oprn_by else ()):
+        for o in oprn_by[mid].iter_rows(named=True) if mid in oprn_by else ():
             j = segment(o["oprn_date"])
             rows.oprn(seg_ids[j], o["oprn_code"], o["oprn_name"], o["oprn_date"] + timedelta(days=int(shifts[j])),
                       main=o["main_oprn_flag"] == "1")  # fmt: skip
@@ -255,12 +279,21 @@ def _series_start(rng: np.random.Generator, year: int, span_days: int) -> date |
 
 
 def _chemotherapy(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int, used: set[str]
+    rng: np.random.Generator,
+    tables: Tables,
+    ctx: Context,
+    rows: Rows,
+    lab: Labels,
+    staff: Staffing,
+    n: int,
+    used: set[str],
 ) -> None:
     hospitals = wards(tables, min_lv="2") or wards(tables)
     if not hospitals or not ctx.has(k.BED, k.NURSE_2):
         return
-    people = candidates(rng, tables, ctx, n * 4, min_age=35, max_age=80, where=~pl.col("psn_no").is_in(list(used)))
+    people = candidates(
+        rng, tables, ctx, n * 4, min_age=35, max_age=80, where=~pl.col("psn_no").is_in(list(used))
+    )
     cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
@@ -273,7 +306,10 @@ def _chemotherapy(
         if start is None:
             return
         offsets = [0, *list(np.cumsum(interval))]
-        windows = [(start + timedelta(days=int(o)), start + timedelta(days=int(o) + nights[i])) for i, o in enumerate(offsets)]
+        windows = [
+            (start + timedelta(days=int(o)), start + timedelta(days=int(o) + nights[i]))
+            for i, o in enumerate(offsets)
+        ]
         if p["death_date"] is not None and p["death_date"] <= windows[-1][1]:
             continue
         if not all(cal.free(p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)) for a, b in windows):
@@ -282,7 +318,13 @@ def _chemotherapy(
         cancer, agent = one(rng, _CANCERS[p["gend"] if p["gend"] in _CANCERS else "1"])
         doctor, dept = staff.doctor(rng, inst, ("19", "03"))
         case = lab.case()
-        params = {"kind": "chemotherapy", "cycles": cycles, "interval_days": interval, "cancer": cancer, "agent": agent}
+        params = {
+            "kind": "chemotherapy",
+            "cycles": cycles,
+            "interval_days": interval,
+            "cancer": cancer,
+            "agent": agent,
+        }
         for (a, b), nt in zip(windows, nights, strict=True):
             built = build_stay(
                 rows, psn_no=p["psn_no"], insutype=p["insutype"], inst=inst, lv=lv,
@@ -293,18 +335,35 @@ def _chemotherapy(
                 bed=f"{dept}-{int(rng.integers(1, 40)):02d}",
             )  # fmt: skip
             cal.book(p["psn_no"], a, b)
-            lab.add(case, "0", params, mdtrt_id=built.mdtrt_id, psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)
+            lab.add(
+                case,
+                "0",
+                params,
+                mdtrt_id=built.mdtrt_id,
+                psn_no=p["psn_no"],
+                fixmedins_code=inst,
+                doctor=doctor,
+            )
         used.add(p["psn_no"])
         done += 1
 
 
 def _staged_surgery(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int, used: set[str]
+    rng: np.random.Generator,
+    tables: Tables,
+    ctx: Context,
+    rows: Rows,
+    lab: Labels,
+    staff: Staffing,
+    n: int,
+    used: set[str],
 ) -> None:
     hospitals = wards(tables, min_lv="2")
     if not hospitals:
         return
-    people = candidates(rng, tables, ctx, n * 4, min_age=55, max_age=85, where=~pl.col("psn_no").is_in(list(used)))
+    people = candidates(
+        rng, tables, ctx, n * 4, min_age=55, max_age=85, where=~pl.col("psn_no").is_in(list(used))
+    )
     cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
@@ -358,12 +417,21 @@ def _staged_surgery(
 
 
 def _dialysis(
-    rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, staff: Staffing, n: int, used: set[str]
+    rng: np.random.Generator,
+    tables: Tables,
+    ctx: Context,
+    rows: Rows,
+    lab: Labels,
+    staff: Staffing,
+    n: int,
+    used: set[str],
 ) -> None:
     hospitals = wards(tables, min_lv="2") or wards(tables)
     if not hospitals or not ctx.has(k.DIALYSIS):
         return
-    people = candidates(rng, tables, ctx, n * 4, min_age=30, max_age=85, where=~pl.col("psn_no").is_in(list(used)))
+    people = candidates(
+        rng, tables, ctx, n * 4, min_age=30, max_age=85, where=~pl.col("psn_no").is_in(list(used))
+    )
     cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     done = 0
     for p in people.iter_rows(named=True):
@@ -395,6 +463,14 @@ def _dialysis(
                 items=((k.DIALYSIS, 10_000, 0), (k.DIALYSER, 10_000, 0), (k.DIALYSIS_LINES, 10_000, 0)),
             )  # fmt: skip
             cal.book(p["psn_no"], d, d)
-            lab.add(case, "0", params, mdtrt_id=built.mdtrt_id, psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)
+            lab.add(
+                case,
+                "0",
+                params,
+                mdtrt_id=built.mdtrt_id,
+                psn_no=p["psn_no"],
+                fixmedins_code=inst,
+                doctor=doctor,
+            )
         used.add(p["psn_no"])
         done += 1

@@ -46,7 +46,10 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     n = ctx.cases(fee.height, float(rng.uniform(*SHARE)), weight=0.2)
     chosen = fee[[int(i) for i in rng.choice(fee.height, size=n, replace=False)]] if n else fee.head(0)
     ends = dict(
-        tables["mdtrt_d"].join(chosen.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left").select("mdtrt_id", "endtime").iter_rows()
+        tables["mdtrt_d"]
+        .join(chosen.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+        .select("mdtrt_id", "endtime")
+        .iter_rows()
     )
     for r in chosen.iter_rows(named=True):
         parts = int(rng.integers(2, 5))

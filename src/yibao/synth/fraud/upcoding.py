@@ -53,10 +53,14 @@ SHARE = (0.05, 0.20)
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
     lab = Labels(ctx)
     rows = Rows(ctx)
-    stays = encounters(tables, ctx).filter((pl.col("kind") == INPATIENT) & (pl.col("los") >= 1)).sort("mdtrt_id")
+    stays = (
+        encounters(tables, ctx).filter((pl.col("kind") == INPATIENT) & (pl.col("los") >= 1)).sort("mdtrt_id")
+    )
     if stays.height == 0:
         return tables, lab.frame()
-    diag = tables["setl_list_diag_d"].join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+    diag = tables["setl_list_diag_d"].join(
+        stays.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left"
+    )
     dx_by: dict[str, list[dict[str, Any]]] = {}
     for r in diag.iter_rows(named=True):
         dx_by.setdefault(r["mdtrt_id"], []).append(r)
@@ -70,7 +74,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         present = {d["diag_code"] for d in dxs}
         case = lab.case()
         if len(dxs) >= 2 and rng.random() < 0.2:
-            main = next(d for d in dxs if d["maindiag_flag"] == "1") if any(d["maindiag_flag"] == "1" for d in dxs) else dxs[0]
+            main = (
+                next(d for d in dxs if d["maindiag_flag"] == "1")
+                if any(d["maindiag_flag"] == "1" for d in dxs)
+                else dxs[0]
+            )
             other = next(d for d in dxs if d is not main)
             swaps += [
                 {"mdtrt_id": s["mdtrt_id"], "diag_code": main["diag_code"], "maindiag_flag": "0"},
@@ -78,21 +86,42 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             ]
             main_changes.append({"mdtrt_id": s["mdtrt_id"], "dscg_maindiag_code": other["diag_code"],
                                  "dscg_maindiag_name": other["diag_name"]})  # fmt: skip
-            params: dict[str, Any] = {"variant": "swap_main", "main_from": main["diag_code"], "main_to": other["diag_code"]}
+            params: dict[str, Any] = {
+                "variant": "swap_main",
+                "main_from": main["diag_code"],
+                "main_to": other["diag_code"],
+            }
         else:
-            options = [c for c in k.CC_DIAGNOSES if c not in present and not s["dscg_maindiag_code"].startswith(c[:3])]
-            added = [options[int(i)] for i in rng.choice(len(options), size=min(len(options), int(rng.integers(1, 3))), replace=False)]
+            options = [
+                c
+                for c in k.CC_DIAGNOSES
+                if c not in present and not s["dscg_maindiag_code"].startswith(c[:3])
+            ]
+            added = [
+                options[int(i)]
+                for i in rng.choice(
+                    len(options), size=min(len(options), int(rng.integers(1, 3))), replace=False
+                )
+            ]
             for c in added:
                 rows.diag(s["mdtrt_id"], c, k.DX[c], main=False)
             params = {"variant": "add_cc", "added": added}
         lab.add(case, "1", params, mdtrt_id=s["mdtrt_id"], psn_no=s["psn_no"], fixmedins_code=s["fixmedins_code"],
                 doctor=s["atddr_no"])  # fmt: skip
     # hard negatives: the CC with its support, at any hospital
-    rest = stays.filter(~pl.col("mdtrt_id").is_in(chosen.get_column("mdtrt_id").to_list()) & (pl.col("los") >= 2))
+    rest = stays.filter(
+        ~pl.col("mdtrt_id").is_in(chosen.get_column("mdtrt_id").to_list()) & (pl.col("los") >= 2)
+    )
     m = min(rest.height, max(1, round(max(n, 1) * rng.uniform(0.3, 0.8))))
-    for s in (rest[[int(i) for i in rng.choice(rest.height, size=m, replace=False)]].iter_rows(named=True) if m else ()):
+    for s in (
+        rest[[int(i) for i in rng.choice(rest.height, size=m, replace=False)]].iter_rows(named=True)
+        if m
+        else ()
+    ):
         present = {d["diag_code"] for d in dx_by.get(s["mdtrt_id"], [])}
-        options = [c for c in k.CC_SUPPORT if c not in present and not s["dscg_maindiag_code"].startswith(c[:3])]
+        options = [
+            c for c in k.CC_SUPPORT if c not in present and not s["dscg_maindiag_code"].startswith(c[:3])
+        ]
         if not options:
             continue
         c = options[int(rng.integers(len(options)))]
@@ -114,6 +143,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 psn_no=s["psn_no"], fixmedins_code=s["fixmedins_code"], doctor=s["atddr_no"])  # fmt: skip
     out = dict(tables)
     if swaps:
-        out["setl_list_diag_d"] = update(tables["setl_list_diag_d"], pl.DataFrame(swaps), ["mdtrt_id", "diag_code"])
+        out["setl_list_diag_d"] = update(
+            tables["setl_list_diag_d"], pl.DataFrame(swaps), ["mdtrt_id", "diag_code"]
+        )
         out["mdtrt_d"] = update(tables["mdtrt_d"], pl.DataFrame(main_changes), "mdtrt_id")
     return rows.added(out), lab.frame()
