@@ -194,9 +194,9 @@ def read_table(folder: Path | str, name: str, columns: Iterable[str] | None = No
         table.column(c)  # KeyError for a column the schema does not know
     if path.suffix == ".csv":
         return _read_csv(path, table, wanted)
-    fast = _read_parquet_fast(path, table, wanted)
+    fast = _scan_parquet_exact(path, table, wanted)
     if fast is not None:
-        return fast
+        return fast.collect()
     try:
         arrow = pq.read_table(path, columns=wanted)
     except (pa.ArrowInvalid, KeyError) as e:
@@ -213,7 +213,17 @@ def read_table(folder: Path | str, name: str, columns: Iterable[str] | None = No
     return df.cast({c: _POLARS[table.column(c).kind] for c in wanted}, strict=False)
 
 
-def _read_parquet_fast(path: Path, table: Table, wanted: list[str]) -> pl.DataFrame | None:
+def scan_table(folder: Path | str, name: str, columns: Iterable[str] | None = None) -> pl.LazyFrame:
+    """:func:`read_table` as a lazy frame: a Polars scan when the Parquet columns are exact, else the
+    checked read (whose errors name the file and column)."""
+    table = TABLES[name]
+    wanted = list(columns) if columns is not None else list(table.names)
+    path = table_path(folder, name)
+    lazy = _scan_parquet_exact(path, table, wanted) if path.suffix == ".parquet" else None
+    return lazy if lazy is not None else read_table(folder, name, wanted).lazy()
+
+
+def _scan_parquet_exact(path: Path, table: Table, wanted: list[str]) -> pl.LazyFrame | None:
     """The common case through Polars' native reader: every scaled column is an integer or a decimal
     whose scale is at most the kind's, so ``decimal × 10**scale → Int64`` is exact. None otherwise
     (the Arrow path then reads it, or names the column that is not exact)."""
@@ -238,7 +248,7 @@ def _read_parquet_fast(path: Path, table: Table, wanted: list[str]) -> pl.DataFr
                 return None
         else:
             exprs.append(pl.col(c).cast(_POLARS[kind], strict=False))
-    return pl.scan_parquet(path).select(exprs).collect()
+    return pl.scan_parquet(path).select(exprs)
 
 
 def _read_csv(path: Path, table: Table, wanted: list[str]) -> pl.DataFrame:

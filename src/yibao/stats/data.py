@@ -27,8 +27,8 @@ from typing import Any
 import polars as pl
 
 from yibao import codes
-from yibao.dataset.io import DatasetError, read_table, table_path
-from yibao.dataset.schema import SETLINFO_MONEY, TABLES
+from yibao.dataset.io import DatasetError, read_table, scan_table, table_path
+from yibao.dataset.schema import SETLINFO_MONEY
 
 __all__ = ["DRUG_CHRGITM", "KINDS", "LEVELS", "SCHEMES", "Frames", "load"]
 
@@ -121,39 +121,7 @@ def _read(folder: Path, name: str, columns: list[str] | None = None) -> pl.DataF
 
 
 def _scan(folder: Path, name: str, columns: list[str] | None = None) -> pl.LazyFrame:
-    """:func:`yibao.dataset.io.read_table`, with a fast path for Parquet: a Polars scan that turns each
-    DECIMAL(p, s ≤ 2) money column into Int64 fen exactly (``value × 100`` is a whole number). Anything
-    else (CSV, integer or float money, a finer scale, other kinds) goes through ``read_table`` and its checks."""
-    table = TABLES[name]
-    wanted = list(columns) if columns is not None else list(table.names)
-    path = table_path(folder, name)
-    if path.suffix != ".parquet":
-        return read_table(folder, name, wanted).lazy()
-    try:
-        schema = pl.read_parquet_schema(path)
-    except Exception:
-        return read_table(folder, name, wanted).lazy()
-    exprs = []
-    for c in wanted:
-        kind = table.column(c).kind
-        dtype = schema.get(c)
-        if dtype is None:
-            return read_table(folder, name, wanted).lazy()  # its error names the missing column
-        if kind == "money":
-            if not isinstance(dtype, pl.Decimal) or dtype.scale is None or dtype.scale > 2:
-                return read_table(folder, name, wanted).lazy()
-            exprs.append((pl.col(c) * 100).cast(pl.Int64).alias(c))
-        elif kind == "str" and dtype == pl.String:
-            exprs.append(pl.col(c))
-        elif kind == "datetime" and isinstance(dtype, pl.Datetime):
-            exprs.append(pl.col(c).cast(pl.Datetime("us")))
-        elif kind == "date" and dtype == pl.Date:
-            exprs.append(pl.col(c))
-        elif kind in ("int", "float") and dtype.is_numeric():
-            exprs.append(pl.col(c).cast(pl.Int64 if kind == "int" else pl.Float64))
-        else:
-            return read_table(folder, name, wanted).lazy()
-    return pl.scan_parquet(path).select(exprs)
+    return scan_table(folder, name, columns)
 
 
 def load(dataset: Path | str, *, extra: Path | str | None = None, months: int | None = None) -> Frames:
