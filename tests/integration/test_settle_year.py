@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -26,6 +27,42 @@ def _catalog_code(kind: str) -> str:
         ):
             return item.med_list_codg
     raise AssertionError(kind)
+
+
+def _children_only_code() -> str:
+    """A catalogue drug restricted to patients of at most 17 (限儿童) and nothing else."""
+    from yibao.catalog.loader import default_catalog
+    from yibao.catalog.model import Restriction
+
+    for item in default_catalog().items():
+        if (
+            item.restriction == Restriction(age_max=17, text=item.restriction.text)
+            and item.chrgitm_lv != "03"
+        ):
+            return item.med_list_codg
+    raise AssertionError("no 限儿童 drug")
+
+
+def _append(folder: Path, name: str, rows: dict[str, list[Any]]) -> None:
+    """Add rows to a table of the dataset; columns not given are empty strings."""
+    table = read_table(folder, name)
+    n = len(next(iter(rows.values())))
+    extra = pl.DataFrame({c: rows.get(c, [""] * n) for c in table.columns}, schema=table.schema)
+    write_table(folder, name, pl.concat([table, extra]))
+
+
+def _encounter(folder: Path, mdtrt_id: str, psn_no: str, when: datetime, med_type: str = "11") -> None:
+    _append(folder, "mdtrt_d", {"mdtrt_id": [mdtrt_id], "psn_no": [psn_no], "fixmedins_code": ["H1"],
+                                "med_type": [med_type], "begntime": [when], "endtime": [when], "insutype": ["390"]})  # fmt: skip
+
+
+def _lines(folder: Path, mdtrt_id: str, code: str, amounts: list[int]) -> None:
+    n = len(amounts)
+    _append(folder, "fee_list_d", {"feedetl_sn": [f"F{mdtrt_id}-{i}" for i in range(n)], "mdtrt_id": [mdtrt_id] * n,
+                                   "med_list_codg": [code] * n, "med_chrgitm_type": ["09"] * n,
+                                   "fee_ocur_time": [None] * n, "cnt": [1_0000] * n,
+                                   "pric": [a * 10_000 for a in amounts], "det_item_fee_sumamt": amounts,
+                                   "prd_days": [0] * n})  # fmt: skip
 
 
 def _dataset(folder: Path) -> None:
@@ -195,3 +232,51 @@ def test_enrolment_history_gives_continuity_breaks_and_repairs() -> None:
     assert e.continuous_years == 2
     assert e.break_years == 3 and e.repaid_years == 1
     assert e.prior_continuous_years == (5,)
+
+
+def test_age_is_counted_to_the_day_of_care(tmp_path: Path) -> None:
+    """A 限儿童 drug (at most 17) is payable in the year before the 18th birthday and self-paid from it."""
+    _dataset(tmp_path)
+    _append(tmp_path, "psn_info_b", {"psn_no": ["K1"], "gend": ["2"], "brdy": [date(2006, 12, 5)], "insutype": ["390"],
+                                     "psn_type": ["1501"], "insuplc_admdvs": ["990100"], "death_date": [None],
+                                     "acct_balc_begn": [0]})  # fmt: skip
+    _append(tmp_path, "psn_insu_d", {"psn_no": ["K1"], "insutype": ["390"], "begndate": [date(2015, 1, 1)],
+                                     "enddate": [None], "in_window": ["1"], "repaid": ["0"], "zero_claim": ["0"]})  # fmt: skip
+    code = _children_only_code()
+    for mdtrt_id, day in (
+        ("K17a", date(2024, 1, 2)),
+        ("K17b", date(2024, 12, 4)),
+        ("K18", date(2024, 12, 5)),
+    ):
+        _encounter(tmp_path, mdtrt_id, "K1", datetime(day.year, day.month, day.day, 9))
+        _lines(tmp_path, mdtrt_id, code, [40_00])
+    result = settle_year(tmp_path, workers=2)
+    assert result.failed == 0
+    by = {r["mdtrt_id"]: r for r in read_table(tmp_path, "setl_d").iter_rows(named=True)}
+    for payable in ("K17a", "K17b"):
+        assert by[payable]["fulamt_ownpay_amt"] == 0
+        assert by[payable]["inscp_scp_amt"] + by[payable]["preselfpay_amt"] == 40_00
+    assert by["K18"]["fulamt_ownpay_amt"] == 40_00
+
+
+def test_identical_lines_are_each_settled_and_bad_encounters_are_reported(tmp_path: Path) -> None:
+    _dataset(tmp_path)
+    drug = _catalog_code("drug")
+    _encounter(tmp_path, "M6", "R1", datetime(2024, 7, 1, 9))
+    _lines(tmp_path, "M6", drug, [12_34, 12_34, 12_34])  # the same item, price and count three times
+    _encounter(tmp_path, "M7", "NOBODY", datetime(2024, 7, 2, 9))  # not in the register
+    _lines(tmp_path, "M7", drug, [1_00])
+    _encounter(tmp_path, "M8", "R1", datetime(2024, 7, 3, 9))  # no fee lines
+    result = settle_year(tmp_path, workers=2)
+    assert result.failures == (("M7", "unknown person"), ("M8", "no fee lines"))
+    assert (result.settlements, result.encounters) == (6, 8)
+    m6 = read_table(tmp_path, "setl_d").filter(pl.col("mdtrt_id") == "M6").row(0, named=True)
+    assert m6["medfee_sumamt"] == 3 * 12_34
+
+
+def test_more_parts_than_workers_give_the_same_file(tmp_path: Path) -> None:
+    _dataset(tmp_path)
+    settle_year(tmp_path, workers=1)
+    one = (tmp_path / "setl_d.parquet").read_bytes()
+    settle_year(tmp_path, workers=2, part_encounters=1)  # 2 workers × 3 rounds of households
+    assert (tmp_path / "setl_d.parquet").read_bytes() == one

@@ -12,14 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from yibao.catalog.model import Catalog, CatalogItem, Restriction
-from yibao.money import Ratio
+from yibao.money import Ratio, round_div
 from yibao.policy.loader import load_region
 from yibao.policy.parameters import PolicyError
 from yibao.settlement import engine
-from yibao.settlement.engine import SettlementError, settle
-from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
+from yibao.settlement.engine import SettlementError, settle, settle_totals
+from yibao.settlement.model import (
+    FEN_PER_PRICE_COUNT,
+    Accumulators,
+    Encounter,
+    Enrollment,
+    FeeLine,
+    Person,
+    Settlement,
+)
 from yibao.settlement.parse import parse_encounter, parse_fee_line, parse_person, parse_ytd
 
 POLICY = load_region(Path(__file__).parents[1] / "fixtures" / "policy" / "engine_region")
@@ -781,3 +791,103 @@ def test_settle_never_returns_a_partial_result() -> None:
 def test_an_unknown_insutype_scheme_is_an_error() -> None:
     with pytest.raises(ValueError, match="insutype"):
         settle(bill("11", "3", ln("1")), Person("350", "1101", 40), Accumulators(), POLICY, ON)
+
+
+# ---------------------------------------------------------------------------------------------
+# settle_totals — the batch mode: the same amounts and accumulators, without the per-line detail
+# ---------------------------------------------------------------------------------------------
+
+VERSIONED = Catalog(
+    [
+        CatalogItem("XV", "改版药", "drug", "09", "02", Ratio.of("0.10"), {"3": 10_000000},
+                    enddate=date(2025, 3, 31)),
+        CatalogItem("XV", "改版药", "drug", "09", "02", Ratio.of("0.20"), {"3": 8_000000},
+                    begndate=date(2025, 4, 1)),
+        CatalogItem("XK", "限儿童药", "drug", "09", "01", restriction=Restriction(age_max=17, text="限儿童")),
+        CatalogItem("XD", "限7天药", "drug", "09", "02", Ratio.of("0.05"), restriction=Restriction(max_days_supply=7)),
+        CatalogItem("XS", "限二级", "service", "01", "01", restriction=Restriction(hosp_lv_min="2")),
+        CatalogItem("XC", "丙类药", "drug", "09", "03"),
+    ]
+)  # fmt: skip
+
+
+def catalogue_line(sn: int, code: str, pric: int, cnt: int, days: int | None = None) -> FeeLine:
+    return FeeLine(str(sn), code, pric, cnt, round_div(pric * cnt, FEN_PER_PRICE_COUNT), days_supply=days)
+
+
+def assert_same_totals(
+    encounter: Encounter, person: Person, ytd: Accumulators, on: date, catalog: Catalog
+) -> None:
+    full = settle(encounter, person, ytd, POLICY, on, catalog=catalog)
+    for _ in range(2):  # the second time from the memo
+        t = settle_totals(encounter, person, ytd, POLICY, on, catalog=catalog)
+        assert t.money() == full.money()
+        assert (t.pool_prop_selfpay, t.insutype, t.med_type, t.clr_type) == (
+            full.pool_prop_selfpay, full.insutype, full.med_type, full.clr_type
+        )  # fmt: skip
+        assert t.ytd == full.ytd
+        assert (t.lines, t.setldetail, t.intermediates, t.trace) == ((), (), {}, None)
+
+
+def test_settle_totals_follows_the_catalogue_version_in_force_on_the_day() -> None:
+    catalog = Catalog(VERSIONED.items())  # a memo of its own
+    enc = Encounter("11", "3", (catalogue_line(1, "XV", 12_000000, 1_0000),))
+    march = settle_totals(enc, EMPLOYEE, Accumulators(), POLICY, date(2025, 3, 31), catalog=catalog)
+    april = settle_totals(enc, EMPLOYEE, Accumulators(), POLICY, date(2025, 4, 1), catalog=catalog)
+    assert (march.overlmt_selfpay, march.preselfpay_amt) == (2_00, 1_00)  # cap 10.00, 10 %
+    assert (april.overlmt_selfpay, april.preselfpay_amt) == (4_00, 1_60)  # cap 8.00, 20 %
+    for on in (date(2025, 3, 31), date(2025, 4, 1)):
+        assert_same_totals(enc, EMPLOYEE, Accumulators(), on, catalog)
+
+
+def test_settle_totals_checks_each_restriction_against_the_patient_and_the_line() -> None:
+    lines = (
+        catalogue_line(1, "XK", 30_000000, 1_0000),
+        catalogue_line(2, "XD", 5_000000, 10_0000, days=10),
+        catalogue_line(3, "XD", 5_000000, 10_0000, days=5),
+        catalogue_line(4, "XS", 8_000000, 2_0000),
+        catalogue_line(5, "XC", 1_500000, 3_0000),
+    )
+    for hosp_lv in ("1", "3"):
+        enc = Encounter("11", hosp_lv, lines)
+        for person in (Person("390", "1402", 17), Person("390", "1501", 18)):
+            assert_same_totals(enc, person, Accumulators(), ON, VERSIONED)
+    child = settle_totals(Encounter("11", "1", lines), Person("390", "1402", 17), Accumulators(), POLICY, ON,
+                          catalog=VERSIONED)  # fmt: skip
+    assert child.fulamt_ownpay_amt == 50_00 + 16_00 + 4_50  # 10 days of XD, XS at 一级, XC
+
+
+def test_settle_totals_reports_a_bad_line_as_settle_does() -> None:
+    enc = Encounter("11", "3", (catalogue_line(1, "XK", 1_000000, 1_0000), catalogue_line(2, "NOPE", 1, 1)))
+    with pytest.raises(SettlementError) as full:
+        settle(enc, EMPLOYEE, Accumulators(), POLICY, ON, catalog=VERSIONED)
+    with pytest.raises(SettlementError) as totals:
+        settle_totals(enc, EMPLOYEE, Accumulators(), POLICY, ON, catalog=VERSIONED)
+    assert (totals.value.field, str(totals.value)) == (full.value.field, str(full.value))
+
+
+@st.composite
+def totals_case(draw: st.DrawFn) -> tuple[Encounter, Person, Accumulators, date]:
+    codes = ("XV", "XK", "XD", "XS", "XC")
+    lines = tuple(
+        catalogue_line(i, draw(st.sampled_from(codes)), draw(st.integers(10_000, 30_000_000)),
+                       draw(st.sampled_from((1_0000, 2_0000, 5000, 12_3456))), draw(st.none() | st.integers(1, 15)))
+        for i in range(draw(st.integers(1, 6)))
+    )  # fmt: skip
+    stated = draw(
+        st.lists(st.sampled_from((ln("10", "01"), ln("3.5", "02", "0.1", "3"), ln("7", "03"))), max_size=2)
+    )
+    encounter = bill(
+        draw(st.sampled_from(("11", "14", "21", "41"))), draw(st.sampled_from("123")), ln("1"), *stated
+    )
+    person = draw(st.sampled_from((EMPLOYEE, RETIREE, CIVIL_SERVANT, RESIDENT, Person("390", "1402", 9))))
+    ytd = Accumulators(admissions=draw(st.integers(0, 2)), pool_paid=draw(st.sampled_from((0, 50_000_00))),
+                       op_deductible_paid=draw(st.sampled_from((0, 200_00))))  # fmt: skip
+    on = draw(st.sampled_from((date(2025, 3, 31), date(2025, 4, 1), date(2025, 9, 1))))
+    return encounter._replace(lines=lines + encounter.lines[1:]), person, ytd, on
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(totals_case())
+def test_settle_totals_agrees_with_settle(case: tuple[Encounter, Person, Accumulators, date]) -> None:
+    assert_same_totals(*case, catalog=VERSIONED)

@@ -3,12 +3,14 @@
 ``settle_year(DATASET)`` reads the register (psn_info_b, psn_insu_d), the institutions, the encounters,
 their diagnoses and fee lines and the contributions, and writes ``setl_d`` with every 2207 money field.
 People are independent — except that 家庭共济 links a resident to an employee's personal account — so
-the work is split by *household* (a person with the relatives whose account pays for them) over worker
-processes; the output is sorted, so it is identical whatever the number of workers.
+the work is split by *household* (a person with the relatives whose account pays for them) into parts,
+each read from the tables and settled by a worker process of its own; the output is sorted, so it is
+identical whatever the number of workers.
 
 Per household the pipeline is: encounters by settlement time → person state on the day (age, category,
 assistance, enrolment, account balance = 1 January balance + credits so far − account payments so far)
-→ ``settle`` → year-to-date accumulators carried to the next bill.
+→ the engine (:func:`~yibao.settlement.engine.settle_totals`, the same rules as ``settle`` without the
+per-line detail) → year-to-date accumulators carried to the next bill.
 
 >>> from yibao.settlement.batch import enrollment_from_years
 >>> enrollment_from_years(2025, enrolled={2019, 2020, 2023, 2024, 2025}, repaid={2022}, zero_claim={2023})
@@ -17,28 +19,34 @@ Enrollment(continuous_years=3, zero_claim_years=1, break_years=2, repaid_years=1
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from datetime import date, datetime
-from functools import partial
-from itertools import repeat
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import pairwise
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from yibao import codes
 from yibao.catalog.loader import default_catalog
 from yibao.catalog.model import Catalog
-from yibao.dataset.io import read_table, write_table
-from yibao.dataset.schema import SETLINFO_MONEY
-from yibao.money import round_div
+from yibao.dataset.io import TableWriter, scan_table, to_arrow
+from yibao.dataset.schema import SETLINFO_MONEY, TABLES
+from yibao.money import Ratio, round_div
 from yibao.policy.loader import Policy, load_region
-from yibao.settlement.engine import settle
+from yibao.settlement.engine import settle_totals
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
 
 Progress = Callable[[str, int, int], None]
@@ -46,7 +54,6 @@ Progress = Callable[[str, int, int], None]
 
 _HISTORY_YEARS = 16
 _MONEY_AT = tuple(Settlement._fields.index(name) for name in SETLINFO_MONEY)
-_SETL_INT = {name: pl.Int64 for name in (*SETLINFO_MONEY, "pool_prop_selfpay")}
 
 
 @dataclass(frozen=True)
@@ -115,169 +122,287 @@ def enrollment_from_years(
 
 
 # ---------------------------------------------------------------------------------------------
-# Loading
+# Loading one part
 # ---------------------------------------------------------------------------------------------
+
+_INPUTS: dict[str, tuple[str, ...]] = {
+    "psn_info_b": ("psn_no", "gend", "brdy", "insutype", "psn_type", "psn_idet_type", "acct_balc_begn",
+                   "mulaid_psn_no"),
+    "psn_insu_d": ("psn_no", "insutype", "begndate", "enddate", "in_window", "repaid", "zero_claim"),
+    "fixmedins_b": ("fixmedins_code", "hosp_lv"),
+    "mdtrt_d": ("mdtrt_id", "psn_no", "fixmedins_code", "med_type", "endtime", "insutype"),
+    "setl_list_diag_d": ("mdtrt_id", "maindiag_flag", "diag_code"),
+    "fee_list_d": ("feedetl_sn", "mdtrt_id", "med_list_codg", "pric", "cnt", "det_item_fee_sumamt", "prd_days"),
+    "contribution_d": ("psn_no", "clct_month", "to_account"),
+}  # fmt: skip
+"""The columns settle-year reads from each table."""
+
+_HOUSEHOLD = (
+    pl.when(pl.col("mulaid_psn_no").fill_null("") != "")
+    .then(pl.col("mulaid_psn_no"))
+    .otherwise(pl.col("psn_no"))
+)
+"""A person's household: the employee whose account pays for them (家庭共济), else themselves."""
 
 
 @dataclass
 class _Data:
-    persons: dict[str, tuple[Any, ...]]
+    """One part's inputs as the settlement loop walks them; an encounter's data sit at its position."""
+
+    encounters: pl.DataFrame  # in settling order (see _encounters), with the span [start, end) of its lines
+    persons: dict[str, tuple[Any, ...]]  # psn_no → gend, insutype, psn_type, psn_idet_type, mulaid_psn_no
     enrollment: dict[str, Enrollment]
-    credits: dict[str, list[tuple[int, int]]]  # psn_no → [(month, fen)], sorted
-    encounters: list[
-        list[Any]
-    ]  # columns: mdtrt_id, psn_no, fixmedins_code, med_type, endtime, insutype, part
-    diag: dict[str, tuple[str, ...]]
-    lines: dict[str, tuple[int, int]]  # mdtrt_id → [start, end) in fee_columns
-    fee_columns: tuple[list[Any], ...]  # feedetl_sn, med_list_codg, pric, cnt, det_item_fee_sumamt, prd_days
-    hosp_lv: dict[str, str]
-    year: int
+    funds: dict[str, tuple[int, ...]]  # psn_no → account on 1 January + credits up to month m, m = 0…12
+    diagnoses: list[tuple[str, ...]]  # per encounter: diagnosis codes, principal first
+    kinds: tuple[FeeLine, ...]  # the distinct fee lines (see _line_kinds)
+    kind_of_line: list[int]  # per fee line, in encounter order: its kind
+
+
+def _read_part(scan: dict[str, pl.LazyFrame], part: int, parts: int) -> dict[str, pl.DataFrame]:
+    """The rows of one part: the households whose hash falls in ``part``, with their encounters' rows.
+
+    Encounters of a person missing from the register go to part 0 (where they fail as "unknown person").
+    Fee lines and diagnoses carry ``_row``, the row of their encounter in ``mdtrt_d``. The scans stream,
+    so a worker holds its part and never a whole table.
+    """
+    part_of = _part_of(scan["psn_info_b"], parts).collect(engine="streaming")
+    mine = part_of.lazy().filter(pl.col("_part") == part).select("psn_no")
+    encounters = (
+        _encounter_parts(scan["mdtrt_d"], part_of.lazy())
+        .filter(pl.col("_part") == part)
+        .drop("_part")
+        .collect(engine="streaming")
+        .with_row_index("_row")
+    )
+    rows = encounters.lazy().select("mdtrt_id", "_row")
+    frames = {
+        name: scan[name].join(mine, on="psn_no", how="semi").collect(engine="streaming")
+        for name in ("psn_info_b", "psn_insu_d", "contribution_d")
+    }
+    for name in ("setl_list_diag_d", "fee_list_d"):
+        frames[name] = scan[name].join(rows, on="mdtrt_id").collect(engine="streaming")
+    frames["mdtrt_d"] = encounters
+    frames["fixmedins_b"] = scan["fixmedins_b"].collect()
+    return frames
+
+
+def _part_of(psn: pl.LazyFrame, parts: int) -> pl.LazyFrame:
+    """psn_no → ``_part``, the part of the person's household."""
+    return psn.select("psn_no", (_HOUSEHOLD.hash(seed=7) % parts).cast(pl.Int64).alias("_part"))
+
+
+def _encounter_parts(mdtrt: pl.LazyFrame, part_of: pl.LazyFrame) -> pl.LazyFrame:
+    """The encounters with the part of their person (part 0 for a person missing from the register)."""
+    return mdtrt.join(part_of, on="psn_no", how="left").with_columns(pl.col("_part").fill_null(0))
+
+
+def _scan_dataset(folder: Path) -> dict[str, pl.LazyFrame]:
+    return {name: scan_table(folder, name, cols) for name, cols in _INPUTS.items()}
+
+
+def _split_parts(folder: Path, parts: int, into: Path) -> None:
+    """Write the rows of each part apart (``into/<table>/_part=<k>/``), in one streaming pass over each
+    table, for a region of more parts than workers: each part is then read from its own files instead
+    of from a scan of every table for every part."""
+    scan = _scan_dataset(folder)
+    part_of = _part_of(scan["psn_info_b"], parts).collect(engine="streaming").lazy()
+    encounters = _encounter_parts(scan["mdtrt_d"], part_of)
+    by_encounter = encounters.select("mdtrt_id", "_part").collect(engine="streaming").lazy()
+    keyed = {
+        name: scan[name].join(part_of, on="psn_no") for name in ("psn_info_b", "psn_insu_d", "contribution_d")
+    }
+    keyed |= {
+        name: scan[name].join(by_encounter, on="mdtrt_id") for name in ("setl_list_diag_d", "fee_list_d")
+    }
+    keyed["mdtrt_d"] = encounters
+    for name, frame in keyed.items():
+        frame.sink_parquet(pl.PartitionBy(into / name, key="_part", include_key=False), mkdir=True)
+
+
+def _scan_split(folder: Path, into: Path, part: int) -> dict[str, pl.LazyFrame]:
+    """The tables of one part written by :func:`_split_parts` (an empty frame where it has no rows)."""
+    scan = _scan_dataset(folder)
+    for name in _INPUTS:
+        files = into / name / f"_part={part}"
+        if name != "fixmedins_b":
+            scan[name] = (
+                pl.scan_parquet(files / "*.parquet")
+                if files.is_dir()
+                else pl.LazyFrame(schema=scan[name].collect_schema())
+            )
+    return scan
+
+
+def _year(folder: Path) -> tuple[int, int]:
+    """(encounters, the year of care: the most common year of ``endtime``) of the dataset."""
+    stats = (
+        scan_table(folder, "mdtrt_d", ("endtime",))
+        .select(pl.len().alias("n"), pl.col("endtime").dt.year().mode().min().alias("year"))
+        .collect(engine="streaming")
+    )
+    n, year = stats.row(0)
+    return int(n), int(year) if n else date.today().year
+
+
+def _build(frames: dict[str, pl.DataFrame], year: int) -> _Data:
+    """The Python structures the settlement loop walks, from one part's frames."""
+    psn = frames["psn_info_b"]
+    encounters = _encounters(frames["mdtrt_d"], psn, frames["fixmedins_b"])
+    position = np.empty(encounters.height, dtype=np.int64)  # row in mdtrt_d → position in settling order
+    position[encounters.get_column("_row").to_numpy()] = np.arange(encounters.height)
+    fee = _at(frames["fee_list_d"], position)
+    kinds, kind = _line_kinds(fee)
+    order = _order(fee, "at", "feedetl_sn")  # each encounter's lines together, in line order
+    starts = np.searchsorted(fee.get_column("at").to_numpy()[order], np.arange(encounters.height + 1))
+    encounters = encounters.with_columns(pl.Series("start", starts[:-1]), pl.Series("end", starts[1:]))
+    cols = ("psn_no", "gend", "insutype", "psn_type", "psn_idet_type", "mulaid_psn_no")
+    persons = {r[0]: r[1:] for r in zip(*_columns(psn, *cols), strict=True)}
+    return _Data(
+        encounters,
+        persons,
+        _enrollments(frames["psn_insu_d"], year),
+        _funds(psn, frames["contribution_d"], year),
+        _diagnoses(_at(frames["setl_list_diag_d"], position), encounters.height),
+        kinds,
+        kind[order].tolist(),
+    )
+
+
+def _at(df: pl.DataFrame, position: np.ndarray[Any, np.dtype[np.int64]]) -> pl.DataFrame:
+    """``df`` with ``at``, the settling position of the encounter of each row (from its ``_row``)."""
+    return df.with_columns(pl.Series("at", position[df.get_column("_row").to_numpy()]))
+
+
+def _line_kinds(fee: pl.DataFrame) -> tuple[tuple[FeeLine, ...], np.ndarray[Any, np.dtype[np.int64]]]:
+    """The distinct fee lines as FeeLines, and for each line of ``fee`` the index of its kind.
+
+    Lines that differ only by feedetl_sn share one FeeLine, with feedetl_sn empty: the totals mode of
+    the engine reads no line number (it names a bad line by its index), and a region bills the same
+    item at the same price and count a great many times, so this builds a few thousand FeeLines
+    instead of millions.
+    """
+    days = pl.when(pl.col("prd_days") > 0).then(pl.col("prd_days")).otherwise(0).alias("days")
+    lines = fee.select("med_list_codg", "pric", "cnt", "det_item_fee_sumamt", days).with_row_index("line")
+    distinct = lines.group_by(pl.exclude("line"), maintain_order=True).agg("line").with_row_index("kind")
+    kind = np.empty(fee.height, dtype=np.int64)
+    of_line = distinct.select("kind", "line").explode("line")
+    kind[of_line.get_column("line").to_numpy()] = of_line.get_column("kind").to_numpy()
+    kinds = tuple(
+        _new(FeeLine, ("", code, pric, cnt, amt, None, None, None, None, days or None))
+        for _, code, pric, cnt, amt, days, _ in distinct.iter_rows()
+    )
+    return kinds, kind
+
+
+def _diagnoses(diag: pl.DataFrame, encounters: int) -> list[tuple[str, ...]]:
+    """The diagnosis codes of each encounter, by settling position, principal first."""
+    diag = _sort(diag, "at", "maindiag_flag", descending=(False, True))
+    at = diag.get_column("at").to_numpy()
+    starts = np.searchsorted(at, np.arange(encounters + 1)).tolist()
+    diag_codes = diag.get_column("diag_code").to_list()
+    return [tuple(diag_codes[a:b]) for a, b in pairwise(starts)]
+
+
+def _encounters(mdtrt: pl.DataFrame, psn: pl.DataFrame, inst: pl.DataFrame) -> pl.DataFrame:
+    """The encounters by household, then time, with the coarse hospital level and the patient's age on
+    the day; ``at`` numbers them in that order."""
+    hosp_lv = {
+        c: codes.coarse_hosp_lv(lv or None)
+        for c, lv in zip(*_columns(inst, "fixmedins_code", "hosp_lv"), strict=True)
+    }
+    on = pl.col("endtime").dt.date()
+    before_birthday = _month_day(on) < _month_day(pl.col("brdy"))
+    frame = mdtrt.join(psn.select("psn_no", "brdy", "psn_type", "mulaid_psn_no"), on="psn_no", how="left")
+    frame = _sort(frame.with_columns(_HOUSEHOLD.alias("household")), "household", "endtime", "mdtrt_id")
+    return frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("at"),
+        "_row",
+        "mdtrt_id",
+        "psn_no",
+        "fixmedins_code",
+        "med_type",
+        "endtime",
+        "insutype",
+        "psn_type",
+        pl.col("fixmedins_code")
+        .replace_strict(hosp_lv, default="1", return_dtype=pl.String)
+        .alias("hosp_lv"),
+        on.alias("on"),
+        (on.dt.year() - pl.col("brdy").dt.year() - before_birthday.cast(pl.Int64)).clip(0).alias("age"),
+    )
+
+
+def _month_day(day: pl.Expr) -> pl.Expr:
+    return day.dt.month().cast(pl.Int32) * 100 + day.dt.day().cast(pl.Int32)  # Int8 parts would overflow
+
+
+def _sort(df: pl.DataFrame, *by: str, descending: Sequence[bool] = ()) -> pl.DataFrame:
+    """``df.sort(*by)``, ties in input order (see _order)."""
+    return df[_order(df, *by, descending=descending)]
+
+
+def _order(
+    df: pl.DataFrame, *by: str, descending: Sequence[bool] = ()
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The rows of ``df`` sorted by ``by``, ties in input order: stable one-key sorts of the key columns
+    alone, last key first — in Polars several times faster than one sort on several string keys."""
+    order = descending or [False] * len(by)
+    keys = df.select(*by).with_row_index("__row")
+    for key, desc in zip(reversed(by), reversed(order), strict=True):
+        keys = keys.sort(key, descending=desc, maintain_order=True)
+    return keys.get_column("__row").to_numpy().astype(np.int64)
 
 
 def _columns(df: pl.DataFrame, *names: str) -> list[list[Any]]:
     return [df.get_column(n).to_list() for n in names]
 
 
-_INPUTS: dict[str, tuple[str, ...]] = {
-    "psn_info_b": (
-        "psn_no",
-        "gend",
-        "brdy",
-        "insutype",
-        "psn_type",
-        "psn_idet_type",
-        "acct_balc_begn",
-        "mulaid_psn_no",
-    ),
-    "psn_insu_d": ("psn_no", "insutype", "begndate", "enddate", "in_window", "repaid", "zero_claim"),
-    "fixmedins_b": ("fixmedins_code", "hosp_lv"),
-    "mdtrt_d": ("mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "insutype"),
-    "setl_list_diag_d": ("mdtrt_id", "maindiag_flag", "diag_code"),
-    "fee_list_d": (
-        "feedetl_sn",
-        "mdtrt_id",
-        "med_list_codg",
-        "pric",
-        "cnt",
-        "det_item_fee_sumamt",
-        "prd_days",
-    ),
-    "contribution_d": ("psn_no", "clct_month", "to_account"),
-}
-"""The columns settle-year reads from each table."""
-
-
-def _read(folder: Path) -> dict[str, pl.DataFrame]:
-    return {name: read_table(folder, name, cols) for name, cols in _INPUTS.items()}
-
-
-def _partition(frames: dict[str, pl.DataFrame], parts: int) -> list[dict[str, pl.DataFrame]]:
-    """Split the inputs by household (a person, or the employee whose account pays for them) into parts."""
-    psn = frames["psn_info_b"]
-    household = pl.when(pl.col("mulaid_psn_no").fill_null("") != "").then(pl.col("mulaid_psn_no"))
-    part_of = psn.select(
-        "psn_no", (household.otherwise(pl.col("psn_no")).hash(seed=7) % parts).cast(pl.Int64).alias("_part")
+def _funds(psn: pl.DataFrame, contributions: pl.DataFrame, year: int) -> dict[str, tuple[int, ...]]:
+    """Per person with an account: the balance on 1 January plus the credits of the months up to m, for
+    m = 0…12, from the month of ``clct_month`` (a month below 1 counts from January, one above 12 never)."""
+    months = [f"m{m}" for m in range(13)]
+    month = pl.col("clct_month").str.slice(5, 2).cast(pl.Int64).clip(0, 13)
+    credits = (
+        contributions.filter((pl.col("to_account") != 0) & pl.col("clct_month").str.starts_with(str(year)))
+        .group_by("psn_no", pl.format("m{}", month).alias("month"))
+        .agg(pl.col("to_account").sum())
+        .pivot(on="month", index="psn_no", values="to_account")
     )
-    enc = frames["mdtrt_d"].join(part_of, on="psn_no", how="left").with_columns(pl.col("_part").fill_null(0))
-    by_encounter = enc.select("mdtrt_id", "_part")
-    keyed = {
-        "psn_info_b": psn.join(part_of, on="psn_no"),
-        "psn_insu_d": frames["psn_insu_d"].join(part_of, on="psn_no"),
-        "mdtrt_d": enc,
-        "setl_list_diag_d": frames["setl_list_diag_d"].join(by_encounter, on="mdtrt_id"),
-        "fee_list_d": frames["fee_list_d"].join(by_encounter, on="mdtrt_id"),
-        "contribution_d": frames["contribution_d"].join(part_of, on="psn_no"),
-    }
-    split = {name: df.partition_by("_part", as_dict=True, include_key=False) for name, df in keyed.items()}
-    out = []
-    for k in range(parts):
-        part = {name: split[name].get((k,), frames[name].clear()) for name in keyed}
-        part["fixmedins_b"] = frames["fixmedins_b"]
-        out.append(part)
-    return out
-
-
-def _year(mdtrt: pl.DataFrame) -> int:
-    return int(mdtrt.get_column("endtime").dt.year().mode().sort()[0]) if mdtrt.height else date.today().year
-
-
-def _build(frames: dict[str, pl.DataFrame], year: int) -> _Data:
-    """The Python structures the settlement loop walks, from one part's frames."""
-    cols = _INPUTS["psn_info_b"]
-    psn = frames["psn_info_b"]
-    inst = frames["fixmedins_b"]
-    hosp_lv = {
-        c: codes.coarse_hosp_lv(lv or None)
-        for c, lv in zip(*_columns(inst, "fixmedins_code", "hosp_lv"), strict=True)
-    }
-    persons = {r[0]: r for r in zip(*_columns(psn, *cols), strict=True)}
-    enrollment = _enrollments(frames["psn_insu_d"], year)
-
-    contrib = (
-        frames["contribution_d"]
-        .filter((pl.col("to_account") != 0) & pl.col("clct_month").str.starts_with(str(year)))
-        .sort("psn_no", "clct_month")
+    credit = [
+        pl.col(m).fill_null(0) if m in credits.columns else pl.lit(0, pl.Int64).alias(m) for m in months
+    ]
+    table = (
+        psn.select("psn_no", pl.col("acct_balc_begn").fill_null(0).alias("begin"))
+        .join(credits, on="psn_no", how="left")
+        .select("psn_no", "begin", *credit)
+        .filter(pl.any_horizontal(pl.exclude("psn_no") != 0))
+        .select("psn_no", pl.cum_sum_horizontal("begin", *months).alias("balance"))
+        .unnest("balance")
     )
-    credits: dict[str, list[tuple[int, int]]] = {}
-    for p, month, fen in zip(*_columns(contrib, "psn_no", "clct_month", "to_account"), strict=True):
-        credits.setdefault(p, []).append((int(month[5:7]), fen))
-
-    household = pl.when(pl.col("mulaid_psn_no").fill_null("") != "").then(pl.col("mulaid_psn_no"))
-    frame = (
-        frames["mdtrt_d"]
-        .join(psn.select("psn_no", "mulaid_psn_no"), on="psn_no", how="left")
-        .with_columns(household.otherwise(pl.col("psn_no")).alias("household"))
-        .sort("household", "endtime", "mdtrt_id")
-    )
-    encounters = _columns(frame, "mdtrt_id", "psn_no", "fixmedins_code", "med_type", "endtime", "insutype")
-
-    diag_df = (
-        frames["setl_list_diag_d"]
-        .sort("mdtrt_id", "maindiag_flag", descending=[False, True])
-        .group_by("mdtrt_id", maintain_order=True)
-        .agg(pl.col("diag_code"))
-    )
-    diag = {m: tuple(c) for m, c in zip(*_columns(diag_df, "mdtrt_id", "diag_code"), strict=True)}
-
-    fee = frames["fee_list_d"].sort("mdtrt_id", "feedetl_sn")
-    spans = (
-        fee.with_row_index("at")
-        .group_by("mdtrt_id")
-        .agg(pl.col("at").first().alias("start"), pl.len().alias("n"))
-        .with_columns((pl.col("start") + pl.col("n")).alias("end"))
-    )
-    lines = {m: (a, b) for m, a, b in zip(*_columns(spans, "mdtrt_id", "start", "end"), strict=True)}
-    fee_columns = (
-        *_columns(fee, "feedetl_sn", "med_list_codg", "pric", "cnt", "det_item_fee_sumamt"),
-        fee.select(pl.when(pl.col("prd_days") > 0).then(pl.col("prd_days"))).to_series().to_list(),
-    )
-    return _Data(persons, enrollment, credits, encounters, diag, lines, tuple(fee_columns), hosp_lv, year)
+    balances = zip(*_columns(table, *months), strict=True)
+    return dict(zip(table.get_column("psn_no").to_list(), balances, strict=True))
 
 
 def _enrollments(insu: pl.DataFrame, year: int) -> dict[str, Enrollment]:
     """Enrolment history per person on ``year`` from psn_insu_d, as bit masks of years (memoised)."""
     lo = year - _HISTORY_YEARS
-    years = (
-        insu.with_columns(
-            pl.int_ranges(
-                pl.col("begndate").dt.year().clip(lo, year),
-                pl.col("enddate").dt.year().fill_null(year).clip(lo, year) + 1,
-            ).alias("y")
+    first = pl.col("begndate").dt.year().cast(pl.Int64).clip(lo, year)
+    last = pl.col("enddate").dt.year().cast(pl.Int64).fill_null(year).clip(lo, year)
+    two = pl.lit(2, pl.Int64)
+    years = pl.when(last >= first).then(two.pow(year - first + 1) - two.pow(year - last))  # bit k: year − k
+    table = (
+        insu.with_columns(years.alias("years"), (first.is_null() | (last >= first)).alias("counts"))
+        .group_by("psn_no")
+        .agg(
+            pl.col("years").filter(pl.col("repaid") != "1").bitwise_or().alias("enrolled"),
+            pl.col("years").filter(pl.col("repaid") == "1").bitwise_or().alias("repaid"),
+            pl.col("years").filter(pl.col("zero_claim") == "1").bitwise_or().alias("zero_claim"),
+            pl.col("in_window").sort_by("begndate", maintain_order=True).last(),  # of the latest enrolment
+            pl.col("begndate").max(),
+            pl.col("counts").any(),
         )
-        .explode("y")
-        .with_columns(pl.lit(2, pl.Int64).pow(pl.lit(year) - pl.col("y")).cast(pl.Int64).alias("bit"))
+        .filter("counts")  # a person whose every period ends before it begins has no history
     )
-    masks = years.group_by("psn_no").agg(
-        pl.col("bit").filter(pl.col("repaid") != "1").unique().sum().alias("enrolled"),
-        pl.col("bit").filter(pl.col("repaid") == "1").unique().sum().alias("repaid"),
-        pl.col("bit").filter(pl.col("zero_claim") == "1").unique().sum().alias("zero_claim"),
-    )
-    last = (
-        insu.sort("psn_no", "begndate")
-        .group_by("psn_no", maintain_order=True)
-        .agg(pl.col("in_window").last(), pl.col("begndate").last())
-    )
-    table = masks.join(last, on="psn_no", how="left")
     out: dict[str, Enrollment] = {}
     memo: dict[tuple[Any, ...], Enrollment] = {}
     for psn_no, enrolled, repaid, zero, window, begn in zip(
@@ -309,51 +434,56 @@ def _years(year: int, mask: int | None) -> set[int]:
 # Settling
 # ---------------------------------------------------------------------------------------------
 
+_money_of = itemgetter(*_MONEY_AT)
+_new = tuple.__new__
 
-def _settle(
-    data: _Data, policy: Policy, catalog: Catalog
-) -> tuple[dict[str, list[Any]], list[tuple[str, str]]]:
-    """Settle every encounter of ``data`` in household and time order; setl_d columns and failures."""
-    rows: dict[str, list[Any]] = {k: [] for k in ("setl_id", "mdtrt_id", "psn_no", "fixmedins_code", "setl_time",
-                                                   "insutype", "psn_type", "med_type", "clr_type", "hosp_lv",
-                                                   *SETLINFO_MONEY, "pool_prop_selfpay")}  # fmt: skip
-    money = [rows[k] for k in SETLINFO_MONEY]
+
+@dataclass
+class _Settled:
+    """The settled encounters of one part, column by column as the loop appends them."""
+
+    at: list[int] = field(default_factory=list)  # position in _Data.encounters
+    money: array[int] = field(default_factory=lambda: array("q"))  # SETLINFO_MONEY of each row, flat
+    ratio: list[Ratio] = field(default_factory=list)  # pool_prop_selfpay
+    insutype: list[str] = field(default_factory=list)
+    clr_type: list[str] = field(default_factory=list)
+
+
+_LOOP_COLUMNS = ("at", "mdtrt_id", "psn_no", "med_type", "on", "age", "insutype", "hosp_lv", "start", "end")
+
+
+def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, list[tuple[str, str]]]:
+    """Settle every encounter of ``data`` in household and time order: the settled rows and the failures."""
+    out = _Settled()
     failures: list[tuple[str, str]] = []
     ytd: dict[str, Accumulators] = {}
-    spent: dict[str, int] = {}
-    empty = Accumulators()
-    no_enrollment = Enrollment()
-    for mdtrt_id, psn_no, inst, med_type, endtime, insutype in zip(*data.encounters, strict=True):
-        p = data.persons.get(psn_no)
-        span = data.lines.get(mdtrt_id)
-        if p is None or span is None:
+    spent: dict[str, int] = {}  # account payments so far, per account holder
+    assistance: dict[str | None, str | None] = {}  # psn_idet_type → assistance category
+    empty, no_enrollment = Accumulators(), Enrollment()
+    persons, funds, enrollments = data.persons, data.funds, data.enrollment
+    kind_of_line, line_of_kind = data.kind_of_line, data.kinds.__getitem__
+    columns = _columns(data.encounters, *_LOOP_COLUMNS)
+    for at, mdtrt_id, psn_no, med_type, on, age, insutype, hosp_lv, start, end, diagnoses in zip(
+        *columns, data.diagnoses, strict=True
+    ):
+        p = persons.get(psn_no)
+        if p is None or start == end:
             failures.append((mdtrt_id, "unknown person" if p is None else "no fee lines"))
             continue
-        lines = _fee_lines(data.fee_columns, *span)
-        _, gend, brdy, p_insutype, psn_type, idet, _balc_begn, mulaid_no = p
-        on: date = endtime.date() if isinstance(endtime, datetime) else endtime
-        age = on.year - brdy.year - ((on.month, on.day) < (brdy.month, brdy.day))
-        own = _balance(data, psn_no, on, spent)
-        mulaid = _balance(data, mulaid_no, on, spent) if mulaid_no else 0
-        person = Person(
-            p_insutype,
-            psn_type,
-            max(age, 0),
-            gend,
-            codes.assistance_category(idet or None),
-            data.enrollment.get(psn_no, no_enrollment),
-            own,
-            mulaid,
-            psn_no,
-        )
-        encounter = Encounter(
-            med_type, data.hosp_lv.get(inst, "1"), lines, data.diag.get(mdtrt_id, ()), insutype or None, True
-        )
-        try:
-            s = settle(encounter, person, ytd.get(psn_no, empty), policy, on, catalog=catalog)
-        except (
-            ValueError
-        ) as e:  # SettlementError, CodeError, PolicyError: a bad record must not stop the year
+        gend, p_insutype, psn_type, idet, mulaid_no = p
+        category = assistance.get(idet, _UNKNOWN)
+        if category is _UNKNOWN:
+            category = assistance[idet] = codes.assistance_category(idet or None)
+        own = _balance(funds, spent, psn_no, on.month)
+        mulaid = _balance(funds, spent, mulaid_no, on.month) if mulaid_no else 0
+        enrollment = enrollments.get(psn_no, no_enrollment)
+        # Person and Encounter fields in order (tuple.__new__: this is the hot loop)
+        person = _new(Person, (p_insutype, psn_type, age, gend, category, enrollment, own, mulaid, psn_no))
+        lines = tuple(map(line_of_kind, kind_of_line[start:end]))
+        bill = _new(Encounter, (med_type, hosp_lv, lines, diagnoses, insutype or None, True, None, 0))
+        try:  # SettlementError, CodeError, PolicyError are ValueErrors: a bad record must not stop the year
+            s = settle_totals(bill, person, ytd.get(psn_no, empty), policy, on, catalog=catalog)
+        except ValueError as e:
             failures.append((mdtrt_id, str(e)))
             continue
         ytd[psn_no] = s.ytd
@@ -362,61 +492,90 @@ def _settle(
             spent[psn_no] = spent.get(psn_no, 0) + own_paid
         if s.acct_mulaid_pay:
             spent[mulaid_no] = spent.get(mulaid_no, 0) + s.acct_mulaid_pay
-        rows["setl_id"].append("S" + mdtrt_id)
-        rows["mdtrt_id"].append(mdtrt_id)
-        rows["psn_no"].append(psn_no)
-        rows["fixmedins_code"].append(inst)
-        rows["setl_time"].append(endtime)
-        rows["insutype"].append(s.insutype)
-        rows["psn_type"].append(psn_type)
-        rows["med_type"].append(med_type)
-        rows["clr_type"].append(s.clr_type)
-        rows["hosp_lv"].append(encounter.hosp_lv)
-        for col, at in zip(money, _MONEY_AT, strict=True):
-            col.append(s[at])
-        r = s.pool_prop_selfpay
-        rows["pool_prop_selfpay"].append(round_div(r.num * 10000, r.den))
-    return rows, failures
+        out.at.append(at)
+        out.money.extend(_money_of(s))
+        out.ratio.append(s.pool_prop_selfpay)
+        out.insutype.append(s.insutype)
+        out.clr_type.append(s.clr_type)
+    return out, failures
 
 
-def _fee_lines(columns: tuple[list[Any], ...], start: int, end: int) -> tuple[FeeLine, ...]:
-    """FeeLines of one encounter from the fee columns (built with tuple.__new__: this is the hot loop)."""
-    sn, code, pric, cnt, amt, days = (c[start:end] for c in columns)
-    none = repeat(None)
-    return tuple(
-        map(_new_fee_line, zip(sn, code, pric, cnt, amt, none, none, none, none, days, strict=False))
+_UNKNOWN = object()  # not yet looked up
+
+
+def _balance(funds: dict[str, tuple[int, ...]], spent: dict[str, int], psn_no: str, month: int) -> int:
+    """Account balance in ``month``: 1 January balance + credits of months up to this one − spending so far."""
+    f = funds.get(psn_no)
+    return 0 if f is None else max(f[month] - spent.get(psn_no, 0), 0)
+
+
+def _setl_table(data: _Data, rows: _Settled) -> pa.Table:
+    """The setl_d rows of one part in the on-disk schema, with ``_setl_time`` (setl_time before it is
+    cut to seconds) to order the parts by."""
+    enc = data.encounters.select(pl.all().gather(rows.at))
+    money = np.frombuffer(rows.money, dtype=np.int64).reshape(-1, len(SETLINFO_MONEY))
+    frame = pl.DataFrame(
+        [
+            ("S" + enc.get_column("mdtrt_id")).alias("setl_id"),
+            *enc.select("mdtrt_id", "psn_no", "fixmedins_code", pl.col("endtime").alias("setl_time")),
+            pl.Series("insutype", rows.insutype, dtype=pl.String),
+            *enc.select("psn_type", "med_type"),
+            pl.Series("clr_type", rows.clr_type, dtype=pl.String),
+            enc.get_column("hosp_lv"),
+            *(pl.Series(name, money[:, j]) for j, name in enumerate(SETLINFO_MONEY)),
+            pl.Series("pool_prop_selfpay", _ten_thousandths(rows.ratio)),
+            pl.Series("refd_setl_flag", ["0"] * len(rows.at), dtype=pl.String),
+        ]
+    )
+    return to_arrow(TABLES["setl_d"], frame).append_column(
+        "_setl_time", frame.get_column("setl_time").to_arrow()
     )
 
 
-_new_fee_line = partial(tuple.__new__, FeeLine)
+def _ten_thousandths(ratios: list[Ratio]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Each ratio in units of 1e-4 (by the one rounding rule). The ratios are a few objects shared by
+    many rows (a plan's bands), so each distinct object is converted once."""
+    ids = np.fromiter(map(id, ratios), dtype=np.int64, count=len(ratios))
+    _, first, row_of = np.unique(ids, return_index=True, return_inverse=True)
+    values = [round_div(ratios[i].num * 10000, ratios[i].den) for i in first.tolist()]
+    return np.array(values, dtype=np.int64)[row_of]
 
 
-def _balance(data: _Data, psn_no: str, on: date, spent: dict[str, int]) -> int:
-    """Account balance on ``on``: 1 January balance + credits of months up to this one − spending so far."""
-    p = data.persons.get(psn_no)
-    if p is None:
-        return 0
-    balance = int(p[6] or 0) - spent.get(psn_no, 0)
-    for month, fen in data.credits.get(psn_no, ()):
-        if month > on.month:
-            break
-        balance += fen
-    return max(balance, 0)
-
-
-_Task = tuple[Path, str, "Catalog | None", int]
+_Task = tuple[Path, "Path | None", str, "Catalog | None", int, int, int, Path]
+"""dataset, the folder of split parts (or None: read the dataset), region, catalogue, year, part, parts,
+output file."""
 
 
 def _settle_part(task: _Task) -> tuple[Path, list[tuple[str, str]]]:
-    """One part in a worker process: read its frames, settle them, write its setl rows (Arrow IPC)."""
-    folder, region, catalog, year = task
-    frames = {name: pl.read_ipc(folder / f"{name}.arrow") for name in _INPUTS}
-    data = _build(frames, year)
-    del frames
-    rows, failures = _settle(data, load_region(region), catalog if catalog is not None else default_catalog())
-    out = folder / "setl.arrow"
-    pl.DataFrame(rows, schema_overrides=_SETL_INT, strict=False).write_ipc(out)
+    """One part in a worker process: read its rows, settle them, write its setl rows (Arrow IPC)."""
+    folder, split, region, catalog, year, part, parts, out = task
+    policy, catalog = load_region(region), catalog or default_catalog()
+    scan = _scan_dataset(folder) if split is None else _scan_split(folder, split, part)
+    with _no_gc():
+        data = _build(_read_part(scan, part, parts), year)
+        rows, failures = _settle(data, policy, catalog)
+    table = _setl_table(data, rows)
+    with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, table.schema) as ipc:
+        ipc.write_table(table)
     return out, failures
+
+
+def _read_ipc(path: Path) -> pa.Table:
+    with pa.OSFile(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Without the cycle collector: building and settling a part makes millions of acyclic tuples, and
+    scanning them as they come costs more than building them. Cycles made meanwhile are collected after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def settle_year(
@@ -431,30 +590,29 @@ def settle_year(
     """Replay the dataset's encounters through the engine and write ``setl_d.parquet`` beside them.
 
     The households are split into parts of at most about ``part_encounters`` encounters, a multiple of
-    the number of workers; each part is settled in a spawned worker process that holds only that part, so memory is
-    bounded whatever the size of the region.
+    the number of workers; each part is read and settled in a spawned worker process that holds only that
+    part, so memory is bounded whatever the size of the region. With one part per worker each worker
+    reads its households from the tables; with more, the tables are first written apart by part, in one
+    streaming pass.
     """
     folder = Path(dataset)
     t0 = time.perf_counter()
     say = progress or (lambda stage, done, total: None)
     say("load", 0, 1)
-    frames = _read(folder)
-    total = frames["mdtrt_d"].height
-    year = _year(frames["mdtrt_d"])
+    total, year = _year(folder)
     rounds = max(1, -(-total // (max(1, workers) * part_encounters)))
     parts = max(1, workers) * rounds  # a multiple of the workers, so no worker idles in the last round
     failures: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix=".settle-", dir=folder) as tmp:
-        tasks: list[_Task] = []
-        for k, part in enumerate(_partition(frames, parts)):
-            d = Path(tmp) / f"part{k:04d}"
-            d.mkdir()
-            for name, df in part.items():
-                df.write_ipc(d / f"{name}.arrow")
-            tasks.append((d, region, catalog, year))
-        del frames
+        split = Path(tmp) / "parts" if parts > max(1, workers) else None
+        if split is not None:  # several rounds: one pass over the tables rather than one per part
+            _split_parts(folder, parts, split)
         say("load", 1, 1)
         say("settle", 0, parts)
+        tasks: list[_Task] = [
+            (folder, split, region, catalog, year, k, parts, Path(tmp) / f"setl{k:04d}.arrow")
+            for k in range(parts)
+        ]
         outputs: list[Path] = []
         if workers == 1:
             results: Iterator[tuple[Path, list[tuple[str, str]]]] = map(_settle_part, tasks)
@@ -470,11 +628,11 @@ def settle_year(
         finally:
             if pool is not None:
                 pool.shutdown()
-        setl = (
-            pl.concat([pl.read_ipc(p) for p in outputs])
-            .sort("setl_time", "setl_id")
-            .with_columns(pl.lit("0").alias("refd_setl_flag"))
-        )
-    write_table(folder, "setl_d", setl)
+        setl = pa.concat_tables(map(_read_ipc, outputs))
+        keys = [("_setl_time", "ascending", "at_start"), ("setl_id", "ascending", "at_start")]
+        order = pc.sort_indices(setl, options=pc.SortOptions(keys))  # as Polars sorts: nulls first
+        setl = setl.take(order).drop_columns("_setl_time").combine_chunks()
+        with TableWriter(folder, "setl_d") as writer:
+            writer.write_arrow(setl)
     failures.sort()
-    return YearResult(setl.height, total, len(failures), tuple(failures), time.perf_counter() - t0)
+    return YearResult(setl.num_rows, total, len(failures), tuple(failures), time.perf_counter() - t0)

@@ -11,7 +11,8 @@
 6. **个人账户** (and 家庭共济 as ``acct_mulaid_pay``) → **现金**.
 
 Long-term care (visit ``ltc``) pays a per diem by care form instead of steps 2–5. During a waiting
-period (待遇等待期) no fund pays. Every result satisfies the identities of interface.md §2.4 exactly:
+period (待遇等待期) no fund pays. :func:`settle_totals` runs the same chain for a batch replay, without the
+per-line results. Every result satisfies the identities of interface.md §2.4 exactly:
 
 >>> from datetime import date
 >>> from yibao.policy.loader import load_region
@@ -25,18 +26,20 @@ period (待遇等待期) no fund pays. Every result satisfies the identities of 
 
 from __future__ import annotations
 
-from datetime import date
+import bisect
+from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any, NamedTuple
 
 from yibao import codes
-from yibao.catalog.model import NO_RESTRICTION, Catalog, LineContext
+from yibao.catalog.model import NO_RESTRICTION, Catalog, LineContext, Restriction
 from yibao.money import ZERO_RATIO, Fen, Ratio, round_div, yuan
 from yibao.policy.benefit import PlanKey, resolve_plan
 from yibao.policy.enrollment import PersonRules, PersonTerms, person_rules, person_terms
 from yibao.policy.loader import Policy
 from yibao.policy.parameters import Band, Read, format_value
 from yibao.settlement.model import (
+    ACCUMULATOR_NAMES,
     FEN_PER_PRICE_COUNT,
     Accumulators,
     Encounter,
@@ -85,6 +88,87 @@ def settle(
     trace: bool = False,
 ) -> Settlement:
     """Settle ``encounter`` for ``person`` on ``on`` given the year so far; see the module docstring."""
+    cat = catalog if catalog is not None else _NO_CATALOG
+    return _settle(encounter, person, ytd, policy, on, cat, [] if trace else None, None)
+
+
+def settle_totals(
+    encounter: Encounter,
+    person: Person,
+    ytd: Accumulators,
+    policy: Policy,
+    on: date,
+    *,
+    catalog: Catalog | None = None,
+) -> Settlement:
+    """:func:`settle` for a batch replay: the same amounts and accumulators, nothing else.
+
+    The settlement has every setlinfo field and ``ytd``, but no per-line results, no setldetail rows,
+    no intermediates and no trace (``lines == setldetail == ()``, ``intermediates == {}``). The split of a
+    catalogue line depends only on the item in force, the hospital level, price, count and amount, so it is
+    computed once per catalogue for each such combination (the 限定支付 check still runs per line).
+
+    >>> from datetime import date
+    >>> from yibao.policy.loader import load_region
+    >>> from yibao.settlement.model import Encounter, FeeLine, Person
+    >>> line = FeeLine("1", "T1", pric=1000_000000, cnt=1_0000, det_item_fee_sumamt=100000, chrgitm_lv="01")
+    >>> args = Encounter("21", "3", (line,)), Person("310", "1101", 45), Accumulators(), load_region("990100")
+    >>> t, s = settle_totals(*args, date(2025, 3, 1)), settle(*args, date(2025, 3, 1))
+    >>> t.money() == s.money() and t.ytd == s.ytd, t.lines, t.setldetail
+    (True, (), ())
+    """
+    cat = catalog if catalog is not None else _NO_CATALOG
+    # the memo is kept with the catalogue, as plans are with the policy
+    memo: _SplitMemo | None = cat.__dict__.get("_line_splits")
+    if memo is None:
+        memo = cat.__dict__["_line_splits"] = _SplitMemo(cat)
+    return _settle(encounter, person, ytd, policy, on, cat, None, memo)
+
+
+_LineKey = tuple[str, str, int, int, Fen]
+"""A catalogue line as its split sees it: med_list_codg, hosp_lv, pric, cnt, det_item_fee_sumamt."""
+_Split = tuple[Restriction, tuple[Fen, Fen, Fen, Fen]]
+"""The item's restriction and the split of the line when payable: 全自费, 超限价, 先行自付, 政策范围内."""
+
+
+class _SplitMemo:
+    """The line splits of one catalogue, per catalogue epoch: its versions in force change only on a
+    begndate or the day after an enddate, so all the days between two such days see the same items."""
+
+    __slots__ = ("bounds", "by_day", "by_epoch")
+
+    def __init__(self, catalog: Catalog) -> None:
+        days = {i.begndate for i in catalog.items()}
+        days.update(
+            i.enddate + _DAY for i in catalog.items() if i.enddate is not None and i.enddate < date.max
+        )
+        self.bounds = tuple(sorted(days))
+        self.by_epoch: dict[int, dict[_LineKey, _Split]] = {}
+        self.by_day: dict[date, dict[_LineKey, _Split]] = {}
+
+    def on(self, day: date) -> dict[_LineKey, _Split]:
+        """The splits memoised for the catalogue epoch of ``day``."""
+        splits = self.by_day.get(day)
+        if splits is None:
+            epoch = bisect.bisect_right(self.bounds, day)
+            splits = self.by_day[day] = self.by_epoch.setdefault(epoch, {})
+        return splits
+
+
+_DAY = timedelta(days=1)
+
+
+def _settle(
+    encounter: Encounter,
+    person: Person,
+    ytd: Accumulators,
+    policy: Policy,
+    on: date,
+    cat: Catalog,
+    steps: list[Step] | None,
+    memo: _SplitMemo | None,
+) -> Settlement:
+    """The payer chain; ``memo`` None = the full answer, else the totals only (see settle_totals)."""
     visit = codes.visit_kind(encounter.med_type)
     insutype = encounter.insutype or person.insutype
     scheme = codes.scheme(insutype)
@@ -110,18 +194,20 @@ def settle(
     plan = resolve_plan(policy, key)
     rules = _person_rules(policy, epoch, scheme, assistance, need_cap=plan.serious_base is not None)
     terms = person_terms(rules, on, person.enrollment)
-    steps: list[Step] | None = [] if trace else None
 
     # 1. 费用分割 ------------------------------------------------------------------------------
     ctx = LineContext(person.gend, person.age, encounter.hosp_lv, visit, encounter.diagnoses)
-    cat = catalog if catalog is not None else _NO_CATALOG
-    lines = tuple(_split(i, line, ctx, cat, on) for i, line in enumerate(encounter.lines))
-    ful = over = pre = inscp = 0
-    for r in lines:
-        ful += r.fulamt_ownpay_amt
-        over += r.overlmt_amt
-        pre += r.preselfpay_amt
-        inscp += r.inscp_scp_amt
+    if memo is None:
+        lines = tuple(_split(i, line, ctx, cat, on) for i, line in enumerate(encounter.lines))
+        ful = over = pre = inscp = 0
+        for r in lines:
+            ful += r.fulamt_ownpay_amt
+            over += r.overlmt_amt
+            pre += r.preselfpay_amt
+            inscp += r.inscp_scp_amt
+    else:
+        lines = ()
+        ful, over, pre, inscp = _split_totals(encounter.lines, ctx, cat, on, memo.on(on))
     medfee = ful + over + pre + inscp
     if steps is not None:
         steps.append(
@@ -313,7 +399,7 @@ def settle(
     acct = own + mulaid
     cash = psn_part - acct
     moved["fund_paid"] = ytd.fund_paid + fund
-    new = ytd._replace(**moved)
+    new = _new(Accumulators, map(moved.get, ACCUMULATOR_NAMES, ytd))  # ytd with the moved fields replaced
     if steps is not None:
         steps.append(
             Step(
@@ -324,67 +410,47 @@ def settle(
             )
         )
 
-    detail: list[SetlDetail] = []
-    if hifp:
-        detail.append(_row(_POOL_FUND.get(scheme, "999997"), inscp, room, hifp, f"ratio {ratio}"))
-    if serious:
-        detail.append(_row(_SERIOUS_FUND.get(scheme, "999997"), inscp, serious_room, serious, ""))
-    if cvlserv:
-        detail.append(_row("320100", inscp, None, cvlserv, ""))
-    if maf:
-        detail.append(_row("610100", inscp, maf_room, maf, assistance))
-    if acct:
-        detail.append(_row("310200", inscp, None, acct, f"共济 {yuan(mulaid)}" if mulaid else ""))
-
     hifob, hifmi = (serious, 0) if scheme == "employee" else (0, serious)
-    intermediates: dict[str, Any] = {
-        "visit": visit,
-        "scheme": scheme,
-        "psn_cat": key.psn_cat,
-        "admission": admission,
-        "deductible": plan.deductible,
-        "pool_ratio": ratio,
-        "pool_cap": plan.pool_cap,
-        "pool_cap_room": room,
-        "above_pool_cap": above_cap,
-        "serious_illness_threshold": plan.serious_threshold,
-        "serious_illness_cap": terms.serious_cap,
-        "maf_threshold": plan.maf_threshold,
-        "waiting_period_months": terms.waiting_months,
-        "benefit_start": terms.benefit_start,
-        "in_waiting_period": waiting,
-    }
-    return Settlement(
-        medfee_sumamt=medfee,
-        fulamt_ownpay_amt=ful,
-        overlmt_selfpay=over,
-        preselfpay_amt=pre,
-        inscp_scp_amt=inscp,
-        act_pay_dedc=dedc,
-        hifp_pay=hifp,
-        pool_prop_selfpay=ratio,
-        cvlserv_pay=cvlserv,
-        hifes_pay=0,
-        hifmi_pay=hifmi,
-        hifob_pay=hifob,
-        maf_pay=maf,
-        oth_pay=0,
-        fund_pay_sumamt=fund,
-        psn_part_amt=psn_part,
-        acct_pay=acct,
-        psn_cash_pay=cash,
-        hosp_part_amt=0,
-        balc=person.acct_balance - own,
-        acct_mulaid_pay=mulaid,
-        insutype=insutype,
-        med_type=encounter.med_type,
-        clr_type=_CLR_TYPE[visit],
-        lines=lines,
-        setldetail=tuple(detail),
-        ytd=new,
-        intermediates=intermediates,
-        trace=tuple(steps) if steps is not None else None,
-    )
+    detail: list[SetlDetail] = []
+    intermediates: dict[str, Any] = {}
+    if memo is None:
+        if hifp:
+            detail.append(_row(_POOL_FUND.get(scheme, "999997"), inscp, room, hifp, f"ratio {ratio}"))
+        if serious:
+            detail.append(_row(_SERIOUS_FUND.get(scheme, "999997"), inscp, serious_room, serious, ""))
+        if cvlserv:
+            detail.append(_row("320100", inscp, None, cvlserv, ""))
+        if maf:
+            detail.append(_row("610100", inscp, maf_room, maf, assistance))
+        if acct:
+            detail.append(_row("310200", inscp, None, acct, f"共济 {yuan(mulaid)}" if mulaid else ""))
+        intermediates = {
+            "visit": visit,
+            "scheme": scheme,
+            "psn_cat": key.psn_cat,
+            "admission": admission,
+            "deductible": plan.deductible,
+            "pool_ratio": ratio,
+            "pool_cap": plan.pool_cap,
+            "pool_cap_room": room,
+            "above_pool_cap": above_cap,
+            "serious_illness_threshold": plan.serious_threshold,
+            "serious_illness_cap": terms.serious_cap,
+            "maf_threshold": plan.maf_threshold,
+            "waiting_period_months": terms.waiting_months,
+            "benefit_start": terms.benefit_start,
+            "in_waiting_period": waiting,
+        }
+    # Settlement fields in order (tuple.__new__: this runs for every bill of a batch replay)
+    return _new(
+        Settlement,
+        (
+            medfee, ful, over, pre, inscp, dedc, hifp, ratio, cvlserv, 0, hifmi, hifob, maf, 0, fund,
+            psn_part, acct, cash, 0, person.acct_balance - own, mulaid,
+            insutype, encounter.med_type, _CLR_TYPE[visit],
+            lines, tuple(detail), new, intermediates, tuple(steps) if steps is not None else None,
+        ),
+    )  # fmt: skip
 
 
 def _person_rules(policy: Policy, on: date, scheme: str, assistance: str, *, need_cap: bool) -> PersonRules:
@@ -436,26 +502,72 @@ def _split(i: int, line: FeeLine, ctx: LineContext, catalog: Catalog, on: date) 
     lmt = "0"
     if restriction is not NO_RESTRICTION:
         lmt = "1"
-        reason = restriction.violation(
-            ctx if line.days_supply is None else ctx._replace(days_supply=line.days_supply)
-        )
-        if reason is not None:
-            memo = reason
+        memo = restriction.violation(_line_context(ctx, line.days_supply)) or ""
+    ful, over, pre, inscp = (amt, 0, 0, 0) if memo else _parts(lv, amt, line.cnt, line.pric, cap, prop)
     # LineResult fields in order; built with tuple.__new__ because this runs for every fee line
-    if lv == "03" or memo:
-        return _new(
-            LineResult,
-            (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, amt, 0, 0, 0, lv, typ, lmt, memo),
-        )
-    over = 0
-    if cap is not None and line.pric > cap:
-        over = min(amt, max(0, amt - round_div(cap * line.cnt, FEN_PER_PRICE_COUNT)))
-    rest = amt - over
-    pre = round_div(rest * prop.num, prop.den) if prop.num else 0
     return _new(
         LineResult,
-        (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, 0, over, pre, rest - pre, lv, typ, lmt, ""),
+        (line.feedetl_sn, amt, line.cnt, line.pric, cap, prop, ful, over, pre, inscp, lv, typ, lmt, memo),
     )
+
+
+def _parts(lv: str, amt: Fen, cnt: int, pric: int, cap: int | None, prop: Ratio) -> tuple[Fen, Fen, Fen, Fen]:
+    """The split of a payable line: (全自费, 超限价, 先行自付, 政策范围内); 丙类 is all 全自费."""
+    if lv == "03":
+        return amt, 0, 0, 0
+    over = 0
+    if cap is not None and pric > cap:
+        over = min(amt, max(0, amt - round_div(cap * cnt, FEN_PER_PRICE_COUNT)))
+    rest = amt - over
+    pre = round_div(rest * prop.num, prop.den) if prop.num else 0
+    return 0, over, pre, rest - pre
+
+
+def _line_context(ctx: LineContext, days_supply: int | None) -> LineContext:
+    """``ctx`` with the line's days of supply (LineContext fields in order)."""
+    if days_supply is None:
+        return ctx
+    return _new(LineContext, (ctx.gend, ctx.age, ctx.hosp_lv, ctx.visit, ctx.diagnoses, days_supply))
+
+
+def _split_totals(
+    lines: tuple[FeeLine, ...], ctx: LineContext, catalog: Catalog, on: date, known: dict[_LineKey, _Split]
+) -> tuple[Fen, Fen, Fen, Fen]:
+    """The four totals of :func:`_split` over ``lines``, memoising the split of catalogue lines.
+
+    Within one catalogue epoch (days on which the same versions are in force) the split of a line depends
+    only on its code, the hospital level, price, count and amount — and on the 限定支付 check, which runs
+    per line against the restriction remembered with the split.
+    """
+    ful = over = pre = inscp = 0
+    hosp_lv = ctx.hosp_lv
+    for i, line in enumerate(lines):
+        _, code, pric, cnt, amt, lv, _, _, _, days = line
+        key = (code, hosp_lv, pric, cnt, amt)
+        split = known.get(key) if lv is None else None
+        if split is None:
+            item = catalog.get(code, on) if lv is None else None
+            if item is None:  # the line states its class, or is an error to report: split it in full
+                r = _split(i, line, ctx, catalog, on)
+                ful += r.fulamt_ownpay_amt
+                over += r.overlmt_amt
+                pre += r.preselfpay_amt
+                inscp += r.inscp_scp_amt
+                continue
+            cap = item.pric_uplmt.get(hosp_lv)
+            split = known[key] = (
+                item.restriction,
+                _parts(item.chrgitm_lv, amt, cnt, pric, cap, item.selfpay_prop),
+            )
+        restriction, (f, o, p, s) = split
+        if restriction is not NO_RESTRICTION and restriction.violation(_line_context(ctx, days)) is not None:
+            ful += amt
+            continue
+        ful += f
+        over += o
+        pre += p
+        inscp += s
+    return ful, over, pre, inscp
 
 
 _new = tuple.__new__
