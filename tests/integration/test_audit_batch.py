@@ -77,6 +77,26 @@ def test_the_models_find_their_patterns_and_write_findings(dataset: Path, tmp_pa
     assert summary["findings"] == found.height and len(summary["checks"]) == len(MODEL_IDS)
 
 
+def test_swaps_upcoding_and_repeats_past_a_limit_are_found_and_explained(
+    dataset: Path, tmp_path: Path
+) -> None:
+    from yibao.supervision.evaluate import evaluate
+
+    rules = ["R-FREQ-01", "R-QTY-01", "R-QTY-02", "R-SWAP-02", "R-CC-01"]
+    audit(dataset, tmp_path, rules=rules, report=False)
+    found = read_table(tmp_path, "findings")
+    labels = read_table(dataset, "labels")
+    table = evaluate(found, labels).filter(pl.col("pattern").is_in(["frequency", "item_swap", "upcoding"]))
+    assert table.height == 3
+    for r in table.iter_rows(named=True):
+        assert r["positives"] > 0 and r["recall"] == 1.0 and r["hard_negatives_flagged"] == 0, r
+    assert table.filter(pl.col("pattern") != "frequency")["fp"].to_list() == [0, 0]
+    for rule_id, cont in found.select(
+        "rule_id", "vola_cont"
+    ).iter_rows():  # who, when, what, how much, which rule
+        assert rule_id in cont and "于 2024-" in cont and "元" in cont, cont
+
+
 def test_the_same_audit_gives_the_same_ids(dataset: Path, tmp_path: Path) -> None:
     a = audit(dataset, tmp_path / "a", rules=["M-SPLIT", "M-CASHOUT"])
     b = audit(dataset, tmp_path / "b", rules=["M-SPLIT", "M-CASHOUT"])

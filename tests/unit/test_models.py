@@ -429,3 +429,97 @@ def test_a_doctor_without_enough_peers_is_not_compared(
     _clinic(region, "D0", 40)
     _clinic(region, "DX", 40, extra="NAOXINTONG", yuan=400)
     assert run(con, region, doctor_outlier).height == 0
+
+
+def _visits(
+    region: Region, doctor: str, n: int, *, dept: str = "K1", drug: str | None = None, cnt: int = 1
+) -> None:
+    """``n`` ordinary visits of new patients: a consultation and one of three common drugs (or ``drug``)."""
+    for i in range(n):
+        when = T0 + timedelta(days=i % 200, minutes=17 * (i % 20))
+        mid = region.encounter(
+            region.person(),
+            "H1",
+            "11",
+            when,
+            when + timedelta(minutes=10),
+            ["J06.900"],
+            doctor=doctor,
+            dept=dept,
+        )
+        region.line(mid, "VISIT", "02", when, yuan=10, doctor=doctor)
+        region.line(mid, drug or f"DRUG{i % 3}", "09", when, cnt=cnt, yuan=80 + (i % 7), doctor=doctor)
+
+
+def test_a_doctor_billing_the_same_visit_again_stands_out(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
+    for d in range(6):
+        _visits(region, f"D{d}", 40)
+    _visits(region, "DX", 40)
+    cloned = 0
+    for e in [e for e in region.rows["mdtrt_d"] if e["atddr_no"] == "DX"][:10]:
+        lines = [f for f in region.rows["fee_list_d"] if f["mdtrt_id"] == e["mdtrt_id"]]
+        later = e["begntime"] + timedelta(days=9)
+        mid = region.encounter(
+            e["psn_no"], "H1", "11", later, later + timedelta(minutes=10), ["J06.900"], doctor="DX"
+        )
+        for f in lines:
+            region.line(mid, f["med_list_codg"], f["med_chrgitm_type"], later, cnt=f["cnt"] // UNIT,
+                        yuan=f["pric"] // YUAN, doctor="DX")  # fmt: skip
+        cloned += 1
+    out = run(con, region, doctor_outlier)
+    assert out["doctor"].to_list() == ["DX"]
+    ev = json.loads(out["evidence"][0])
+    assert ev["repeats"]["visits"] == cloned == 10 and "重复就诊10次" in out["vola_cont"][0]
+    assert "M-DOCTOR" in out["vola_cont"][0] and "2024" in out["vola_cont"][0]
+
+
+def test_patients_coming_back_for_other_care_are_no_repeats(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
+    for d in range(6):
+        _visits(region, f"D{d}", 40)
+    _visits(region, "DX", 40)
+    for i, e in enumerate([e for e in region.rows["mdtrt_d"] if e["atddr_no"] == "DX"][:10]):
+        later = e["begntime"] + timedelta(days=9)
+        mid = region.encounter(
+            e["psn_no"], "H1", "11", later, later + timedelta(minutes=10), ["J06.900"], doctor="DX"
+        )
+        region.line(mid, "VISIT", "02", later, yuan=10, doctor="DX")
+        region.line(mid, f"DRUG{(i + 1) % 3}", "09", later, cnt=2, yuan=60, doctor="DX")
+    assert run(con, region, doctor_outlier).height == 0
+
+
+def test_a_doctor_in_a_small_department_is_compared_with_the_whole_family(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
+    # one doctor in 科别 A03.01, five in A03.02: the family A03 is the peer group, its drug rates are all
+    # six doctors' — prescribing what everyone prescribes is no outlier, pushing a drug nobody uses is
+    for dept in ("A03.01", "A03.02"):
+        region.rows["dept_b"].append(
+            {"fixmedins_code": "H1", "dept_codg": dept, "dept_name": dept, "caty": dept, "bed_cnt": 0}
+        )
+    for d in range(5):
+        _visits(region, f"D{d}", 40, dept="A03.02")
+    _visits(region, "DX", 40, dept="A03.01")
+    assert run(con, region, doctor_outlier).height == 0
+    for e in [e for e in region.rows["mdtrt_d"] if e["atddr_no"] == "DX"][:20]:
+        region.line(e["mdtrt_id"], "NAOXINTONG", "11", e["begntime"], cnt=2, yuan=45, doctor="DX")
+    out = run(con, region, doctor_outlier)
+    assert out["doctor"].to_list() == ["DX"] and "3级/科别A03*" in out["vola_cont"][0]
+
+
+def test_a_doctor_without_department_peers_is_compared_on_quantities_with_the_level(
+    con: duckdb.DuckDBPyConnection, region: Region
+) -> None:
+    for d, dept in enumerate(("A03.01", "A03.02", "A04.01", "A04.03", "A07", "A50", "A20")):
+        region.rows["dept_b"].append(
+            {"fixmedins_code": "H1", "dept_codg": dept, "dept_name": dept, "caty": dept, "bed_cnt": 0}
+        )
+        if dept != "A20":
+            _visits(region, f"D{d}", 40, dept=dept)
+    _visits(region, "DX", 40, dept="A20", cnt=3)
+    out = run(con, region, doctor_outlier)
+    assert out["doctor"].to_list() == ["DX"] and "单条药品数量" in out["vola_cont"][0]
+    assert json.loads(out["evidence"][0])["tier"] == 0

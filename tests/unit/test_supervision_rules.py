@@ -408,7 +408,7 @@ def test_unbundling_fires_on_one_infusion_split_into_three():
     assert both("R-SPLIT-01", [(person(), [enc("M1", apart)])])[1].height == 0
 
 
-def test_item_swap_flags_the_dear_lines_of_an_institution_far_above_its_peers():
+def test_item_swap_names_the_institution_far_above_its_peers_not_its_lines():
     bus, doppler = "002201000010000", "002202000010000"
     case: Case = []
     n = 0
@@ -424,8 +424,50 @@ def test_item_swap_flags_the_dear_lines_of_an_institution_far_above_its_peers():
                 )
             )
     b = batch("R-SWAP-01", case)
-    assert b.height == 28 and set(b["fixmedins_code"].to_list()) == {"H0"}
-    assert b["vola_amt"].to_list()[0] == 5500 and b["sev_deg"].to_list()[0] == "2"
+    assert b.height == 1 and b["fixmedins_code"].to_list() == ["H0"] and b["feedetl_sn"].to_list() == [""]
+    # 28 of 40 dear; the peers' median share 0.275 → 11 expected, 17 excess × (¥90 − ¥35)
+    assert b["vola_amt"].to_list() == [17 * 5500] and b["sev_deg"].to_list() == ["2"]
+    cont = b["vola_cont"][0]
+    assert "H0" in cont and "彩色多普勒超声" in cont and "估算多收 17 次" in cont and "R-SWAP-01" in cont
+
+
+def test_swap_level_fires_on_a_dear_twin_the_level_does_not_provide():
+    ct, enhanced = "002103000010000", "002103000020000"  # CT增强 has no 一级 price; CT平扫 has (¥90)
+    f, b = both("R-SWAP-02", [(person(), [enc("M1", [line(enhanced, pric="170")], lv="10")])])
+    assert len(f) == 1 and sns(b) == ["M1-1"]
+    assert f[0].vola_amt == b["vola_amt"][0] == 8000 and "疑将「X线计算机体层(CT)平扫」" in b["vola_cont"][0]
+    assert f[0].evidence["vola_amt_stas"] == "2"
+    # the same item at a 二级 hospital, and the cheap twin at a 一级 one, are what those levels provide
+    assert both("R-SWAP-02", [(person(), [enc("M1", [line(enhanced, pric="170")], lv="05")])])[1].height == 0
+    assert both("R-SWAP-02", [(person(), [enc("M1", [line(ct, pric="90")], lv="10")])])[1].height == 0
+
+
+def test_cc_support_fires_on_a_cc_nothing_in_the_stay_supports():
+    cbc, oxygen, ceftriaxone = "002501010150000", "001210000010000", "XJ01DDY007B002010154821"
+    stay = {"med_type": "21", "dscg": "2024-05-16 10:00:00"}
+    lines = [line(cbc, pric="20"), line(ceftriaxone, pric="30", cnt="6")]
+    f, b = both("R-CC-01", [(person(), [enc("M1", lines, dx=["J18.900", "I10.x09", "J96.000"], **stay)])])
+    assert len(f) == 1 and b["mdtrt_id"].to_list() == ["M1"] and b["feedetl_sn"].to_list() == [""]
+    cont = b["vola_cont"][0]
+    assert "J96.000 急性呼吸衰竭（MCC）" in cont and "氧气吸入" in cont and "本次住院总费用 200.00 元" in cont
+    assert b["vola_amt"].to_list() == [0] and f[0].evidence["vola_amt_stas"] == "0"
+    # oxygen supports it; pneumonia is the principal diagnosis (not a CC here) and has its antibiotic anyway
+    ok = [*lines, line(oxygen, pric="5", cnt="3")]
+    assert (
+        both("R-CC-01", [(person(), [enc("M1", ok, dx=["J18.900", "I10.x09", "J96.000"], **stay)])])[1].height
+        == 0
+    )
+    # pneumonia as a secondary diagnosis without any antibacterial is unsupported; a visit is not a stay
+    f2, b2 = both(
+        "R-CC-01", [(person(), [enc("M1", [line(cbc, pric="20")], dx=["I63.900", "J18.900"], **stay)])]
+    )
+    assert len(f2) == 1 and "J18.900 肺炎（CC）" in b2["vola_cont"][0]
+    assert (
+        both("R-CC-01", [(person(), [enc("M1", [line(cbc, pric="20")], dx=["I63.900", "J18.900"])])])[
+            1
+        ].height
+        == 0
+    )
 
 
 def test_consumable_link_fires_on_a_stent_without_a_stent_procedure():
@@ -769,3 +811,20 @@ def test_visit_frequency_fires_on_four_visits_in_a_day():
 def test_every_post_event_rule_runs_on_an_empty_dataset(rule_id):
     out = batch(rule_id, [(person(), [enc("M1", [line(CBC)])])])
     assert out.height == 0 or rule_id in {"R-VFREQ-01"}
+
+
+def test_a_cc_support_row_with_an_unknown_level_or_item_is_refused_by_line(tmp_path: Any) -> None:
+    import shutil
+
+    from yibao.supervision.kb import KBError, load_kb, rules_root
+
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(rules_root() / "kb", kb_dir)
+    path = kb_dir / "cc_support.csv"
+    rows = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([rows[0], "J96.0,急性呼吸衰竭,XCC,001210000010000,"]) + "\n", encoding="utf-8")
+    with pytest.raises(KBError, match=r"cc_support\.csv line 2, column cc_level: must be MCC or CC"):
+        load_kb(kb_dir)
+    path.write_text("\n".join([rows[0], "J96.0,急性呼吸衰竭,MCC,001210000019999,"]) + "\n", encoding="utf-8")
+    with pytest.raises(KBError, match=r"cc_support\.csv line 2, column evidence: '001210000019999' is not"):
+        load_kb(kb_dir)

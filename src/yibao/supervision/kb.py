@@ -30,6 +30,10 @@ long_rx_dx.csv          chronic diseases (ICD-10 prefixes) that allow a 长处�
 sex_specific_dx.csv     diagnoses only one sex can have (ICD-10 prefixes)
 age_specific_dx.csv     diagnoses only an age band can have (IOCE-style age edits: 老年性白内障 ≥ 40 …)
 non_payable_dx.csv      diagnoses whose care the fund does not pay (cosmetic, 体检)
+cc_support.csv          CC/MCC secondary diagnosis (ICD-10 prefix) → the tests or treatments any one of
+                        which supports it (高套编码: a CC with none of them is unsupported). Only
+                        diagnoses whose support the catalogue can show are listed: 低钠血症 needs a
+                        serum electrolyte test the starter catalogue does not hold, so it is not here
 ======================  ===========================================================================
 
 Two tables are **derived from the catalogue**, never copied, so they always match it: prices by level
@@ -143,6 +147,16 @@ class Incompatible(NamedTuple):
     note: str
 
 
+class CcSupport(NamedTuple):
+    """A CC/MCC secondary diagnosis and the items (tests, drugs, procedures) any one of which supports it."""
+
+    prefix: str
+    name: str
+    cc_level: str  # MCC or CC (CHS-DRG 1.1 lists)
+    evidence: frozenset[str]
+    note: str
+
+
 class Link(NamedTuple):
     consumable: str
     procedures: frozenset[str]
@@ -165,6 +179,7 @@ class KnowledgeBase:
         single_herbs; links (consumable → Link); procedures (item → ICD-9-CM-3 prefixes);
         incompatible; long_rx_dx; sex_dx (prefix → gend); age_dx (prefix, age_min, age_max); non_payable_dx;
         trace_products: trace prefix → the catalogue codes it stands for.
+        cc_support: CC/MCC secondary diagnoses with the items that support them, longest prefix first.
     """
 
     catalog: Catalog
@@ -184,6 +199,7 @@ class KnowledgeBase:
     age_dx: tuple[tuple[str, int | None, int | None], ...]
     non_payable_dx: tuple[str, ...]
     trace_products: Mapping[str, frozenset[str]]
+    cc_support: tuple[CcSupport, ...] = ()
     includes: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
     exclusive: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
     swaps: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
@@ -225,7 +241,7 @@ class KnowledgeBase:
 FRAMES = (
     "items", "prices", "gender", "age", "level", "visits", "indications", "exempt", "maternity", "insutypes",
     "pairs", "limits", "days", "dose", "single_herb", "links", "link_oprn", "procedures", "incompatible",
-    "long_rx", "sex_dx", "age_dx", "nonpay_dx", "trace",
+    "long_rx", "sex_dx", "age_dx", "nonpay_dx", "trace", "cc", "cc_evidence",
 )  # fmt: skip
 """The names :meth:`KnowledgeBase.frame` knows."""
 
@@ -476,6 +492,22 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
         age_rows.append((row["icd_prefix"], lo, hi))
     age_dx = tuple(sorted(age_rows, key=lambda r: -len(r[0])))
 
+    cc: list[CcSupport] = []
+    r = _Reader(folder, "cc_support.csv", ("icd_prefix", "name", "cc_level", "evidence", "note"))
+    for line, row in r.rows():
+        prefixes = _prefixes(r, line, "icd_prefix", row["icd_prefix"], empty=False)
+        if len(prefixes) != 1:
+            raise r.fail(line, "icd_prefix", "must be one ICD-10 prefix (one row per diagnosis)")
+        prefix = prefixes[0]
+        if row["cc_level"] not in ("MCC", "CC"):
+            raise r.fail(line, "cc_level", f"must be MCC or CC, not {row['cc_level']!r}")
+        evidence = frozenset(
+            _code(r, line, "evidence", c, items)
+            for c in _prefixes(r, line, "evidence", row["evidence"], empty=False)
+        )
+        cc.append(CcSupport(prefix, row["name"], row["cc_level"], evidence, row["note"]))
+    cc.sort(key=lambda x: -len(x.prefix))
+
     trace: dict[str, set[str]] = {}
     for prefix, code, _ in prefix_table(cat).iter_rows():
         trace.setdefault(prefix, set()).add(code)
@@ -507,7 +539,7 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
         catalog=cat, items=items, pairs=tuple(pairs), limits=tuple(limits), doses=doses, exempt_dx=exempt,
         maternity=maternity, insutypes=insutypes, single_herbs=frozenset(single), links=links,
         procedures=procedures, incompatible=tuple(incompatible), long_rx_dx=long_rx, sex_dx=sex_dx, age_dx=age_dx,
-        non_payable_dx=non_pay, trace_products={k: frozenset(v) for k, v in trace.items()},
+        non_payable_dx=non_pay, trace_products={k: frozenset(v) for k, v in trace.items()}, cc_support=tuple(cc),
         includes=by_a("includes"), exclusive=by_a("exclusive"), swaps=by_a("swap"), secondary=by_a("primary_secondary"),
         frequency=lim("frequency"), quantity=lim("quantity"), course=course, days_limit=days,
     )  # fmt: skip
@@ -645,6 +677,15 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
             for c in sorted(codes):
                 rows.append((prefix, c, items[c].chrgitm_lv if c in items else "", len(codes)))
         return _df(rows, {"prefix": _S, "code": _S, "chrgitm_lv": _S, "n_codes": _I})
+    if name == "cc":
+        return _df(
+            [(x.prefix, len(x.prefix), x.name, x.cc_level) for x in kb.cc_support],
+            {"prefix": _S, "len": _I, "name": _S, "cc_level": _S},
+        )
+    if name == "cc_evidence":
+        return _df(
+            [(x.prefix, c) for x in kb.cc_support for c in sorted(x.evidence)], {"prefix": _S, "code": _S}
+        )
     raise KeyError(f"no KB table {name!r} (known: {', '.join(FRAMES)})")
 
 

@@ -76,7 +76,8 @@ KINDS = (
     "duplicate_item", "included_component", "exclusive_items", "overprice", "primary_secondary", "unbundling",
     "item_swap", "drug_swap", "trace_duplicate", "trace_invalid", "frequency", "quantity", "course",
     "days_supply", "early_refill", "dose", "incompatible", "single_herb", "consumable_link", "fee_outside_stay",
-    "overlap_stay", "after_death", "visit_frequency", "identity_contradiction", "prescription_burst",
+    "overlap_stay", "after_death", "visit_frequency", "identity_contradiction", "prescription_burst", "cc_support",
+    "swap_level",
 )  # fmt: skip
 """Every rule kind, one module each under :mod:`yibao.supervision.rules`."""
 

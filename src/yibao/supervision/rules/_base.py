@@ -479,11 +479,16 @@ def enc_finding(
     lines: Sequence[Line] = (),
     evidence: Mapping[str, Any] | None = None,
     status: str = "1",
+    amount_text: str | None = None,
 ) -> Finding:
-    """A finding on a whole encounter (every line involved is a 违规项 with its own amount)."""
+    """A finding on a whole encounter (every line involved is a 违规项 with its own amount).
+
+    ``amount_text`` replaces "违规金额 X 元" where the amount is not computable here (status "0").
+    """
+    money = amount_text if amount_text is not None else f"违规金额 {yuan(amount)} 元"
     cont = (
         f"{enc.medins_id} 于 {enc.adm[:10]} 为参保人 {enc.psn_no} 的就诊（{enc.mdtrt_id}）{reason}，"
-        f"违规金额 {yuan(amount)} 元，依据规则「{rule.name}」（{rule.id}）。"
+        f"{money}，依据规则「{rule.name}」（{rule.id}）。"
     )
     ev: dict[str, Any] = {
         "lines": [{"rx_id": ln.rx_id, "vola_item_type": "1", "vola_amt": ln.sumamt} for ln in lines],

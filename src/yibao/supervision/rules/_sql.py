@@ -185,22 +185,20 @@ def finish(
     cont: pl.Expr,
     key: Sequence[str],
     evidence: Sequence[str],
+    amount: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """Rows of a rule's SQL → the findings table.
 
     ``rows`` must hold vola_amt and the entity columns it knows (fixmedins_code, psn_no, mdtrt_id,
     feedetl_sn, drug_trac_codg, doctor); ``cont`` builds the sentence (the rule's name and id are
     appended), ``key`` the columns that make jr_id unique, ``evidence`` the columns kept as JSON.
+    ``amount`` replaces the "违规金额 X 元" phrase where the amount is not what the finding states
+    (an estimate, or an amount a later step computes).
     """
     if rows.height == 0:
         return empty_findings()
-    sentence = pl.format(
-        "{}，违规金额 {} 元，依据规则「{}」（{}）。",
-        cont,
-        yuan_expr("vola_amt"),
-        pl.lit(rule.name),
-        pl.lit(rule.id),
-    )
+    money = amount if amount is not None else pl.format("违规金额 {} 元", yuan_expr("vola_amt"))
+    sentence = pl.format("{}，{}，依据规则「{}」（{}）。", cont, money, pl.lit(rule.name), pl.lit(rule.id))
     jr = pl.concat_str(
         [pl.lit(rule.id), *[pl.col(k).cast(pl.String).fill_null("") for k in key]], separator=":"
     )

@@ -2,11 +2,11 @@
 
 A bad doctor who sees patients in the chunk uses one to three tactics, each at its own intensity:
 
-* ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions) added to 30–70% of
+* ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions) added to 15–70% of
   their encounters, 1–3 packages each (new trace codes): the 烟酰胺 ×200 kind of signal;
-* ``inflate`` — the quantity of their drug lines multiplied by 2–4, days supplied unchanged (extra
-  trace codes for the extra packages);
-* ``clone`` — 10–40% of their outpatient encounters billed again for the same patient on another
+* ``inflate`` — the quantity of their drug lines multiplied by 1.5, 2, 3 or 4 (whole packages, at
+  least one more), days supplied unchanged (extra trace codes for the extra packages);
+* ``clone`` — 5–40% of their outpatient encounters billed again for the same patient on another
   free day (a fabricated return visit with the same lines).
 
 Before::
@@ -86,7 +86,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         if "add_drug" in tactics:
             drug = _ADDED[int(rng.integers(len(_ADDED)))]
             if ctx.has(drug):
-                share = float(rng.uniform(0.3, 0.7))
+                share = float(rng.uniform(0.15, 0.7))
                 params = {"tactic": "add_drug", "share": share, "drug": drug}
                 for e in mine.iter_rows(named=True):
                     if rng.random() >= share or e["mdtrt_id"] not in lines_by:
@@ -100,7 +100,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     lab.add(case, "1", params, mdtrt_id=e["mdtrt_id"], feedetl_sn=sn, psn_no=e["psn_no"],
                             fixmedins_code=e["fixmedins_code"], doctor=doctor)  # fmt: skip
         if "inflate" in tactics:
-            factor = int(rng.integers(2, 5))
+            factor = float(rng.choice([1.5, 2.0, 3.0, 4.0]))
             params = {"tactic": "inflate", "factor": factor}
             for e in mine.iter_rows(named=True):
                 lines = lines_by.get(e["mdtrt_id"])
@@ -110,7 +110,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     item = ctx.item(r["med_list_codg"])
                     if item is None or item.list_type != "drug":
                         continue
-                    cnt = r["cnt"] * factor
+                    halves = int(factor * 2)  # the factor in halves: whole packages, rounded up
+                    cnt = max(r["cnt"] + UNIT, -(-r["cnt"] * halves // (2 * UNIT)) * UNIT)
                     fee_changes.append(
                         {
                             "feedetl_sn": r["feedetl_sn"],
@@ -124,7 +125,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
                             fixmedins_code=r["fixmedins_code"], doctor=doctor)  # fmt: skip
         if "clone" in tactics:
-            share = float(rng.uniform(0.1, 0.4))
+            share = float(rng.uniform(0.05, 0.4))
             params = {"tactic": "clone", "share": share}
             for e in mine.iter_rows(named=True):
                 if rng.random() >= share or e["mdtrt_id"] not in lines_by:

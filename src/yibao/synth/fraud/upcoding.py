@@ -1,31 +1,35 @@
 """upcoding (高套编码): complications and comorbidities the patient did not have, to reach a dearer DRG.
 
-At a bad hospital a share (5–20%) of stays is recoded:
-
-* ``add_cc`` — one or two CC/MCC secondary diagnoses of the CHS-DRG 1.1 lists (急性呼吸衰竭, 急性肾衰竭,
-  重度营养不良, 低钠血症, 急性出血后贫血, 心力衰竭, 肺炎) are added, without the tests or treatment that
-  would support them;
-* ``swap_main`` — the principal diagnosis is exchanged with a secondary one (the FAU "ICD order swap").
+At a bad hospital a share (3–25%) of stays gets one or two CC/MCC secondary diagnoses of the CHS-DRG 1.1
+lists (急性呼吸衰竭, 急性肾衰竭, 重度营养不良, 急性出血后贫血, 心力衰竭, 肺炎) that nothing in the stay
+supports: a CC is only added to a stay that bills none of the tests, drugs or treatments that would show
+it (:data:`SUPPORT` — oxygen or a ventilator for respiratory failure, diuresis or dialysis for renal
+failure, parenteral nutrition for malnutrition, iron or a transfusion for haemorrhagic anaemia, BNP,
+echocardiography or a heart-failure drug for heart failure, an antibiotic for pneumonia). Routine tests
+every stay has (血常规, 肌酐, 肝功能) support nothing on their own.
 
 Before::
 
-    M1  J18.900 肺炎 (main)   I10.x09 原发性高血压
+    M1  J18.900 肺炎 (main)   I10.x09 原发性高血压      头孢曲松  血常规  肌酐
 
-After (add_cc)::
+After::
 
-    M1  J18.900 肺炎 (main)   I10.x09 原发性高血压   J96.000 急性呼吸衰竭   E87.102 低钠血症
+    M1  J18.900 肺炎 (main)   I10.x09 原发性高血压   J96.000 急性呼吸衰竭   N17.900 急性肾衰竭
 
-Labels: one row per recoded stay (label 1); params: variant, added (codes) or main_from / main_to.
+Labels: one row per recoded stay (label 1); params: variant "add_cc", added (codes).
 
 Hard negative (label 0): a legitimately sicker patient — the same kind of CC added together with the
 tests and the treatment that support it (BNP and 超声心动图 with 呋塞米 for 心力衰竭, PCT/CRP and a chest
-film with 头孢曲松 for 肺炎 …).
+film with 头孢曲松 for 肺炎 …), each item priced at the hospital's level.
+
+Not injected: 低钠血症 (the starter catalogue has no serum electrolyte test, so no stay can show support
+or its absence), and the FAU "principal/secondary order swap" (without grouping the stay, a swap is as
+likely to lower the DRG as to raise it, and the claim shows nothing a reviewer could check).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -39,15 +43,61 @@ from yibao.synth.fraud._base import (
     Rows,
     Tables,
     encounters,
-    update,
 )
 
 PATTERN = "upcoding"
 CODE = "UC"
 SETTINGS = ("ward",)
 KIND = "add"
-AVOID = ("indication",)  # an added CC could justify a drug the indication pattern left unjustified
-SHARE = (0.05, 0.20)
+AVOID = ("indication", "item_swap")
+"""An added CC could justify a drug the indication pattern left unjustified; a swap (彩超 → 超声心动图)
+could bill the very test that would support it."""
+SHARE = (0.03, 0.25)
+
+VENTILATOR = "003106030100000"  # 呼吸机辅助呼吸
+AMINO_ACIDS = "XB05BAG072B003010113859"  # 复方氨基酸注射液(18AA)
+LIPID_EMULSION = "XB05BAH073B003010115653"  # 中/长链脂肪乳注射液
+ALBUMIN = "XB05AAD074B001010177846"  # 人血白蛋白
+TRANSFUSION_SET = "C01010400500100001510667523"  # 一次性使用输血器
+SPIRONOLACTONE = "XC03DAA045A001010115332"
+VALSARTAN = "XC09CAB038A010010151311"
+DIGOXIN = "XC01AAR057A001010111046"
+_HEART_FAILURE_DRUGS = (
+    k.FUROSEMIDE, SPIRONOLACTONE, k.SACUBITRIL, k.METOPROLOL, k.BISOPROLOL, k.ENALAPRIL, k.LOSARTAN, VALSARTAN,
+    DIGOXIN, k.DAPAGLIFLOZIN,
+)  # fmt: skip
+
+SUPPORT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "J96.000": ((k.PCT, k.CRP, k.DR_CHEST), (k.OXYGEN, VENTILATOR)),
+    "N17.900": ((k.CREATININE, k.URIC_ACID, k.URINE), (k.FUROSEMIDE, k.DIALYSIS)),
+    "E43.x00": ((k.BILIRUBIN, k.ALT, k.CBC), (AMINO_ACIDS, LIPID_EMULSION, ALBUMIN)),
+    "D62.x00": ((k.CBC,), (k.IRON_SUCROSE, TRANSFUSION_SET)),
+    "I50.900": ((k.BNP, k.ECHO), _HEART_FAILURE_DRUGS),
+    "J18.900": ((k.CRP, k.PCT, k.DR_CHEST), (k.CEFTRIAXONE, k.LEVOFLOXACIN, k.AZITHROMYCIN)),
+}
+"""CC/MCC → (tests a clinician orders for it, treatments): what shows the diagnosis was real. Any one
+treatment, or for heart failure also BNP or echocardiography, supports it; so does any antibacterial
+(ATC J01) for pneumonia."""
+
+ADDED = tuple(c for c in k.CC_DIAGNOSES if c in SUPPORT)
+"""The CCs an upcoding bill adds (低钠血症 left out: nothing in the catalogue could support it)."""
+
+
+def supported(cc: str, items: set[str]) -> bool:
+    """Whether a stay billing ``items`` shows ``cc`` (a treatment, a specific test, or any antibacterial
+    for pneumonia).
+
+    >>> supported("J96.000", {k.CBC, k.OXYGEN}), supported("J96.000", {k.CBC, k.CREATININE})
+    (True, False)
+    >>> supported("J18.900", {"XJ01MAC013A001010182323"}), supported("I50.900", {k.BNP})
+    (True, True)
+    """
+    tests, treatment = SUPPORT[cc]
+    if items.intersection(treatment):
+        return True
+    if cc == "I50.900" and items.intersection(tests):
+        return True
+    return cc == "J18.900" and any(c.startswith("XJ01") for c in items)
 
 
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
@@ -58,93 +108,96 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     )
     if stays.height == 0:
         return tables, lab.frame()
-    diag = tables["setl_list_diag_d"].join(
-        stays.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left"
-    )
-    dx_by: dict[str, list[dict[str, Any]]] = {}
-    for r in diag.iter_rows(named=True):
-        dx_by.setdefault(r["mdtrt_id"], []).append(r)
+    present = _present(tables, stays)
     bad = stays.filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
     n = ctx.cases(bad.height, float(rng.uniform(*SHARE)), kind="inpatient") if ctx.institutions else 0
-    chosen = bad[[int(i) for i in rng.choice(bad.height, size=n, replace=False)]] if n else bad.head(0)
-    swaps: list[dict[str, Any]] = []
-    main_changes: list[dict[str, Any]] = []
-    for s in chosen.iter_rows(named=True):
-        dxs = dx_by.get(s["mdtrt_id"], [])
-        present = {d["diag_code"] for d in dxs}
-        case = lab.case()
-        if len(dxs) >= 2 and rng.random() < 0.2:
-            main = (
-                next(d for d in dxs if d["maindiag_flag"] == "1")
-                if any(d["maindiag_flag"] == "1" for d in dxs)
-                else dxs[0]
-            )
-            other = next(d for d in dxs if d is not main)
-            swaps += [
-                {"mdtrt_id": s["mdtrt_id"], "diag_code": main["diag_code"], "maindiag_flag": "0"},
-                {"mdtrt_id": s["mdtrt_id"], "diag_code": other["diag_code"], "maindiag_flag": "1"},
-            ]
-            main_changes.append({"mdtrt_id": s["mdtrt_id"], "dscg_maindiag_code": other["diag_code"],
-                                 "dscg_maindiag_name": other["diag_name"]})  # fmt: skip
-            params: dict[str, Any] = {
-                "variant": "swap_main",
-                "main_from": main["diag_code"],
-                "main_to": other["diag_code"],
-            }
-        else:
-            options = [
-                c
-                for c in k.CC_DIAGNOSES
-                if c not in present and not s["dscg_maindiag_code"].startswith(c[:3])
-            ]
-            added = [
-                options[int(i)]
-                for i in rng.choice(
-                    len(options), size=min(len(options), int(rng.integers(1, 3))), replace=False
-                )
-            ]
-            for c in added:
-                rows.diag(s["mdtrt_id"], c, k.DX[c], main=False)
-            params = {"variant": "add_cc", "added": added}
-        lab.add(case, "1", params, mdtrt_id=s["mdtrt_id"], psn_no=s["psn_no"], fixmedins_code=s["fixmedins_code"],
-                doctor=s["atddr_no"])  # fmt: skip
-    # hard negatives: the CC with its support, at any hospital
-    rest = stays.filter(
-        ~pl.col("mdtrt_id").is_in(chosen.get_column("mdtrt_id").to_list()) & (pl.col("los") >= 2)
-    )
-    m = min(rest.height, max(1, round(max(n, 1) * rng.uniform(0.3, 0.8))))
-    for s in (
-        rest[[int(i) for i in rng.choice(rest.height, size=m, replace=False)]].iter_rows(named=True)
-        if m
-        else ()
-    ):
-        present = {d["diag_code"] for d in dx_by.get(s["mdtrt_id"], [])}
+    order = rng.permutation(bad.height) if n else np.array([], dtype=np.int64)
+    chosen: list[str] = []
+    for i in order.tolist():
+        if len(chosen) >= n:
+            break
+        s = bad.row(int(i), named=True)
+        dxs, items = present.get(s["mdtrt_id"], (set(), set()))
         options = [
-            c for c in k.CC_SUPPORT if c not in present and not s["dscg_maindiag_code"].startswith(c[:3])
+            c
+            for c in ADDED
+            if c not in dxs and not s["dscg_maindiag_code"].startswith(c[:3]) and not supported(c, items)
         ]
         if not options:
             continue
+        size = min(len(options), int(rng.integers(1, 3)))
+        added = [options[int(j)] for j in sorted(rng.choice(len(options), size=size, replace=False))]
+        for c in added:
+            rows.diag(s["mdtrt_id"], c, k.DX[c], main=False)
+        lab.add(lab.case(), "1", {"variant": "add_cc", "added": added}, mdtrt_id=s["mdtrt_id"], psn_no=s["psn_no"],
+                fixmedins_code=s["fixmedins_code"], doctor=s["atddr_no"])  # fmt: skip
+        chosen.append(s["mdtrt_id"])
+    _sicker_patients(
+        rng, ctx, rows, lab, stays.filter(~pl.col("mdtrt_id").is_in(chosen)), present, len(chosen)
+    )
+    return rows.added(tables), lab.frame()
+
+
+def _present(tables: Tables, stays: pl.DataFrame) -> dict[str, tuple[set[str], set[str]]]:
+    """Each stay's diagnoses and billed items."""
+    dx = (
+        tables["setl_list_diag_d"]
+        .join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
+        .group_by("mdtrt_id")
+        .agg(pl.col("diag_code").unique())
+    )
+    items = (
+        tables["fee_list_d"]
+        .join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
+        .group_by("mdtrt_id")
+        .agg(pl.col("med_list_codg").unique())
+    )
+    out: dict[str, tuple[set[str], set[str]]] = {m: (set(d), set()) for m, d in dx.iter_rows()}
+    for m, codes in items.iter_rows():
+        out.setdefault(m, (set(), set()))[1].update(codes)
+    return out
+
+
+def _sicker_patients(
+    rng: np.random.Generator,
+    ctx: Context,
+    rows: Rows,
+    lab: Labels,
+    rest: pl.DataFrame,
+    present: dict[str, tuple[set[str], set[str]]],
+    n: int,
+) -> None:
+    """Hard negatives at any hospital: a CC added with the tests and a treatment that support it."""
+    rest = rest.filter(pl.col("los") >= 2)
+    m = min(rest.height, max(1, round(max(n, 1) * rng.uniform(0.3, 0.8))))
+    for i in rng.choice(rest.height, size=m, replace=False).tolist() if m else ():
+        s = rest.row(int(i), named=True)
+        dxs = present.get(s["mdtrt_id"], (set(), set()))[0]
+        options = [c for c in ADDED if c not in dxs and not s["dscg_maindiag_code"].startswith(c[:3])]
+        if not options:
+            continue
         c = options[int(rng.integers(len(options)))]
+        tests, treatment = SUPPORT[c]
+        priced = [x for x in (*tests, *treatment[:1]) if _priced(ctx, x, s["lv"])]
+        if not any(x in treatment or (c == "I50.900" and x in tests) for x in priced):
+            continue
         rows.diag(s["mdtrt_id"], c, k.DX[c], main=False)
-        tests, treatment = k.CC_SUPPORT[c]
-        when = s["begntime"] + timedelta(hours=int(rng.integers(2, 20)))
+        when = min(s["begntime"] + timedelta(hours=int(rng.integers(2, 20))), s["endtime"])
         added_lines = []
-        for code in (*tests, *treatment):
-            if not ctx.has(code):
-                continue
+        for code in priced:
             sn, _ = rows.line(
                 mdtrt_id=s["mdtrt_id"], psn_no=s["psn_no"], fixmedins_code=s["fixmedins_code"], med_list_codg=code,
-                when=min(when, s["endtime"]), cnt=UNIT, pric=ctx.prices.price(code, s["lv"]), doctor=s["atddr_no"],
-                dept=s["dept_codg"], prd_days=1,
+                when=when, cnt=UNIT, pric=ctx.prices.price(code, s["lv"]), doctor=s["atddr_no"], dept=s["dept_codg"],
+                prd_days=1,
             )  # fmt: skip
             added_lines.append(sn)
-        case = lab.case()
-        lab.add(case, "0", {"kind": "supported_cc", "added": c, "support": added_lines}, mdtrt_id=s["mdtrt_id"],
+        lab.add(lab.case(), "0", {"kind": "supported_cc", "added": c, "support": added_lines}, mdtrt_id=s["mdtrt_id"],
                 psn_no=s["psn_no"], fixmedins_code=s["fixmedins_code"], doctor=s["atddr_no"])  # fmt: skip
-    out = dict(tables)
-    if swaps:
-        out["setl_list_diag_d"] = update(
-            tables["setl_list_diag_d"], pl.DataFrame(swaps), ["mdtrt_id", "diag_code"]
-        )
-        out["mdtrt_d"] = update(tables["mdtrt_d"], pl.DataFrame(main_changes), "mdtrt_id")
-    return rows.added(out), lab.frame()
+
+
+def _priced(ctx: Context, code: str, lv: str) -> bool:
+    """An item the hospital may bill at its level: in the catalogue, and priced there if it is priced at all."""
+    item = ctx.item(code)
+    if item is None:
+        return False
+    return not item.pric_uplmt or ctx.prices.cap(code, lv) is not None
