@@ -6,6 +6,7 @@ import doctest
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,9 @@ def test_manifest_holds_seed_scale_counts_and_the_bulletin_comparison(
     assert manifest["parameters"]["year"] == 2024 and manifest["parameters"]["fraud"] == 0.02
     assert manifest["counts"] == returned["counts"]
     assert manifest["settlement"]["settlements"] == manifest["counts"]["setl_d"]
+    timings = manifest["timings"]
+    assert set(timings["stage_cpu_s"]) == {"persons", "care", "fraud", "hand_over", "write"}
+    assert timings["generate_cpu_s"] >= sum(timings["stage_cpu_s"].values()) - 0.5  # the stages are in it
     assert 0.85 < manifest["contributions"]["employee_income_ratio"] < 1.15
     assert 0.85 < manifest["contributions"]["resident_income_ratio"] < 1.15
     rows = {r["name"]: r for r in manifest["population"]["rows"]}
@@ -192,6 +196,8 @@ def test_runs_are_byte_identical_whatever_the_workers(
     a, b = _hashes(one_worker[0]), _hashes(two_workers[0])
     assert set(a) == {f"{t}.parquet" for t in DATA_TABLES}
     assert a == b
+    for folder in (one_worker[0], two_workers[0]):  # the workers' hand-over files are gone
+        assert not list(folder.glob(".parts-*")), folder
 
 
 def _empty_care(
@@ -249,6 +255,8 @@ def test_an_earlier_region_in_the_folder_is_replaced_but_other_files_are_kept(tm
     out.mkdir()
     (out / "setl_d.parquet").write_bytes(b"stale")
     (out / "notes.txt").write_text("mine")
+    (out / ".parts-killed").mkdir()  # the hand-over folder of a run that was killed
+    (out / ".parts-killed" / "00000-fee_list_d.arrow").write_bytes(b"stale")
     synthesize(
         persons=300,
         seed=1,
@@ -260,5 +268,36 @@ def test_an_earlier_region_in_the_folder_is_replaced_but_other_files_are_kept(tm
         inject=_no_fraud,
     )
     assert not (out / "setl_d.parquet").exists()  # not made this time, and the old one is gone
+    assert not (out / ".parts-killed").exists()
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "psn_info_b.parquet").exists()
+
+
+def _fraud_fails_in_chunk_1(
+    rng: np.random.Generator, tables: dict[str, pl.DataFrame], *, chunk: int, **kwargs: Any
+) -> tuple[Any, pl.DataFrame]:
+    if chunk == 1:
+        raise RuntimeError("injector broke")
+    return _no_fraud(rng, tables)
+
+
+def test_a_failing_chunk_stops_the_run_and_leaves_no_hand_over_files(tmp_path: Path) -> None:
+    out = tmp_path / "region"
+    with pytest.raises(RuntimeError, match="injector broke"):
+        synthesize(persons=600, seed=1, out=out, chunk_size=200, workers=1, settle=False,
+                   care=_empty_care, inject=_fraud_fails_in_chunk_1)  # fmt: skip
+    assert not list(out.glob(".parts-*"))
+    assert pq.read_metadata(out / "psn_info_b.parquet").num_rows == 200  # the chunk written before it
+
+
+def test_workers_get_an_allocator_that_keeps_memory_and_the_parent_keeps_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:500")
+    with generate._worker_allocator():  # what a worker spawned now inherits: ours last, so it wins
+        assert os.environ["_RJEM_MALLOC_CONF"] == f"dirty_decay_ms:500,{generate.WORKER_ALLOCATOR}"
+    assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:500"
+    monkeypatch.delenv("_RJEM_MALLOC_CONF")
+    with generate._worker_allocator():
+        assert os.environ["_RJEM_MALLOC_CONF"] == generate.WORKER_ALLOCATOR
+    assert "_RJEM_MALLOC_CONF" not in os.environ

