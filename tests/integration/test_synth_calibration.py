@@ -116,3 +116,37 @@ def test_labelled_fraud_can_be_left_out(dataset: Path, tmp_path: Path) -> None:
         for s in ("employee", "resident")
     )
     assert round(total) == 1
+
+
+def _write(folder: Path, tables: dict[str, pl.DataFrame]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("psn_info_b", "mdtrt_d", "fee_list_d", "fixmedins_b", "emp_b", "labels"):
+        if name in tables:
+            write_table(folder, name, tables[name])
+    return folder
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_injected_fraud_leaves_the_calibrated_figures_of_the_legitimate_care(tmp_path: Path, seed: int) -> None:
+    # one chunk of 10,000 persons in the institutions of a 100,000-person region, as synthesize makes it:
+    # the report without the labelled fraud must show the figures of the care as generated (falsified
+    # encounters keep a legitimate twin, look-alikes take the place of similar encounters)
+    from yibao.synth.fraud import inject
+
+    employers = make_employers(np.random.default_rng([seed, 2]), 100_000)
+    institutions = make_institutions(np.random.default_rng([seed, 1]), 100_000)
+    tables = make_persons(np.random.default_rng([seed, 0, 11]), 10_000, chunk=0, first_seq=0, year=2024,
+                          employers=employers, admdvs="990100")  # fmt: skip
+    tables.update(make_care(np.random.default_rng([seed, 0, 12]), tables["psn_info_b"], institutions,
+                            default_catalog(), year=2024, chunk=0))  # fmt: skip
+    everything = {**tables, **institutions, "emp_b": employers}
+    injected, labels = inject(np.random.default_rng([seed, 0, 13]), everything, rate=0.02, catalog=default_catalog(),
+                              year=2024, chunk=0)  # fmt: skip
+    assert labels.filter(pl.col("label") == "1").get_column("mdtrt_id").n_unique() > 1000
+    clean = {r["name"]: r for r in calibration_report(_write(tmp_path / "clean", everything))}
+    kept = calibration_report(_write(tmp_path / "injected", {**injected, "labels": labels}), exclude_fraud=True)
+    for r in kept:
+        if r["name"] in CALIBRATED:
+            paired = (r["generated"] / clean[r["name"]]["generated"] - 1) * 100
+            bound = 0.5 if r["name"].endswith("_per_insured") else 4.0  # stays of one cell are few at this size
+            assert abs(paired) <= bound, (r["name"], round(paired, 2))

@@ -122,3 +122,18 @@ def test_injected_tables_round_trip_through_parquet_unchanged(tmp_path: Path) ->
     for name in TABLE_NAMES:
         assert back[name].equals(out[name].select(TABLES[name].names)), name
     assert check_labels(back, back_labels) == []
+
+
+def test_dying_in_hospital_look_alikes_are_the_generators_own_stays(
+    region: tuple[dict[str, pl.DataFrame], pl.DataFrame],
+) -> None:
+    # the after_death hard negative labels a stay the care generator made (it adds no care)
+    tables, labels = region
+    rows = labels.filter((pl.col("pattern") == "after_death") & (pl.col("label") == "0"))
+    assert rows.height
+    stays = tables["mdtrt_d"].join(rows.select("mdtrt_id", "psn_no"), on=["mdtrt_id", "psn_no"])
+    stays = stays.join(tables["psn_info_b"].select("psn_no", "death_date"), on="psn_no")
+    assert stays.height == rows.height
+    assert stays.get_column("mdtrt_id").str.contains(r"^M\d{12}$").all()  # a clean id, not an injected one
+    assert (stays.get_column("dscg_way") == "5").all()
+    assert (stays.get_column("endtime").dt.date() == stays.get_column("death_date")).all()

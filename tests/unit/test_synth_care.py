@@ -303,6 +303,38 @@ def test_drug_lines_have_a_prescription_and_days_of_supply(region) -> None:
     assert visits["prd_days"].max() <= 30
 
 
+def _refills(care: dict[str, pl.DataFrame], enc: pl.DataFrame) -> pl.DataFrame:
+    """Each dispense of a drug with at least 7 days supplied outside stays, with the share of that supply
+    used when the same person gets the same drug again at the same institution (``used``)."""
+    drugs = {i.med_list_codg for i in default_catalog().items() if i.list_type == "drug"}
+    lines = care["fee_list_d"].filter(pl.col("med_list_codg").is_in(list(drugs)) & (pl.col("prd_days") > 0))
+    lines = lines.join(enc.filter(pl.col("kind") != "inpatient").select("mdtrt_id", "kind"), on="mdtrt_id")
+    keys = ["psn_no", "med_list_codg", "fixmedins_code"]
+    return (
+        lines.sort([*keys, "fee_ocur_time", "mdtrt_id"])
+        .with_columns(
+            pl.col("fee_ocur_time").shift(1).over(keys).alias("prev_t"), pl.col("prd_days").shift(1).over(keys).alias("prev_days")
+        )
+        .filter(pl.col("prev_t").is_not_null() & (pl.col("prev_days") >= 7))
+        .with_columns(((pl.col("fee_ocur_time").dt.date() - pl.col("prev_t").dt.date()).dt.total_days() / pl.col("prev_days")).alias("used"))
+    )  # fmt: skip
+
+
+def test_chronic_patients_refill_long_prescriptions_roughly_on_schedule(region, enc) -> None:
+    # real patients on long prescriptions come a few days early often, with more than a third of the
+    # supply left rarely (the early-refill rule flags under 70 %): clean care must not look like abuse
+    _, _, care = region
+    refills = _refills(care, enc)
+    assert refills.height > 500
+    early = refills.filter(pl.col("used") < 2 / 3).height / refills.height
+    assert 0.002 < early < 0.05, early
+    assert refills.filter(pl.col("used") < 0.7).height / refills.height < 0.05
+    on_time = refills.filter(pl.col("used").is_between(0.75, 1.0)).height
+    assert on_time > 3 * refills.filter(pl.col("used") < 2 / 3).height
+    chronic = refills.filter(pl.col("kind") == "chronic")
+    assert chronic.height > 100 and chronic.filter(pl.col("used") < 0.7).height / chronic.height < 0.06
+
+
 def test_inpatient_stays_bill_bed_and_nursing_for_every_day(region, enc) -> None:
     _, _, care = region
     names = {i.med_list_codg: i.med_chrgitm_type for i in default_catalog().items()}
@@ -403,3 +435,82 @@ def test_tables_folder_comes_from_the_environment(monkeypatch, tmp_path: Path) -
     assert dx.drg_tables_folder() == tmp_path
     assert dx.drg_tables(tmp_path) is None
     assert dx.code_book(tmp_path).height == dx.code_book(use_tables=False).height
+
+
+# --- care a real hospital would bill (clean data keeps the billing rules) -------------------------
+
+
+@pytest.fixture(scope="module")
+def wide() -> tuple[pl.DataFrame, dict[str, pl.DataFrame], pl.DataFrame]:
+    """A larger region, so that rare care (maintenance dialysis, PET/CT, decoctions) occurs."""
+    persons, _, care = _region(12_000, 5, chunk=3)
+    kind = pl.col("med_type").replace_strict({m: codes.visit_kind(m) for m in codes.MED_TYPE})
+    return persons, care, care["mdtrt_d"].with_columns(kind.alias("kind"))
+
+
+def _code(name: str) -> str:
+    return next(i.med_list_codg for i in default_catalog().items() if i.name == name)
+
+
+def test_every_decoction_has_a_herb_that_is_paid_alone(wide) -> None:
+    # 黄芪, 党参, 甘草 … are paid only inside a formula: a clean 复方 is built on herbs that are paid alone
+    _, care, _ = wide
+    herbs = {i.med_list_codg: "单独使用时不予支付" not in i.restriction.text and i.chrgitm_lv != "03"
+             for i in default_catalog().items() if i.list_type == "herb"}  # fmt: skip
+    lines = care["fee_list_d"].filter(pl.col("med_list_codg").is_in(list(herbs)))
+    rx = lines.group_by("rxno").agg(
+        pl.len().alias("n"), pl.col("med_list_codg").replace_strict(herbs).any().alias("principal"), pl.col("cnt").min()
+    )
+    assert rx.height > 50
+    assert (rx["n"] >= 2).all() and rx["principal"].all()  # a 复方, led by a herb paid alone
+    assert (rx["cnt"] >= 6 * 7 * 10_000).all()  # whole 付: at least 6 g a day for 7 days
+
+
+def test_dialysis_sessions_keep_a_weekly_timetable(wide) -> None:
+    # maintenance haemodialysis: three set days a week (Mon/Wed/Fri or Tue/Thu/Sat), never four
+    _, care, enc = wide
+    hd = care["fee_list_d"].filter(pl.col("med_list_codg") == _code("血液透析")).join(
+        enc.filter(pl.col("kind") != "inpatient").select("mdtrt_id"), on="mdtrt_id"
+    )
+    assert hd.height > 200
+    hd = hd.with_columns(pl.col("fee_ocur_time").dt.weekday().alias("wd"), pl.col("fee_ocur_time").dt.truncate("1w").alias("wk"))
+    assert hd.group_by("psn_no", "wk").agg(pl.col("cnt").sum())["cnt"].max() <= 3 * 10_000
+    days = hd.group_by("psn_no").agg(pl.col("wd").unique())
+    assert all(set(d) <= {1, 3, 5} or set(d) <= {2, 4, 6} for d in days["wd"].to_list())
+
+
+def test_pet_ct_stages_a_cancer_at_most_once_a_half_year(wide) -> None:
+    _, care, _ = wide
+    pet = care["fee_list_d"].filter(pl.col("med_list_codg") == _code("正电子发射计算机断层显像(PET/CT)"))
+    assert pet.height > 5
+    assert pet.group_by("psn_no").agg(pl.col("cnt").sum())["cnt"].max() <= 2 * 10_000
+
+
+def test_chronic_conditions_listed_on_a_stay_are_treated_in_it(wide) -> None:
+    # a 心力衰竭 listed as a secondary diagnosis comes with one of its drugs (the CC is supported)
+    _, care, enc = wide
+    hf = next(c for c in dx.CONDITIONS if c.key == "heart_failure")
+    drugs = [_code(n) for n in hf.drugs]
+    stays = enc.filter(pl.col("kind") == "inpatient").select("mdtrt_id")
+    listed = care["setl_list_diag_d"].filter((pl.col("maindiag_flag") == "0") & pl.col("diag_code").str.starts_with("I50"))
+    listed = listed.join(stays, on="mdtrt_id").select("mdtrt_id").unique()
+    treated = care["fee_list_d"].filter(pl.col("med_list_codg").is_in(drugs)).select("mdtrt_id").unique()
+    assert listed.height > 20
+    assert listed.join(treated, on="mdtrt_id", how="anti").height == 0
+
+
+def test_no_drug_is_dispensed_twice_a_day_at_one_place(wide) -> None:
+    _, care, enc = wide
+    drugs = [i.med_list_codg for i in default_catalog().items() if i.list_type == "drug"]
+    lines = care["fee_list_d"].filter(pl.col("med_list_codg").is_in(drugs) & (pl.col("prd_days") > 0))
+    lines = lines.join(enc.filter(pl.col("kind") != "inpatient").select("mdtrt_id"), on="mdtrt_id")
+    per_day = lines.group_by("psn_no", "med_list_codg", "fixmedins_code", pl.col("fee_ocur_time").dt.date()).agg(
+        pl.col("mdtrt_id").n_unique().alias("n")
+    )
+    assert lines.height > 10_000
+    assert per_day.filter(pl.col("n") > 1).height <= lines.height // 10_000  # only an encounter's only line
+
+
+def test_every_encounter_has_a_fee_line(wide) -> None:
+    _, care, enc = wide
+    assert enc.join(care["fee_list_d"].select("mdtrt_id").unique(), on="mdtrt_id", how="anti").height == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from yibao.catalog.loader import default_catalog
 from yibao.catalog.trace import validate_trace_code
+from yibao.codes import coarse_hosp_lv
 from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
 from yibao.money import round_div
@@ -216,6 +218,109 @@ def test_all_injected_care_stays_in_the_year(data: dict[str, pl.DataFrame], labe
     assert m.height
     assert (m.get_column("begntime").dt.year() == YEAR).all()
     assert (m.get_column("endtime").dt.year() == YEAR).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The legitimate care stays what the generator made (yibao.synth.fraud._legitimate)
+# ---------------------------------------------------------------------------------------------
+
+
+def _kinds(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col("med_type").map_elements(visit_of, return_dtype=pl.String).alias("kind"))
+
+
+def _signatures(data: dict[str, pl.DataFrame], ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    """Per encounter: institution, med_type, length in days and its lines' (item, count, price), sorted."""
+    m = data["mdtrt_d"].filter(pl.col("mdtrt_id").is_in(ids))
+    lines = data["fee_list_d"].filter(pl.col("mdtrt_id").is_in(ids))
+    per: dict[str, list[tuple[str, int, int]]] = {}
+    for mid, code, cnt, pric in lines.select("mdtrt_id", "med_list_codg", "cnt", "pric").iter_rows():
+        per.setdefault(mid, []).append((code, cnt, pric))
+    return {
+        mid: (inst, med_type, (end.date() - begin.date()).days, tuple(sorted(per.get(mid, []))))
+        for mid, inst, med_type, begin, end in m.select("mdtrt_id", "fixmedins_code", "med_type", "begntime", "endtime").iter_rows()
+    }  # fmt: skip
+
+
+def test_every_falsified_clean_encounter_keeps_its_legitimate_twin(
+    clean: dict[str, pl.DataFrame], data: dict[str, pl.DataFrame], labels: pl.DataFrame
+) -> None:
+    # the report leaves out what a fraud label names: without a twin the region would lose that care
+    fraud = set(labels.filter(pl.col("label") == "1").get_column("mdtrt_id").to_list())
+    consumed = sorted(fraud & set(clean["mdtrt_d"].get_column("mdtrt_id").to_list()))
+    twins = data["mdtrt_d"].filter(pl.col("mdtrt_id").str.contains("LG")).get_column("mdtrt_id").to_list()
+    assert len(consumed) > 50 and len(twins) >= 0.95 * len(consumed)
+    assert not set(twins) & set(labels.get_column("mdtrt_id").to_list())
+    original = _signatures(clean, consumed)
+    copy = _signatures(data, twins)
+    assert Counter(copy.values()) <= Counter(original.values())  # each twin: a falsified encounter as generated
+    # … of the same person, or of one of the same scheme, sex and year of birth
+    info = data["psn_info_b"].select("psn_no", "insutype", "gend", pl.col("brdy").dt.year().alias("born"))
+    kind_of = {r[0]: r[1:] for r in info.iter_rows()}
+    person = dict(data["mdtrt_d"].select("mdtrt_id", "psn_no").iter_rows()) | dict(clean["mdtrt_d"].select("mdtrt_id", "psn_no").iter_rows())
+    like: dict[tuple[Any, ...], set[tuple[Any, ...]]] = {}
+    for mid, sig in original.items():
+        like.setdefault(sig, set()).add(kind_of[person[mid]])
+    assert all(kind_of[person[t]] in like[sig] for t, sig in copy.items())
+
+
+def test_twins_look_like_no_readmission_and_no_early_refill(data: dict[str, pl.DataFrame]) -> None:
+    m = _kinds(data["mdtrt_d"]).select("mdtrt_id", "psn_no", "kind", "begntime", "endtime")
+    twins = m.filter(pl.col("mdtrt_id").str.contains("LG"))
+    stays = m.filter(pl.col("kind") == INPATIENT)
+    near = twins.filter(pl.col("kind") == INPATIENT).join(stays, on="psn_no", suffix="_o").filter(
+        (pl.col("mdtrt_id") != pl.col("mdtrt_id_o"))
+        & ((pl.col("begntime").dt.date() - pl.col("endtime_o").dt.date()).dt.total_days().abs() <= 15)
+    )
+    assert twins.filter(pl.col("kind") == INPATIENT).height and near.height == 0
+    drugs = {i.med_list_codg for i in default_catalog().items() if i.list_type == "drug"}
+    lines = (
+        data["fee_list_d"].filter(pl.col("med_list_codg").is_in(list(drugs)) & (pl.col("prd_days") > 0))
+        .join(m.filter(pl.col("kind") != INPATIENT).select("mdtrt_id"), on="mdtrt_id")
+        .sort("psn_no", "med_list_codg", "fee_ocur_time", "mdtrt_id")
+        .with_columns(
+            pl.col("fee_ocur_time").shift(1).over("psn_no", "med_list_codg").alias("prev_t"),
+            pl.col("prd_days").shift(1).over("psn_no", "med_list_codg").alias("prev_days"),
+            pl.col("mdtrt_id").shift(1).over("psn_no", "med_list_codg").alias("prev_id"),
+        )
+        .filter(pl.col("prev_t").is_not_null())
+        .with_columns((pl.col("fee_ocur_time").dt.date() - pl.col("prev_t").dt.date()).dt.total_days().alias("gap"))
+    )  # fmt: skip
+    around = lines.filter(pl.col("mdtrt_id").str.contains("LG") | pl.col("prev_id").str.contains("LG"))
+    assert around.height
+    assert around.filter(pl.col("gap") < 0.8 * pl.col("prev_days") - 1).height == 0
+
+
+def test_new_look_alikes_take_the_place_of_similar_ordinary_encounters(
+    clean: dict[str, pl.DataFrame], data: dict[str, pl.DataFrame], labels: pl.DataFrame
+) -> None:
+    named = labels.filter(pl.col("mdtrt_id") != "")
+    fraud = set(named.filter(pl.col("label") == "1").get_column("mdtrt_id").to_list())
+    before = set(clean["mdtrt_d"].get_column("mdtrt_id").to_list())
+    after = set(data["mdtrt_d"].get_column("mdtrt_id").to_list())
+    added = set(named.get_column("mdtrt_id").to_list()) - fraud - before
+    removed = before - after
+    assert len(added) > 20 and len(removed) == len(added)
+    assert not removed & set(named.get_column("mdtrt_id").to_list())
+    lv = {c: coarse_hosp_lv(v or None) for c, v in clean["fixmedins_b"].select("fixmedins_code", "hosp_lv").iter_rows()}
+
+    def cells(frame: pl.DataFrame, ids: set[str]) -> Counter[tuple[str, str, str]]:
+        rows = _kinds(frame.filter(pl.col("mdtrt_id").is_in(list(ids))))
+        return Counter((i, k, lv[c]) for i, k, c in rows.select("insutype", "kind", "fixmedins_code").iter_rows())
+
+    assert cells(clean["mdtrt_d"], removed) == cells(data["mdtrt_d"], added)
+
+
+def test_the_unlabelled_care_keeps_its_volume_by_scheme_and_kind(
+    clean: dict[str, pl.DataFrame], data: dict[str, pl.DataFrame], labels: pl.DataFrame
+) -> None:
+    fraud = labels.filter(pl.col("label") == "1").select("mdtrt_id").unique()
+    kept = _kinds(data["mdtrt_d"].join(fraud, on="mdtrt_id", how="anti")).group_by("insutype", "kind").len()
+    was = _kinds(clean["mdtrt_d"]).group_by("insutype", "kind").len()
+    both = was.join(kept, on=["insutype", "kind"], suffix="_kept")
+    assert both.height == was.height
+    for ins, kind, n, n_kept in both.iter_rows():
+        assert abs(n_kept - n) <= max(2, 0.01 * n), (ins, kind, n, n_kept)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -657,7 +762,7 @@ def test_the_module_examples_run() -> None:
     import doctest
     import importlib
 
-    names = ("_base", "_knowledge", "check", "sample", *PATTERNS)
+    names = ("_base", "_knowledge", "_legitimate", "check", "sample", *PATTERNS)
     for name in ("", *names):
         module = importlib.import_module("yibao.synth.fraud" + (f".{name}" if name else ""))
         assert doctest.testmod(module).failed == 0, name

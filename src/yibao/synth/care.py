@@ -38,6 +38,21 @@ region's institutions and the catalogue, as five tables: ``mdtrt_d``, ``setl_lis
    rounding within plausible maxima, and corrected per cell until the cell's mean meets its target.
 6. **Traceability codes**: one per package dispensed on every drug line (西药中成药), 20 digits (see
    :mod:`yibao.catalog.trace`), never reused.
+7. **Refills of long prescriptions** (``_Simulation._refills``): a person's visits and purchases for one
+   chronic condition that dispense 7 days or more form a refill series, dated so that each refill
+   comes when 80–100 % of the last supply is used (a few days early is common), late in a quarter of
+   cases (a gap in the treatment) and with more than a third of the supply left in only 3 %; a drug's
+   days supplied never run past the person's next dispense of it (a frequent buyer gets shorter
+   prescriptions). So clean chronic patients are not early-refill cases: about 2 % of their refills
+   come before 70 % of the supply is used (the rule's threshold), against 16 % with independent dates.
+   Counts are unchanged; no drug is dispensed twice on one day at one place (the repeat line, a few in
+   100,000, is dropped), otherwise costs and quantities are unchanged.
+8. **Care a real hospital would bill** (so clean data keeps the billing rules a supervisor checks):
+   a decoction is led by a herb that is paid alone (君药; 黄芪, 甘草 … are paid only in a formula) and
+   dosed by the gram; maintenance haemodialysis keeps a weekly timetable (Mon/Wed/Fri or Tue/Thu/Sat,
+   never four sessions a week, :meth:`_Simulation._dialysis_sessions`); a staging scan (PET/CT) is done
+   at most once a half-year; every chronic condition listed on a stay gets one of its drugs continued
+   (a listed 心力衰竭 has its diuretic or β-blocker); two charges of a stay seldom share an instant.
 
 Ids start with a letter and carry the chunk number: mdtrt_id ``M`` + chunk (4) + 8 digits, feedetl_sn
 ``F`` + chunk + 10 digits, rxno ``R`` + chunk + encounter (8) + day (3). A bed number
@@ -140,6 +155,26 @@ the cell means are exact anyway, and σ = 0.45 combined with the condition, LOS 
 gives a coefficient of variation of about 0.9 per admission)."""
 LOS_SIGMA = 0.55
 MAX_LOS = 150
+
+# refills of long prescriptions -------------------------------------------------------------------
+REFILL_ON_TIME = (0.8, 1.0)
+"""A refill on schedule comes when 80–100 % of the last supply is used (a few days early is common)."""
+REFILL_EARLY = 0.03
+REFILL_EARLY_USED = (0.4, 0.66)
+"""Share of refills that come with more than a third of the supply left (lost or spilt tablets,
+travel, a dose change) — uncommon — and how much of the supply they have used."""
+REFILL_LATE = 0.25
+REFILL_LATE_MEAN = 0.5
+"""Share of refills that come late (a gap in the treatment), 1 + Exp(0.5) supplies after the last."""
+REFILL_MIN_DAYS = 7
+"""Supplies shorter than this (acute courses) are not refilled on a schedule."""
+STAGING_SCANS = ("正电子发射计算机断层显像(PET/CT)",)
+"""Scans that stage a cancer and assess its response (at diagnosis, after a course of treatment), not
+follow-up at every visit: a person has at most one in each half of the year."""
+DIALYSIS_ITEMS = ("血液透析", "血液透析器", "血液透析管路")
+"""The charges of one haemodialysis session (the service first); a visit that carries it is a session."""
+DIALYSIS_DAYS = ((0, 2, 4), (1, 3, 5))
+"""The two weekly timetables of a dialysis unit: Mon/Wed/Fri and Tue/Thu/Sat (weekday 0 = Monday)."""
 
 # seasonality -----------------------------------------------------------------------------------
 _MONTH = {
@@ -573,6 +608,20 @@ REFERENCE_PRICES: dict[str, float] = {
 hospital prices (yibao's estimates, not official), used as the usual price where the catalogue has none."""
 
 
+NOT_PAID_ALONE = "单独使用时不予支付"
+"""The catalogue's words (lmt_text) for a 饮片 that is paid only inside a formula (黄芪, 当归, 人参 …)."""
+
+
+def _principal_herb(item: CatalogItem) -> bool:
+    """Whether a 饮片 can lead a decoction (君药): paid (甲/乙) and paid alone, not a tonic paid only in a formula.
+
+    >>> from yibao.catalog.loader import default_catalog
+    >>> [_principal_herb(default_catalog().get(c, date(2024, 7, 1))) for c in ("T000607874", "T000132239")]
+    [True, False]
+    """
+    return item.chrgitm_lv != "03" and NOT_PAID_ALONE not in item.restriction.text
+
+
 def _reference_price(item: CatalogItem) -> int:
     """The usual price (1e-6 yuan, whole fen) of an item without any cap: :data:`REFERENCE_PRICES`, else a
     stable hash-placed point of a band for its kind and dosage form."""
@@ -683,6 +732,7 @@ def _build_pools(cat: _Catalogue, chosen: list[CatalogItem]) -> _Pools:
         add(name, entries)
     herbs = [(it.name, 0.15 if it.chrgitm_lv == "03" else 1.0) for it in chosen if it.list_type == "herb"]
     add("herbs", herbs)
+    add("principal_herbs", [(it.name, 1.0) for it in chosen if it.list_type == "herb" and _principal_herb(it)])
     n_cond = len(dx.CONDITIONS)
     drugs = np.full(n_cond, -1, dtype=np.int64)
     tests = np.full(n_cond, -1, dtype=np.int64)
@@ -1082,7 +1132,8 @@ class _Simulation:
         self._costs(enc)
         diag = self._diagnoses(enc)
         oprn = self._procedures(enc)
-        lines = self._lines(enc, diag)
+        lines, sessions = self._dialysis_sessions(enc, self._lines(enc, diag))
+        lines = self._refills(enc, lines, sessions)
         return self._tables(enc, diag, oprn, lines)
 
     # ----------------------------------------------------------------------------------------
@@ -1641,6 +1692,174 @@ class _Simulation:
         return b.finish()
 
     # ----------------------------------------------------------------------------------------
+    def _dialysis_sessions(self, e: _Enc, ln: _Lines) -> tuple[_Lines, B]:
+        """Haemodialysis on a fixed weekly timetable: the visits that carry a session, and the lines.
+
+        A maintenance-dialysis patient has a place in the unit on three set days of every natural week
+        (Mon/Wed/Fri or Tue/Thu/Sat, :data:`DIALYSIS_DAYS`, one timetable per person), except in a week
+        with a stay (the ward dialyses them then).
+        A person's sessions of the year are consecutive places of that timetable from a random start (a
+        patient who starts dialysis, or stops it, part way through the year), so no week has more than
+        three (血液透析每周不超过3次, the clinical norm of 3 × 4 h). Sessions past the places of the year
+        (a few very frequent visitors) stay as review visits without the session's charges. Returns the
+        lines and which encounters are sessions (not refill visits: their drugs are given at the session).
+        """
+        session_items = np.array([j for j in (self.cat.names.get(n, -1) for n in DIALYSIS_ITEMS) if j >= 0], dtype=np.int64)
+        is_session = np.zeros(e.n, dtype=np.bool_)
+        if DIALYSIS_ITEMS[0] not in self.cat.names:
+            return ln, is_session
+        is_session[ln.enc[(ln.item == session_items[0]) & (e.kind[ln.enc] != INP)]] = True
+        rows = np.flatnonzero(is_session)
+        if not len(rows):
+            return ln, is_session
+        p = self.p
+        rows = rows[np.lexsort((rows, e.day[rows], e.person[rows]))]
+        pers = e.person[rows]
+        who, first, k = np.unique(pers, return_index=True, return_counts=True)
+        # the places of each patient's timetable inside the year (weekday 0 = Monday)
+        ws, we = p.ws[who], p.we[who]
+        seg, pos = _segments(np.maximum(we - ws + 1, 0))
+        day = ws[seg] + pos
+        timetable = self.rng.integers(0, len(DIALYSIS_DAYS), len(who))
+        weekday = (p.year_start + day + 3) % 7
+        ok = np.isin(weekday + 7 * timetable[seg], [d + 7 * t for t, days in enumerate(DIALYSIS_DAYS) for d in days])
+        # no outpatient place in a week the patient spends (partly) in hospital: the ward dialyses them
+        stays = np.flatnonzero((e.kind == INP) & np.isin(e.person, who))
+        first_week = (p.year_start + e.day[stays] + 3) // 7
+        s_seg, s_pos = _segments((p.year_start + e.day[stays] + e.los[stays] + 3) // 7 - first_week + 1)
+        busy = e.person[stays[s_seg]] * 100_000 + first_week[s_seg] + s_pos
+        ok &= ~np.isin(who[seg] * 100_000 + (p.year_start + day + 3) // 7, busy)
+        seg, day = seg[ok], day[ok]
+        places = np.bincount(seg, minlength=len(who))
+        place0 = np.concatenate([[0], np.cumsum(places)[:-1]])
+        start = np.floor(self.rng.random(len(who)) * (np.maximum(places - k, 0) + 1)).astype(np.int64)
+        owner = np.repeat(np.arange(len(who)), k)
+        nth = np.arange(len(rows)) - first[owner]
+        fits = nth < places[owner]
+        r, o = rows[fits], owner[fits]
+        new = day[place0[o] + start[o] + nth[fits]]
+        shift = (new - e.day[r]) * 86400
+        e.day[r] = new
+        e.begin[r] += shift
+        e.end[r] += shift
+        review = rows[~fits]
+        is_session[review] = False
+        drop = np.isin(ln.enc, review) & np.isin(ln.item, session_items)
+        if drop.any():
+            keep = ~drop
+            ln = _Lines(ln.enc[keep], ln.item[keep], ln.qty[keep], ln.day[keep], ln.minute[keep], ln.prd_days[keep],
+                        ln.pric[keep])  # fmt: skip
+        return ln, is_session
+
+    def _refills(self, e: _Enc, ln: _Lines, sessions: B) -> _Lines:
+        """Long prescriptions refilled on schedule: dates of each person's refill series, then days supplied.
+
+        A series is the visits and pharmacy purchases of one person for one chronic condition that
+        dispense a long prescription (:data:`REFILL_MIN_DAYS` days or more), in date order. Each refill
+        comes when the patient has used :data:`REFILL_ON_TIME` of the last supply (72 %), late
+        (:data:`REFILL_LATE`, a gap) or, uncommonly, with more than a third left (:data:`REFILL_EARLY`):
+        a visit drawn earlier than that is moved later, and a series that no longer fits the person's
+        year is moved back (or squeezed). A moved visit that would fall inside a stay, outside the
+        person's year or past a child's birthday keeps its day. Then, drug by drug, a supply the patient's next dispense of the same
+        drug (at any institution) cuts short is shortened to what was used by then — a frequent buyer
+        gets shorter prescriptions — and a planned early refill stays as early as planned (its supply is
+        cut to what its ``used`` share makes of the gap, so a squeezed series does not make it earlier).
+        Two dispenses of a series never fall on one day (nobody buys the same month's drug twice in a
+        day): days in a series strictly increase while the year has room, and a repeat dispense that still
+        falls on the day of another at the same place is dropped (:meth:`_repeat_dispenses`). Otherwise
+        counts, costs and quantities do not change (the calibration holds); dates of series visits and
+        ``prd_days`` do. ``sessions`` (dialysis visits, already on their timetable) are no series.
+        """
+        rng, cat = self.rng, self.cat
+        n = e.n
+        drug = (cat.list_type[ln.item] == 0) & (e.kind[ln.enc] != INP) & (ln.prd_days > 0)
+        supply = np.zeros(n, dtype=np.int64)
+        long_line = drug & (ln.prd_days >= REFILL_MIN_DAYS)
+        np.maximum.at(supply, ln.enc[long_line], ln.prd_days[long_line])
+        used = rng.uniform(*REFILL_ON_TIME, n)
+        u = rng.random(n)
+        early = u < REFILL_EARLY
+        used = np.where(early, rng.uniform(*REFILL_EARLY_USED, n), used)
+        used = np.where(u > 1 - REFILL_LATE, 1.0 + rng.exponential(REFILL_LATE_MEAN, n), used)
+        chronic_condition = self.cond.chronic.sum(axis=1) > 0
+        long_rx = (e.kind == CHR) | ((e.kind != INP) & (e.cond >= 0) & chronic_condition[e.cond.clip(0)])
+        used = np.where(sessions, 1.0, used)  # drugs given at a dialysis session last until the next one
+        self._schedule(e, np.flatnonzero(long_rx & (supply > 0) & (e.kind != INP) & ~sessions), supply, used)
+        # days supplied: no dispense of a drug lasts past the patient's next dispense of it (an early one
+        # keeps its planned share used)
+        rows = np.flatnonzero(drug)
+        o = rows[np.lexsort((ln.enc[rows], e.day[ln.enc[rows]], ln.item[rows], e.person[ln.enc[rows]]))]
+        pers, item, day = e.person[ln.enc[o]], ln.item[o], e.day[ln.enc[o]]
+        # the next dispense of the drug on a later day (several on one day all last until it)
+        group = np.cumsum(np.concatenate([[True], (pers[1:] != pers[:-1]) | (item[1:] != item[:-1])]))
+        key = group * 1024 + day
+        nxt = np.searchsorted(key, key, side="right")
+        same = nxt < len(o)
+        nxt = np.minimum(nxt, len(o) - 1)
+        same &= group[nxt] == group
+        gap = np.where(same, day[nxt] - day, 0)
+        ratio = used[ln.enc[o]]
+        prd = ln.prd_days.copy()
+        cut = same & (gap > 0) & (gap < prd[o] * np.minimum(ratio, 1.0))
+        prd[o[cut]] = np.maximum(1, np.floor(gap[cut] / np.minimum(ratio[cut], 1.0))).astype(prd.dtype)
+        keep = ~self._repeat_dispenses(e, ln, drug)
+        return _Lines(ln.enc[keep], ln.item[keep], ln.qty[keep], ln.day[keep], ln.minute[keep], prd[keep], ln.pric[keep])
+
+    def _repeat_dispenses(self, e: _Enc, ln: _Lines, drug: B) -> B:
+        """Drug lines that repeat, at another encounter, the person's dispense of the drug at the same
+        institution on the same day: the second visit continues the first's prescription, it does not
+        dispense again. An encounter keeps its only line."""
+        rows = np.flatnonzero(drug)
+        o = rows[np.lexsort((ln.enc[rows], e.day[ln.enc[rows]], e.inst[ln.enc[rows]], ln.item[rows], e.person[ln.enc[rows]]))]
+        enc = ln.enc[o]
+        again = np.concatenate([[False], (e.person[enc][1:] == e.person[enc][:-1]) & (ln.item[o][1:] == ln.item[o][:-1])
+                                & (e.inst[enc][1:] == e.inst[enc][:-1]) & (e.day[enc][1:] == e.day[enc][:-1])])  # fmt: skip
+        repeat = np.zeros(len(ln.enc), dtype=np.bool_)
+        repeat[o[again]] = True
+        # an encounter all of whose lines repeat keeps its first one
+        bare = np.flatnonzero(repeat & (np.bincount(ln.enc[~repeat], minlength=e.n)[ln.enc] == 0))
+        _, first = np.unique(ln.enc[bare], return_index=True)
+        repeat[bare[first]] = False
+        return repeat
+
+    def _schedule(self, e: _Enc, series: I64, supply: I64, used: F64) -> None:
+        """Dates of the refill series (see :meth:`_refills`): each at least ``used`` × the last supply after it."""
+        if not len(series):
+            return
+        p = self.p
+        o = series[np.lexsort((series, e.day[series], e.cond[series], e.person[series]))]
+        pers, cond = e.person[o], e.cond[o]
+        start = np.concatenate([[True], (pers[1:] != pers[:-1]) | (cond[1:] != cond[:-1])])
+        group = np.cumsum(start) - 1
+        ws, we = p.ws[pers], p.we[pers]
+        step = np.ceil(supply[o] * used[o]).astype(np.int64)  # days from this dispense to the next
+        before = np.concatenate([[0], step[:-1]])
+        before[start] = 0
+        offset = np.cumsum(before) - np.repeat(np.cumsum(before)[start] - before[start], np.bincount(group))
+        # a series longer than the person's year is squeezed into it
+        span = np.bincount(group, weights=before).astype(np.int64)
+        room = (we - ws)[start]
+        squeeze = np.where(span > room, room / np.maximum(span, 1), 1.0)[group]
+        offset = np.floor(offset * squeeze).astype(np.int64)
+        old = e.day[o]
+        new = offset + _segment_running_max(old - offset, group)
+        late = np.maximum(0, np.maximum.reduceat(new, np.flatnonzero(start)) - we[start])[group]
+        new = np.maximum(new - late, ws)
+        # one dispense a day at most: strictly increasing days inside a series (unless the year is full)
+        rank = np.arange(len(o)) - np.repeat(np.flatnonzero(start), np.bincount(group))
+        strict = _segment_running_max(new - rank, group) + rank
+        new = np.where(strict <= we, strict, new)
+        # a visit that would fall inside one of the person's stays, outside the year or past a child's
+        # birthday (items restricted by age) keeps its day
+        age_then = _age_on(p.brdy[pers], p.year_start + old)
+        bad = (new > we) | _inside_stays(e, pers, new) | ((age_then < 18) & (_age_on(p.brdy[pers], p.year_start + new) != age_then))
+        new = np.where(bad, old, new)
+        shift = (new - old) * 86400
+        e.day[o] = new
+        e.begin[o] += shift
+        e.end[o] += shift
+
+    # ----------------------------------------------------------------------------------------
     def _tables(self, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> dict[str, pl.DataFrame]:
         return _assemble(self, e, d, o, lines)
 
@@ -1799,6 +2018,19 @@ class _LineBuilder:
         k = np.searchsorted(cw, self.rng.random(len(enc)) * cw[-1], side="right").clip(0, hi - lo - 1)
         return np.asarray(pools.items[lo + k], dtype=np.int64)
 
+    def one_allowed(self, enc: I64, pool: I64) -> tuple[I64, I64]:
+        """One item per row drawn evenly among those of its pool the encounter may be given (rows whose
+        pool offers none are left out): (encounter, item)."""
+        pools = self.cat.pools
+        ok = pool >= 0
+        enc, pool = enc[ok], pool[ok]
+        seg, pos = _segments(pools.size(pool))
+        item = pools.items[pools.offsets[pool[seg]] + pos]
+        fit = np.flatnonzero(self.allowed(enc[seg], item))
+        o = fit[np.lexsort((self.rng.random(len(fit)), seg[fit]))]
+        first = np.concatenate([[True], seg[o][1:] != seg[o][:-1]]) if len(o) else np.zeros(0, dtype=np.bool_)
+        return enc[seg[o[first]]], np.asarray(item[o[first]], dtype=np.int64)
+
     def item(self, name: str) -> int:
         return self.cat.names.get(name, -1)
 
@@ -1903,13 +2135,19 @@ class _LineBuilder:
                  max_qty=np.where(cat.unit_hours[it], 24 * run, 3 * run))  # fmt: skip
         enc, it = self.pick(s, pools.cond_always[cond], 1.0)
         self.add(enc, it, 1, scalable=False, day=e.surgery_day[enc])
+        # every chronic condition listed on a stay is treated in it (医嘱续用): one of its maintenance drugs
+        # is always continued, so a listed 心力衰竭 comes with its diuretic, β-blocker or ARNI as in a real
+        # chart; ordered first so that it stands if another pool offers the same drug
+        d = self.d
+        sec = np.flatnonzero(e.kind[d.sec_enc] == INP)
+        if len(sec):
+            enc2, it2 = self.one_allowed(d.sec_enc[sec], pools.cond_drugs[self.sim.ch_cond[d.sec_ch[sec]]])
+            self._drug_runs(enc2, it2, spread=1.0, oral_only=True, mandatory=True, scalable=False)
         # drugs: the condition's, the routine infusions, the maintenance drugs of listed chronic conditions
         enc, it = self.pick(s, pools.cond_drugs[cond], 0.9 * richer)
         self._drug_runs(enc, it, spread=0.7)
         enc, it = self.pick(s, np.full(len(s), self.pool("ip_drugs")), np.where(newborn, 0.3, 1.0) * richer)
         self._drug_runs(enc, it, spread=0.8)
-        d = self.d
-        sec = np.flatnonzero(e.kind[d.sec_enc] == INP)
         if len(sec):
             cond2 = self.sim.ch_cond[d.sec_ch[sec]]
             enc2, it2 = self.pick(d.sec_enc[sec], pools.cond_drugs[cond2], 0.3)
@@ -1960,8 +2198,10 @@ class _LineBuilder:
             enc, it = self.pick(ch, cat.pools.cond_drugs[e.cond[ch]], 1.5)
             self._drug_runs(enc, it, spread=0.0, mandatory=True)
 
-    def _drug_runs(self, enc: I64, item: I64, *, spread: float, oral_only: bool = False, mandatory: bool = False) -> None:
-        """Inpatient drugs: injections one line a day over a run of days, other forms one line."""
+    def _drug_runs(self, enc: I64, item: I64, *, spread: float, oral_only: bool = False, mandatory: bool = False,
+                   scalable: bool = True) -> None:  # fmt: skip
+        """Inpatient drugs: injections one line a day over a run of days, other forms one line (``scalable``
+        False: the packages the run needs, never scaled away)."""
         if not len(enc):
             return
         e, cat, rng = self.e, self.cat, self.rng
@@ -1976,7 +2216,8 @@ class _LineBuilder:
         maxd = cat.max_days[item[o]]
         days = np.where(maxd > 0, np.minimum(run[o], maxd), run[o])
         packs = np.maximum(1, np.ceil(days / cat.per_pack_days[item[o]])).astype(np.int64)
-        self.add(enc[o], item[o], packs, scalable=True, day=start[o], prd_days=days, max_qty=packs + 1, mandatory=mandatory)
+        self.add(enc[o], item[o], packs, scalable=scalable, day=start[o], prd_days=days, max_qty=packs + 1,
+                 mandatory=mandatory)  # fmt: skip
         i = inj
         per_day = 1 + rng.binomial(2, 0.3, int(i.sum()))
         self.add(enc[i], item[i], per_day, scalable=True, day=start[i], days=run[i], prd_days=1, max_qty=np.where(self.dear[enc[i]], 6, 4), iv=True,
@@ -2030,15 +2271,22 @@ class _LineBuilder:
             n2 = np.where(pools.cond_drugs[cond2] >= 0, pools.size(np.maximum(pools.cond_drugs[cond2], 0)), 0)
             enc3, it3 = self.pick(d.sec_enc[sec], pools.cond_drugs[cond2], np.where(n2 > 0, 1.2 / np.maximum(n2, 1), 0.0))
             self._prescription(enc3, it3)
-        # TCM decoctions at 中医科: 6–10 herbs, 7 付
+        # TCM decoctions at 中医科: 6–10 herbs, 7 付 of 6–15 g each; the first is a principal herb (君药) — a real formula
+        # is built on herbs that treat the complaint, the tonics paid only in a formula (黄芪, 党参, 甘草 …)
+        # come as 臣佐使, so no clean decoction is made of them alone
         t = s[e.tcm[s]]
         if len(t):
-            seg, _ = _segments(6 + rng.integers(0, 5, len(t)))
+            seg, pos = _segments(6 + rng.integers(0, 5, len(t)))
             herb = self.one_of(t[seg], "herbs")
+            first = np.flatnonzero(pos == 0)
+            lead = self.one_of(t[seg[first]], "principal_herbs")
+            herb[first] = np.where(lead >= 0, lead, herb[first])
             key = np.unique(t[seg] * 100_000 + np.maximum(herb, 0))
             henc, hitem = key // 100_000, key % 100_000
             grams = (HERB_DOSE[0] + rng.integers(0, HERB_DOSE[1] - HERB_DOSE[0] + 1, len(henc))) * HERB_DAYS
-            self.add(henc, hitem, grams, scalable=True, minute=35, prd_days=HERB_DAYS, max_qty=grams * 2, mandatory=True)
+            # dosed by the gram per 付, never scaled to the visit's cost (scaling only ever thinned a cheap
+            # visit's decoction, down to a gram of one tonic herb)
+            self.add(henc, hitem, grams, scalable=False, minute=35, prd_days=HERB_DAYS)
 
     def _prescription(self, enc: I64, item: I64) -> None:
         """Visit and pharmacy drugs: prd_days (acute 3–7, chronic 14–30, within the item's limit), packages."""
@@ -2092,6 +2340,24 @@ class _LineBuilder:
             empty = empty[~ok]
 
     # -- finishing ---------------------------------------------------------------------------
+    def _staging_once(self, enc: I64, item: I64, orders: dict[str, npt.NDArray[Any]]) -> B:
+        """False for the orders of a :data:`STAGING_SCANS` scan after the person's first in each half-year;
+        an order of one is one scan (``orders`` qty and max_qty set to 1)."""
+        keep = np.ones(len(enc), dtype=np.bool_)
+        scans = [j for j in map(self.item, STAGING_SCANS) if j >= 0]
+        rows = np.flatnonzero(np.isin(item, scans))
+        if not len(rows):
+            return keep
+        orders["qty"][rows] = 1
+        orders["max_qty"][rows] = 1
+        e = self.e
+        day = e.day[enc[rows]]
+        key = (e.person[enc[rows]] * 2 + (day >= self.sim.p.ndays // 2)) * self.n_items + item[rows]
+        o = np.lexsort((rows, day, key))
+        later = np.concatenate([[False], key[o][1:] == key[o][:-1]])
+        keep[rows[o[later]]] = False
+        return keep
+
     def finish(self) -> _Lines:
         e, cat, rng = self.e, self.cat, self.rng
         if not self.parts:
@@ -2102,6 +2368,7 @@ class _LineBuilder:
         enc_all, item_all = o["enc"], o["item"]
         ok = (item_all >= 0) & (o["qty"] > 0) & (o["days"] > 0)
         ok[ok] = self.allowed(enc_all[ok], item_all[ok])
+        ok &= self._staging_once(enc_all, item_all, o)
         idx = np.flatnonzero(ok)
         # one order per item and encounter (two pools may offer the same item): the first one stands
         _, first = np.unique(enc_all[idx].astype(np.int64) * len(cat.lv) + item_all[idx], return_index=True)
@@ -2393,6 +2660,19 @@ def _beds(sim: _Simulation, e: _Enc, dept: I64) -> pl.Series:
     return _numbered(f"B{sim.chunk:04d}{sim.counters.batch:02d}-", numbers, 5, present=present)
 
 
+def _inside_stays(e: _Enc, person: I64, day: I64) -> B:
+    """Whether each (person, day) falls inside one of the person's stays (admission to discharge day)."""
+    inp = np.flatnonzero(e.kind == INP)
+    if not len(inp):
+        return np.zeros(len(day), dtype=np.bool_)
+    key = e.person[inp] * 1024 + e.day[inp]
+    order = np.argsort(key, kind="stable")
+    skey, send = key[order], (e.day[inp] + e.los[inp])[order]
+    pos = np.searchsorted(skey, person * 1024 + day, side="right") - 1
+    same = (pos >= 0) & (skey[np.maximum(pos, 0)] // 1024 == person)
+    return np.asarray(same & (send[np.maximum(pos, 0)] >= day), dtype=np.bool_)
+
+
 def _segment_running_max(values: I64, group: I64) -> I64:
     """Running maximum of ``values`` restarting at every new ``group`` id (contiguous, increasing)."""
     if not len(values):
@@ -2457,7 +2737,9 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
     # the time of every line: inpatient lines on their day (08:00–20:00, after admission, before discharge)
     day_start = (sim.p.year_start + e.day[ln.enc] + ln.day) * 86400
     t_inp = day_start + 8 * 3600 + np.floor(rng.random(n) * 12 * 3600).astype(np.int64)
-    t_inp = np.where(ln.day == 0, e.begin[ln.enc] + 60 * (5 + np.floor(rng.random(n) * 120).astype(np.int64)), t_inp)
+    # on the admission day within two hours of admission, each line posted at its own second (two charges
+    # of one stay seldom share an instant by chance: a same-time pair is then a real double charge)
+    t_inp = np.where(ln.day == 0, e.begin[ln.enc] + np.floor(rng.random(n) * 7200).astype(np.int64) + 300, t_inp)
     t_inp = np.clip(t_inp, e.begin[ln.enc], e.end[ln.enc] - 60)
     t_vis = np.where(ln.minute < 0, e.end[ln.enc] - 60 * np.floor(rng.random(n) * 3).astype(np.int64), e.begin[ln.enc] + ln.minute * 60)
     t_vis = np.clip(t_vis, e.begin[ln.enc], e.end[ln.enc])

@@ -63,8 +63,8 @@ drug_swap          5–30% of a cheap drug's lines billed as a dearer drug of th
                    group; the codes keep the cheap product's prefix (dispensed, billed)
 overprice          1–4 capped items priced above the level's cap (+5–50%) or at the 三级     each line
                    price at a lower level, on 1–5% of the institution's lines
-item_swap          every line of a cheap item billed as its dear twin in 3–15% of the       each line
-                   encounters (B超→彩超, 换药小→大, III→I级护理, CT平扫→增强 …)
+item_swap          at a 一级 institution, the cheap item of 10–90% of encounters from a     each line
+                   start day billed as a dear twin its level does not offer (CT平扫→增强 …)
 overdispense       over_limit: 2–3 × the catalogue's days limit (quantity and codes         each line
                    scaled); early_refill: the same drug again after 20–60% of the supply
 doctor_outlier     a bad doctor adds a drug to 30–70% of visits, multiplies drug           each line / clone
@@ -76,10 +76,12 @@ gender_age         an item restricted to the other sex or to children added to a
                    encounter (restriction, item, gend, age)
 indication         an indication-restricted drug without its diagnosis: the justifying     each drug line
                    secondary diagnosis dropped, or the drug added (variant, indications)
-upcoding           1–2 CC/MCC secondary diagnoses added without support, or the principal   each stay
-                   diagnosis swapped with a secondary one (variant, added)
+upcoding           1–2 CC/MCC secondary diagnoses added to a stay billing nothing that      each stay
+                   supports them (variant, added)
 catalogue_scope    a 丙类 supplement sold as an in-list drug (its codes), or a cosmetic       each line / code
                    treatment billed as physiotherapy under the cosmetic diagnosis
+frequency          an item billed past its limit: one more line the same visit-day (挂号费,    each added line
+                   CT 部位, 运动疗法 …) or more bed / nursing days than nights + 1 (variant)
 =================  ======================================================================  ==================
 
 **Hard negatives** (label 0): chemotherapy cycles (Z51.100 + cancer, 3–6 short stays every 21 ± 2 days),
@@ -91,7 +93,13 @@ staged surgery (second-eye cataract or second knee 7–14 days later), maintenan
 chronic bulk buys and shift workers buying at night (card_cashout); 长处方 of 8–12 weeks for a stable
 chronic disease (overdispense); both knees replaced in one session and a repeat test the same day
 (duplicate_charge); male breast cancer on 来曲唑 and an adult with dysphagia on a paediatric suspension
-(gender_age); a CC with the tests and treatment that support it (upcoding).
+(gender_age); a CC with the tests and treatment that support it (upcoding); 彩超 started with new
+equipment where the level prices it (item_swap); an item billed exactly at its limit (frequency).
+
+**Legitimate care** (``_legitimate.keep_legitimate_care``, after the last pattern): a clean encounter a
+fraud label names keeps a legitimate twin (as generated, whole weeks apart, colliding with none of the
+person's care), and a hard negative that is a new encounter takes the place of the most similar ordinary
+encounter of its scheme, kind and level — so the care the labels leave is the calibrated generator's.
 
 **Ids and codes.** New ids are ``<M|F|R><chunk><two-letter pattern code><serial>`` (``M3SA000001``); new
 traceability codes are valid 20-digit codes with the product's prefix and serials from the range
@@ -128,6 +136,7 @@ from yibao.synth.fraud._base import (
     forget_views,
     labels_frame,
 )
+from yibao.synth.fraud._legitimate import keep_legitimate_care
 from yibao.synth.fraud.check import check_labels
 
 __all__ = ["PATTERNS", "Assignment", "assignments", "check_labels", "inject"]
@@ -155,6 +164,7 @@ PATTERNS: tuple[str, ...] = (
     "indication",
     "upcoding",
     "catalogue_scope",
+    "frequency",
 )
 """The injectors in their fixed order (the order decides each one's sub-rng and id namespace)."""
 
@@ -271,9 +281,12 @@ def inject(
         lines_taken.update(s for s in labels.get_column("feedetl_sn").to_list() if s)
     out = pending.apply(out)
     forget_views()
+    labelled = pl.concat([labels_frame(), *frames], how="vertical")
+    out = keep_legitimate_care(np.random.default_rng([seed, len(PATTERNS)]), tables, out, labelled,
+                               serials=serials, chunk=chunk, year=year)  # fmt: skip
     for t in CARE_TABLES:
         out[t] = out[t].select(list(original[t])).cast(original[t])
-    return out, pl.concat([labels_frame(), *frames], how="vertical")
+    return out, labelled
 
 
 @dataclass(frozen=True, slots=True)

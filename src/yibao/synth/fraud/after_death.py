@@ -16,8 +16,9 @@ After::
 Labels: one row per posthumous encounter (label 1), one case per person; params: death_date,
 days_after_death, source.
 
-Hard negative (label 0): a person who dies in hospital — a stay ending on the day of death with 离院方式
-5 死亡: care on, not after, the death date.
+Hard negative (label 0): a person who dies in hospital — a stay of the care generator ending on the day
+of death with 离院方式 5 死亡: care on, not after, the death date. The stay is the person's own (labelled,
+not added), so the legitimate care stays as the generator made it.
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ from yibao.synth.fraud._base import (
     Context,
     Labels,
     Rows,
-    Staffing,
     Tables,
     at_time,
-    build_stay,
     build_visit,
     encounters,
     institutions_of,
@@ -44,7 +43,6 @@ from yibao.synth.fraud._base import (
     one,
     persons,
     rows_by,
-    wards,
 )
 
 PATTERN = "after_death"
@@ -68,7 +66,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     order = [int(i) for i in rng.permutation(dead.height)]
     dead = dead[order]
     n_fraud = min(max(1, ctx.persons), max(1, dead.height // 2))
-    fraud, neg = dead.head(n_fraud), dead.slice(n_fraud, max(1, round(n_fraud * rng.uniform(0.3, 0.8))))
+    fraud, others = dead.head(n_fraud), dead.slice(n_fraud)
+    n_neg = max(1, round(n_fraud * rng.uniform(0.3, 0.8)))
     enc = encounters(tables, ctx).filter(
         pl.col("psn_no").is_in(dead.get_column("psn_no").to_list()) & (pl.col("kind") != INPATIENT)
     )
@@ -116,39 +115,27 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 continue
             lab.add(case, "1", {"death_date": death, "days_after_death": days, "source": source}, mdtrt_id=mid,
                     psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)  # fmt: skip
-    _died_in_hospital(rng, tables, ctx, rows, lab, staff, neg)
+    _died_in_hospital(rng, tables, ctx, lab, others, n_neg)
     return rows.added(tables), lab.frame()
 
 
 def _died_in_hospital(
-    rng: np.random.Generator,
-    tables: Tables,
-    ctx: Context,
-    rows: Rows,
-    lab: Labels,
-    staff: Staffing,
-    people: pl.DataFrame,
+    rng: np.random.Generator, tables: Tables, ctx: Context, lab: Labels, people: pl.DataFrame, n: int
 ) -> None:
-    hospitals = wards(tables)
-    if not hospitals or people.height == 0:
+    """Label, as legitimate look-alikes, ``n`` stays of the care generator that end on the person's day
+    of death with 离院方式 5 (dying in hospital is care *on* the death date, not after it)."""
+    if people.height == 0:
         return
-    cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
-    for p in people.iter_rows(named=True):
-        death: date = p["death_date"]
-        nights = int(rng.integers(2, 7))
-        a = death - timedelta(days=nights)
-        if a.year != ctx.year or not cal.free(p["psn_no"], a - timedelta(days=1), death):
-            continue
-        inst, lv = one(rng, hospitals)
-        doctor, dept = staff.doctor(rng, inst, ("03",))
-        dx0 = ("J96.000", "I63.900", "I50.900")[int(rng.integers(3))]
-        built = build_stay(
-            rows, psn_no=p["psn_no"], insutype=p["insutype"], inst=inst, lv=lv,
-            begin=at_time(a, int(rng.integers(0, 23)), int(rng.integers(60))), days=nights, dx=[k.dx(dx0)],
-            doctor=doctor, dept=dept, daily=(k.BED, k.NURSE_1, k.WARD_ROUND), first_day=(k.CBC, k.CREATININE, k.ECG),
-            drugs=(k.SALINE,), extra=((k.OXYGEN, 0, 10_000),), dscg_way="5", end_hour=int(rng.integers(0, 10)),
-            bed=f"{dept}-{int(rng.integers(1, 60)):02d}",
-        )  # fmt: skip
+    stays = (
+        encounters(tables, ctx)
+        .filter((pl.col("kind") == INPATIENT) & (pl.col("dscg_way") == "5"))
+        .join(people.select("psn_no", "death_date"), on="psn_no", how="inner", maintain_order="left")
+        .filter(pl.col("endtime").dt.date() == pl.col("death_date"))
+        .sort("mdtrt_id")
+    )
+    stays = stays[[int(i) for i in np.sort(rng.permutation(stays.height)[:n])]]
+    for stay in stays.iter_rows(named=True):
         case = lab.case()
-        lab.add(case, "0", {"kind": "died_in_hospital", "death_date": death, "nights": nights}, mdtrt_id=built.mdtrt_id,
-                psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)  # fmt: skip
+        params = {"kind": "died_in_hospital", "death_date": stay["death_date"], "nights": int(stay["los"])}
+        lab.add(case, "0", params, mdtrt_id=stay["mdtrt_id"], psn_no=stay["psn_no"],
+                fixmedins_code=stay["fixmedins_code"], doctor=stay["atddr_no"])  # fmt: skip

@@ -48,6 +48,7 @@ from yibao.synth.fraud._base import (
     lines_at,
     wards,
 )
+from yibao.synth.fraud._legitimate import usual_place
 
 PATTERN = "duplicate_charge"
 CODE = "DC"
@@ -152,7 +153,7 @@ def _bilateral(
             p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)
         ):
             continue
-        inst, lv = hospitals[int(rng.integers(len(hospitals)))]
+        inst, lv = usual_place(rng, tables, ctx, hospitals)
         doctor, dept = staff.doctor(rng, inst, ("04",))
         built = build_stay(
             rows, psn_no=p["psn_no"], insutype=p["insutype"], inst=inst, lv=lv,

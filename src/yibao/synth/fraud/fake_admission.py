@@ -17,7 +17,9 @@ Labels: one row per stay (label 1), one case per cohort; params: emp_no, cohort,
 bundle (the test codes).
 
 Hard negative (label 0): a food-poisoning outbreak — one employer's staff admitted within two days
-with A05.900 and real treatment (infusions, fluids, antidiarrhoeal), 2–4 nights.
+with A05.900 and real treatment (infusions, fluids, antidiarrhoeal), 2–4 nights, at a hospital drawn in
+proportion to its admissions (:func:`yibao.synth.fraud._legitimate.usual_place`: most go to the big
+hospitals, as patients do, not to any small ward alike).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from yibao.synth.fraud._base import (
     persons,
     wards,
 )
+from yibao.synth.fraud._legitimate import usual_place
 
 PATTERN = "fake_admission"
 CODE = "FA"
@@ -61,9 +64,12 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     all_wards = wards(tables)
     for i in range(cohorts):
         fake = i < fake_cohorts
-        pool = hospitals if fake else all_wards
-        if pool:
-            _cohort(rng, ctx, rows, lab, staff, one(rng, pool), workforce, fake=fake)
+        if fake and hospitals:
+            _cohort(rng, ctx, rows, lab, staff, one(rng, hospitals), workforce, fake=True)
+        elif not fake and all_wards:  # an outbreak goes where the region's patients are admitted
+            _cohort(
+                rng, ctx, rows, lab, staff, usual_place(rng, tables, ctx, all_wards), workforce, fake=False
+            )
     return rows.added(tables), lab.frame()
 
 

@@ -44,6 +44,7 @@ from yibao.synth.fraud._base import (
     persons,
     wards,
 )
+from yibao.synth.fraud._legitimate import usual_place
 
 PATTERN = "gender_age"
 CODE = "GA"
@@ -145,7 +146,9 @@ def _exemptions(
                 p["psn_no"], day, day
             ):
                 continue
-            inst, lv = hospitals[int(rng.integers(len(hospitals)))]
+            inst, lv = usual_place(
+                rng, tables, ctx, hospitals, "chronic" if kind == "male_breast_cancer" else "outpatient"
+            )
             if kind == "male_breast_cancer":
                 doctor, dept = staff.doctor(rng, inst, ("19",))
                 dx = [k.dx("C50.901")]

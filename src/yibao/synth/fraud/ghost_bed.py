@@ -47,11 +47,11 @@ from yibao.synth.fraud._base import (
     defer,
     encounters,
     lines_for,
-    one,
     update,
     wards,
     with_next_begin,
 )
+from yibao.synth.fraud._legitimate import usual_place
 
 PATTERN = "ghost_bed"
 CODE = "GB"
@@ -212,7 +212,7 @@ def _waiting_for_surgery(
             p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)
         ):
             continue
-        inst, lv = one(rng, hospitals)
+        inst, lv = usual_place(rng, tables, ctx, hospitals)
         doctor, dept = staff.doctor(rng, inst, ("04",))
         built = build_stay(
             rows, psn_no=p["psn_no"], insutype=p["insutype"], inst=inst, lv=lv,

@@ -18,7 +18,8 @@ Labels: two rows per case (label 1): the phantom stay at B (role "phantom") and 
 overlaps (role "real"); params: role, overlap_days, variant.
 
 Hard negative (label 0): a transfer (转院) — A's stay ends with 离院方式 2 医嘱转院 and the stay at B
-begins 1–5 hours later: touching, not overlapping. Both stays are labelled (roles "from" / "to").
+begins 1–5 hours later: touching, not overlapping. Both stays are labelled (roles "from" / "to"); the
+receiving hospital is drawn in proportion to its admissions (most are big hospitals).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from yibao.synth.fraud._base import (
     update,
     wards,
 )
+from yibao.synth.fraud._legitimate import usual_place
 
 PATTERN = "overlap_stay"
 CODE = "OS"
@@ -91,7 +93,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             pool = [w for w in every if w[0] != stay["fixmedins_code"]]
         if not pool:
             continue
-        inst, lv = pool[int(rng.integers(len(pool)))]
+        inst, lv = pool[int(rng.integers(len(pool)))] if fraud else usual_place(rng, tables, ctx, pool)
         a0: datetime = stay["begntime"]
         a1: datetime = stay["endtime"]
         doctor, dept = staff.doctor(rng, inst, ("03",))

@@ -57,6 +57,7 @@ from yibao.synth.fraud._base import (
     wards,
     with_next_begin,
 )
+from yibao.synth.fraud._legitimate import usual_place
 
 PATTERN = "split_admission"
 CODE = "SA"
@@ -314,7 +315,7 @@ def _chemotherapy(
             continue
         if not all(cal.free(p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)) for a, b in windows):
             continue
-        inst, lv = one(rng, hospitals)
+        inst, lv = usual_place(rng, tables, ctx, hospitals)
         cancer, agent = one(rng, _CANCERS[p["gend"] if p["gend"] in _CANCERS else "1"])
         doctor, dept = staff.doctor(rng, inst, ("19", "03"))
         case = lab.case()
@@ -383,7 +384,7 @@ def _staged_surgery(
             continue
         if not all(cal.free(p["psn_no"], a - timedelta(days=1), b + timedelta(days=1)) for a, b in windows):
             continue
-        inst, lv = one(rng, hospitals)
+        inst, lv = usual_place(rng, tables, ctx, hospitals)
         doctor, dept = staff.doctor(rng, inst, ("04",) if knee else ("10", "04"))
         case = lab.case()
         kind = "staged_knee_replacement" if knee else "second_eye_cataract"
@@ -450,7 +451,7 @@ def _dialysis(
             continue
         if not all(cal.free(p["psn_no"], d, d) for d in days):
             continue
-        inst, lv = one(rng, hospitals)
+        inst, lv = usual_place(rng, tables, ctx, hospitals, "chronic")
         doctor, dept = staff.doctor(rng, inst, ("03",))
         case = lab.case()
         params = {"kind": "dialysis", "weeks": weeks, "sessions_per_week": per_week, "sessions": len(days)}

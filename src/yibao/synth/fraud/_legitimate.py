@@ -1,0 +1,607 @@
+"""Keep the region's legitimate care what the care generator made, whatever the injectors do.
+
+The calibration report (:mod:`yibao.synth.report`) leaves out every encounter a fraud label names and
+keeps every other one. Two things the injectors do would otherwise move its figures away from the
+calibrated generator, and :func:`keep_legitimate_care` (run once per chunk, after the last pattern)
+undoes both at the source:
+
+* **A falsified clean encounter drops out of the legitimate care.** Most patterns falsify encounters
+  the generator made (an overpriced line, an added diagnosis, a stay cut in two, a lent card) or name a
+  real encounter as part of a case (the real stay a phantom stay overlaps, the purchase whose codes are
+  resold). The report then misses that encounter — and where a pattern can only use long stays, or
+  acts at a bad level-1 hospital, the legitimate remainder is biased too. So every clean encounter a
+  label-1 row names gets a **legitimate twin**: the encounter exactly as the generator made it
+  (diagnoses, procedures, lines, quantities, prices), for the same person, whole weeks earlier or
+  later (the same weekday and hour; other days only when no week fits). The fraud is then billed *on
+  top of* the person's genuine care, as fraud is. The twin collides with none of the person's care: a
+  stay keeps more than the 15-day readmission window from any other stay and has no visit inside it;
+  a visit falls on a day without another encounter; no drug is dispensed while an earlier supply of
+  it lasts, nor so that a later one comes early (no early-refill look-alike); a child keeps its age
+  (paediatric items stay allowed) and the twin lies inside the person's year (born, alive). A stay
+  keeps its bed when the bed is free, else takes an extra bed (加床) of its ward. When the person's
+  year has no room (a long stay of a frequent user), the twin goes to another insured of the same
+  scheme, sex and year of birth — except a 门诊慢特病 visit, which needs the person's registered
+  condition. The twin has new ids and new trace codes of the same products.
+* **A legitimate look-alike adds care.** A hard negative (label 0: a transfer, a chemotherapy cycle,
+  an outbreak, a return and resale …) that is a new encounter **takes the place** of the most similar
+  ordinary encounter of its cell — the same scheme, kind of care and hospital level, the nearest length
+  of stay and cost — which is removed with its lines, so the count, case mix and cost of legitimate
+  care stay the generator's. Only encounters no label and no case parameter names are replaced.
+  (The look-alikes are also placed where such patients go: :func:`usual_place`.)
+
+>>> sorted(int(d) for d in _signed(np.random.default_rng(0), np.array([7, 14])))  # shifts tried, in days
+[-14, -7, 7, 14]
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from yibao import codes
+from yibao.synth.fraud._base import (
+    CARE_TABLES,
+    INPATIENT,
+    VISIT,
+    Context,
+    Serials,
+    Tables,
+    encounter_view,
+    levels,
+)
+
+__all__ = ["CODE", "STAY_MARGIN_DAYS", "keep_legitimate_care", "usual_place"]
+
+CODE = "LG"
+"""The id namespace of legitimate twins (``M<chunk>LG000001``): no pattern uses it."""
+STAY_MARGIN_DAYS = 16
+"""A twin stay keeps more than the 15-day readmission window from any other stay of its person."""
+MAX_WEEKS = 52
+CHILD_AGE = 18
+"""Up to this age a twin keeps the person's age (the catalogue restricts paediatric items by age)."""
+REFILL_USED = 0.8
+"""A twin's dispense of a drug comes once 80 % of the person's last supply of it is used, and its own
+supply is cut so that 80 % of it is used by the person's next dispense (no early-refill look-alike)."""
+CANDIDATES = 20
+FEWEST_CANDIDATES = 500
+"""Ordinary encounters drawn per look-alike (and at least per cell) to find the most similar one in."""
+STAND_INS = 40
+"""Persons tried as the twin's patient when the person's own year has no room."""
+_CLEAN_ID = r"[MF][0-9A-Z]{6,}"
+"""Encounter (M…) and fee-line (F…) ids as case parameters mention them."""
+_EPOCH = date(1970, 1, 1).toordinal()
+I64 = np.ndarray[Any, np.dtype[np.int64]]
+Row = tuple[Any, ...]
+"""An encounter to twin: mdtrt_id, psn_no, fixmedins_code, adm_bed, first day, last day, stay?, chronic?"""
+
+
+def keep_legitimate_care(
+    rng: np.random.Generator,
+    clean: Tables,
+    out: Tables,
+    labels: pl.DataFrame,
+    *,
+    serials: Serials,
+    chunk: int,
+    year: int,
+) -> Tables:
+    """``out`` (the injected chunk) with a legitimate twin of every clean encounter a fraud label names
+    and without the ordinary encounters the new hard negatives replace (see the module docstring)."""
+    named = labels.filter(pl.col("mdtrt_id") != "").select("mdtrt_id", "label")
+    clean_ids = clean["mdtrt_d"].select("mdtrt_id")
+    fraud = named.filter(pl.col("label") == "1").select("mdtrt_id").unique()
+    consumed = fraud.join(clean_ids, on="mdtrt_id", how="semi").sort("mdtrt_id")
+    added = (
+        named.select("mdtrt_id")
+        .unique()
+        .join(fraud, on="mdtrt_id", how="anti")
+        .join(clean_ids, on="mdtrt_id", how="anti")
+        .sort("mdtrt_id")
+    )
+    mentioned = labels.select(pl.col("params").str.extract_all(_CLEAN_ID).explode().drop_nulls().unique())
+    ids = mentioned.to_series().implode()
+    in_params = pl.concat(
+        [  # encounters a case names in its parameters, directly or by one of their lines
+            out["mdtrt_d"].filter(pl.col("mdtrt_id").is_in(ids)).select("mdtrt_id"),
+            out["fee_list_d"].filter(pl.col("feedetl_sn").is_in(ids)).select("mdtrt_id"),
+        ]
+    )
+    protected = pl.concat([named.select("mdtrt_id"), in_params]).unique()
+    result = _replace_lookalikes(rng, out, clean_ids, added, protected)
+    return _add_twins(rng, clean, result, consumed, serials=serials, chunk=chunk, year=year)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hard negatives go where such patients go, and take the place of similar ordinary encounters
+# ---------------------------------------------------------------------------------------------
+
+_VOLUME: dict[tuple[int, str], dict[str, int]] = {}
+
+
+def usual_place(
+    rng: np.random.Generator,
+    tables: Tables,
+    ctx: Context,
+    places: list[tuple[str, str]],
+    kind: str = INPATIENT,
+) -> tuple[str, str]:
+    """One of ``places`` ((fixmedins_code, level) pairs) drawn in proportion to the chunk's clean
+    encounters of ``kind`` there: a legitimate look-alike goes where such patients are treated (most
+    admissions are at the big hospitals), not to any ward alike.
+
+    >>> from yibao.catalog.model import Catalog
+    >>> from yibao.synth.fraud.sample import sample_region
+    >>> t = sample_region(1, persons=300)
+    >>> ctx = Context("ghost_bed", 1, "GB", chunk=0, year=2024, rate=0.02, catalog=Catalog())
+    >>> usual_place(np.random.default_rng(1), t, ctx, [("H?", "1")])
+    ('H?', '1')
+    """
+    view = ctx.view
+    key = (id(view), kind)
+    counts = _VOLUME.get(key) if view is not None else None
+    if counts is None:
+        if view is None:
+            view = encounter_view(tables["mdtrt_d"], tables["fixmedins_b"])
+        counts = dict(view.filter(pl.col("kind") == kind).group_by("fixmedins_code").len().iter_rows())
+        if ctx.view is not None:
+            _VOLUME.clear()
+            _VOLUME[key] = counts
+    weights = np.array([counts.get(code, 0) + 1 for code, _ in places], dtype=np.float64)
+    return places[int(rng.choice(len(places), p=weights / weights.sum()))]
+
+
+def _scheme(insutype: str) -> str:
+    try:
+        return codes.scheme(insutype)
+    except codes.CodeError:
+        return ""
+
+
+def _cells(tables: Tables) -> pl.DataFrame:
+    """Every encounter's mdtrt_id, cell (scheme | kind | level) and length of stay (days, 0 for a visit)."""
+    kind = pl.col("med_type").replace_strict(VISIT, default="")
+    stay_days = (pl.col("endtime").dt.date() - pl.col("begntime").dt.date()).dt.total_days()
+    return tables["mdtrt_d"].select(
+        "mdtrt_id",
+        pl.concat_str(
+            pl.col("insutype").replace_strict({c: _scheme(c) for c in codes.INSUTYPE}, default=""),
+            kind,
+            pl.col("fixmedins_code").replace_strict(levels(tables), default="1"),
+            separator="|",
+        ).alias("cell"),
+        pl.when(kind == INPATIENT).then(pl.max_horizontal(pl.lit(1), stay_days)).otherwise(0).alias("los"),
+    )
+
+
+def _with_cost(tables: Tables, enc: pl.DataFrame) -> pl.DataFrame:
+    """``enc`` with ``cost``: the sum of its encounters' fee lines (fen)."""
+    ids = enc.get_column("mdtrt_id").implode()
+    cost = (
+        tables["fee_list_d"]
+        .filter(pl.col("mdtrt_id").is_in(ids))
+        .group_by("mdtrt_id")
+        .agg(pl.col("det_item_fee_sumamt").sum().alias("cost"))
+    )
+    return enc.join(cost, on="mdtrt_id", how="left", maintain_order="left").with_columns(
+        pl.col("cost").fill_null(0)
+    )
+
+
+def _replace_lookalikes(
+    rng: np.random.Generator,
+    out: Tables,
+    clean_ids: pl.DataFrame,
+    added: pl.DataFrame,
+    protected: pl.DataFrame,
+) -> Tables:
+    """Remove, for each added look-alike, the nearest untouched clean encounter of its cell (among
+    :data:`CANDIDATES` drawn per look-alike, at least :data:`FEWEST_CANDIDATES` per cell)."""
+    if added.height == 0:
+        return out
+    cells = _cells(out)
+    new = _with_cost(out, cells.join(added, on="mdtrt_id", how="semi").sort("mdtrt_id"))
+    wanted = new.group_by("cell").agg(pl.max_horizontal(pl.len() * CANDIDATES, FEWEST_CANDIDATES).alias("_k"))
+    pool = (
+        cells.join(wanted, on="cell", how="inner", maintain_order="left")
+        .join(clean_ids, on="mdtrt_id", how="semi")
+        .join(protected, on="mdtrt_id", how="anti")
+        .sort("mdtrt_id")
+    )
+    pool = pool.with_columns(pl.Series("_u", rng.random(pool.height)))
+    pool = _with_cost(out, pool.filter(pl.col("_u").rank("ordinal").over("cell") <= pl.col("_k")))
+    removed: list[str] = []
+    for (cell,), have in pool.partition_by("cell", as_dict=True, maintain_order=True).items():
+        los = have.get_column("los").to_numpy().astype(np.float64)
+        cost = have.get_column("cost").to_numpy().astype(np.float64)
+        scale_los, scale_cost = max(float(los.mean()), 1.0), max(float(cost.mean()), 1.0)
+        ids = have.get_column("mdtrt_id")
+        free = np.ones(len(ids), dtype=np.bool_)
+        for w_los, w_cost in new.filter(pl.col("cell") == cell).select("los", "cost").iter_rows():
+            if not free.any():
+                break
+            d = np.abs(los - w_los) / scale_los + np.abs(cost - w_cost) / scale_cost
+            d[~free] = np.inf
+            j = int(np.argmin(d))
+            free[j] = False
+            removed.append(str(ids[j]))
+    if not removed:
+        return out
+    gone = pl.Series(removed, dtype=pl.String).implode()
+    return {t: f.filter(~pl.col("mdtrt_id").is_in(gone)) if t in CARE_TABLES else f for t, f in out.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Legitimate twins of falsified clean encounters
+# ---------------------------------------------------------------------------------------------
+
+_WEEKS = np.arange(1, MAX_WEEKS + 1, dtype=np.int64) * 7
+_OTHER_DAYS = np.array([d for d in range(1, MAX_WEEKS * 7 + 1) if d % 7], dtype=np.int64)
+
+
+def _signed(rng: np.random.Generator, steps: I64, rows: int | None = None) -> I64:
+    """Each of ``steps`` forwards and backwards, the sign tried first drawn per step (per row of
+    ``rows`` rows when given)."""
+    shape = (len(steps),) if rows is None else (rows, len(steps))
+    first = np.where(rng.random(shape) < 0.5, 1, -1)
+    both = np.stack([steps * first, -steps * first], axis=-1)
+    return both.reshape(-1) if rows is None else both.reshape(rows, -1)
+
+
+def _days(col: str) -> pl.Expr:
+    return pl.col(col).dt.date().cast(pl.Int64)
+
+
+class _Person:
+    """One person's encounters (epoch days, stay or not), dispenses by drug and year window."""
+
+    __slots__ = ("a", "b", "born", "drugs", "hi", "lo", "stay")
+
+    def __init__(self, lo: int, hi: int, born: int) -> None:
+        self.lo, self.hi, self.born = lo, hi, born
+        self.a = np.zeros(0, dtype=np.int64)
+        self.b = np.zeros(0, dtype=np.int64)
+        self.stay = np.zeros(0, dtype=np.bool_)
+        self.drugs: dict[str, tuple[I64, I64]] = {}
+
+    def book(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
+        self.a, self.b = np.append(self.a, a), np.append(self.b, b)
+        self.stay = np.append(self.stay, stay)
+        for code, t, days in drugs:
+            ts, ds = self.drugs.get(code, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+            self.drugs[code] = (np.append(ts, t), np.append(ds, days))
+
+
+def _birthday(brdy: date, year: int) -> int:
+    """Epoch day of the birthday in ``year`` (29 February → 1 March)."""
+    try:
+        d = brdy.replace(year=year)
+    except ValueError:
+        d = date(year, 3, 1)
+    return d.toordinal() - _EPOCH
+
+
+def _dispenses(out: Tables) -> pl.DataFrame:
+    """The chunk's drug lines with days supplied outside stays: psn_no, med_list_codg, day, prd_days."""
+    visits = out["mdtrt_d"].filter(pl.col("med_type").replace_strict(VISIT, default="") != INPATIENT)
+    return (
+        out["fee_list_d"]
+        .filter((pl.col("prd_days") > 0) & pl.col("mdtrt_id").is_in(visits.get_column("mdtrt_id").implode()))
+        .select("psn_no", "med_list_codg", _days("fee_ocur_time").alias("t"), "prd_days")
+    )
+
+
+def _people(out: Tables, dispenses: pl.DataFrame, psn_nos: list[str], year: int) -> dict[str, _Person]:
+    """The :class:`_Person` of each of ``psn_nos`` from the chunk's current tables."""
+    jan1, dec31 = date(year, 1, 1).toordinal() - _EPOCH, date(year, 12, 31).toordinal() - _EPOCH
+    wanted = pl.DataFrame({"psn_no": psn_nos}, schema={"psn_no": pl.String})
+    people: dict[str, _Person] = {}
+    info = out["psn_info_b"].join(wanted, on="psn_no", how="semi").select("psn_no", "brdy", "death_date")
+    for psn, brdy, death in info.iter_rows():
+        lo = max(jan1, brdy.toordinal() - _EPOCH) if brdy else jan1
+        hi = min(dec31, death.toordinal() - _EPOCH) if death else dec31
+        child = brdy is not None and year - brdy.year <= CHILD_AGE
+        people[psn] = _Person(lo, hi, _birthday(brdy, year) if child else -1)
+    kind = pl.col("med_type").replace_strict(VISIT, default="")
+    m = out["mdtrt_d"].join(wanted, on="psn_no", how="semi")
+    spans = (
+        m.select(
+            "psn_no",
+            _days("begntime").alias("a"),
+            _days("endtime").alias("b"),
+            (kind == INPATIENT).alias("s"),
+        )
+        .group_by("psn_no")
+        .agg("a", "b", "s")
+    )
+    for psn, a, b, s in spans.iter_rows():
+        p = people.get(psn)
+        if p is not None:
+            p.a, p.b, p.stay = (
+                np.array(a, dtype=np.int64),
+                np.array(b, dtype=np.int64),
+                np.array(s, dtype=np.bool_),
+            )
+    disp = (
+        dispenses.join(wanted, on="psn_no", how="semi")
+        .group_by("psn_no", "med_list_codg")
+        .agg("t", "prd_days")
+    )
+    for psn, code, t, days in disp.iter_rows():
+        p = people.get(psn)
+        if p is not None:
+            p.drugs[code] = (np.array(t, dtype=np.int64), np.array(days, dtype=np.int64))
+    return people
+
+
+class _Beds:
+    """Occupancy of every (institution, bed) of the chunk, and the next extra bed (加床) of each ward."""
+
+    def __init__(self, mdtrt: pl.DataFrame) -> None:
+        stays = mdtrt.filter(pl.col("adm_bed") != "").select(
+            "fixmedins_code", "adm_bed", _days("begntime").alias("a"), _days("endtime").alias("b")
+        )
+        self.busy: dict[tuple[str, str], tuple[I64, I64]] = {}
+        for inst, bed, a, b in stays.group_by("fixmedins_code", "adm_bed").agg("a", "b").iter_rows():
+            self.busy[(inst, bed)] = (np.array(a, dtype=np.int64), np.array(b, dtype=np.int64))
+        self.top: dict[tuple[str, str], int] = {}
+        wards = stays.select(
+            "fixmedins_code",
+            pl.col("adm_bed").str.extract(r"^(.*)-\d+$").alias("ward"),
+            pl.col("adm_bed").str.extract(r"-(\d+)$").cast(pl.Int64, strict=False).alias("n"),
+        ).drop_nulls()
+        for inst, ward, n in wards.group_by("fixmedins_code", "ward").agg(pl.col("n").max()).iter_rows():
+            self.top[(inst, ward)] = int(n)
+
+    def free(self, inst: str, bed: str, a: int, b: int, shifts: I64) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Which ``shifts`` of the stay [a, b] find the bed free (a discharge day may be an admission day)."""
+        busy = self.busy.get((inst, bed))
+        if busy is None:
+            return np.ones(len(shifts), dtype=np.bool_)
+        a0, b0 = busy
+        a2, b2 = (a + shifts)[:, None], (b + shifts)[:, None]
+        return np.asarray(((b0[None, :] <= a2) | (a0[None, :] >= b2)).all(axis=1), dtype=np.bool_)
+
+    def take(self, inst: str, bed: str, a: int, b: int) -> None:
+        a0, b0 = self.busy.get((inst, bed), (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+        self.busy[(inst, bed)] = (np.append(a0, a), np.append(b0, b))
+
+    def spare(self, inst: str, bed: str) -> str:
+        """A new extra bed of ``bed``'s ward, numbered after the ward's highest bed."""
+        ward, _, number = bed.rpartition("-")
+        n = self.top.get((inst, ward), 0) + 1
+        self.top[(inst, ward)] = n
+        return f"{ward}-{n:0{max(len(number), 1)}d}"
+
+
+def _feasible(p: _Person, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]], shifts: I64) -> np.ndarray[Any, np.dtype[np.bool_]]:  # fmt: skip
+    """Which ``shifts`` put the encounter [a, b] (epoch days) where it collides with none of the
+    person's care (see the module docstring)."""
+    a2, b2 = a + shifts, b + shifts
+    ok = (a2 >= p.lo) & (b2 <= p.hi)
+    if p.born >= 0:  # a child keeps its age: no birthday between the original and the twin
+        for x in (a, b):
+            x2 = x + shifts
+            ok &= ~((np.minimum(x, x2) < p.born) & (p.born <= np.maximum(x, x2)))
+    if len(p.a):
+        margin = np.where(p.stay & stay, STAY_MARGIN_DAYS, 0)
+        apart = (p.b + margin < a2[:, None]) | (p.a - margin > b2[:, None])
+        ok &= apart.all(axis=1)
+    for code, t, _ in drugs:
+        others = p.drugs.get(code)
+        if others is None:
+            continue
+        ot, od = others
+        t2 = (t + shifts)[:, None]
+        ok &= ((t2 >= ot + np.ceil(REFILL_USED * od)) | (ot > t2)).all(axis=1)
+    return ok
+
+
+def _add_twins(
+    rng: np.random.Generator, clean: Tables, out: Tables, consumed: pl.DataFrame, *, serials: Serials, chunk: int, year: int
+) -> Tables:  # fmt: skip
+    if consumed.height == 0:
+        return out
+    originals = clean["mdtrt_d"].join(consumed, on="mdtrt_id", how="semi").sort("mdtrt_id")
+    kind = pl.col("med_type").replace_strict(VISIT, default="")
+    dispensed: dict[str, list[tuple[str, int, int]]] = {}
+    for mid, code, t, days in (
+        clean["fee_list_d"]
+        .join(originals.filter(kind != INPATIENT).select("mdtrt_id"), on="mdtrt_id", how="semi")
+        .filter(pl.col("prd_days") > 0)
+        .select("mdtrt_id", "med_list_codg", _days("fee_ocur_time"), "prd_days")
+        .iter_rows()
+    ):
+        dispensed.setdefault(mid, []).append((code, t, int(days)))
+    rows = originals.select(
+        "mdtrt_id", "psn_no", "fixmedins_code", "adm_bed", _days("begntime").alias("a"), _days("endtime").alias("b"),
+        (kind == INPATIENT).alias("stay"), (kind == "chronic").alias("chronic"),
+    ).rows()  # fmt: skip
+    beds = _Beds(out["mdtrt_d"])
+    dispenses = _dispenses(out)
+    people = _people(out, dispenses, sorted({r[1] for r in rows}), year)
+    placed: list[tuple[str, str, str, int, str]] = []  # original id, twin id, person, shift (days), bed
+    supplies: dict[tuple[str, str], int] = {}  # (twin id, drug) → days supplied, where cut short
+    weeks = _signed(rng, _WEEKS, len(rows))
+    left: list[int] = []
+    for i, row in enumerate(rows):
+        p = people.get(row[1])
+        if p is None or not _place(rng, row, row[1], p, dispensed, beds, placed, supplies, chunk, weeks[i]):
+            left.append(i)
+    left = [i for i in left if not rows[i][7]]  # a 门诊慢特病 visit stays with its registered patient
+    if left:
+        stand_ins = _stand_ins(rng, out, sorted({rows[i][1] for i in left}))
+        others = _people(out, dispenses, sorted({c for cs in stand_ins.values() for c in cs}), year)
+        for i in left:
+            row = rows[i]
+            for cand in stand_ins.get(row[1], []):
+                if _place(rng, row, cand, others[cand], dispensed, beds, placed, supplies, chunk, weeks[i]):
+                    break
+    if not placed:
+        return out
+    return _copy_rows(clean, out, placed, supplies, serials=serials, chunk=chunk)
+
+
+def _stand_ins(rng: np.random.Generator, out: Tables, psn_nos: list[str]) -> dict[str, list[str]]:
+    """For each person, up to :data:`STAND_INS` others of the same insutype, sex and year of birth."""
+    info = out["psn_info_b"].select("psn_no", "insutype", "gend", pl.col("brdy").dt.year().alias("y"))
+    mine = info.join(pl.DataFrame({"psn_no": psn_nos}, schema={"psn_no": pl.String}), on="psn_no", how="semi")
+    groups = {
+        (ins, gend, y): members
+        for ins, gend, y, members in info.join(mine.select("insutype", "gend", "y").unique(), on=["insutype", "gend", "y"], how="semi")
+        .sort("psn_no")
+        .group_by("insutype", "gend", "y", maintain_order=True)
+        .agg("psn_no")
+        .iter_rows()
+    }  # fmt: skip
+    chosen: dict[str, list[str]] = {}
+    for psn, ins, gend, y in mine.sort("psn_no").iter_rows():
+        members = [m for m in groups.get((ins, gend, y), []) if m != psn]
+        chosen[psn] = [members[int(i)] for i in rng.permutation(len(members))[:STAND_INS]]
+    return chosen
+
+
+def _place(
+    rng: np.random.Generator,
+    row: Row,
+    psn: str,
+    p: _Person,
+    dispensed: dict[str, list[tuple[str, int, int]]],
+    beds: _Beds,
+    placed: list[tuple[str, str, str, int, str]],
+    supplies: dict[tuple[str, str], int],
+    chunk: int,
+    weeks: I64,
+) -> bool:
+    """Place the twin of encounter ``row`` for person ``psn`` at the first feasible shift (the same
+    weekday first: ``weeks``, the week shifts in the order to try); False when there is none."""
+    mid, _, inst, bed, a, b, stay, _ = row
+    drugs = dispensed.get(mid, [])
+    ok = _feasible(p, a, b, stay, drugs, weeks)
+    shifts = weeks
+    if not ok.any():
+        shifts = _signed(rng, _OTHER_DAYS)
+        ok = _feasible(p, a, b, stay, drugs, shifts)
+        if not ok.any():
+            return False
+    choice = shifts[ok]
+    shift = int(choice[0])
+    if stay and bed:
+        with_bed = choice[beds.free(inst, bed, a, b, choice)]
+        if len(with_bed):
+            shift = int(with_bed[0])
+        else:
+            bed = beds.spare(inst, bed)
+        beds.take(inst, bed, a + shift, b + shift)
+    twin = f"M{chunk}{CODE}{len(placed) + 1:06d}"
+    placed.append((mid, twin, psn, shift, bed))
+    booked = []
+    for code, t, days in drugs:
+        others = p.drugs.get(code)
+        later = others[0][others[0] > t + shift] if others is not None else others
+        if later is not None and len(later):
+            days = min(days, max(1, int((int(later.min()) - t - shift) / REFILL_USED)))
+            supplies[(twin, code)] = min(days, supplies.get((twin, code), days))
+        booked.append((code, t + shift, days))
+    p.book(a + shift, b + shift, stay, booked)
+    return True
+
+
+def _copy_rows(
+    clean: Tables,
+    out: Tables,
+    placed: list[tuple[str, str, str, int, str]],
+    supplies: dict[tuple[str, str], int],
+    *,
+    serials: Serials,
+    chunk: int,
+) -> Tables:
+    """The placed twins' rows (new ids, new trace codes, their person, times shifted, supplies cut where
+    the person's next dispense comes) appended to ``out``."""
+    plan = pl.DataFrame(
+        placed,
+        schema={
+            "mdtrt_id": pl.String,
+            "twin": pl.String,
+            "psn": pl.String,
+            "shift": pl.Int64,
+            "bed": pl.String,
+        },
+        orient="row",
+    )
+    by = pl.duration(days=pl.col("shift"))
+    keys = plan.select("mdtrt_id", "twin", "psn", "shift")
+    res = dict(out)
+    m = clean["mdtrt_d"].join(plan, on="mdtrt_id", how="inner", maintain_order="right")
+    m = m.with_columns(
+        pl.col("twin").alias("mdtrt_id"),
+        pl.col("psn").alias("psn_no"),
+        pl.col("begntime") + by,
+        pl.col("endtime") + by,
+        pl.col("bed").alias("adm_bed"),
+        pl.when(pl.col("dscg_way") == "5").then(pl.lit("1")).otherwise(pl.col("dscg_way")).alias("dscg_way"),
+    )  # a twin of a stay that ended in death ends in an ordinary discharge
+    res["mdtrt_d"] = _append(out["mdtrt_d"], m)
+    diag = clean["setl_list_diag_d"].join(keys, on="mdtrt_id", how="inner", maintain_order="right")
+    res["setl_list_diag_d"] = _append(
+        out["setl_list_diag_d"], diag.with_columns(pl.col("twin").alias("mdtrt_id"))
+    )
+    oprn = clean["setl_list_oprn_d"].join(keys, on="mdtrt_id", how="inner", maintain_order="right")
+    res["setl_list_oprn_d"] = _append(
+        out["setl_list_oprn_d"], oprn.with_columns(pl.col("twin").alias("mdtrt_id"), pl.col("oprn_date") + by)
+    )
+    fee = clean["fee_list_d"].join(keys, on="mdtrt_id", how="inner", maintain_order="right")
+    fee = fee.with_row_index("_i").with_columns(
+        pl.format(f"F{chunk}{CODE}{{}}", (pl.col("_i") + 1).cast(pl.String).str.zfill(7)).alias("_sn")
+    )
+    rx = fee.filter(pl.col("rxno") != "").select("rxno").unique(maintain_order=True).with_row_index("_r")
+    rx = rx.with_columns(
+        pl.format(f"R{chunk}{CODE}{{}}", (pl.col("_r") + 1).cast(pl.String).str.zfill(7)).alias("_rx")
+    )
+    fee = fee.join(rx.select("rxno", "_rx"), on="rxno", how="left", maintain_order="left")
+    if supplies:
+        cut = pl.DataFrame(
+            [(t, c, d) for (t, c), d in supplies.items()],
+            schema={"twin": pl.String, "med_list_codg": pl.String, "_days": pl.Int64},
+            orient="row",
+        )
+        fee = fee.join(cut, on=["twin", "med_list_codg"], how="left", maintain_order="left").with_columns(
+            pl.when(pl.col("_days").is_not_null() & (pl.col("prd_days") > 0))
+            .then(pl.min_horizontal("prd_days", "_days"))
+            .otherwise(pl.col("prd_days"))
+            .alias("prd_days")
+        )
+    res["fee_list_d"] = _append(
+        out["fee_list_d"],
+        fee.with_columns(
+            pl.col("_sn").alias("feedetl_sn"),
+            pl.col("twin").alias("mdtrt_id"),
+            pl.col("psn").alias("psn_no"),
+            pl.col("fee_ocur_time") + by,
+            pl.col("_rx").fill_null("").alias("rxno"),
+        ),
+    )
+    trace = clean["drug_trac_d"].join(keys, on="mdtrt_id", how="inner", maintain_order="right")
+    if trace.height:
+        new_codes = serials.codes(trace.get_column("med_list_codg"))
+        trace = trace.join(
+            fee.select("feedetl_sn", "_sn"), on="feedetl_sn", how="left", maintain_order="left"
+        )
+        res["drug_trac_d"] = _append(
+            out["drug_trac_d"],
+            trace.with_columns(
+                new_codes,
+                pl.col("_sn").alias("feedetl_sn"),
+                pl.col("twin").alias("mdtrt_id"),
+                pl.col("sel_time") + by,
+            ),
+        )
+    return res
+
+
+def _append(base: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
+    if extra.height == 0:
+        return base
+    return pl.concat([base, extra.select(base.columns).cast(base.schema)], how="vertical")
