@@ -19,7 +19,8 @@ from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
 from yibao.money import round_div
 from yibao.synth.fraud import PATTERNS, assignments, inject
-from yibao.synth.fraud._base import INPATIENT, fee_amount, fee_amount_expr, product_prefix, visit_of
+from yibao.synth.fraud._base import INPATIENT, Serials, fee_amount, fee_amount_expr, product_prefix, visit_of
+from yibao.synth.fraud._legitimate import _Care
 from yibao.synth.fraud.check import VOCABULARY, check_labels
 from yibao.synth.fraud.sample import sample_region
 
@@ -153,6 +154,47 @@ def test_new_trace_codes_are_valid_and_carry_the_dispensed_products_prefix(
     honest = codes.filter(~pl.col("drug_trac_codg").is_in(list(swapped)))
     for code, med in honest.select("drug_trac_codg", "med_list_codg").unique().iter_rows():
         assert code[:7] == product_prefix(med), (code, med)
+
+
+def test_a_batch_of_trace_codes_is_the_codes_made_one_by_one() -> None:
+    drugs = ["XJ01CAW001A010010167184", "XA10BAY026A001010127690", "XJ01CAW001A010010167184", "D3", "D3", "D4"]
+    one, many = Serials.injected(7), Serials.injected(7)
+    for s in (one, many):  # both have made codes already
+        s.code("D3"), s.code("XA10BAY026A001010127690")
+    batch = many.codes(pl.Series(drugs * 50))
+    assert batch.to_list() == [one.code(c) for c in drugs * 50]
+    assert [many.code(c) for c in drugs] == [one.code(c) for c in drugs]  # and both count on alike
+    assert many.codes(pl.Series([], dtype=pl.String)).to_list() == []
+
+
+def test_a_batch_of_trace_codes_keeps_the_per_product_limit() -> None:
+    with pytest.raises(ValueError, match="more than 2 new trace codes"):
+        Serials(900_000_000, 2).codes(pl.Series(["D1", "D2", "D1", "D1"]))
+
+
+def test_a_twins_person_keeps_the_year_window_and_a_childs_birthday() -> None:
+    year = 2023  # not a leap year: a 29 February birthday is 1 March
+    info = pl.DataFrame(
+        {
+            "psn_no": ["kid", "adult", "late"],
+            "brdy": [date(2016, 2, 29), date(1960, 5, 1), None],
+            "death_date": [None, date(2023, 6, 30), None],
+        }
+    )
+    stay = {"psn_no": "kid", "med_type": "21", "begntime": datetime(2023, 3, 4, 9), "endtime": datetime(2023, 3, 9, 10)}
+    tables = {"psn_info_b": info, "mdtrt_d": pl.DataFrame([stay])}
+    dispensed = pl.DataFrame({"psn_no": ["kid"], "med_list_codg": ["D1"], "t": [19_500], "prd_days": [30]})
+    care = _Care(tables, dispensed, year)
+    epoch = date(1970, 1, 1).toordinal()
+    kid, adult, late = (care.person(p) for p in ("kid", "adult", "late"))
+    assert kid is not None and adult is not None and late is not None and care.person("nobody") is None
+    assert (kid.lo, kid.hi, kid.born) == (date(2023, 1, 1).toordinal() - epoch, date(2023, 12, 31).toordinal() - epoch, date(2023, 3, 1).toordinal() - epoch)
+    assert (adult.hi, adult.born) == (date(2023, 6, 30).toordinal() - epoch, -1)
+    assert late.lo == kid.lo and late.born == -1 and len(late.a) == 0
+    assert (kid.a.tolist(), kid.b.tolist(), kid.stay.tolist()) == ([19_420], [19_425], [True])
+    supply = kid.supply("D1")
+    assert supply is not None and (supply[0].tolist(), supply[1].tolist()) == ([19_500], [30])
+    assert kid.supply("D2") is None and adult.supply("D1") is None
 
 
 def test_every_line_belongs_to_an_encounter_of_its_person_and_institution(data: dict[str, pl.DataFrame]) -> None:

@@ -560,9 +560,14 @@ def _settle_part(task: _Task) -> tuple[Path, list[tuple[str, str]]]:
     return out, failures
 
 
-def _read_ipc(path: Path) -> pa.Table:
-    with pa.OSFile(str(path)) as source:
-        return pa.ipc.open_file(source).read_all()
+def _read_ipc(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """An Arrow IPC file, memory-mapped (its pages belong to the file cache, not to the process)."""
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    return table if columns is None else table.select(columns)
+
+
+_WRITE_ROWS = 1_000_000
+"""Rows of setl_d taken and written at a time."""
 
 
 @contextmanager
@@ -628,11 +633,15 @@ def settle_year(
         finally:
             if pool is not None:
                 pool.shutdown()
-        setl = pa.concat_tables(map(_read_ipc, outputs))
-        keys = [("_setl_time", "ascending", "at_start"), ("setl_id", "ascending", "at_start")]
-        order = pc.sort_indices(setl, options=pc.SortOptions(keys))  # as Polars sorts: nulls first
-        setl = setl.take(order).drop_columns("_setl_time").combine_chunks()
-        with TableWriter(folder, "setl_d") as writer:
-            writer.write_arrow(setl)
+        setl = pa.concat_tables(map(_read_ipc, outputs)).drop_columns("_setl_time")
+        order = pc.sort_indices(
+            pa.concat_tables(_read_ipc(p, ["_setl_time", "setl_id"]) for p in outputs),
+            options=pc.SortOptions([("_setl_time", "ascending", "at_start"), ("setl_id", "ascending", "at_start")]),
+        )  # as Polars sorts: nulls first
+        with TableWriter(folder, "setl_d") as writer:  # in slices of the order: memory holds one slice
+            for at in range(0, len(order), _WRITE_ROWS):
+                writer.write_arrow(setl.take(order[at : at + _WRITE_ROWS]).combine_chunks())
+        settled = setl.num_rows
+        del setl
     failures.sort()
-    return YearResult(setl.num_rows, total, len(failures), tuple(failures), time.perf_counter() - t0)
+    return YearResult(settled, total, len(failures), tuple(failures), time.perf_counter() - t0)

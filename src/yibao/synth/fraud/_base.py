@@ -273,7 +273,9 @@ class Serials:
         first = np.array([self._next.get(n, 0) for n in names], dtype=np.int64)
         over = np.flatnonzero(first + counts > self.limit)
         if len(over):
-            raise ValueError(f"more than {self.limit} new trace codes of product {names[over[0]]} in one chunk")
+            raise ValueError(
+                f"more than {self.limit} new trace codes of product {names[over[0]]} in one chunk"
+            )
         self._next.update(zip(names, (first + counts).tolist(), strict=True))
         return trace_codes(prefix, self.base + first[which] + rank)
 

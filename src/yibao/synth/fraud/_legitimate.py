@@ -35,6 +35,7 @@ undoes both at the source:
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 from typing import Any
 
@@ -181,6 +182,7 @@ def _with_cost(tables: Tables, enc: pl.DataFrame) -> pl.DataFrame:
     ids = enc.get_column("mdtrt_id").implode()
     cost = (
         tables["fee_list_d"]
+        .select("mdtrt_id", "det_item_fee_sumamt")
         .filter(pl.col("mdtrt_id").is_in(ids))
         .group_by("mdtrt_id")
         .agg(pl.col("det_item_fee_sumamt").sum().alias("cost"))
@@ -257,83 +259,111 @@ def _days(col: str) -> pl.Expr:
 class _Person:
     """One person's encounters (epoch days, stay or not), dispenses by drug and year window."""
 
-    __slots__ = ("a", "b", "born", "drugs", "hi", "lo", "stay")
+    __slots__ = ("_care", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay")
 
-    def __init__(self, lo: int, hi: int, born: int) -> None:
+    def __init__(self, care: _Care, psn: str, lo: int, hi: int, born: int) -> None:
+        self._care, self.psn = care, psn
         self.lo, self.hi, self.born = lo, hi, born
-        self.a = np.zeros(0, dtype=np.int64)
-        self.b = np.zeros(0, dtype=np.int64)
+        self.a = self.b = np.zeros(0, dtype=np.int64)
         self.stay = np.zeros(0, dtype=np.bool_)
-        self.drugs: dict[str, tuple[I64, I64]] = {}
+        self.drugs: dict[str, tuple[I64, I64] | None] = {}
+
+    def supply(self, code: str) -> tuple[I64, I64] | None:
+        """Days dispensed and days supplied of each of the person's dispenses of ``code`` (None: none)."""
+        if code not in self.drugs:
+            self.drugs[code] = self._care.supply(self.psn, code)
+        return self.drugs[code]
 
     def book(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
         self.a, self.b = np.append(self.a, a), np.append(self.b, b)
         self.stay = np.append(self.stay, stay)
         for code, t, days in drugs:
-            ts, ds = self.drugs.get(code, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+            ts, ds = self.supply(code) or (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
             self.drugs[code] = (np.append(ts, t), np.append(ds, days))
 
 
-def _birthday(brdy: date, year: int) -> int:
-    """Epoch day of the birthday in ``year`` (29 February → 1 March)."""
-    try:
-        d = brdy.replace(year=year)
-    except ValueError:
-        d = date(year, 3, 1)
-    return d.toordinal() - _EPOCH
+def _birthday(brdy: pl.Expr, year: int) -> pl.Expr:
+    """Epoch day of the birthday in ``year`` (29 February → 1 March when ``year`` is not a leap year)."""
+    month, day = brdy.dt.month(), brdy.dt.day()
+    if not calendar.isleap(year):
+        feb29 = (month == 2) & (day == 29)
+        month, day = pl.when(feb29).then(3).otherwise(month), pl.when(feb29).then(1).otherwise(day)
+    return pl.date(year, month, day).cast(pl.Int64)
 
 
-def _dispenses(out: Tables) -> pl.DataFrame:
-    """The chunk's drug lines with days supplied outside stays: psn_no, med_list_codg, day, prd_days."""
+def _dispenses(out: Tables, drugs: pl.Series) -> pl.DataFrame:
+    """The chunk's lines of ``drugs`` with days supplied outside stays: psn_no, med_list_codg, day,
+    prd_days."""
     visits = out["mdtrt_d"].filter(pl.col("med_type").replace_strict(VISIT, default="") != INPATIENT)
     return (
         out["fee_list_d"]
-        .filter((pl.col("prd_days") > 0) & pl.col("mdtrt_id").is_in(visits.get_column("mdtrt_id").implode()))
+        .select("mdtrt_id", "psn_no", "med_list_codg", "fee_ocur_time", "prd_days")
+        .filter(
+            (pl.col("prd_days") > 0)
+            & pl.col("med_list_codg").is_in(drugs.implode())
+            & pl.col("mdtrt_id").is_in(visits.get_column("mdtrt_id").implode())
+        )
         .select("psn_no", "med_list_codg", _days("fee_ocur_time").alias("t"), "prd_days")
     )
 
 
-def _people(out: Tables, dispenses: pl.DataFrame, psn_nos: list[str], year: int) -> dict[str, _Person]:
-    """The :class:`_Person` of each of ``psn_nos`` from the chunk's current tables."""
-    jan1, dec31 = date(year, 1, 1).toordinal() - _EPOCH, date(year, 12, 31).toordinal() - _EPOCH
-    wanted = pl.DataFrame({"psn_no": psn_nos}, schema={"psn_no": pl.String})
-    people: dict[str, _Person] = {}
-    info = out["psn_info_b"].join(wanted, on="psn_no", how="semi").select("psn_no", "brdy", "death_date")
-    for psn, brdy, death in info.iter_rows():
-        lo = max(jan1, brdy.toordinal() - _EPOCH) if brdy else jan1
-        hi = min(dec31, death.toordinal() - _EPOCH) if death else dec31
-        child = brdy is not None and year - brdy.year <= CHILD_AGE
-        people[psn] = _Person(lo, hi, _birthday(brdy, year) if child else -1)
-    kind = pl.col("med_type").replace_strict(VISIT, default="")
-    m = out["mdtrt_d"].join(wanted, on="psn_no", how="semi")
-    spans = (
-        m.select(
+def _by_person(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, tuple[int, int]]]:
+    """``frame``'s rows grouped by psn_no (persons in the order of their first row, each person's rows
+    in their order; no sort of strings) and psn_no → (first, last + 1) row of the person's group."""
+    groups = frame.with_row_index("_i").group_by("psn_no", maintain_order=True).agg("_i")
+    rows = frame.select(pl.all().gather(groups.get_column("_i").explode()))
+    ends = groups.get_column("_i").list.len().cum_sum().to_list()
+    persons = groups.get_column("psn_no").to_list()
+    return rows, {p: (ends[i - 1] if i else 0, ends[i]) for i, p in enumerate(persons)}
+
+
+class _Care:
+    """The chunk's persons, encounters and dispenses, sorted by person (and drug) once: each
+    :class:`_Person` reads its own slice of them when first asked for."""
+
+    def __init__(self, out: Tables, dispenses: pl.DataFrame, year: int) -> None:
+        jan1, dec31 = date(year, 1, 1).toordinal() - _EPOCH, date(year, 12, 31).toordinal() - _EPOCH
+        brdy, death = pl.col("brdy"), pl.col("death_date")
+        child = brdy.is_not_null() & (year - brdy.dt.year() <= CHILD_AGE)
+        info = out["psn_info_b"].select(
             "psn_no",
-            _days("begntime").alias("a"),
-            _days("endtime").alias("b"),
-            (kind == INPATIENT).alias("s"),
+            pl.max_horizontal(pl.lit(jan1), brdy.cast(pl.Int64)).alias("lo"),  # null brdy → jan1
+            pl.min_horizontal(pl.lit(dec31), death.cast(pl.Int64)).alias("hi"),  # null death → dec31
+            pl.when(child).then(_birthday(brdy, year)).otherwise(-1).alias("born"),
         )
-        .group_by("psn_no")
-        .agg("a", "b", "s")
-    )
-    for psn, a, b, s in spans.iter_rows():
-        p = people.get(psn)
-        if p is not None:
-            p.a, p.b, p.stay = (
-                np.array(a, dtype=np.int64),
-                np.array(b, dtype=np.int64),
-                np.array(s, dtype=np.bool_),
-            )
-    disp = (
-        dispenses.join(wanted, on="psn_no", how="semi")
-        .group_by("psn_no", "med_list_codg")
-        .agg("t", "prd_days")
-    )
-    for psn, code, t, days in disp.iter_rows():
-        p = people.get(psn)
-        if p is not None:
-            p.drugs[code] = (np.array(t, dtype=np.int64), np.array(days, dtype=np.int64))
-    return people
+        self._window = {psn: (lo, hi, born) for psn, lo, hi, born in info.iter_rows()}
+        kind = pl.col("med_type").replace_strict(VISIT, default="")
+        enc, self._encounters = _by_person(
+            out["mdtrt_d"].select("psn_no", _days("begntime").alias("a"), _days("endtime").alias("b"), (kind == INPATIENT).alias("s"))
+        )  # fmt: skip
+        self._a, self._b = enc.get_column("a").to_numpy(), enc.get_column("b").to_numpy()
+        self._stay = enc.get_column("s").to_numpy()
+        disp, self._dispensed = _by_person(dispenses)
+        self._drug = disp.get_column("med_list_codg").to_list()
+        self._t = disp.get_column("t").to_numpy()
+        self._days = disp.get_column("prd_days").cast(pl.Int64).to_numpy()
+
+    def person(self, psn: str) -> _Person | None:
+        """A new :class:`_Person` of ``psn`` (None when the register lacks the person)."""
+        window = self._window.get(psn)
+        if window is None:
+            return None
+        p = _Person(self, psn, *window)
+        first, end = self._encounters.get(psn, (0, 0))
+        if end > first:
+            p.a, p.b, p.stay = self._a[first:end], self._b[first:end], self._stay[first:end]
+        return p
+
+    def supply(self, psn: str, code: str) -> tuple[I64, I64] | None:
+        first, end = self._dispensed.get(psn, (0, 0))
+        rows = [i for i in range(first, end) if self._drug[i] == code]  # a person has few dispenses
+        return (self._t[rows], self._days[rows]) if rows else None
+
+
+def _people(care: _Care, psn_nos: list[str]) -> dict[str, _Person]:
+    """A new :class:`_Person` of each of ``psn_nos`` the register has."""
+    people = {psn: care.person(psn) for psn in psn_nos}
+    return {psn: p for psn, p in people.items() if p is not None}
 
 
 class _Beds:
@@ -390,7 +420,7 @@ def _feasible(p: _Person, a: int, b: int, stay: bool, drugs: list[tuple[str, int
         apart = (p.b + margin < a2[:, None]) | (p.a - margin > b2[:, None])
         ok &= apart.all(axis=1)
     for code, t, _ in drugs:
-        others = p.drugs.get(code)
+        others = p.supply(code)
         if others is None:
             continue
         ot, od = others
@@ -406,22 +436,24 @@ def _add_twins(
         return out
     originals = clean["mdtrt_d"].join(consumed, on="mdtrt_id", how="semi").sort("mdtrt_id")
     kind = pl.col("med_type").replace_strict(VISIT, default="")
-    dispensed: dict[str, list[tuple[str, int, int]]] = {}
-    for mid, code, t, days in (
+    lines = (
         clean["fee_list_d"]
+        .select("mdtrt_id", "med_list_codg", "fee_ocur_time", "prd_days")
         .join(originals.filter(kind != INPATIENT).select("mdtrt_id"), on="mdtrt_id", how="semi")
         .filter(pl.col("prd_days") > 0)
         .select("mdtrt_id", "med_list_codg", _days("fee_ocur_time"), "prd_days")
-        .iter_rows()
-    ):
+    )
+    dispensed: dict[str, list[tuple[str, int, int]]] = {}
+    for mid, code, t, days in lines.iter_rows():
         dispensed.setdefault(mid, []).append((code, t, int(days)))
     rows = originals.select(
         "mdtrt_id", "psn_no", "fixmedins_code", "adm_bed", _days("begntime").alias("a"), _days("endtime").alias("b"),
         (kind == INPATIENT).alias("stay"), (kind == "chronic").alias("chronic"),
     ).rows()  # fmt: skip
     beds = _Beds(out["mdtrt_d"])
-    dispenses = _dispenses(out)
-    people = _people(out, dispenses, sorted({r[1] for r in rows}), year)
+    asked = lines.get_column("med_list_codg").unique()  # the only drugs whose supplies twins look up
+    care = _Care(out, _dispenses(out, asked), year)
+    people = _people(care, sorted({r[1] for r in rows}))
     placed: list[tuple[str, str, str, int, str]] = []  # original id, twin id, person, shift (days), bed
     supplies: dict[tuple[str, str], int] = {}  # (twin id, drug) → days supplied, where cut short
     weeks = _signed(rng, _WEEKS, len(rows))
@@ -433,7 +465,7 @@ def _add_twins(
     left = [i for i in left if not rows[i][7]]  # a 门诊慢特病 visit stays with its registered patient
     if left:
         stand_ins = _stand_ins(rng, out, sorted({rows[i][1] for i in left}))
-        others = _people(out, dispenses, sorted({c for cs in stand_ins.values() for c in cs}), year)
+        others = _people(care, sorted({c for cs in stand_ins.values() for c in cs}))
         for i in left:
             row = rows[i]
             for cand in stand_ins.get(row[1], []):
@@ -499,7 +531,7 @@ def _place(
     placed.append((mid, twin, psn, shift, bed))
     booked = []
     for code, t, days in drugs:
-        others = p.drugs.get(code)
+        others = p.supply(code)
         later = others[0][others[0] > t + shift] if others is not None else others
         if later is not None and len(later):
             days = min(days, max(1, int((int(later.min()) - t - shift) / REFILL_USED)))
