@@ -484,6 +484,29 @@ def with_next_begin(tables: Tables, enc: pl.DataFrame) -> pl.DataFrame:
     return enc.join(nxt, on="mdtrt_id", how="left", maintain_order="left")
 
 
+def stays_with_room(tables: Tables, ctx: Context, *, min_los: int, room_days: int) -> pl.DataFrame:
+    """The clean stays a pattern may falsify: inpatient, at the context's institutions, at least
+    ``min_los`` days, of persons no pattern has taken yet, followed by ``room_days`` free days (before the
+    year's end, the person's death and their next encounter); one stay per person, in mdtrt_id order."""
+    after = pl.col("endtime") + pl.duration(days=room_days)
+    return (
+        encounters(tables, ctx)
+        .filter(
+            (pl.col("kind") == INPATIENT)
+            & pl.col("fixmedins_code").is_in(list(ctx.institutions))
+            & (pl.col("los") >= min_los)
+            & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
+            & (pl.col("endtime").dt.date() <= date(ctx.year, 12, 31) - timedelta(days=room_days))
+        )
+        .pipe(lambda e: with_next_begin(tables, e))
+        .join(tables["psn_info_b"].select("psn_no", "death_date"), on="psn_no", how="left", maintain_order="left")
+        .filter(pl.col("death_date").is_null() | (pl.col("death_date") > after.dt.date()))
+        .filter(pl.col("next_begin").is_null() | (pl.col("next_begin") > after))
+        .unique(subset="psn_no", keep="first", maintain_order=True)
+        .sort("mdtrt_id")
+    )
+
+
 class Where:
     """The institution of each clean fee line and trace code as a small integer, so that "the lines
     of these institutions" is an integer test over the big tables instead of a string one.

@@ -47,9 +47,9 @@ from yibao.synth.fraud._base import (
     defer,
     encounters,
     lines_for,
+    stays_with_room,
     update,
     wards,
-    with_next_begin,
 )
 from yibao.synth.fraud._legitimate import usual_place
 
@@ -74,31 +74,7 @@ def _ghost(
     rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels
 ) -> tuple[Tables, int]:
     enc = encounters(tables, ctx)
-    eligible = (
-        enc.filter(
-            (pl.col("kind") == INPATIENT)
-            & pl.col("fixmedins_code").is_in(list(ctx.institutions))
-            & (pl.col("los") >= 3)
-            & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
-            & (pl.col("endtime").dt.date() <= date(ctx.year, 12, 31) - timedelta(days=10))
-        )
-        .pipe(lambda e: with_next_begin(tables, e))
-        .join(
-            tables["psn_info_b"].select("psn_no", "death_date"),
-            on="psn_no",
-            how="left",
-            maintain_order="left",
-        )
-        .filter(
-            pl.col("death_date").is_null()
-            | (pl.col("death_date") > (pl.col("endtime") + pl.duration(days=10)).dt.date())
-        )
-        .filter(
-            pl.col("next_begin").is_null() | (pl.col("next_begin") > pl.col("endtime") + pl.duration(days=10))
-        )
-        .unique(subset="psn_no", keep="first", maintain_order=True)
-        .sort("mdtrt_id")
-    )
+    eligible = stays_with_room(tables, ctx, min_los=3, room_days=10)
     n = ctx.cases(eligible.height, float(rng.uniform(*SHARE)), kind="inpatient", weight=0.5)
     if n == 0:
         return tables, 0

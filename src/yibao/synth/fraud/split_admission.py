@@ -35,7 +35,6 @@ import polars as pl
 
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
-    INPATIENT,
     UNIT,
     Context,
     Labels,
@@ -49,13 +48,12 @@ from yibao.synth.fraud._base import (
     candidates,
     codes_of,
     defer,
-    encounters,
     fee_amount,
     lines_for,
     one,
+    stays_with_room,
     update,
     wards,
-    with_next_begin,
 )
 from yibao.synth.fraud._legitimate import usual_place
 
@@ -88,34 +86,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 def _split(
     rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels
 ) -> tuple[Tables, int]:
-    enc = encounters(tables, ctx)
-    last_day = date(ctx.year, 12, 31) - timedelta(days=_MAX_SHIFT + 2)
-    eligible = (
-        enc.filter(
-            (pl.col("kind") == INPATIENT)
-            & pl.col("fixmedins_code").is_in(list(ctx.institutions))
-            & (pl.col("los") >= 4)
-            & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
-            & (pl.col("endtime").dt.date() <= last_day)
-        )
-        .pipe(lambda e: with_next_begin(tables, e))
-        .join(
-            tables["psn_info_b"].select("psn_no", "death_date"),
-            on="psn_no",
-            how="left",
-            maintain_order="left",
-        )
-        .filter(
-            pl.col("death_date").is_null()
-            | (pl.col("death_date") > (pl.col("endtime") + pl.duration(days=_MAX_SHIFT + 2)).dt.date())
-        )
-        .filter(
-            pl.col("next_begin").is_null()
-            | (pl.col("next_begin") > pl.col("endtime") + pl.duration(days=_MAX_SHIFT + 2))
-        )
-        .unique(subset="psn_no", keep="first", maintain_order=True)
-        .sort("mdtrt_id")
-    )
+    eligible = stays_with_room(tables, ctx, min_los=4, room_days=_MAX_SHIFT + 2)
     n = ctx.cases(eligible.height, float(rng.uniform(*SHARE)), kind="inpatient", weight=0.5)
     if n == 0:
         return tables, 0
