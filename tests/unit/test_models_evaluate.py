@@ -50,6 +50,22 @@ def test_a_hit_on_another_patterns_fraud_is_counted_apart() -> None:
     assert r["precision"] == 1.0 and r["strict_precision"] == 0.5
 
 
+def test_a_clean_hit_whose_evidence_names_a_fraud_is_counted_apart_but_a_hard_negative_is_not() -> None:
+    labels = frame([
+        {"pattern": "overdispense", "label": "1", "mdtrt_id": "M1", "feedetl_sn": "F1"},
+        {"pattern": "overdispense", "label": "0", "mdtrt_id": "M3", "feedetl_sn": "F3"},
+    ])  # fmt: skip
+    findings = frame([
+        {"pattern": "overdispense", "feedetl_sn": "F1", "score": 1.0, "evidence": '{"prev_mdtrt":"M0"}'},
+        {"pattern": "overdispense", "feedetl_sn": "F2", "score": 1.0, "evidence": '{"prev_mdtrt":"M1","supply":30}'},
+        {"pattern": "overdispense", "feedetl_sn": "F3", "score": 1.0, "evidence": '{"prev_mdtrt":"M1"}'},
+        {"pattern": "overdispense", "feedetl_sn": "F4", "score": 1.0, "evidence": '{"prev_mdtrt":"M11"}'},
+    ])  # fmt: skip
+    r = one(evaluate(findings, labels), "overdispense")
+    # F2 rests on the fraud M1; F3 is a hard negative whatever it names; F4 names no fraud ("M11" ≠ "M1")
+    assert (r["tp"], r["fp"], r["other_fraud"], r["hard_negatives_flagged"]) == (1, 2, 1, 1)
+
+
 def test_several_findings_on_one_entity_count_once() -> None:
     labels = frame([{"pattern": "ghost_bed", "label": "1", "mdtrt_id": "M1", "feedetl_sn": "F1"},
                     {"pattern": "ghost_bed", "label": "1", "mdtrt_id": "M1", "feedetl_sn": "F2"}])  # fmt: skip

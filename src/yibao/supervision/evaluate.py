@@ -14,7 +14,10 @@ A flagged positive is a true positive. A flagged hard negative is a false positi
 flagged entity no label names (in a synthetic region everything not injected is clean). A flagged
 entity that is a *fraud of another pattern* (the finding's line, encounter or code is in a label-1 row
 of another pattern) is neither: it is counted in ``other_fraud`` and left out of ``precision`` —
-``strict_precision`` counts it as false. Recall = flagged positives / positives.
+``strict_precision`` counts it as false. So is a flagged clean entity whose finding's ``evidence`` names
+a fraud of any pattern (the regular refill right after an injected early one, "only 12 days after
+M…"): the finding rests on that fraud, and the reviewer who follows it finds it. Recall = flagged
+positives / positives.
 
 **precision@k**: the pattern's flagged entities (other patterns' frauds left out, as for precision)
 ranked by their best finding's score, then amount; the share of true positives among the first
@@ -99,6 +102,20 @@ def _other_fraud(labels: pl.DataFrame, pattern: str) -> dict[str, set[str]]:
     return out
 
 
+def _names_fraud(evidence: pl.Expr, labels: pl.DataFrame) -> pl.Expr:
+    """Whether a finding's evidence (JSON) names, as a string value, a line, encounter or code of a
+    label-1 row."""
+    fraud = labels.filter(pl.col("label") == "1")
+    ids = pl.concat([fraud.get_column(c) for c in ("feedetl_sn", "mdtrt_id", "drug_trac_codg")]).unique()
+    values = (
+        evidence.cast(pl.String)
+        .fill_null("")
+        .str.extract_all(r'"[^"]+"')
+        .list.eval(pl.element().str.strip_chars('"'))
+    )
+    return values.list.eval(pl.element().is_in(ids.filter(ids != "").implode())).list.any().fill_null(False)
+
+
 def _with_columns(df: pl.DataFrame, cols: tuple[str, ...]) -> pl.DataFrame:
     missing = [c for c in cols if c not in df.columns]
     return df.with_columns(pl.lit("").alias(c) for c in missing) if missing else df
@@ -154,6 +171,8 @@ def _score(pattern: str, rule_id: str, mine: pl.DataFrame, labels: pl.DataFrame,
     for c, values in _other_fraud(labels, pattern).items():
         if values:
             hits_other = hits_other | pl.col(c).is_in(sorted(values))
+    if "evidence" in scored.columns:
+        hits_other = hits_other | _names_fraud(pl.col("evidence"), labels)
     ranked = (
         scored.with_columns(hits_other.alias("_other"))
         .group_by(col)

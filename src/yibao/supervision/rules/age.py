@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, age_on, line_finding
-from yibao.supervision.rules._sql import Columns, age_sql, dx_match, finish, line_who, lines_sql, run
+from yibao.supervision.rules._sql import Columns, age_sql, finish, line_who, lines_sql, prefix_join, run
 
 
 class Params(BaseModel):
@@ -80,8 +80,8 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     kb.register(con, "age", "exempt", "items")
     cols = Columns(con)
     exempt = (
-        "AND NOT EXISTS (SELECT 1 FROM setl_list_diag_d d, yb_kb_exempt e WHERE d.mdtrt_id = l.mdtrt_id "
-        f"AND e.code = l.code AND {dx_match('d', 'e')})"
+        f"AND NOT EXISTS (SELECT 1 FROM {prefix_join('setl_list_diag_d', 'd', 'diag_code', 'yb_kb_exempt', 'e')} "
+        "WHERE d.mdtrt_id = l.mdtrt_id AND e.code = l.code)"
         if p.exempt else ""
     )  # fmt: skip
     depts = " OR ".join(f"m2.dept_codg LIKE '%{c}%'" for c in p.defer_paediatric_depts)

@@ -37,6 +37,7 @@ from yibao.supervision.rules._sql import (
     empty_findings,
     finish,
     lv_sql,
+    prefix_join,
     run,
     scope_sql,
     visit_sql,
@@ -97,7 +98,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     amt = Columns(con).scaled("fee_list_d", "f", "det_item_fee_sumamt")
     sql = f"""
         WITH s AS (SELECT DISTINCT d.mdtrt_id, d.diag_code, k.prefix, k.name AS cc_name, k.cc_level
-                   FROM setl_list_diag_d d JOIN yb_kb_cc k ON SUBSTRING(d.diag_code, 1, CAST(k.len AS INTEGER)) = k.prefix
+                   FROM {prefix_join("setl_list_diag_d", "d", "diag_code", "yb_kb_cc", "k")}
                    WHERE d.maindiag_flag <> '1'),
         m AS (SELECT * FROM (
                 SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.atddr_no AS doctor, m.begntime, m.endtime,

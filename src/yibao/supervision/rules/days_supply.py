@@ -28,7 +28,7 @@ from yibao.money import round_div
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, line_finding
-from yibao.supervision.rules._sql import Columns, dx_match, finish, line_who, lines_sql, run, share_expr
+from yibao.supervision.rules._sql import Columns, finish, line_who, lines_sql, prefix_join, run, share_expr
 
 
 class Params(BaseModel):
@@ -90,8 +90,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     }),
         c AS (SELECT l.*, d.max_days,
                      CASE WHEN d.max_days IS NOT NULL THEN 'explicit'
-                          WHEN EXISTS (SELECT 1 FROM setl_list_diag_d x, yb_kb_long_rx k
-                                       WHERE x.mdtrt_id = l.mdtrt_id AND {dx_match("x", "k")}) THEN 'long_rx'
+                          WHEN EXISTS (SELECT 1 FROM {
+        prefix_join("setl_list_diag_d", "x", "diag_code", "yb_kb_long_rx", "k")
+    }
+                                       WHERE x.mdtrt_id = l.mdtrt_id) THEN 'long_rx'
                           ELSE 'default' END AS source
               FROM l LEFT JOIN yb_kb_days d ON d.code = l.code
               WHERE l.visit <> 'inpatient' AND l.prd_days > COALESCE(d.max_days, {floor})),

@@ -15,6 +15,9 @@ After (a finding per code)::
         vola_amt = billed price − the dispensed product's median price there, per package (estimated)
 
 Prefixes shared by several catalogue codes (hash collisions) pass when any of them is the billed drug.
+The billed drug of a code is the one its sale recorded (drug_trac_d.med_list_codg, the fee line's item
+as 3505 uploads it), so the batch form decides each distinct (prefix, billed drug) pair once and reads
+the fee lines of the swapped codes only.
 """
 
 from __future__ import annotations
@@ -65,12 +68,15 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     cols = Columns(con)
     pric = cols.scaled("fee_list_d", "f", "pric")
     sql = f"""
-        WITH t AS (SELECT tr.drug_trac_codg, tr.feedetl_sn, SUBSTRING(tr.drug_trac_codg, 1, 7) AS prefix, f.med_list_codg AS billed
-                   FROM drug_trac_d tr JOIN fee_list_d f ON f.feedetl_sn = tr.feedetl_sn WHERE tr.retn_flag <> '1'),
-        bad AS (SELECT t.drug_trac_codg, t.feedetl_sn, MIN(k.code) AS product FROM t JOIN yb_kb_trace k ON k.prefix = t.prefix
-                GROUP BY t.drug_trac_codg, t.feedetl_sn, t.billed
-                HAVING SUM(CASE WHEN k.code = t.billed THEN 1 ELSE 0 END) = 0
-                   AND SUM(CASE WHEN k.chrgitm_lv = '03' THEN 0 ELSE 1 END) > 0),
+        WITH sold AS (SELECT drug_trac_codg, feedetl_sn, SUBSTRING(drug_trac_codg, 1, 7) AS prefix, med_list_codg AS billed
+                      FROM drug_trac_d WHERE retn_flag <> '1'),
+        pairs AS (SELECT DISTINCT prefix, billed FROM sold),
+        swapped AS (SELECT p.prefix, p.billed, MIN(k.code) AS product FROM pairs p JOIN yb_kb_trace k ON k.prefix = p.prefix
+                    GROUP BY p.prefix, p.billed
+                    HAVING SUM(CASE WHEN k.code = p.billed THEN 1 ELSE 0 END) = 0
+                       AND SUM(CASE WHEN k.chrgitm_lv = '03' THEN 0 ELSE 1 END) > 0),
+        bad AS (SELECT s.drug_trac_codg, s.feedetl_sn, w.product FROM sold s
+                JOIN swapped w ON w.prefix = s.prefix AND w.billed = s.billed),
         l AS ({lines_sql(cols, rule, where="f.feedetl_sn IN (SELECT feedetl_sn FROM bad)")}),
         price AS (SELECT f.fixmedins_code, f.med_list_codg AS code, PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY {pric}) AS product_pric
                   FROM fee_list_d f WHERE f.med_list_codg IN (SELECT product FROM bad)

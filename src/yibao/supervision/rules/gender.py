@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, line_finding
-from yibao.supervision.rules._sql import Columns, dx_match, finish, line_who, lines_sql, run
+from yibao.supervision.rules._sql import Columns, finish, line_who, lines_sql, prefix_join, run
 
 _SEX = {"1": "男", "2": "女"}
 
@@ -68,13 +68,13 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     kb.register(con, "gender", "exempt", "sex_dx", "items")
     cols = Columns(con)
     exempt = (
-        "AND NOT EXISTS (SELECT 1 FROM setl_list_diag_d d, yb_kb_exempt e WHERE d.mdtrt_id = l.mdtrt_id "
-        f"AND e.code = l.code AND {dx_match('d', 'e')})"
+        f"AND NOT EXISTS (SELECT 1 FROM {prefix_join('setl_list_diag_d', 'd', 'diag_code', 'yb_kb_exempt', 'e')} "
+        "WHERE d.mdtrt_id = l.mdtrt_id AND e.code = l.code)"
         if p.exempt else ""
     )  # fmt: skip
     defer = (
-        "AND NOT EXISTS (SELECT 1 FROM setl_list_diag_d d, yb_kb_sex_dx s WHERE d.mdtrt_id = l.mdtrt_id "
-        f"AND s.gend = l.need AND {dx_match('d', 's')})"
+        f"AND NOT EXISTS (SELECT 1 FROM {prefix_join('setl_list_diag_d', 'd', 'diag_code', 'yb_kb_sex_dx', 's')} "
+        "WHERE d.mdtrt_id = l.mdtrt_id AND s.gend = l.need)"
         if p.defer_to_identity else ""
     )  # fmt: skip
     sql = f"""

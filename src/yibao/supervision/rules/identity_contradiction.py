@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, enc_finding
-from yibao.supervision.rules._sql import Columns, age_sql, enc_who, finish, run
+from yibao.supervision.rules._sql import Columns, age_sql, enc_who, finish, prefix_join, run
 
 _SEX = {"1": "男", "2": "女"}
 
@@ -80,18 +80,25 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     amt = cols.scaled("fee_list_d", "f", "det_item_fee_sumamt")
     age = age_sql("p.brdy", "m.begntime")
     parts = []
+    # the diagnoses that a KB entry restricts, grouped by restriction before the persons are joined (a
+    # barrier the join order cannot cross: it would pair the KB with every person first)
     if p.sex_dx:
-        parts.append("""
-            SELECT m.mdtrt_id, 'sex' AS why, MIN(d.diag_code) AS detail FROM mdtrt_d m
-            JOIN psn_info_b p ON p.psn_no = m.psn_no JOIN setl_list_diag_d d ON d.mdtrt_id = m.mdtrt_id
-            JOIN yb_kb_sex_dx s ON SUBSTRING(d.diag_code, 1, CAST(s.len AS INTEGER)) = s.prefix
-            WHERE p.gend IN ('1', '2') AND s.gend <> p.gend GROUP BY m.mdtrt_id""")
+        parts.append(f"""
+            SELECT m.mdtrt_id, 'sex' AS why, MIN(x.detail) AS detail
+            FROM (SELECT d.mdtrt_id, s.gend AS need, MIN(d.diag_code) AS detail
+                  FROM {prefix_join("setl_list_diag_d", "d", "diag_code", "yb_kb_sex_dx", "s")}
+                  GROUP BY d.mdtrt_id, s.gend) x
+            JOIN mdtrt_d m ON m.mdtrt_id = x.mdtrt_id JOIN psn_info_b p ON p.psn_no = m.psn_no
+            WHERE p.gend IN ('1', '2') AND x.need <> p.gend GROUP BY m.mdtrt_id""")
     if p.age_dx:
         parts.append(f"""
-            SELECT m.mdtrt_id, 'age' AS why, MIN(d.diag_code) AS detail FROM mdtrt_d m
-            JOIN psn_info_b p ON p.psn_no = m.psn_no JOIN setl_list_diag_d d ON d.mdtrt_id = m.mdtrt_id
-            JOIN yb_kb_age_dx a ON SUBSTRING(d.diag_code, 1, CAST(a.len AS INTEGER)) = a.prefix
-            WHERE (a.age_min IS NOT NULL AND {age} < a.age_min) OR (a.age_max IS NOT NULL AND {age} > a.age_max)
+            SELECT m.mdtrt_id, 'age' AS why, MIN(x.detail) AS detail
+            FROM (SELECT d.mdtrt_id, a.age_min, a.age_max, MIN(d.diag_code) AS detail
+                  FROM {prefix_join("setl_list_diag_d", "d", "diag_code", "yb_kb_age_dx", "a")}
+                  WHERE a.age_min IS NOT NULL OR a.age_max IS NOT NULL
+                  GROUP BY d.mdtrt_id, a.age_min, a.age_max) x
+            JOIN mdtrt_d m ON m.mdtrt_id = x.mdtrt_id JOIN psn_info_b p ON p.psn_no = m.psn_no
+            WHERE (x.age_min IS NOT NULL AND {age} < x.age_min) OR (x.age_max IS NOT NULL AND {age} > x.age_max)
             GROUP BY m.mdtrt_id""")
     if p.paediatric_depts:
         like = " OR ".join(f"m.dept_codg LIKE '%{c}%'" for c in p.paediatric_depts)
@@ -105,8 +112,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         WITH x AS ({union}),
         one AS (SELECT mdtrt_id, MIN(why) AS why, MIN(detail) AS detail FROM x GROUP BY mdtrt_id)
         SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, m.atddr_no AS doctor, m.dept_codg, p.gend, {age} AS age,
-               one.why, one.detail, (SELECT SUM({amt}) FROM fee_list_d f WHERE f.mdtrt_id = m.mdtrt_id) AS vola_amt
+               one.why, one.detail, billed.vola_amt
         FROM one JOIN mdtrt_d m ON m.mdtrt_id = one.mdtrt_id JOIN psn_info_b p ON p.psn_no = m.psn_no
+        LEFT JOIN (SELECT f.mdtrt_id, SUM({amt}) AS vola_amt FROM fee_list_d f
+                   WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM one) GROUP BY f.mdtrt_id) billed ON billed.mdtrt_id = m.mdtrt_id
     """
     rows = run(con, sql).with_columns(pl.col("vola_amt").fill_null(0))
     sex = pl.col("gend").replace_strict(_SEX, default="?")

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, line_finding
-from yibao.supervision.rules._sql import Columns, dx_match, finish, line_who, lines_sql, run
+from yibao.supervision.rules._sql import Columns, finish, line_who, lines_sql, prefix_join, run
 
 
 class Params(BaseModel):
@@ -72,8 +72,8 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
                (SELECT STRING_AGG(d.diag_code, '、' ORDER BY d.diag_code) FROM setl_list_diag_d d
                  WHERE d.mdtrt_id = l.mdtrt_id) AS have
         FROM l JOIN yb_kb_items it ON it.code = l.code
-        WHERE NOT EXISTS (SELECT 1 FROM setl_list_diag_d d, yb_kb_indications e
-                          WHERE d.mdtrt_id = l.mdtrt_id AND e.code = l.code AND {dx_match("d", "e")})
+        WHERE NOT EXISTS (SELECT 1 FROM {prefix_join("setl_list_diag_d", "d", "diag_code", "yb_kb_indications", "e")}
+                          WHERE d.mdtrt_id = l.mdtrt_id AND e.code = l.code)
     """
     rows = run(con, sql)
     cont = pl.format(

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, line_finding
-from yibao.supervision.rules._sql import Columns, finish, line_who, lines_sql, run
+from yibao.supervision.rules._sql import Columns, finish, line_who, lines_sql, prefix_join, run
 
 
 class Params(BaseModel):
@@ -52,8 +52,8 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     kb.register(con, "nonpay_dx", "items")
     cols = Columns(con)
     sql = f"""
-        WITH e AS (SELECT DISTINCT d.mdtrt_id, d.diag_code FROM setl_list_diag_d d, yb_kb_nonpay_dx k
-                   WHERE d.maindiag_flag = '1' AND SUBSTRING(d.diag_code, 1, CAST(k.len AS INTEGER)) = k.prefix),
+        WITH e AS (SELECT DISTINCT d.mdtrt_id, d.diag_code FROM {prefix_join("setl_list_diag_d", "d", "diag_code", "yb_kb_nonpay_dx", "k")}
+                   WHERE d.maindiag_flag = '1'),
         l AS ({lines_sql(cols, rule, join="JOIN e ON e.mdtrt_id = f.mdtrt_id", extra=["e.diag_code"])})
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, l.diag_code,
                l.amt AS vola_amt, l.cnt, l.pric

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, fee, line_finding
-from yibao.supervision.rules._sql import Columns, fee_expr, finish, line_who, lines_sql, run
+from yibao.supervision.rules._sql import Columns, fee_expr, finish, full_match, line_who, lines_sql, run
 
 UNIT = 10_000
 
@@ -67,7 +67,9 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     kb.register(con, "trace", "items")
     cols = Columns(con)
     unknown = (
-        "OR SUBSTRING(t.drug_trac_codg, 1, 7) NOT IN (SELECT prefix FROM yb_kb_trace)"
+        """OR SUBSTRING(t.drug_trac_codg, 1, 7) IN (
+               SELECT prefix FROM (SELECT DISTINCT SUBSTRING(drug_trac_codg, 1, 7) AS prefix FROM drug_trac_d) seen
+               WHERE prefix NOT IN (SELECT prefix FROM yb_kb_trace))"""
         if p.unknown_prefix
         else ""
     )
@@ -78,8 +80,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
                                  WHEN SUBSTRING(t.drug_trac_codg, 1, 1) <> '8' THEN 'lead'
                                  ELSE 'prefix' END AS why
                      FROM drug_trac_d t
-                     WHERE LENGTH(t.drug_trac_codg) <> 20 OR TRANSLATE(t.drug_trac_codg, '0123456789', '') <> ''
-                        OR SUBSTRING(t.drug_trac_codg, 1, 1) <> '8' {unknown}),
+                     WHERE NOT {full_match("t.drug_trac_codg", "8[0-9]{19}")} {unknown}),
         l AS ({lines_sql(cols, rule, where="f.feedetl_sn IN (SELECT feedetl_sn FROM bad)")})
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, bad.drug_trac_codg,
                bad.why, l.cnt, l.pric

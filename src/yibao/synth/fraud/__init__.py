@@ -207,7 +207,12 @@ def inject(
     seed = int(rng.integers(2**63 - 1))
     plan = assignments(tables, rate)
     budget = max(FEW_PERSONS, round(rate * tables["psn_info_b"].height))
-    book = _price_book(tables, catalog, year)
+    where_is = Where(
+        tables["fee_list_d"],
+        tables["drug_trac_d"],
+        tables["fixmedins_b"].get_column("fixmedins_code").to_list(),
+    )
+    book = _price_book(tables, catalog, year, where_is)
     serials = Serials.injected(chunk)
     staff = Staffing(tables)
     kinds = (
@@ -221,11 +226,6 @@ def inject(
     busy = Busy(tables["mdtrt_d"], tables["psn_info_b"])
     view = encounter_view(tables["mdtrt_d"], tables["fixmedins_b"])
     pending = Pending()
-    where_is = Where(
-        tables["fee_list_d"],
-        tables["drug_trac_d"],
-        tables["fixmedins_b"].get_column("fixmedins_code").to_list(),
-    )
     original = {t: tables[t].schema for t in CARE_TABLES}
     out = dict(tables)
     frames: list[pl.DataFrame] = []
@@ -283,7 +283,7 @@ def inject(
     forget_views()
     labelled = pl.concat([labels_frame(), *frames], how="vertical")
     out = keep_legitimate_care(np.random.default_rng([seed, len(PATTERNS)]), tables, out, labelled,
-                               serials=serials, chunk=chunk, year=year)  # fmt: skip
+                               serials=serials, chunk=chunk, year=year, where=where_is)  # fmt: skip
     for t in CARE_TABLES:
         out[t] = out[t].select(list(original[t])).cast(original[t])
     return out, labelled
@@ -381,17 +381,21 @@ def _bad_doctors(tables: Tables, rate: float, seed: int) -> tuple[str, ...]:
     return tuple(sorted(docs[int(i)] for i in rng.choice(len(docs), size=n, replace=False)))
 
 
-def _price_book(tables: Tables, catalog: Catalog, year: int) -> PriceBook:
+def _price_book(tables: Tables, catalog: Catalog, year: int, where: Where | None = None) -> PriceBook:
+    """The prices of the chunk's clean lines, each at its institution's coarse level ("1" where the
+    institution is unknown). ``where`` (built from ``tables``) gives each line's institution as an index."""
+    hosp_lv = tables["fixmedins_b"].get_column("hosp_lv").fill_null("")
+    coarse = {v: coarse_hosp_lv(v or None) for v in hosp_lv.unique().to_list()}
     inst = tables["fixmedins_b"].select(
-        "fixmedins_code",
-        pl.col("hosp_lv")
-        .fill_null("")
-        .map_elements(lambda v: coarse_hosp_lv(v or None), return_dtype=pl.String)
-        .alias("lv"),
+        "fixmedins_code", hosp_lv.replace_strict(coarse, return_dtype=pl.String).alias("lv")
     )
-    priced = (
-        tables["fee_list_d"]
-        .select("med_list_codg", "pric", "fixmedins_code")
-        .join(inst, on="fixmedins_code", how="left", maintain_order="left")
-    )
+    fee = tables["fee_list_d"]
+    if where is not None and inst.get_column("fixmedins_code").is_unique().all():
+        lv_of = dict(inst.iter_rows())  # one level per institution: look it up by the lines' index
+        lv = pl.Series("lv", [lv_of.get(code) for code in where.index], dtype=pl.String).gather(where.fee)
+        priced = fee.select("med_list_codg", "pric").with_columns(lv)
+    else:
+        priced = fee.select("med_list_codg", "pric", "fixmedins_code").join(
+            inst, on="fixmedins_code", how="left", maintain_order="left"
+        )
     return PriceBook(priced.select("med_list_codg", "pric", pl.col("lv").fill_null("1")), catalog, year)

@@ -400,7 +400,7 @@ class Context:
 # ---------------------------------------------------------------------------------------------
 
 
-_VIEWS: dict[str, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = {}
+_VIEWS: dict[str, tuple[Any, Any, pl.DataFrame]] = {}
 
 
 def forget_views() -> None:
@@ -408,9 +408,10 @@ def forget_views() -> None:
     _VIEWS.clear()
 
 
-def encounters(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
+def encounters(tables: Tables, ctx: Context | None = None, where: pl.Expr | None = None) -> pl.DataFrame:
     """mdtrt_d with the institution's type, coarse level, beds and admdvs, the visit kind and the
-    length of stay in days; without the encounters an earlier pattern took.
+    length of stay in days; without the encounters an earlier pattern took (and, given ``where``, only
+    those matching it: one pass over the view instead of two; ``where`` must be a row-wise test).
 
     Within :func:`yibao.synth.fraud.inject` this is the view of the *clean* chunk (``ctx.view``): every
     encounter a pattern changes or adds is named by its labels and so taken from later patterns, and
@@ -426,9 +427,19 @@ def encounters(tables: Tables, ctx: Context | None = None) -> pl.DataFrame:
         else:
             view = encounter_view(m, i)
             _VIEWS["encounters"] = (m, i, view)
+    tests = [] if where is None else [where]
     if ctx is not None and ctx.taken:
-        view = view.filter(~pl.col("mdtrt_id").is_in(list(ctx.taken)))
-    return view
+        if where is None:  # a pattern may ask twice: the untaken view of one ``taken`` is kept
+            cached = _VIEWS.get("untaken")
+            if cached is not None and cached[0] is view and cached[1] is ctx.taken:
+                return cached[2]
+        tests.insert(0, ~pl.col("mdtrt_id").is_in(list(ctx.taken)))
+    if not tests:
+        return view
+    untaken = view.filter(*tests)
+    if where is None and ctx is not None:
+        _VIEWS["untaken"] = (view, ctx.taken, untaken)
+    return untaken
 
 
 def encounter_view(m: pl.DataFrame, fixmedins: pl.DataFrame) -> pl.DataFrame:
@@ -490,16 +501,22 @@ def stays_with_room(tables: Tables, ctx: Context, *, min_los: int, room_days: in
     year's end, the person's death and their next encounter); one stay per person, in mdtrt_id order."""
     after = pl.col("endtime") + pl.duration(days=room_days)
     return (
-        encounters(tables, ctx)
-        .filter(
+        encounters(
+            tables,
+            ctx,
             (pl.col("kind") == INPATIENT)
             & pl.col("fixmedins_code").is_in(list(ctx.institutions))
             & (pl.col("los") >= min_los)
             & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
-            & (pl.col("endtime").dt.date() <= date(ctx.year, 12, 31) - timedelta(days=room_days))
+            & (pl.col("endtime").dt.date() <= date(ctx.year, 12, 31) - timedelta(days=room_days)),
         )
         .pipe(lambda e: with_next_begin(tables, e))
-        .join(tables["psn_info_b"].select("psn_no", "death_date"), on="psn_no", how="left", maintain_order="left")
+        .join(
+            tables["psn_info_b"].select("psn_no", "death_date"),
+            on="psn_no",
+            how="left",
+            maintain_order="left",
+        )
         .filter(pl.col("death_date").is_null() | (pl.col("death_date") > after.dt.date()))
         .filter(pl.col("next_begin").is_null() | (pl.col("next_begin") > after))
         .unique(subset="psn_no", keep="first", maintain_order=True)
@@ -509,20 +526,49 @@ def stays_with_room(tables: Tables, ctx: Context, *, min_los: int, room_days: in
 
 class Where:
     """The institution of each clean fee line and trace code as a small integer, so that "the lines
-    of these institutions" is an integer test over the big tables instead of a string one.
+    of these institutions" is an integer test over the big tables instead of a string one; and the
+    clean tables' key columns when they are sorted (as the care generator writes them: lines by
+    encounter and id, codes by line), so that the lines of some encounters or the codes of some lines
+    are found by bisection instead of a test of every row (see :func:`rows_with`).
 
     Rows appended by the patterns come after the clean ones and changes are deferred (see
     :class:`Pending`), so the first rows of the current tables are the clean rows, in order.
+
+    >>> fee = pl.DataFrame({"mdtrt_id": ["m1", "m1", "m2"], "fixmedins_code": ["H1", "H1", "H2"], "n": [1, 2, 3]})
+    >>> trace = pl.DataFrame({"feedetl_sn": ["f1"], "mdtrt_id": ["m1"], "fixmedins_code": ["H1"]})
+    >>> where = Where(fee, trace, ["H1", "H2"])
+    >>> where.rows_among(fee, where.fee, ["H1", "H2"], where.sorted_fee("mdtrt_id"), "mdtrt_id", pl.Series(["m1"]))["n"].to_list()
+    [1, 2]
     """
 
     def __init__(self, fee: pl.DataFrame, trace: pl.DataFrame, institutions: Iterable[str]) -> None:
         self.index = {c: i for i, c in enumerate(sorted(set(institutions)))}
-        self.fee = fee.get_column("fixmedins_code").replace_strict(
-            self.index, default=None, return_dtype=pl.UInt32
+        known = pl.Enum(list(self.index))  # its physical codes are the indices; another code → null
+        self.fee = fee.get_column("fixmedins_code").cast(known, strict=False).to_physical().cast(pl.UInt32)
+        self.trace = (
+            trace.get_column("fixmedins_code").cast(known, strict=False).to_physical().cast(pl.UInt32)
         )
-        self.trace = trace.get_column("fixmedins_code").replace_strict(
-            self.index, default=None, return_dtype=pl.UInt32
-        )
+        self._clean = {"fee_list_d": fee, "drug_trac_d": trace}
+        self._sorted: dict[tuple[str, str], pl.Series | None] = {}
+
+    def sorted_key(self, table: str, key: str) -> pl.Series | None:
+        """The clean ``table``'s column ``key`` when the rows are sorted by it (no nulls), else None
+        (looked at once, when first asked)."""
+        if (table, key) not in self._sorted:
+            column = self._clean[table].get_column(key)
+            self._sorted[(table, key)] = column if column.null_count() == 0 and column.is_sorted() else None
+        return self._sorted[(table, key)]
+
+    def sorted_fee(self, key: str) -> pl.Series | None:
+        """:meth:`sorted_key` of fee_list_d."""
+        return self.sorted_key("fee_list_d", key)
+
+    def sorted_trace(self, key: str) -> pl.Series | None:
+        """:meth:`sorted_key` of drug_trac_d."""
+        return self.sorted_key("drug_trac_d", key)
+
+    def _at(self, column: pl.Series, institutions: Iterable[str]) -> pl.Series:
+        return column.is_in([self.index[c] for c in institutions if c in self.index])
 
     def rows(
         self,
@@ -531,10 +577,66 @@ class Where:
         institutions: Iterable[str],
         where: pl.Expr | None = None,
     ) -> pl.DataFrame:
-        wanted = [self.index[c] for c in institutions if c in self.index]
+        """The clean rows of ``table`` (``column``: their institutions) at ``institutions`` that match
+        ``where`` (a row-wise test)."""
         clean = table.slice(0, column.len())
-        at = column.is_in(wanted)
-        return clean.filter(at) if where is None else clean.filter(at, where)  # one pass over the table
+        at = self._at(column, institutions)
+        if where is None:
+            return clean.filter(at)
+        if at.sum() * 4 <= at.len():  # few rows there: test ``where`` on those only
+            return clean.filter(at).filter(where)
+        return clean.filter(at, where)  # one pass over the table
+
+    def rows_among(
+        self,
+        table: pl.DataFrame,
+        column: pl.Series,
+        institutions: Iterable[str],
+        sorted_by: pl.Series | None,
+        key: str,
+        values: pl.Series,
+    ) -> pl.DataFrame:
+        """The clean rows of ``table`` at ``institutions`` whose ``key`` is one of ``values``, in table
+        order. ``sorted_by``: the clean rows' ``key`` when they are sorted by it (then the rows are found
+        by bisection), else None."""
+        if sorted_by is None:
+            return self.rows(table, column, institutions, pl.col(key).is_in(values.implode()))
+        idx = bisect_rows(sorted_by, values)
+        return table.slice(0, column.len())[idx].filter(self._at(column.gather(idx), institutions))
+
+
+def bisect_rows(sorted_by: pl.Series, values: pl.Series) -> pl.Series:
+    """The positions, ascending, of the elements of ``sorted_by`` (sorted, no nulls) that are one of
+    ``values``.
+
+    >>> bisect_rows(pl.Series(["a", "b", "b", "d"]), pl.Series(["d", "b", "c", None])).to_list()
+    [1, 2, 3]
+    """
+    wanted = values.drop_nulls().unique().sort()
+    lo = sorted_by.search_sorted(wanted, "left").to_numpy().astype(np.int64)
+    hi = sorted_by.search_sorted(wanted, "right").to_numpy().astype(np.int64)
+    n = hi - lo
+    return pl.Series(np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum())), dtype=pl.UInt32)
+
+
+def rows_with(
+    table: pl.DataFrame, key: str, values: pl.Series, sorted_by: pl.Series | None = None
+) -> pl.DataFrame:
+    """The rows of ``table`` whose ``key`` is one of ``values``, in table order (as a filter by
+    ``is_in``). ``sorted_by``, when given, is the ``key`` of the table's first rows, sorted without
+    nulls: those rows are found by bisection and only the rest is tested row by row.
+
+    >>> t = pl.DataFrame({"k": ["a", "b", "c", "b"], "n": [1, 2, 3, 4]})
+    >>> rows_with(t, "k", pl.Series(["b"]), t["k"].head(3))["n"].to_list()
+    [2, 4]
+    """
+    if sorted_by is None:
+        return table.filter(pl.col(key).is_in(values.implode()))
+    head = table.slice(0, sorted_by.len())[bisect_rows(sorted_by, values)]
+    if table.height == sorted_by.len():
+        return head
+    tail = table.slice(sorted_by.len()).filter(pl.col(key).is_in(values.implode()))
+    return pl.concat([head, tail], how="vertical")
 
 
 def _lines_of(
@@ -561,15 +663,23 @@ def lines_at(tables: Tables, ctx: Context, where: pl.Expr | None = None) -> pl.D
 def lines_for(tables: Tables, ctx: Context, enc: pl.DataFrame) -> pl.DataFrame:
     """The fee lines of some encounters (``enc`` with mdtrt_id and fixmedins_code)."""
     insts = enc.get_column("fixmedins_code").unique().to_list()
+    if ctx.where is not None:
+        w = ctx.where
+        ids = enc.get_column("mdtrt_id")
+        return w.rows_among(tables["fee_list_d"], w.fee, insts, w.sorted_fee("mdtrt_id"), "mdtrt_id", ids)
     return _lines_of(tables, ctx, insts, pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").implode()))
 
 
 def codes_of(tables: Tables, ctx: Context, lines: pl.DataFrame) -> pl.DataFrame:
     """The drug_trac_d rows of some fee lines (``lines`` with feedetl_sn and fixmedins_code)."""
     insts = lines.get_column("fixmedins_code").unique().to_list()
-    theirs = pl.col("feedetl_sn").is_in(lines.get_column("feedetl_sn").implode())
     if ctx.where is not None:
-        return ctx.where.rows(tables["drug_trac_d"], ctx.where.trace, insts, theirs)
+        w = ctx.where
+        sns = lines.get_column("feedetl_sn")
+        return w.rows_among(
+            tables["drug_trac_d"], w.trace, insts, w.sorted_trace("feedetl_sn"), "feedetl_sn", sns
+        )
+    theirs = pl.col("feedetl_sn").is_in(lines.get_column("feedetl_sn").implode())
     return tables["drug_trac_d"].filter(pl.col("fixmedins_code").is_in(insts), theirs)
 
 

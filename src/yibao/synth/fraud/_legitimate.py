@@ -50,8 +50,10 @@ from yibao.synth.fraud._base import (
     Context,
     Serials,
     Tables,
+    Where,
     encounter_view,
     levels,
+    rows_with,
 )
 
 __all__ = ["CODE", "STAY_MARGIN_DAYS", "keep_legitimate_care", "usual_place"]
@@ -88,9 +90,13 @@ def keep_legitimate_care(
     serials: Serials,
     chunk: int,
     year: int,
+    where: Where | None = None,
 ) -> Tables:
     """``out`` (the injected chunk) with a legitimate twin of every clean encounter a fraud label names
-    and without the ordinary encounters the new hard negatives replace (see the module docstring)."""
+    and without the ordinary encounters the new hard negatives replace (see the module docstring).
+
+    ``where``: the chunk's :class:`Where` (built from ``clean``), to find the lines of some encounters
+    or ids in the clean tables by bisection."""
     named = labels.filter(pl.col("mdtrt_id") != "").select("mdtrt_id", "label")
     clean_ids = clean["mdtrt_d"].select("mdtrt_id")
     fraud = named.filter(pl.col("label") == "1").select("mdtrt_id").unique()
@@ -106,13 +112,17 @@ def keep_legitimate_care(
     ids = mentioned.to_series().implode()
     in_params = pl.concat(
         [  # encounters a case names in its parameters, directly or by one of their lines
-            out["mdtrt_d"].filter(pl.col("mdtrt_id").is_in(ids)).select("mdtrt_id"),
-            out["fee_list_d"].filter(pl.col("feedetl_sn").is_in(ids)).select("mdtrt_id"),
+            out["mdtrt_d"].select("mdtrt_id").filter(pl.col("mdtrt_id").is_in(ids)),
+            out["fee_list_d"]
+            .select("feedetl_sn", "mdtrt_id")
+            .filter(pl.col("feedetl_sn").is_in(ids))
+            .select("mdtrt_id"),
         ]
     )
     protected = pl.concat([named.select("mdtrt_id"), in_params]).unique()
     result = _replace_lookalikes(rng, out, clean_ids, added, protected)
-    return _add_twins(rng, clean, result, consumed, serials=serials, chunk=chunk, year=year)
+    by_id = where.sorted_fee("mdtrt_id") if where is not None else None  # (the patterns looked already)
+    return _add_twins(rng, clean, result, consumed, serials=serials, chunk=chunk, year=year, fee_by=by_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,16 +187,21 @@ def _cells(tables: Tables) -> pl.DataFrame:
     )
 
 
-def _with_cost(tables: Tables, enc: pl.DataFrame) -> pl.DataFrame:
-    """``enc`` with ``cost``: the sum of its encounters' fee lines (fen)."""
-    ids = enc.get_column("mdtrt_id").implode()
-    cost = (
+def _costs(tables: Tables, *encs: pl.DataFrame) -> pl.DataFrame:
+    """mdtrt_id and ``cost`` (the sum of the encounter's fee lines, fen) of the encounters of ``encs``
+    that have lines (one pass over fee_list_d for all of them)."""
+    ids = pl.concat([e.get_column("mdtrt_id") for e in encs]).implode()
+    return (
         tables["fee_list_d"]
         .select("mdtrt_id", "det_item_fee_sumamt")
         .filter(pl.col("mdtrt_id").is_in(ids))
         .group_by("mdtrt_id")
         .agg(pl.col("det_item_fee_sumamt").sum().alias("cost"))
     )
+
+
+def _with_cost(enc: pl.DataFrame, cost: pl.DataFrame) -> pl.DataFrame:
+    """``enc`` with ``cost`` (from :func:`_costs`; 0 for an encounter without lines)."""
     return enc.join(cost, on="mdtrt_id", how="left", maintain_order="left").with_columns(
         pl.col("cost").fill_null(0)
     )
@@ -204,7 +219,7 @@ def _replace_lookalikes(
     if added.height == 0:
         return out
     cells = _cells(out)
-    new = _with_cost(out, cells.join(added, on="mdtrt_id", how="semi").sort("mdtrt_id"))
+    new = cells.join(added, on="mdtrt_id", how="semi").sort("mdtrt_id")
     wanted = new.group_by("cell").agg(pl.max_horizontal(pl.len() * CANDIDATES, FEWEST_CANDIDATES).alias("_k"))
     pool = (
         cells.join(wanted, on="cell", how="inner", maintain_order="left")
@@ -213,7 +228,9 @@ def _replace_lookalikes(
         .sort("mdtrt_id")
     )
     pool = pool.with_columns(pl.Series("_u", rng.random(pool.height)))
-    pool = _with_cost(out, pool.filter(pl.col("_u").rank("ordinal").over("cell") <= pl.col("_k")))
+    pool = pool.filter(pl.col("_u").rank("ordinal").over("cell") <= pl.col("_k"))
+    costs = _costs(out, new, pool)
+    new, pool = _with_cost(new, costs), _with_cost(pool, costs)
     removed: list[str] = []
     for (cell,), have in pool.partition_by("cell", as_dict=True, maintain_order=True).items():
         los = have.get_column("los").to_numpy().astype(np.float64)
@@ -259,19 +276,22 @@ def _days(col: str) -> pl.Expr:
 class _Person:
     """One person's encounters (epoch days, stay or not), dispenses by drug and year window."""
 
-    __slots__ = ("_care", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay")
+    __slots__ = ("_dispensed", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay")
 
-    def __init__(self, care: _Care, psn: str, lo: int, hi: int, born: int) -> None:
-        self._care, self.psn = care, psn
+    def __init__(self, psn: str, lo: int, hi: int, born: int, dispensed: tuple[list[str], I64, I64]) -> None:
+        self.psn = psn
         self.lo, self.hi, self.born = lo, hi, born
         self.a = self.b = np.zeros(0, dtype=np.int64)
         self.stay = np.zeros(0, dtype=np.bool_)
         self.drugs: dict[str, tuple[I64, I64] | None] = {}
+        self._dispensed = dispensed  # the drug, day and days supplied of each of the person's dispenses
 
     def supply(self, code: str) -> tuple[I64, I64] | None:
         """Days dispensed and days supplied of each of the person's dispenses of ``code`` (None: none)."""
         if code not in self.drugs:
-            self.drugs[code] = self._care.supply(self.psn, code)
+            drug, t, days = self._dispensed
+            rows = [i for i, c in enumerate(drug) if c == code]  # a person has few dispenses
+            self.drugs[code] = (t[rows], days[rows]) if rows else None
         return self.drugs[code]
 
     def book(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
@@ -298,11 +318,8 @@ def _dispenses(out: Tables, drugs: pl.Series) -> pl.DataFrame:
     return (
         out["fee_list_d"]
         .select("mdtrt_id", "psn_no", "med_list_codg", "fee_ocur_time", "prd_days")
-        .filter(
-            (pl.col("prd_days") > 0)
-            & pl.col("med_list_codg").is_in(drugs.implode())
-            & pl.col("mdtrt_id").is_in(visits.get_column("mdtrt_id").implode())
-        )
+        .filter((pl.col("prd_days") > 0) & pl.col("med_list_codg").is_in(drugs.implode()))
+        .filter(pl.col("mdtrt_id").is_in(visits.get_column("mdtrt_id").implode()))  # on the few lines left
         .select("psn_no", "med_list_codg", _days("fee_ocur_time").alias("t"), "prd_days")
     )
 
@@ -318,52 +335,52 @@ def _by_person(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, tuple[int, 
 
 
 class _Care:
-    """The chunk's persons, encounters and dispenses, sorted by person (and drug) once: each
-    :class:`_Person` reads its own slice of them when first asked for."""
+    """The chunk's persons, encounters and dispenses; :meth:`people` indexes those of some persons
+    (sorted by person once) and gives each :class:`_Person` its own slice of them."""
 
     def __init__(self, out: Tables, dispenses: pl.DataFrame, year: int) -> None:
         jan1, dec31 = date(year, 1, 1).toordinal() - _EPOCH, date(year, 12, 31).toordinal() - _EPOCH
         brdy, death = pl.col("brdy"), pl.col("death_date")
         child = brdy.is_not_null() & (year - brdy.dt.year() <= CHILD_AGE)
-        info = out["psn_info_b"].select(
+        self._info = out["psn_info_b"].select(
             "psn_no",
             pl.max_horizontal(pl.lit(jan1), brdy.cast(pl.Int64)).alias("lo"),  # null brdy → jan1
             pl.min_horizontal(pl.lit(dec31), death.cast(pl.Int64)).alias("hi"),  # null death → dec31
             pl.when(child).then(_birthday(brdy, year)).otherwise(-1).alias("born"),
         )
-        self._window = {psn: (lo, hi, born) for psn, lo, hi, born in info.iter_rows()}
         kind = pl.col("med_type").replace_strict(VISIT, default="")
-        enc, self._encounters = _by_person(
-            out["mdtrt_d"].select("psn_no", _days("begntime").alias("a"), _days("endtime").alias("b"), (kind == INPATIENT).alias("s"))
-        )  # fmt: skip
-        self._a, self._b = enc.get_column("a").to_numpy(), enc.get_column("b").to_numpy()
-        self._stay = enc.get_column("s").to_numpy()
-        disp, self._dispensed = _by_person(dispenses)
-        self._drug = disp.get_column("med_list_codg").to_list()
-        self._t = disp.get_column("t").to_numpy()
-        self._days = disp.get_column("prd_days").cast(pl.Int64).to_numpy()
+        self._encounters = out["mdtrt_d"].select(
+            "psn_no",
+            _days("begntime").alias("a"),
+            _days("endtime").alias("b"),
+            (kind == INPATIENT).alias("s"),
+        )
+        self._dispenses = dispenses.select("psn_no", "med_list_codg", "t", pl.col("prd_days").cast(pl.Int64))
+
+    def people(self, psn_nos: list[str]) -> dict[str, _Person]:
+        """A new :class:`_Person` of each of ``psn_nos`` the register has (as the chunk has them, in the
+        order of ``psn_nos``)."""
+        mine = pl.col("psn_no").is_in(pl.Series(psn_nos, dtype=pl.String).implode())
+        window = {psn: (lo, hi, born) for psn, lo, hi, born in self._info.filter(mine).iter_rows()}
+        enc, encounters = _by_person(self._encounters.filter(mine))
+        a, b, stay = (enc.get_column(c).to_numpy() for c in ("a", "b", "s"))
+        disp, dispensed = _by_person(self._dispenses.filter(mine))
+        drug = disp.get_column("med_list_codg").to_list()
+        t, days = disp.get_column("t").to_numpy(), disp.get_column("prd_days").to_numpy()
+        people: dict[str, _Person] = {}
+        for psn in psn_nos:
+            if psn not in window:
+                continue
+            d0, d1 = dispensed.get(psn, (0, 0))
+            p = people[psn] = _Person(psn, *window[psn], (drug[d0:d1], t[d0:d1], days[d0:d1]))
+            first, end = encounters.get(psn, (0, 0))
+            if end > first:
+                p.a, p.b, p.stay = a[first:end], b[first:end], stay[first:end]
+        return people
 
     def person(self, psn: str) -> _Person | None:
         """A new :class:`_Person` of ``psn`` (None when the register lacks the person)."""
-        window = self._window.get(psn)
-        if window is None:
-            return None
-        p = _Person(self, psn, *window)
-        first, end = self._encounters.get(psn, (0, 0))
-        if end > first:
-            p.a, p.b, p.stay = self._a[first:end], self._b[first:end], self._stay[first:end]
-        return p
-
-    def supply(self, psn: str, code: str) -> tuple[I64, I64] | None:
-        first, end = self._dispensed.get(psn, (0, 0))
-        rows = [i for i in range(first, end) if self._drug[i] == code]  # a person has few dispenses
-        return (self._t[rows], self._days[rows]) if rows else None
-
-
-def _people(care: _Care, psn_nos: list[str]) -> dict[str, _Person]:
-    """A new :class:`_Person` of each of ``psn_nos`` the register has."""
-    people = {psn: care.person(psn) for psn in psn_nos}
-    return {psn: p for psn, p in people.items() if p is not None}
+        return self.people([psn]).get(psn)
 
 
 class _Beds:
@@ -430,16 +447,23 @@ def _feasible(p: _Person, a: int, b: int, stay: bool, drugs: list[tuple[str, int
 
 
 def _add_twins(
-    rng: np.random.Generator, clean: Tables, out: Tables, consumed: pl.DataFrame, *, serials: Serials, chunk: int, year: int
+    rng: np.random.Generator, clean: Tables, out: Tables, consumed: pl.DataFrame, *, serials: Serials, chunk: int, year: int,
+    fee_by: pl.Series | None = None,
 ) -> Tables:  # fmt: skip
+    """``out`` with the legitimate twins of the ``consumed`` clean encounters. ``fee_by``: the clean fee
+    lines' mdtrt_id when they are sorted by it (see :func:`rows_with`)."""
     if consumed.height == 0:
         return out
     originals = clean["mdtrt_d"].join(consumed, on="mdtrt_id", how="semi").sort("mdtrt_id")
     kind = pl.col("med_type").replace_strict(VISIT, default="")
+    visits = originals.filter(kind != INPATIENT).get_column("mdtrt_id")
     lines = (
-        clean["fee_list_d"]
-        .select("mdtrt_id", "med_list_codg", "fee_ocur_time", "prd_days")
-        .join(originals.filter(kind != INPATIENT).select("mdtrt_id"), on="mdtrt_id", how="semi")
+        rows_with(
+            clean["fee_list_d"].select("mdtrt_id", "med_list_codg", "fee_ocur_time", "prd_days"),
+            "mdtrt_id",
+            visits,
+            fee_by,
+        )
         .filter(pl.col("prd_days") > 0)
         .select("mdtrt_id", "med_list_codg", _days("fee_ocur_time"), "prd_days")
     )
@@ -453,7 +477,7 @@ def _add_twins(
     beds = _Beds(out["mdtrt_d"])
     asked = lines.get_column("med_list_codg").unique()  # the only drugs whose supplies twins look up
     care = _Care(out, _dispenses(out, asked), year)
-    people = _people(care, sorted({r[1] for r in rows}))
+    people = care.people(sorted({r[1] for r in rows}))
     placed: list[tuple[str, str, str, int, str]] = []  # original id, twin id, person, shift (days), bed
     supplies: dict[tuple[str, str], int] = {}  # (twin id, drug) → days supplied, where cut short
     weeks = _signed(rng, _WEEKS, len(rows))
@@ -465,7 +489,7 @@ def _add_twins(
     left = [i for i in left if not rows[i][7]]  # a 门诊慢特病 visit stays with its registered patient
     if left:
         stand_ins = _stand_ins(rng, out, sorted({rows[i][1] for i in left}))
-        others = _people(care, sorted({c for cs in stand_ins.values() for c in cs}))
+        others = care.people(sorted({c for cs in stand_ins.values() for c in cs}))
         for i in left:
             row = rows[i]
             for cand in stand_ins.get(row[1], []):
@@ -473,7 +497,7 @@ def _add_twins(
                     break
     if not placed:
         return out
-    return _copy_rows(clean, out, placed, supplies, serials=serials, chunk=chunk)
+    return _copy_rows(clean, out, placed, supplies, serials=serials, chunk=chunk, fee_by=fee_by)
 
 
 def _stand_ins(rng: np.random.Generator, out: Tables, psn_nos: list[str]) -> dict[str, list[str]]:
@@ -549,6 +573,7 @@ def _copy_rows(
     *,
     serials: Serials,
     chunk: int,
+    fee_by: pl.Series | None = None,
 ) -> Tables:
     """The placed twins' rows (new ids, new trace codes, their person, times shifted, supplies cut where
     the person's next dispense comes) appended to ``out``."""
@@ -584,7 +609,9 @@ def _copy_rows(
     res["setl_list_oprn_d"] = _append(
         out["setl_list_oprn_d"], oprn.with_columns(pl.col("twin").alias("mdtrt_id"), pl.col("oprn_date") + by)
     )
-    fee = clean["fee_list_d"].join(keys, on="mdtrt_id", how="inner", maintain_order="right")
+    originals = keys.get_column("mdtrt_id")
+    fee = rows_with(clean["fee_list_d"], "mdtrt_id", originals, fee_by)
+    fee = fee.join(keys, on="mdtrt_id", how="inner", maintain_order="right")
     fee = fee.with_row_index("_i").with_columns(
         pl.format(f"F{chunk}{CODE}{{}}", (pl.col("_i") + 1).cast(pl.String).str.zfill(7)).alias("_sn")
     )
@@ -615,7 +642,8 @@ def _copy_rows(
             pl.col("_rx").fill_null("").alias("rxno"),
         ),
     )
-    trace = clean["drug_trac_d"].join(keys, on="mdtrt_id", how="inner", maintain_order="right")
+    trace = clean["drug_trac_d"].filter(pl.col("mdtrt_id").is_in(originals.implode()))  # then join the few
+    trace = trace.join(keys, on="mdtrt_id", how="inner", maintain_order="right")
     if trace.height:
         new_codes = serials.codes(trace.get_column("med_list_codg"))
         trace = trace.join(

@@ -68,8 +68,10 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     n_fraud = min(max(1, ctx.persons), max(1, dead.height // 2))
     fraud, others = dead.head(n_fraud), dead.slice(n_fraud)
     n_neg = max(1, round(n_fraud * rng.uniform(0.3, 0.8)))
-    enc = encounters(tables, ctx).filter(
-        pl.col("psn_no").is_in(dead.get_column("psn_no").to_list()) & (pl.col("kind") != INPATIENT)
+    enc = encounters(
+        tables,
+        ctx,
+        pl.col("psn_no").is_in(dead.get_column("psn_no").to_list()) & (pl.col("kind") != INPATIENT),
     )
     fee = lines_for(tables, ctx, enc)
     lines_by = rows_by(fee, "mdtrt_id")
@@ -127,8 +129,7 @@ def _died_in_hospital(
     if people.height == 0:
         return
     stays = (
-        encounters(tables, ctx)
-        .filter((pl.col("kind") == INPATIENT) & (pl.col("dscg_way") == "5"))
+        encounters(tables, ctx, (pl.col("kind") == INPATIENT) & (pl.col("dscg_way") == "5"))
         .join(people.select("psn_no", "death_date"), on="psn_no", how="inner", maintain_order="left")
         .filter(pl.col("endtime").dt.date() == pl.col("death_date"))
         .sort("mdtrt_id")

@@ -16,8 +16,8 @@ Labels: one row per swipe (label 1), one case per burst; params: cards, gap_seco
 amount_fen, with_codes.
 
 Hard negatives (label 0, same pattern): an elderly chronic patient buying 6–12 packages of a chronic drug
-for up to 12 weeks, sometimes with a few neighbours the same morning (``elderly_bulk``); a shift worker
-buying an ordinary basket alone between 22:00 and 03:00 (``night_shift``).
+for up to 12 weeks on a 长处方 that names the disease, sometimes with a few neighbours the same morning
+(``elderly_bulk``); a shift worker buying an ordinary basket alone between 22:00 and 03:00 (``night_shift``).
 """
 
 from __future__ import annotations
@@ -167,12 +167,12 @@ def _elderly_bulk(
                 p["psn_no"], day, day
             ):
                 continue
-            code, _ = drugs[int(rng.integers(len(drugs)))]
+            code, dx0 = drugs[int(rng.integers(len(drugs)))]
             boxes = int(rng.integers(6, 13))
             weeks = int(rng.integers(8, 13))
-            built = build_visit(
+            built = build_visit(  # a 长处方 filled at the pharmacy: the prescription names the chronic disease
                 rows, psn_no=p["psn_no"], insutype=p["insutype"], inst=inst, lv=lv, med_type="41",
-                when=start + timedelta(minutes=int(rng.integers(0, 120))), dx=(),
+                when=start + timedelta(minutes=int(rng.integers(0, 120))), dx=[k.dx(dx0)],
                 items=[(code, boxes * UNIT, 7 * weeks)], doctor=pharmacist,
             )  # fmt: skip
             cal.book(p["psn_no"], day, day)

@@ -57,10 +57,12 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     rows = Rows(ctx)
     if not ctx.doctors:
         return tables, lab.frame()
-    enc = encounters(tables, ctx).filter(
+    enc = encounters(
+        tables,
+        ctx,
         pl.col("atddr_no").is_in(list(ctx.doctors))
         & pl.col("kind").is_in(["outpatient", "chronic"])
-        & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
+        & ~pl.col("psn_no").is_in(list(ctx.taken_persons)),
     )
     by_doc = {
         key[0]: part.sort("mdtrt_id") for key, part in enc.partition_by("atddr_no", as_dict=True).items()

@@ -64,11 +64,13 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     n = ctx.persons if bad else 0
     sold = 0
     if n:
-        enc = encounters(tables, ctx).filter(
+        sample = encounters(
+            tables,
+            ctx,
             pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
             & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
+            & (pl.col("begntime") < pl.datetime(ctx.year, 12, 1)),
         )
-        sample = enc.filter(pl.col("begntime") < pl.datetime(ctx.year, 12, 1))
         sample = sample[
             [
                 int(i)

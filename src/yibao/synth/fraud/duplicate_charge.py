@@ -177,9 +177,7 @@ def _bilateral(
 def _repeat_tests(
     rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int, used: set[str]
 ) -> None:
-    enc = encounters(tables, ctx).filter(
-        (pl.col("kind") == INPATIENT) & ~pl.col("mdtrt_id").is_in(list(used))
-    )
+    enc = encounters(tables, ctx, (pl.col("kind") == INPATIENT) & ~pl.col("mdtrt_id").is_in(list(used)))
     fee = (
         tables["fee_list_d"]
         .filter(

@@ -70,7 +70,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     fee = lines_at(tables, ctx, pl.col("med_list_codg").is_in(items))
     if fee.height == 0:
         return tables, lab.frame()
-    enc = encounters(tables, ctx).select("mdtrt_id", "kind", "begntime", "endtime", "los")
+    theirs = pl.col("mdtrt_id").is_in(fee.get_column("mdtrt_id").unique().implode())
+    enc = encounters(tables, ctx, theirs).select("mdtrt_id", "kind", "begntime", "endtime", "los")
     used = (
         fee.join(enc, on="mdtrt_id")
         .with_columns(pl.col("fee_ocur_time").dt.date().alias("day"))

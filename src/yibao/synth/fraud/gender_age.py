@@ -65,10 +65,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 def _fraud(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels) -> int:
     who = persons(tables, ctx).select("psn_no", "gend", "brdy")
     enc = (
-        encounters(tables, ctx)
-        .filter(
+        encounters(
+            tables,
+            ctx,
             pl.col("fixmedins_code").is_in(list(ctx.institutions))
-            & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"])
+            & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"]),
         )
         .join(who, on="psn_no", how="inner", maintain_order="left")
         .sort("mdtrt_id")

@@ -73,7 +73,6 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 def _ghost(
     rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels
 ) -> tuple[Tables, int]:
-    enc = encounters(tables, ctx)
     eligible = stays_with_room(tables, ctx, min_los=3, room_days=10)
     n = ctx.cases(eligible.height, float(rng.uniform(*SHARE)), kind="inpatient", weight=0.5)
     if n == 0:
@@ -84,8 +83,10 @@ def _ghost(
     lines_by = by_encounter(fee)
     trace = codes_of(tables, ctx, fee)
     trace_by = by_encounter(trace)
-    others = enc.filter(
-        (pl.col("kind") == INPATIENT) & (pl.col("adm_bed") != "") & ~pl.col("mdtrt_id").is_in(ids)
+    others = encounters(
+        tables,
+        ctx,
+        (pl.col("kind") == INPATIENT) & (pl.col("adm_bed") != "") & ~pl.col("mdtrt_id").is_in(ids),
     ).select("mdtrt_id", "fixmedins_code", "dept_codg", "adm_bed", "begntime", "endtime")
     fee_changes: list[dict[str, Any]] = []
     trace_changes: list[dict[str, Any]] = []

@@ -75,14 +75,12 @@ def _borrowed(rng: np.random.Generator, tables: Tables, ctx: Context, lab: Label
     if n <= 0 or not ctx.institutions:
         return tables
     who = persons(tables, ctx).select("psn_no", "gend", "age", "brdy", "insutype", "death_date")
-    enc = (
-        encounters(tables, ctx)
-        .filter(
-            pl.col("fixmedins_code").is_in(list(ctx.institutions))
-            & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
-        )
-        .join(who.select("psn_no", "gend", "age"), on="psn_no", how="inner", maintain_order="left")
-    )
+    enc = encounters(
+        tables,
+        ctx,
+        pl.col("fixmedins_code").is_in(list(ctx.institutions))
+        & ~pl.col("psn_no").is_in(list(ctx.taken_persons)),
+    ).join(who.select("psn_no", "gend", "age"), on="psn_no", how="inner", maintain_order="left")
     if enc.height == 0:
         return tables
     sex_items = {c: g for g, items in k.GENDER_ITEMS.items() for c in items}

@@ -51,9 +51,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     rows = Rows(ctx)
     if not ctx.institutions:
         return tables, lab.frame()
-    enc = encounters(tables, ctx).filter(
+    enc = encounters(
+        tables,
+        ctx,
         pl.col("fixmedins_code").is_in(list(ctx.institutions))
-        & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"])
+        & pl.col("kind").is_in(["outpatient", "chronic", "inpatient"]),
     )
     share = float(rng.uniform(*SHARE))
     restricted = {

@@ -73,9 +73,11 @@ def _fraud(
     fee = lines_at(tables, ctx, (pl.col("rxno") != "") & (pl.col("prd_days") > 0))
     if ctx.taken_persons and fee.height:
         fee = fee.filter(~pl.col("psn_no").is_in(list(ctx.taken_persons)))
-    enc = encounters(tables, ctx).filter(
+    enc = encounters(
+        tables,
+        ctx,
         pl.col("fixmedins_code").is_in(list(ctx.institutions))
-        & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"])
+        & pl.col("kind").is_in(["outpatient", "chronic", "pharmacy"]),
     )
     fee = fee.join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
     if fee.height == 0:

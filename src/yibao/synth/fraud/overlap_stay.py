@@ -56,13 +56,14 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     lab = Labels(ctx)
     rows = Rows(ctx)
     staff = ctx.staffing
-    enc = encounters(tables, ctx)
     stays = (
-        enc.filter(
+        encounters(
+            tables,
+            ctx,
             (pl.col("kind") == INPATIENT)
             & (pl.col("los") >= 2)
             & ~pl.col("psn_no").is_in(list(ctx.taken_persons))
-            & (pl.col("endtime").dt.date() < date(ctx.year, 12, 20))
+            & (pl.col("endtime").dt.date() < date(ctx.year, 12, 20)),
         )
         .unique(subset="psn_no", keep="first", maintain_order=True)
         .sort("mdtrt_id")

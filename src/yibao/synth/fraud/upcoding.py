@@ -103,9 +103,7 @@ def supported(cc: str, items: set[str]) -> bool:
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
     lab = Labels(ctx)
     rows = Rows(ctx)
-    stays = (
-        encounters(tables, ctx).filter((pl.col("kind") == INPATIENT) & (pl.col("los") >= 1)).sort("mdtrt_id")
-    )
+    stays = encounters(tables, ctx, (pl.col("kind") == INPATIENT) & (pl.col("los") >= 1)).sort("mdtrt_id")
     if stays.height == 0:
         return tables, lab.frame()
     present = _present(tables, stays)
@@ -142,12 +140,14 @@ def _present(tables: Tables, stays: pl.DataFrame) -> dict[str, tuple[set[str], s
     """Each stay's diagnoses and billed items."""
     dx = (
         tables["setl_list_diag_d"]
+        .select("mdtrt_id", "diag_code")
         .join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
         .group_by("mdtrt_id")
         .agg(pl.col("diag_code").unique())
     )
     items = (
         tables["fee_list_d"]
+        .select("mdtrt_id", "med_list_codg")
         .join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
         .group_by("mdtrt_id")
         .agg(pl.col("med_list_codg").unique())
