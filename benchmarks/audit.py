@@ -16,9 +16,10 @@
   (the rule of pattern ``drug_resale``) over drug_trac_d, codes per second — target ≥ 5 million.
 
 The dataset: a synthetic region of 30,000 persons (:func:`yibao.synth.generate.synthesize`, every fraud
-pattern injected; the year is not settled) replicated until it has ≈ 10 million fee lines. Each copy gets its own
-persons, employers, institutions, staff, encounters, fee lines and trace codes (new serial digits,
-valid check digits) — a region beside the others, never in one another's time windows. It is built once
+pattern injected; the year is not settled) copied as many times as comes nearest 10 million fee lines.
+Each copy gets its own persons, employers, institutions, staff, encounters, fee lines and trace codes
+(new serial digits, valid check digits) — a region beside the others, never in one another's time
+windows. It is built once
 under ``$YIBAO_BENCH_DIR`` (default: a folder in the system temp dir) and reused while its recipe is
 unchanged.
 """
@@ -39,7 +40,7 @@ TARGET_LINES = 10_000_000
 BASE_PERSONS = 30_000
 RATE = 0.05
 SEED = 20240101
-RECIPE = f"v4-{BASE_PERSONS}-{RATE}-{SEED}-{TARGET_LINES}"
+RECIPE = f"v5-{BASE_PERSONS}-{RATE}-{SEED}-{TARGET_LINES}"
 
 _IDS = {
     "fixmedins_b": ("fixmedins_code",),
@@ -123,7 +124,7 @@ def dataset() -> Path:
         return big
     base = root / "base"
     build_base(base)
-    copies = -(-TARGET_LINES // _rows(base / "fee_list_d.parquet"))
+    copies = max(1, round(TARGET_LINES / _rows(base / "fee_list_d.parquet")))  # the copies nearest 10 million lines
     replicate(base, big, copies)
     stamp.write_text(RECIPE)
     return big

@@ -679,6 +679,15 @@ def test_drug_swap_fires_when_the_codes_product_is_not_the_billed_drug():
     assert online("R-DSWAP-01", swapped) == []
 
 
+def test_trace_invalid_names_an_unmapped_product_and_passes_a_mapped_one_beside_it():
+    unmapped = "8" + "999999" + code_of(ATOR)[7:]  # well formed, but no catalogue product has the prefix
+    f, b = both(
+        "R-TRACE-02", [(person(), [enc("M1", [line(ATOR, traces=[code_of(ATOR), unmapped], prd_days=28)])])]
+    )
+    assert len(f) == 1 and b.get_column("evidence").str.contains("prefix").to_list() == [True]
+    assert unmapped in b.item(0, "vola_cont")
+
+
 def test_trace_invalid_fires_on_a_malformed_code():
     f, b = both("R-TRACE-02", [(person(), [enc("M1", [line(ATOR, traces=["7123456"], prd_days=28)])])])
     assert len(f) == 1 and b.height == 1

@@ -20,7 +20,9 @@ Batch form: the candidate codes (seen more than once) are found first, and only 
 closely. The portable SQL finds them with a GROUP BY (:func:`duplicate_codes_sql`, what Spark runs);
 on DuckDB, :func:`register_candidates` does it faster — a GROUP BY over millions of distinct strings
 is memory-bound — by sorting the 64-bit hashes of the codes in NumPy and keeping the hashes seen
-twice (DuckDB's ``hash``; Spark's is ``xxhash64``): more than five million codes a second.
+twice (DuckDB's ``hash``; Spark's is ``xxhash64``), then reads the rows of those hashes once into a
+small table that the rest of the SQL works on: two scans of drug_trac_d in all, more than five
+million codes a second.
 """
 
 from __future__ import annotations
@@ -70,24 +72,32 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
 
 
 def register_candidates(con: Any) -> int:
-    """Register ``yb_trace_cand(h)``: the hashes of codes scanned more than once; returns their number."""
+    """Register ``yb_trace_cand(h)``: the hashes of codes scanned more than once, and
+    ``yb_trace_rows``: the drug_trac_d rows of those hashes (the only ones that can be duplicates);
+    returns the number of candidate hashes."""
     got = con.sql("SELECT hash(drug_trac_codg) AS h FROM drug_trac_d").fetchnumpy()["h"]
     h = np.sort(np.asarray(got, dtype=np.uint64))
     dup = np.unique(h[1:][h[1:] == h[:-1]])
     con.register("yb_trace_cand", pa.table({"h": pa.array(dup, type=pa.uint64())}))
+    rows = con.sql(
+        f"SELECT {_TRACE_COLUMNS} FROM drug_trac_d WHERE hash(drug_trac_codg) IN (SELECT h FROM yb_trace_cand)"
+    ).to_arrow_table()
+    con.register("yb_trace_rows", rows)
     return len(dup)
 
 
-def duplicate_codes_sql(*, candidates: bool = False) -> str:
-    """The codes settled more than once net of returns, with their counts (the vectorised core).
+_TRACE_COLUMNS = "drug_trac_codg, feedetl_sn, retn_flag, fixmedins_code, sel_time"
 
-    ``candidates``: narrow to the hashes registered by :func:`register_candidates` first (DuckDB).
+
+def duplicate_codes_sql(source: str = "drug_trac_d") -> str:
+    """The codes settled more than once net of returns, with their counts (the vectorised core), over
+    ``source``: drug_trac_d, or the candidate rows :func:`register_candidates` registered
+    (``yb_trace_rows``, DuckDB).
     """
-    narrow = "WHERE hash(drug_trac_codg) IN (SELECT h FROM yb_trace_cand)" if candidates else ""
     return f"""
-        WITH cand AS (SELECT drug_trac_codg FROM drug_trac_d {narrow} GROUP BY drug_trac_codg HAVING COUNT(*) > 1),
+        WITH cand AS (SELECT drug_trac_codg FROM {source} GROUP BY drug_trac_codg HAVING COUNT(*) > 1),
         rows_ AS (SELECT t.drug_trac_codg, t.feedetl_sn, t.retn_flag, t.fixmedins_code, t.sel_time
-                  FROM drug_trac_d t JOIN cand ON cand.drug_trac_codg = t.drug_trac_codg),
+                  FROM {source} t JOIN cand ON cand.drug_trac_codg = t.drug_trac_codg),
         sales AS (SELECT drug_trac_codg, feedetl_sn, MIN(fixmedins_code) AS fixmedins_code, MIN(sel_time) AS sel_time
                   FROM rows_ WHERE retn_flag <> '1' GROUP BY drug_trac_codg, feedetl_sn),
         net AS (SELECT s.drug_trac_codg, s.n_sales - COALESCE(r.n_returns, 0) AS net, s.n_sales, s.n_inst,
@@ -107,11 +117,12 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     rule.params_of(Params)
     kb.register(con, "items")
     cols = Columns(con)
-    fast = DIALECT == "duckdb"
-    if fast:
+    source = "drug_trac_d"
+    if DIALECT == "duckdb":
         register_candidates(con)
+        source = "yb_trace_rows"
     sql = f"""
-        WITH d AS ({duplicate_codes_sql(candidates=fast)}),
+        WITH d AS ({duplicate_codes_sql(source)}),
         l AS ({lines_sql(cols, rule, where="f.feedetl_sn IN (SELECT feedetl_sn FROM d)")})
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, d.drug_trac_codg,
                d.net, d.n_sales, d.n_returns, d.n_inst, d.nth, l.cnt, l.pric

@@ -18,12 +18,22 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, fee, line_finding
-from yibao.supervision.rules._sql import Columns, fee_expr, finish, full_match, line_who, lines_sql, run
+from yibao.supervision.rules._sql import (
+    Columns,
+    empty_findings,
+    fee_expr,
+    finish,
+    full_match,
+    line_who,
+    lines_sql,
+    run,
+)
 
 UNIT = 10_000
 
@@ -66,13 +76,23 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     p: Params = rule.params_of(Params)
     kb.register(con, "trace", "items")
     cols = Columns(con)
-    unknown = (
-        """OR SUBSTRING(t.drug_trac_codg, 1, 7) IN (
-               SELECT prefix FROM (SELECT DISTINCT SUBSTRING(drug_trac_codg, 1, 7) AS prefix FROM drug_trac_d) seen
-               WHERE prefix NOT IN (SELECT prefix FROM yb_kb_trace))"""
-        if p.unknown_prefix
-        else ""
-    )
+    valid = full_match("drug_trac_codg", "8[0-9]{19}")
+    # one pass: per 7-digit prefix, how many of its codes are malformed; only the prefixes with a
+    # malformed or unmapped code are read again, row by row (none in clean data)
+    per_prefix = run(con, f"""
+        SELECT SUBSTRING(drug_trac_codg, 1, 7) AS prefix, SUM(CASE WHEN {valid} THEN 0 ELSE 1 END) AS malformed
+        FROM drug_trac_d GROUP BY SUBSTRING(drug_trac_codg, 1, 7)
+    """)  # fmt: skip
+    known = set(kb.trace_products) if p.unknown_prefix else None
+    suspect = [
+        (prefix, int(malformed))
+        for prefix, malformed in per_prefix.iter_rows()
+        if malformed or (known is not None and prefix not in known)
+    ]
+    if not suspect:
+        return empty_findings()
+    unmapped = [known is not None and q not in known for q, _ in suspect]
+    con.register("yb_trace_suspect", pa.table({"prefix": [q for q, _ in suspect], "unmapped": unmapped}))
     sql = f"""
         WITH bad AS (SELECT t.drug_trac_codg, t.feedetl_sn,
                             CASE WHEN LENGTH(t.drug_trac_codg) <> 20 THEN 'length'
@@ -80,7 +100,8 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
                                  WHEN SUBSTRING(t.drug_trac_codg, 1, 1) <> '8' THEN 'lead'
                                  ELSE 'prefix' END AS why
                      FROM drug_trac_d t
-                     WHERE NOT {full_match("t.drug_trac_codg", "8[0-9]{19}")} {unknown}),
+                     JOIN yb_trace_suspect q ON q.prefix = SUBSTRING(t.drug_trac_codg, 1, 7)
+                     WHERE q.unmapped OR NOT {full_match("t.drug_trac_codg", "8[0-9]{19}")}),
         l AS ({lines_sql(cols, rule, where="f.feedetl_sn IN (SELECT feedetl_sn FROM bad)")})
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, bad.drug_trac_codg,
                bad.why, l.cnt, l.pric
