@@ -16,8 +16,8 @@ After (a finding per code)::
 
 Prefixes shared by several catalogue codes (hash collisions) pass when any of them is the billed drug.
 The billed drug of a code is the one its sale recorded (drug_trac_d.med_list_codg, the fee line's item
-as 3505 uploads it), so the batch form decides each distinct (prefix, billed drug) pair once and reads
-the fee lines of the swapped codes only.
+as 3505 uploads it), so the batch form first decides each distinct (prefix, billed drug) pair once, then
+reads the codes of the swapped pairs (none in clean data) and the fee lines of those codes only.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, fee, line_finding
-from yibao.supervision.rules._sql import Columns, fee_expr, finish, line_who, lines_sql, run
+from yibao.supervision.rules._sql import Columns, empty_findings, fee_expr, finish, line_who, lines_sql, run
 
 UNIT = 10_000
 
@@ -67,16 +67,20 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     kb.register(con, "trace", "items")
     cols = Columns(con)
     pric = cols.scaled("fee_list_d", "f", "pric")
+    swapped = run(con, """
+        WITH pairs AS (SELECT SUBSTRING(drug_trac_codg, 1, 7) AS prefix, med_list_codg AS billed
+                       FROM drug_trac_d WHERE retn_flag <> '1' GROUP BY SUBSTRING(drug_trac_codg, 1, 7), med_list_codg)
+        SELECT p.prefix, p.billed, MIN(k.code) AS product FROM pairs p JOIN yb_kb_trace k ON k.prefix = p.prefix
+        GROUP BY p.prefix, p.billed
+        HAVING SUM(CASE WHEN k.code = p.billed THEN 1 ELSE 0 END) = 0 AND SUM(CASE WHEN k.chrgitm_lv = '03' THEN 0 ELSE 1 END) > 0
+    """)  # fmt: skip
+    if swapped.height == 0:
+        return empty_findings()
+    con.register("yb_swapped_pairs", swapped.to_arrow())
     sql = f"""
-        WITH sold AS (SELECT drug_trac_codg, feedetl_sn, SUBSTRING(drug_trac_codg, 1, 7) AS prefix, med_list_codg AS billed
-                      FROM drug_trac_d WHERE retn_flag <> '1'),
-        pairs AS (SELECT DISTINCT prefix, billed FROM sold),
-        swapped AS (SELECT p.prefix, p.billed, MIN(k.code) AS product FROM pairs p JOIN yb_kb_trace k ON k.prefix = p.prefix
-                    GROUP BY p.prefix, p.billed
-                    HAVING SUM(CASE WHEN k.code = p.billed THEN 1 ELSE 0 END) = 0
-                       AND SUM(CASE WHEN k.chrgitm_lv = '03' THEN 0 ELSE 1 END) > 0),
-        bad AS (SELECT s.drug_trac_codg, s.feedetl_sn, w.product FROM sold s
-                JOIN swapped w ON w.prefix = s.prefix AND w.billed = s.billed),
+        WITH bad AS (SELECT t.drug_trac_codg, t.feedetl_sn, w.product FROM drug_trac_d t
+                     JOIN yb_swapped_pairs w ON w.billed = t.med_list_codg AND w.prefix = SUBSTRING(t.drug_trac_codg, 1, 7)
+                     WHERE t.retn_flag <> '1' AND t.med_list_codg IN (SELECT billed FROM yb_swapped_pairs)),
         l AS ({lines_sql(cols, rule, where="f.feedetl_sn IN (SELECT feedetl_sn FROM bad)")}),
         price AS (SELECT f.fixmedins_code, f.med_list_codg AS code, PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY {pric}) AS product_pric
                   FROM fee_list_d f WHERE f.med_list_codg IN (SELECT product FROM bad)
