@@ -61,8 +61,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         e AS (SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, m.atddr_no AS doctor, d.death_date,
                      {days_between("d.death_date", "m.begntime")} AS days
               FROM mdtrt_d m JOIN dead d ON d.psn_no = m.psn_no WHERE CAST(m.begntime AS DATE) > d.death_date),
-        ea AS (SELECT e.*, '' AS feedetl_sn, 'encounter' AS level,
-                      (SELECT SUM({amt}) FROM fee_list_d f WHERE f.mdtrt_id = e.mdtrt_id) AS vola_amt FROM e),
+        ea AS (SELECT e.*, '' AS feedetl_sn, 'encounter' AS level, billed.vola_amt FROM e
+               LEFT JOIN (SELECT f.mdtrt_id, SUM({amt}) AS vola_amt FROM fee_list_d f
+                          WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM e) GROUP BY f.mdtrt_id) billed
+                 ON billed.mdtrt_id = e.mdtrt_id),
         la AS (SELECT f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time AS begntime, f.bilg_dr_codg AS doctor,
                       d.death_date, {days_between("d.death_date", "f.fee_ocur_time")} AS days, f.feedetl_sn, 'line' AS level,
                       {amt} AS vola_amt

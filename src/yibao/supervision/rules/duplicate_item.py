@@ -74,13 +74,16 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     cols = Columns(con)
     types = ", ".join(f"'{t}'" for t in p.list_types)
     join = f"JOIN yb_kb_items it0 ON it0.code = f.med_list_codg AND it0.list_type IN ({types})"
+    # the repeated (encounter, item, time) groups first, from the fee lines alone: every line of a group
+    # shares its encounter's scope, so only those lines need their encounter joined
     sql = f"""
-        WITH l AS ({lines_sql(cols, rule, join=join)}),
-        g AS (SELECT mdtrt_id, code, t FROM l GROUP BY mdtrt_id, code, t HAVING COUNT(*) > 1),
+        WITH g AS (SELECT f.mdtrt_id, f.med_list_codg AS code, f.fee_ocur_time AS t FROM fee_list_d f {join}
+                   GROUP BY f.mdtrt_id, f.med_list_codg, f.fee_ocur_time HAVING COUNT(*) > 1),
+        l AS ({lines_sql(cols, rule, join=f"{join} JOIN g ON g.mdtrt_id = f.mdtrt_id AND g.code = f.med_list_codg AND g.t = f.fee_ocur_time")}),
         r AS (SELECT l.*, ROW_NUMBER() OVER (PARTITION BY l.mdtrt_id, l.code, l.t ORDER BY l.feedetl_sn) AS rn,
                      COUNT(*) OVER (PARTITION BY l.mdtrt_id, l.code, l.t) AS n,
                      FIRST_VALUE(l.feedetl_sn) OVER (PARTITION BY l.mdtrt_id, l.code, l.t ORDER BY l.feedetl_sn) AS first_sn
-              FROM l JOIN g ON g.mdtrt_id = l.mdtrt_id AND g.code = l.code AND g.t = l.t),
+              FROM l),
         ops AS (SELECT o.mdtrt_id, k.code, COUNT(*) AS n_ops FROM setl_list_oprn_d o
                 JOIN (SELECT code, prefix, len FROM yb_kb_procedures
                       UNION ALL SELECT consumable AS code, prefix, len FROM yb_kb_link_oprn) k
