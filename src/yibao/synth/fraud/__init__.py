@@ -225,7 +225,7 @@ def inject(
     volume["all"] = tables["mdtrt_d"].height
     busy = Busy(tables["mdtrt_d"], tables["psn_info_b"])
     view = encounter_view(tables["mdtrt_d"], tables["fixmedins_b"])
-    pending = Pending()
+    pending = Pending(where_is)
     original = {t: tables[t].schema for t in CARE_TABLES}
     out = dict(tables)
     frames: list[pl.DataFrame] = []

@@ -554,6 +554,8 @@ class Where:
     def sorted_key(self, table: str, key: str) -> pl.Series | None:
         """The clean ``table``'s column ``key`` when the rows are sorted by it (no nulls), else None
         (looked at once, when first asked)."""
+        if table not in self._clean:
+            return None
         if (table, key) not in self._sorted:
             column = self._clean[table].get_column(key)
             self._sorted[(table, key)] = column if column.null_count() == 0 and column.is_sorted() else None
@@ -637,6 +639,25 @@ def rows_with(
         return head
     tail = table.slice(sorted_by.len()).filter(pl.col(key).is_in(values.implode()))
     return pl.concat([head, tail], how="vertical")
+
+
+def positions_with(
+    table: pl.DataFrame, key: str, values: pl.Series, sorted_by: pl.Series | None = None
+) -> pl.Series:
+    """The positions, ascending, of the rows of ``table`` whose ``key`` is one of ``values`` (as
+    ``arg_where`` of ``is_in``); ``sorted_by`` as in :func:`rows_with` (the first rows by bisection).
+
+    >>> t = pl.DataFrame({"k": ["a", "b", "c", "b"]})
+    >>> positions_with(t, "k", pl.Series(["b"]), t["k"].head(3)).to_list()
+    [1, 3]
+    """
+    if sorted_by is None:
+        return table.select(pl.arg_where(pl.col(key).is_in(values.implode()))).to_series()
+    head = bisect_rows(sorted_by, values)
+    if table.height == sorted_by.len():
+        return head
+    rest = table.slice(sorted_by.len()).select(pl.arg_where(pl.col(key).is_in(values.implode())))
+    return pl.concat([head, (rest.to_series() + sorted_by.len()).cast(pl.UInt32)])
 
 
 def _lines_of(
@@ -995,9 +1016,32 @@ def concat(base: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([base, extra.select(base.columns).cast(base.schema)], how="vertical")
 
 
-def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) -> pl.DataFrame:
+def chunked_as(column: pl.Series, like: pl.Series) -> pl.Series:
+    """``column`` in chunks of the lengths of ``like``'s (zero-copy slices): a frame whose columns are
+    chunked alike stays so, where a column of other chunks (``scatter`` makes one) would have every
+    later operation on the frame copy all its columns into one chunk first.
+
+    >>> like = pl.concat([pl.Series([1, 2]), pl.Series([3])], rechunk=False)
+    >>> chunked_as(pl.Series([7, 8, 9]), like).chunk_lengths()
+    [2, 1]
+    """
+    lengths = like.chunk_lengths()
+    if column.chunk_lengths() == lengths:
+        return column
+    starts = np.cumsum([0, *lengths[:-1]]).tolist()
+    return pl.concat([column.slice(s, n) for s, n in zip(starts, lengths, strict=True)], rechunk=False)
+
+
+def update(
+    df: pl.DataFrame,
+    changes: pl.DataFrame,
+    key: str | Sequence[str],
+    index: tuple[str, pl.Series] | None = None,
+) -> pl.DataFrame:
     """``df`` with the rows matching ``changes`` on ``key`` given the values of ``changes`` (order kept;
     the last change of a key wins; a null in ``changes`` leaves the value; keys not in ``df`` are ignored).
+    ``index``: one of the key columns and ``df``'s first rows' values of it, sorted (as ``sorted_by`` of
+    :func:`rows_with`), to find the rows to change by bisection.
 
     >>> df = pl.DataFrame({"k": ["a", "b"], "v": [1, 2], "w": ["x", "y"]})
     >>> update(df, pl.DataFrame({"k": ["b"], "v": [9], "w": [None]}), "k").rows()
@@ -1010,9 +1054,8 @@ def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) ->
     changes = changes.unique(subset=keys, keep="last", maintain_order=True).cast(
         {c: df.schema[c] for c in changes.columns}
     )
-    hits = df.select(
-        pl.arg_where(pl.col(keys[0]).is_in(changes.get_column(keys[0]).unique().implode()))
-    ).to_series()
+    probe, sorted_by = index if index is not None else (keys[0], None)
+    hits = positions_with(df, probe, changes.get_column(probe).unique(), sorted_by)
     if hits.len() == 0:
         return df
     where = (
@@ -1029,7 +1072,8 @@ def update(df: pl.DataFrame, changes: pl.DataFrame, key: str | Sequence[str]) ->
     out = []
     for c in cols:
         new, old = changes.get_column(c).gather(take), df.get_column(c).gather(rows)
-        out.append(df.get_column(c).scatter(rows, new.zip_with(new.is_not_null(), old)))
+        column = df.get_column(c)
+        out.append(chunked_as(column.clone().scatter(rows, new.zip_with(new.is_not_null(), old)), column))
     return df.with_columns(out)
 
 
@@ -1038,10 +1082,12 @@ class Pending:
 
     A changed line is always named by a label (or lies in a taken encounter), so no later pattern
     reads it: deferring the change is invisible to them, and the big tables are rewritten once.
+    ``where``: the chunk's :class:`Where`, to find the changed rows among the clean ones by bisection.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, where: Where | None = None) -> None:
         self._changes: dict[tuple[str, tuple[str, ...]], list[pl.DataFrame]] = {}
+        self._where = where
 
     def add(self, table: str, changes: pl.DataFrame, key: str | Sequence[str]) -> None:
         keys = (key,) if isinstance(key, str) else tuple(key)
@@ -1051,7 +1097,11 @@ class Pending:
     def apply(self, tables: Tables) -> Tables:
         out = dict(tables)
         for (table, keys), frames in self._changes.items():
-            out[table] = update(out[table], pl.concat(frames, how="diagonal_relaxed"), list(keys))
+            index = None
+            if self._where is not None:  # a key column the clean rows are sorted by
+                found = ((k, self._where.sorted_key(table, k)) for k in keys)
+                index = next(((k, by) for k, by in found if by is not None), None)
+            out[table] = update(out[table], pl.concat(frames, how="diagonal_relaxed"), list(keys), index)
         self._changes.clear()
         return out
 

@@ -53,6 +53,7 @@ from yibao.synth.fraud._base import (
     Where,
     encounter_view,
     levels,
+    positions_with,
     rows_with,
 )
 
@@ -120,8 +121,9 @@ def keep_legitimate_care(
         ]
     )
     protected = pl.concat([named.select("mdtrt_id"), in_params]).unique()
-    result = _replace_lookalikes(rng, out, clean_ids, added, protected)
     by_id = where.sorted_fee("mdtrt_id") if where is not None else None  # (the patterns looked already)
+    by_trace = where.sorted_trace("mdtrt_id") if where is not None else None
+    result = _replace_lookalikes(rng, out, clean_ids, added, protected, fee_by=by_id, trace_by=by_trace)
     return _add_twins(rng, clean, result, consumed, serials=serials, chunk=chunk, year=year, fee_by=by_id)
 
 
@@ -213,9 +215,14 @@ def _replace_lookalikes(
     clean_ids: pl.DataFrame,
     added: pl.DataFrame,
     protected: pl.DataFrame,
+    *,
+    fee_by: pl.Series | None = None,
+    trace_by: pl.Series | None = None,
 ) -> Tables:
     """Remove, for each added look-alike, the nearest untouched clean encounter of its cell (among
-    :data:`CANDIDATES` drawn per look-alike, at least :data:`FEWEST_CANDIDATES` per cell)."""
+    :data:`CANDIDATES` drawn per look-alike, at least :data:`FEWEST_CANDIDATES` per cell). ``fee_by``,
+    ``trace_by``: the clean fee lines' and trace codes' mdtrt_id when they are sorted by it (the removed
+    encounters' rows are then found by bisection)."""
     if added.height == 0:
         return out
     cells = _cells(out)
@@ -248,8 +255,18 @@ def _replace_lookalikes(
             removed.append(str(ids[j]))
     if not removed:
         return out
-    gone = pl.Series(removed, dtype=pl.String).implode()
-    return {t: f.filter(~pl.col("mdtrt_id").is_in(gone)) if t in CARE_TABLES else f for t, f in out.items()}
+    gone = pl.Series(removed, dtype=pl.String)
+    sorted_by = {"fee_list_d": fee_by, "drug_trac_d": trace_by}
+    return {t: _without(f, gone, sorted_by.get(t)) if t in CARE_TABLES else f for t, f in out.items()}
+
+
+def _without(frame: pl.DataFrame, gone: pl.Series, sorted_by: pl.Series | None) -> pl.DataFrame:
+    """``frame`` without the rows of the encounters ``gone`` (``sorted_by`` as in :func:`rows_with`)."""
+    if sorted_by is None:
+        return frame.filter(~pl.col("mdtrt_id").is_in(gone.implode()))
+    keep = np.ones(frame.height, dtype=np.bool_)
+    keep[positions_with(frame, "mdtrt_id", gone, sorted_by).to_numpy()] = False
+    return frame.filter(pl.Series(keep))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,6 +463,74 @@ def _feasible(p: _Person, a: int, b: int, stay: bool, drugs: list[tuple[str, int
     return ok
 
 
+def _feasible_all(
+    persons: list[_Person | None],
+    rows: list[Row],
+    dispensed: dict[str, list[tuple[str, int, int]]],
+    shifts: I64,
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """:func:`_feasible` of every row of ``rows`` (for its person of ``persons``, as the person is now;
+    False for a row without one) at its row of ``shifts``, all at once: each of the person's
+    encounters and earlier dispenses rules out an interval of shifts."""
+    none: tuple[list[str], I64, I64] = ([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    known = [p if p is not None else _Person("", 1, 0, -1, none) for p in persons]  # (no shift fits)
+    a, b = (np.array([r[k] for r in rows], dtype=np.int64) for k in (4, 5))
+    stay = np.array([r[6] for r in rows], dtype=np.bool_)
+    lo, hi, born = (
+        np.array([getattr(p, k) for p in known], dtype=np.int64)[:, None] for k in ("lo", "hi", "born")
+    )
+    ok = (a[:, None] + shifts >= lo) & (b[:, None] + shifts <= hi)
+    child = np.flatnonzero(born[:, 0] >= 0)  # a child keeps its age: no birthday between the two
+    for x in (a[child, None], b[child, None]):
+        x2 = x + shifts[child]
+        ok[child] &= ~((np.minimum(x, x2) < born[child]) & (born[child] <= np.maximum(x, x2)))
+    # the person's encounter [pa, pb] collides with the twin [a + s, b + s] for pa - m - b <= s <= pb + m - a
+    counts = np.array([len(p.a) for p in known], dtype=np.int64)
+    of = np.repeat(np.arange(len(rows)), counts)
+    pa, pb = (np.concatenate([np.zeros(0, np.int64), *(getattr(p, k) for p in known)]) for k in ("a", "b"))
+    pstay = np.concatenate([np.zeros(0, np.bool_), *(p.stay for p in known)])
+    margin = np.where(pstay & stay[of], STAY_MARGIN_DAYS, 0)
+    spans = [(of, pa - margin - b[of], pb + margin - a[of])]
+    # an earlier dispense on ot of od days rules out a dispense on t + s for ot <= t + s < ot + ceil(0.8 od)
+    rows_d: list[int] = []
+    days_d: list[int] = []
+    n_d: list[int] = []
+    ot_d: list[I64] = []
+    od_d: list[I64] = []
+    for i, (row, p) in enumerate(zip(rows, known, strict=True)):
+        for code, day, _ in dispensed.get(row[0], []):
+            others = p.supply(code)
+            if others is not None:
+                rows_d.append(i)
+                days_d.append(day)
+                n_d.append(len(others[0]))
+                ot_d.append(others[0])
+                od_d.append(others[1])
+    if rows_d:
+        t = np.repeat(np.array(days_d, dtype=np.int64), n_d)
+        ot, od = np.concatenate(ot_d), np.concatenate(od_d)
+        until = ot + np.ceil(REFILL_USED * od).astype(np.int64)
+        spans.append((np.repeat(np.array(rows_d, dtype=np.int64), n_d), ot - t, until - t - 1))
+    ok &= ~_ruled_out(spans, shifts)
+    ok[[i for i, p in enumerate(persons) if p is None]] = False
+    return ok
+
+
+def _ruled_out(spans: list[tuple[I64, I64, I64]], shifts: I64) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Which ``shifts`` (one row of shifts per row) lie in one of the ``spans`` (row, first, last shift
+    ruled out) of their row."""
+    values = np.unique(shifts)
+    width = len(values) + 1
+    starts = np.zeros(len(shifts) * width, dtype=np.int64)
+    for of, first, last in spans:  # +1 where an interval starts, -1 after it ends (by sorted shift)
+        i, j = np.searchsorted(values, first, "left"), np.searchsorted(values, last, "right")
+        some = i < j
+        starts += np.bincount(of[some] * width + i[some], minlength=len(starts))
+        starts -= np.bincount(of[some] * width + j[some], minlength=len(starts))
+    inside = np.cumsum(starts.reshape(len(shifts), width), axis=1)[:, :-1] > 0
+    return np.take_along_axis(inside, np.searchsorted(values, shifts), axis=1)
+
+
 def _add_twins(
     rng: np.random.Generator, clean: Tables, out: Tables, consumed: pl.DataFrame, *, serials: Serials, chunk: int, year: int,
     fee_by: pl.Series | None = None,
@@ -481,11 +566,20 @@ def _add_twins(
     placed: list[tuple[str, str, str, int, str]] = []  # original id, twin id, person, shift (days), bed
     supplies: dict[tuple[str, str], int] = {}  # (twin id, drug) → days supplied, where cut short
     weeks = _signed(rng, _WEEKS, len(rows))
+    first = _feasible_all([people.get(r[1]) for r in rows], rows, dispensed, weeks)  # before any booking
     left: list[int] = []
+    booked: set[str] = set()
+    last = {row[1]: i for i, row in enumerate(rows)}  # a person's last encounter to twin books nothing
     for i, row in enumerate(rows):
         p = people.get(row[1])
-        if p is None or not _place(rng, row, row[1], p, dispensed, beds, placed, supplies, chunk, weeks[i]):
+        ok = first[i] if row[1] not in booked else None
+        again = last[row[1]] > i
+        if p is None or not _place(
+            rng, row, row[1], p, dispensed, beds, placed, supplies, chunk, weeks[i], ok, again
+        ):
             left.append(i)
+        else:
+            booked.add(row[1])
     left = [i for i in left if not rows[i][7]]  # a 门诊慢特病 visit stays with its registered patient
     if left:
         stand_ins = _stand_ins(rng, out, sorted({rows[i][1] for i in left}))
@@ -530,12 +624,17 @@ def _place(
     supplies: dict[tuple[str, str], int],
     chunk: int,
     weeks: I64,
+    ok: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
+    again: bool = True,
 ) -> bool:
     """Place the twin of encounter ``row`` for person ``psn`` at the first feasible shift (the same
-    weekday first: ``weeks``, the week shifts in the order to try); False when there is none."""
+    weekday first: ``weeks``, the week shifts in the order to try; ``ok``: which of them are feasible,
+    when known); False when there is none. ``again``: ``p`` may get another twin later (so the twin is
+    booked in ``p``'s care)."""
     mid, _, inst, bed, a, b, stay, _ = row
     drugs = dispensed.get(mid, [])
-    ok = _feasible(p, a, b, stay, drugs, weeks)
+    if ok is None:
+        ok = _feasible(p, a, b, stay, drugs, weeks)
     shifts = weeks
     if not ok.any():
         shifts = _signed(rng, _OTHER_DAYS)
@@ -561,7 +660,8 @@ def _place(
             days = min(days, max(1, int((int(later.min()) - t - shift) / REFILL_USED)))
             supplies[(twin, code)] = min(days, supplies.get((twin, code), days))
         booked.append((code, t + shift, days))
-    p.book(a + shift, b + shift, stay, booked)
+    if again:
+        p.book(a + shift, b + shift, stay, booked)
     return True
 
 

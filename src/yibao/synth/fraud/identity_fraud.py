@@ -40,10 +40,12 @@ from yibao.synth.fraud._base import (
     at_time,
     build_visit,
     candidates,
+    chunked_as,
     encounters,
     levels,
     lines_at,
     persons,
+    positions_with,
     update,
 )
 
@@ -169,10 +171,12 @@ def _borrowed(rng: np.random.Generator, tables: Tables, ctx: Context, lab: Label
         return tables
     out = dict(tables)
     out["mdtrt_d"] = update(tables["mdtrt_d"], pl.DataFrame(mdtrt_changes), "mdtrt_id")
-    fee_all = tables["fee_list_d"]
-    out["fee_list_d"] = fee_all.with_columns(
-        pl.col("mdtrt_id").replace_strict(moved, default=None).fill_null(pl.col("psn_no")).alias("psn_no")
-    )
+    fee_all = tables["fee_list_d"]  # the moved encounters' lines go with them to the holder's card
+    sorted_by = ctx.where.sorted_fee("mdtrt_id") if ctx.where is not None else None
+    at = positions_with(fee_all, "mdtrt_id", pl.Series(list(moved), dtype=pl.String), sorted_by)
+    new_psn = fee_all.get_column("mdtrt_id").gather(at).replace_strict(moved, return_dtype=pl.String)
+    psn = fee_all.get_column("psn_no")
+    out["fee_list_d"] = fee_all.with_columns(chunked_as(psn.clone().scatter(at, new_psn), psn))
     return out
 
 
