@@ -243,11 +243,6 @@ def run(con: Any, sql: str) -> pl.DataFrame:
     return out
 
 
-def dx_match(diag_alias: str, kb_alias: str) -> str:
-    """The condition that a diagnosis code starts with a KB prefix (the KB table has prefix and len)."""
-    return f"SUBSTRING({diag_alias}.diag_code, 1, CAST({kb_alias}.len AS INTEGER)) = {kb_alias}.prefix"
-
-
 def prefix_join(table: str, alias: str, code: str, kb_table: str, kb_alias: str) -> str:
     """``table`` as ``alias`` joined with the KB rows (columns prefix, len) whose prefix its ``code``
     column starts with, as an equi-join: each row's code is cut once per distinct prefix length, so the

@@ -71,6 +71,9 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     return out
 
 
+_TRACE_COLUMNS = "drug_trac_codg, feedetl_sn, retn_flag, fixmedins_code, sel_time"
+
+
 def register_candidates(con: Any) -> int:
     """Register ``yb_trace_cand(h)``: the hashes of codes scanned more than once, and
     ``yb_trace_rows``: the drug_trac_d rows of those hashes (the only ones that can be duplicates);
@@ -84,9 +87,6 @@ def register_candidates(con: Any) -> int:
     ).to_arrow_table()
     con.register("yb_trace_rows", rows)
     return len(dup)
-
-
-_TRACE_COLUMNS = "drug_trac_codg, feedetl_sn, retn_flag, fixmedins_code, sel_time"
 
 
 def duplicate_codes_sql(source: str = "drug_trac_d") -> str:
