@@ -29,6 +29,7 @@ from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, fee, line_finding
 from yibao.supervision.rules._sql import Columns, empty_findings, fee_expr, finish, line_who, lines_sql, run
+from yibao.supervision.rules._trace import SOLD_PAIRS, codes_of_pairs
 
 UNIT = 10_000
 
@@ -85,20 +86,16 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     cols = Columns(con)
     # first the (prefix, billed drug) pairs of the sales, once each: those whose code names a 丙类 product
     # and whose billed drug is another one; then the codes and fee lines of those pairs only
-    pairs = run(con, """
+    pairs = run(con, f"""
         WITH x AS (SELECT prefix, MIN(code) AS product FROM yb_kb_trace GROUP BY prefix
                    HAVING SUM(CASE WHEN chrgitm_lv = '03' THEN 0 ELSE 1 END) = 0),
-        sold AS (SELECT SUBSTRING(drug_trac_codg, 1, 7) AS prefix, med_list_codg AS billed FROM drug_trac_d
-                 WHERE retn_flag <> '1' GROUP BY SUBSTRING(drug_trac_codg, 1, 7), med_list_codg)
+        sold AS ({SOLD_PAIRS})
         SELECT sold.prefix, sold.billed, x.product FROM sold JOIN x ON x.prefix = sold.prefix WHERE x.product <> sold.billed
     """)  # fmt: skip
     if pairs.height == 0:
         return empty_findings()
-    con.register("yb_scope_pairs", pairs.to_arrow())
     sql = f"""
-        WITH c AS (SELECT t.drug_trac_codg, t.feedetl_sn, x.product FROM drug_trac_d t
-                   JOIN yb_scope_pairs x ON x.billed = t.med_list_codg AND x.prefix = SUBSTRING(t.drug_trac_codg, 1, 7)
-                   WHERE t.retn_flag <> '1' AND t.med_list_codg IN (SELECT billed FROM yb_scope_pairs)),
+        WITH c AS ({codes_of_pairs(con, pairs, "yb_scope_pairs")}),
         l AS ({lines_sql(cols, rule, where="f.feedetl_sn IN (SELECT feedetl_sn FROM c)")})
         SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, c.drug_trac_codg,
                c.product, pr.name AS product_name, l.cnt, l.pric

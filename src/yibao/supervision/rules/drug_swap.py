@@ -31,6 +31,7 @@ from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, fee, line_finding
 from yibao.supervision.rules._sql import Columns, empty_findings, fee_expr, finish, line_who, lines_sql, run
+from yibao.supervision.rules._trace import SOLD_PAIRS, codes_of_pairs
 
 UNIT = 10_000
 
@@ -67,20 +68,16 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     kb.register(con, "trace", "items")
     cols = Columns(con)
     pric = cols.scaled("fee_list_d", "f", "pric")
-    swapped = run(con, """
-        WITH pairs AS (SELECT SUBSTRING(drug_trac_codg, 1, 7) AS prefix, med_list_codg AS billed
-                       FROM drug_trac_d WHERE retn_flag <> '1' GROUP BY SUBSTRING(drug_trac_codg, 1, 7), med_list_codg)
+    swapped = run(con, f"""
+        WITH pairs AS ({SOLD_PAIRS})
         SELECT p.prefix, p.billed, MIN(k.code) AS product FROM pairs p JOIN yb_kb_trace k ON k.prefix = p.prefix
         GROUP BY p.prefix, p.billed
         HAVING SUM(CASE WHEN k.code = p.billed THEN 1 ELSE 0 END) = 0 AND SUM(CASE WHEN k.chrgitm_lv = '03' THEN 0 ELSE 1 END) > 0
     """)  # fmt: skip
     if swapped.height == 0:
         return empty_findings()
-    con.register("yb_swapped_pairs", swapped.to_arrow())
     sql = f"""
-        WITH bad AS (SELECT t.drug_trac_codg, t.feedetl_sn, w.product FROM drug_trac_d t
-                     JOIN yb_swapped_pairs w ON w.billed = t.med_list_codg AND w.prefix = SUBSTRING(t.drug_trac_codg, 1, 7)
-                     WHERE t.retn_flag <> '1' AND t.med_list_codg IN (SELECT billed FROM yb_swapped_pairs)),
+        WITH bad AS ({codes_of_pairs(con, swapped, "yb_swapped_pairs")}),
         l AS ({lines_sql(cols, rule, where="f.feedetl_sn IN (SELECT feedetl_sn FROM bad)")}),
         price AS (SELECT f.fixmedins_code, f.med_list_codg AS code, PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY {pric}) AS product_pric
                   FROM fee_list_d f WHERE f.med_list_codg IN (SELECT product FROM bad)

@@ -138,20 +138,17 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
 
 def _present(tables: Tables, stays: pl.DataFrame) -> dict[str, tuple[set[str], set[str]]]:
     """Each stay's diagnoses and billed items."""
-    dx = (
-        tables["setl_list_diag_d"]
-        .select("mdtrt_id", "diag_code")
-        .join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
-        .group_by("mdtrt_id")
-        .agg(pl.col("diag_code").unique())
-    )
-    items = (
-        tables["fee_list_d"]
-        .select("mdtrt_id", "med_list_codg")
-        .join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
-        .group_by("mdtrt_id")
-        .agg(pl.col("med_list_codg").unique())
-    )
+
+    def per_stay(table: str, col: str) -> pl.DataFrame:
+        return (
+            tables[table]
+            .select("mdtrt_id", col)
+            .join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
+            .group_by("mdtrt_id")
+            .agg(pl.col(col).unique())
+        )
+
+    dx, items = per_stay("setl_list_diag_d", "diag_code"), per_stay("fee_list_d", "med_list_codg")
     out: dict[str, tuple[set[str], set[str]]] = {m: (set(d), set()) for m, d in dx.iter_rows()}
     for m, codes in items.iter_rows():
         out.setdefault(m, (set(), set()))[1].update(codes)
