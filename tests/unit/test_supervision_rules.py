@@ -616,6 +616,25 @@ def test_early_refill_fires_on_a_second_supply_nine_days_into_thirty():
     assert f == [] and b.height == 0
 
 
+
+def test_early_refill_counts_what_is_left_at_the_new_dose_after_a_dose_change():
+    aml = "XC08CAD036A001010172582"
+    first = enc("M1", [line(aml, prd_days=28)], adm="2024-03-01 09:00:00", dx=["I10.x09"])
+
+    def refill(day: int, prd_days: int) -> Case:
+        again = enc("M2", [line(aml, prd_days=prd_days)], adm=f"2024-03-{day:02d} 09:00:00", dx=["I10.x09"])
+        return [(person(), [first, again])]
+
+    # doubled on day 14: the 14 days left at 5 mg last 7 at 10 mg (≤ 30 % of 28)
+    f, b = both("R-REFILL-01", refill(15, 14))
+    assert f == [] and b.height == 0
+    # doubled on day 8: 21 days left last 10.5 at the new dose, still early; vola_amt on the 10 days
+    f, b = both("R-REFILL-01", refill(8, 14))
+    assert len(f) == 1 and sns(b) == ["M2-1"] and f[0].vola_amt == b["vola_amt"][0] == 714
+    assert "加量后余药仍够 10.5 天" in f[0].vola_cont and "10.5" in b["vola_cont"][0]
+    # the same packages for more days is a lower dose: plainly early
+    assert both("R-REFILL-01", refill(8, 56))[1].height == 1
+
 def test_dose_fires_above_the_maximum_daily_dose():
     ator = "XC10AAZ046A001010179788"
     f, b = both(

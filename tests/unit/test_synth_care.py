@@ -313,7 +313,8 @@ def _refills(care: dict[str, pl.DataFrame], enc: pl.DataFrame) -> pl.DataFrame:
     return (
         lines.sort([*keys, "fee_ocur_time", "mdtrt_id"])
         .with_columns(
-            pl.col("fee_ocur_time").shift(1).over(keys).alias("prev_t"), pl.col("prd_days").shift(1).over(keys).alias("prev_days")
+            pl.col("fee_ocur_time").shift(1).over(keys).alias("prev_t"), pl.col("prd_days").shift(1).over(keys).alias("prev_days"),
+            (pl.col("cnt") / pl.col("prd_days") / (pl.col("cnt") / pl.col("prd_days")).shift(1)).over(keys).alias("dose_ratio"),
         )
         .filter(pl.col("prev_t").is_not_null() & (pl.col("prev_days") >= 7))
         .with_columns(((pl.col("fee_ocur_time").dt.date() - pl.col("prev_t").dt.date()).dt.total_days() / pl.col("prev_days")).alias("used"))
@@ -333,6 +334,17 @@ def test_chronic_patients_refill_long_prescriptions_roughly_on_schedule(region, 
     assert on_time > 3 * refills.filter(pl.col("used") < 2 / 3).height
     chronic = refills.filter(pl.col("kind") == "chronic")
     assert chronic.height > 100 and chronic.filter(pl.col("used") < 0.7).height / chronic.height < 0.06
+
+
+def test_early_refills_are_dose_changes_whose_old_supply_at_the_new_dose_is_used_up(region, enc) -> None:
+    # a refill with more than a third left comes with the daily dose doubled (packages ÷ days): what is
+    # left, taken at the new dose, is 30 % of the old supply or less, so the refill is not an early one
+    _, _, care = region
+    early = _refills(care, enc).filter(pl.col("used").is_between(0.4, 0.65))
+    assert early.height > 10
+    doubled = early.filter(pl.col("dose_ratio") >= 1.9)
+    assert doubled.height / early.height > 0.7, early.select("used", "dose_ratio")
+    assert ((1 - doubled["used"]) / doubled["dose_ratio"]).max() <= 0.31
 
 
 def test_inpatient_stays_bill_bed_and_nursing_for_every_day(region, enc) -> None:

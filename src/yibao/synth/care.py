@@ -41,10 +41,12 @@ region's institutions and the catalogue, as five tables: ``mdtrt_d``, ``setl_lis
 7. **Refills of long prescriptions** (``_Simulation._refills``): a person's visits and purchases for one
    chronic condition that dispense 7 days or more form a refill series, dated so that each refill
    comes when 80–100 % of the last supply is used (a few days early is common), late in a quarter of
-   cases (a gap in the treatment) and with more than a third of the supply left in only 3 %; a drug's
-   days supplied never run past the person's next dispense of it (a frequent buyer gets shorter
-   prescriptions). So clean chronic patients are not early-refill cases: about 2 % of their refills
-   come before 70 % of the supply is used (the rule's threshold), against 16 % with independent dates.
+   cases (a gap in the treatment) and with more than a third of the supply left in only 3 % — a dose
+   change: the doctor doubles the dose, so the refill's packages last half its days and what is left
+   of the old supply, taken at the new dose, is used up on schedule; a drug's days supplied never run
+   past the person's next dispense of it (a frequent buyer gets shorter prescriptions). So clean
+   chronic patients are not early-refill cases: about 2 % of their refills come before 70 % of the
+   supply is used (the rule's threshold), against 16 % with independent dates, and those are dose changes.
    Counts are unchanged; no drug is dispensed twice on one day at one place (the repeat line, a few in
    100,000, is dropped), otherwise costs and quantities are unchanged.
 8. **Care a real hospital would bill** (so clean data keeps the billing rules a supervisor checks):
@@ -161,8 +163,10 @@ REFILL_ON_TIME = (0.8, 1.0)
 """A refill on schedule comes when 80–100 % of the last supply is used (a few days early is common)."""
 REFILL_EARLY = 0.03
 REFILL_EARLY_USED = (0.4, 0.66)
-"""Share of refills that come with more than a third of the supply left (lost or spilt tablets,
-travel, a dose change) — uncommon — and how much of the supply they have used."""
+"""Share of refills that come with more than a third of the supply left — uncommon — and how much
+of the supply they have used. Such a refill is a dose change (a titration step, 5 → 10 mg): the
+doctor doubles the dose, so the same packages last half the days, and the supply left (34–60 % of
+the old days) lasts 17–30 % of them at the new dose."""
 REFILL_LATE = 0.25
 REFILL_LATE_MEAN = 0.5
 """Share of refills that come late (a gap in the treatment), 1 + Exp(0.5) supplies after the last."""
@@ -1763,7 +1767,8 @@ class _Simulation:
         person's year or past a child's birthday keeps its day. Then, drug by drug, a supply the patient's next dispense of the same
         drug (at any institution) cuts short is shortened to what was used by then — a frequent buyer
         gets shorter prescriptions — and a planned early refill stays as early as planned (its supply is
-        cut to what its ``used`` share makes of the gap, so a squeezed series does not make it earlier).
+        cut to what its ``used`` share makes of the gap, so a squeezed series does not make it earlier),
+        and the early refill itself doubles the dose (its days supplied are halved: see :data:`REFILL_EARLY`).
         Two dispenses of a series never fall on one day (nobody buys the same month's drug twice in a
         day): days in a series strictly increase while the year has room, and a repeat dispense that still
         falls on the day of another at the same place is dropped (:meth:`_repeat_dispenses`). Otherwise
@@ -1784,7 +1789,8 @@ class _Simulation:
         chronic_condition = self.cond.chronic.sum(axis=1) > 0
         long_rx = (e.kind == CHR) | ((e.kind != INP) & (e.cond >= 0) & chronic_condition[e.cond.clip(0)])
         used = np.where(sessions, 1.0, used)  # drugs given at a dialysis session last until the next one
-        self._schedule(e, np.flatnonzero(long_rx & (supply > 0) & (e.kind != INP) & ~sessions), supply, used)
+        in_series = long_rx & (supply > 0) & (e.kind != INP) & ~sessions
+        self._schedule(e, np.flatnonzero(in_series), supply, used)
         # days supplied: no dispense of a drug lasts past the patient's next dispense of it (an early one
         # keeps its planned share used)
         rows = np.flatnonzero(drug)
@@ -1802,6 +1808,10 @@ class _Simulation:
         prd = ln.prd_days.copy()
         cut = same & (gap > 0) & (gap < prd[o] * np.minimum(ratio, 1.0))
         prd[o[cut]] = np.maximum(1, np.floor(gap[cut] / np.minimum(ratio[cut], 1.0))).astype(prd.dtype)
+        # an early refill is a dose change: the doctor doubles the last dispense's daily dose
+        titrated = same & (gap > 0) & (early & in_series)[ln.enc[o]]
+        last, refill = o[titrated], o[nxt[titrated]]
+        prd[refill] = np.clip(prd[last] * ln.qty[refill] // (2 * ln.qty[last]), 1, prd[refill])
         keep = ~self._repeat_dispenses(e, ln, drug)
         return _Lines(ln.enc[keep], ln.item[keep], ln.qty[keep], ln.day[keep], ln.minute[keep], prd[keep], ln.pric[keep])
 

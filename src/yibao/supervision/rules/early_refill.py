@@ -7,6 +7,12 @@ A dispense (an outpatient, chronic or pharmacy line with days supplied) is early
 to the person, at any institution. The previous supply counts at most its own limit (a supply that
 was itself too long is days_supply's finding, not a reason to call the next normal refill early).
 
+A refill at a higher daily dose (剂量调整: packages ÷ days supplied above the previous dispense's) is a
+new prescription, not an early one, when what is left of the previous supply, taken at the new dose,
+is no more than ``1 − refill_share`` of it: 15 of 30 days left at twice the dose last 7.5 days, fine.
+Quantity ÷ days is the only dose a fee line carries, so a dose change shows as fewer days for the same
+packages.
+
 Before::
 
     03-01  H1  苯磺酸氨氯地平片  prd_days 30
@@ -17,10 +23,16 @@ After::
     03-01  H1  苯磺酸氨氯地平片  prd_days 30
     03-10  H1  苯磺酸氨氯地平片  prd_days 30     → R-REFILL-01 可疑 (9 of 30 days used),
                                                 vola_amt = line × 21/30 (the overlapping supply)
+
+Not early (a dose change)::
+
+    03-01  H1  苯磺酸氨氯地平片  cnt 1  prd_days 28     (5 mg a day)
+    03-15  H1  苯磺酸氨氯地平片  cnt 1  prd_days 14     (10 mg a day: the 14 days left at 5 mg last 7 at 10 mg)
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -76,9 +88,17 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         elapsed = ln.ord - prev.ord
         if elapsed * share.denominator >= supply * share.numerator:
             continue
-        overlap = min(supply - elapsed, ln.prd_days)
+        left = Fraction(supply - elapsed)
+        dose_up = ln.cnt * prev.prd_days > prev.cnt * ln.prd_days
+        if dose_up:  # what is left, taken at the new dose
+            left *= Fraction(prev.cnt * ln.prd_days, ln.cnt * prev.prd_days)
+            if left * share.denominator <= (share.denominator - share.numerator) * supply:
+                continue
+        overlap = min(math.floor(left), ln.prd_days)
         amt = round_div(ln.sumamt * overlap, ln.prd_days)
-        reason = f"距上次（{prev.mdtrt_id}，供药 {supply} 天）仅 {elapsed} 天即再次开药"
+        reason = f"距上次（{prev.mdtrt_id}，供药 {supply} 天）仅 {elapsed} 天即再次开药" + (
+            f"，加量后余药仍够 {float(left):.1f} 天" if dose_up else ""
+        )
         out.append(
             line_finding(
                 rule,
@@ -109,33 +129,37 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         )
     }),
         e AS (SELECT psn_no, code, mdtrt_id, {place} AS place, MIN(t) AS t, MAX(prd_days) AS prd_days,
-                     MIN(feedetl_sn) AS feedetl_sn
+                     SUM(cnt) AS cnt, MIN(feedetl_sn) AS feedetl_sn
               FROM l WHERE visit <> 'inpatient' GROUP BY psn_no, code, mdtrt_id, {place}),
-        w AS (SELECT e.*, LAG(e.t) OVER (PARTITION BY e.psn_no, e.code, e.place ORDER BY e.t, e.mdtrt_id) AS prev_t,
-                     LAG(e.prd_days) OVER (PARTITION BY e.psn_no, e.code, e.place ORDER BY e.t, e.mdtrt_id) AS prev_days,
-                     LAG(e.mdtrt_id) OVER (PARTITION BY e.psn_no, e.code, e.place ORDER BY e.t, e.mdtrt_id) AS prev_mdtrt
-              FROM e),
+        w AS (SELECT e.*, LAG(e.t) OVER s AS prev_t, LAG(e.prd_days) OVER s AS prev_days,
+                     LAG(e.cnt) OVER s AS prev_cnt, LAG(e.mdtrt_id) OVER s AS prev_mdtrt
+              FROM e WINDOW s AS (PARTITION BY e.psn_no, e.code, e.place ORDER BY e.t, e.mdtrt_id)),
         x AS (SELECT w.*, LEAST(w.prev_days, COALESCE(d.max_days, {p.long_rx_max_days})) AS supply,
-                     {days_between("w.prev_t", "w.t")} AS elapsed
-              FROM w LEFT JOIN yb_kb_days d ON d.code = w.code WHERE w.prev_t IS NOT NULL)
-        SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, x.prev_t, x.prev_mdtrt,
-               x.supply, x.elapsed, l.prd_days, l.amt, l.cnt, l.pric
-        FROM x JOIN l ON l.feedetl_sn = x.feedetl_sn JOIN yb_kb_items it ON it.code = l.code
-        WHERE x.supply >= {p.min_days} AND x.elapsed * {share.denominator} < x.supply * {share.numerator}
+                     {days_between("w.prev_t", "w.t")} AS elapsed,
+                     w.cnt * w.prev_days > w.prev_cnt * w.prd_days AS dose_up
+              FROM w LEFT JOIN yb_kb_days d ON d.code = w.code WHERE w.prev_t IS NOT NULL),
+        y AS (SELECT x.*, CASE WHEN dose_up THEN (supply - elapsed) * prev_cnt * prd_days / (cnt * prev_days)
+                               ELSE supply - elapsed END AS days_left
+              FROM x WHERE supply >= {p.min_days} AND elapsed * {share.denominator} < supply * {share.numerator})
+        SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, y.prev_t, y.prev_mdtrt,
+               y.supply, y.elapsed, y.dose_up, y.days_left, l.prd_days, l.amt, l.cnt, l.pric
+        FROM y JOIN l ON l.feedetl_sn = y.feedetl_sn JOIN yb_kb_items it ON it.code = l.code
+        WHERE NOT y.dose_up
+           OR (y.supply - y.elapsed) * y.prev_cnt * y.prd_days * {share.denominator}
+              > {share.denominator - share.numerator} * y.supply * y.cnt * y.prev_days
     """
     rows = run(con, sql).with_columns(
         vola_amt=share_expr(
-            pl.col("amt"),
-            pl.min_horizontal(pl.col("supply") - pl.col("elapsed"), pl.col("prd_days")),
-            pl.col("prd_days"),
+            pl.col("amt"), pl.min_horizontal(pl.col("days_left").floor(), pl.col("prd_days")), pl.col("prd_days")
         )
     )
-    cont = pl.format("{}，距上次（{} 于 {}，供药 {} 天）仅 {} 天即再次开药", line_who(), pl.col("prev_mdtrt"),
-                     pl.col("prev_t").dt.strftime("%Y-%m-%d"), pl.col("supply"), pl.col("elapsed"))  # fmt: skip
+    dose = pl.when(pl.col("dose_up")).then(pl.format("，加量后余药仍够 {} 天", pl.col("days_left").round(1))).otherwise(pl.lit(""))
+    cont = pl.format("{}，距上次（{} 于 {}，供药 {} 天）仅 {} 天即再次开药{}", line_who(), pl.col("prev_mdtrt"),
+                     pl.col("prev_t").dt.strftime("%Y-%m-%d"), pl.col("supply"), pl.col("elapsed"), dose)  # fmt: skip
     return finish(
         rows,
         rule,
         cont=cont,
         key=["feedetl_sn"],
-        evidence=["code", "name", "t", "prev_t", "prev_mdtrt", "supply", "elapsed", "prd_days"],
+        evidence=["code", "name", "t", "prev_t", "prev_mdtrt", "supply", "elapsed", "dose_up", "days_left", "prd_days"],
     )
