@@ -21,7 +21,8 @@ Labels: one row per changed or added line (label 1); params: variant, limit_days
 or days_into_supply.
 
 Hard negative (label 0): a 长处方 for a stable chronic disease — 8–12 weeks of a chronic drug without a
-days limit, with the diagnosis that justifies it (高血压, 2 型糖尿病, 高脂血症, 冠心病).
+days limit, with the diagnosis that justifies it (高血压, 2 型糖尿病, 高脂血症, 冠心病), for a person not
+yet on that drug.
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ def _long_prescriptions(
     staff = ctx.staffing
     people = candidates(rng, tables, ctx, 3 * n, min_age=45)
     cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
+    on_drug = _on_drug(tables, people, [c for c, _ in drugs])
     done = 0
     for p in people.iter_rows(named=True):
         if done >= n:
@@ -190,6 +192,8 @@ def _long_prescriptions(
             continue
         inst, lv = places[int(rng.integers(len(places)))]
         code, dx0 = drugs[int(rng.integers(len(drugs)))]
+        if (p["psn_no"], code) in on_drug:
+            continue
         weeks = int(rng.integers(8, 13))
         doctor, dept = staff.doctor(rng, inst, ("03", "02"))
         built = build_visit(
@@ -204,6 +208,15 @@ def _long_prescriptions(
             lab.add(case, "0", {"kind": "long_prescription", "weeks": weeks, "diagnosis": dx0}, mdtrt_id=built.mdtrt_id,
                     feedetl_sn=sn, psn_no=p["psn_no"], fixmedins_code=inst, doctor=doctor)  # fmt: skip
         done += 1
+
+
+def _on_drug(tables: Tables, people: pl.DataFrame, codes: list[str]) -> set[tuple[str, str]]:
+    """(person, drug) pairs of people already dispensed the drug: a 长处方 starts a new treatment, for
+    one on the drug it would overlap the supply they have (an early refill, not a hard negative)."""
+    fee = tables["fee_list_d"].filter(
+        pl.col("med_list_codg").is_in(codes) & pl.col("psn_no").is_in(people.get_column("psn_no").implode())
+    )
+    return set(fee.select("psn_no", "med_list_codg").unique().iter_rows())
 
 
 def _clinics(tables: Tables) -> list[tuple[str, str, str]]:
