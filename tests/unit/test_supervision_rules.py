@@ -4,8 +4,9 @@ dataset views in DuckDB)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -497,6 +498,7 @@ def test_frequency_fires_on_two_registration_fees_in_one_visit():
     reg = "001101000010000"  # 挂号费: once per encounter
     f, b = both("R-FREQ-01", [(person(), [enc("M1", [line(reg, pric="1"), line(reg, pric="1")])])])
     assert len(f) == 1 and sns(b) == ["M1-2"]
+    assert json.loads(b["evidence"][0])["earlier"] == ["M1-1"]  # the charge it repeats, for the reviewer
     two_visits = [
         (
             person(),
@@ -833,6 +835,18 @@ def test_visit_frequency_fires_on_four_visits_in_a_day():
     f, b = both("R-VFREQ-01", [(person(), visits)])
     assert len(f) == 1 and b.height == 1 and b["psn_no"].to_list() == ["P1"]
     assert both("R-VFREQ-01", [(person(), visits[:3])])[1].height == 0
+
+
+def test_visit_frequency_does_not_count_the_dialysis_sessions_of_a_registered_chronic_disease():
+    hd = "003110000060000"  # 血液透析
+    days = [date(2024, 1, 1) + timedelta(days=d) for d in range(366) if d % 7 in (0, 2, 4)][:150]
+    sessions = [enc(f"M{i}", [line(hd)], med_type="14", adm=f"{d} 08:00:00", dx=["N18.500"]) for i, d in enumerate(days)]
+    visit = enc("MX", [line("001102000010000")], adm="2024-12-30 09:00:00")
+    f, b = both("R-VFREQ-01", [(person(), [*sessions, visit])])
+    assert f == [] and b.height == 0
+    # the same 150 visits as ordinary outpatient ones pass the year's threshold of 100
+    ordinary = [{**s, "med_type": "11"} for s in sessions]
+    assert batch("R-VFREQ-01", [(person(), ordinary)]).height >= 1
 
 
 @pytest.mark.parametrize("rule_id", [r.id for r in LIB.rules if "事后" in r.stage])

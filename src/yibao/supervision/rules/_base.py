@@ -393,7 +393,7 @@ class History:
     def __init__(self) -> None:
         self.dispenses: dict[str, list[Dispense]] = {}
         self.stays: list[Stay] = []
-        self.visits: list[tuple[int, str, str]] = []
+        self.visits: list[tuple[int, str, str, str]] = []
         self.traces: dict[str, list[tuple[str, str, int, bool]]] = {}
         self.first_use: dict[tuple[str, str], int] = {}
         self.mdtrt_ids: frozenset[str] = frozenset()
@@ -416,7 +416,7 @@ class History:
     def add(self, enc: Encounter) -> None:
         self.stays.append(Stay(enc.adm, enc.dscg, enc.mdtrt_id, enc.medins_id, enc.visit))
         if enc.visit != "inpatient":
-            self.visits.append((enc.adm_ord, enc.mdtrt_id, enc.medins_id))
+            self.visits.append((enc.adm_ord, enc.mdtrt_id, enc.medins_id, enc.med_type))
         for ln in enc.lines:
             self.dispenses.setdefault(ln.code, []).append(
                 Dispense(ln.ord, ln.prd_days, ln.cnt, enc.mdtrt_id, enc.medins_id, ln.rx_id)

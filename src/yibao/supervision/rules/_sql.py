@@ -73,6 +73,11 @@ def full_match(col: str, pattern: str) -> str:
     return f"regexp_full_match({col}, '{pattern}')"
 
 
+def list_sql(col: str) -> str:
+    """The aggregate that collects ``col`` into a list (also as a window function), in :data:`DIALECT`."""
+    return f"COLLECT_LIST({col})" if DIALECT == "spark" else f"LIST({col})"
+
+
 def lv_sql(col: str) -> str:
     """The coarse level "3" / "2" / "1" of a national hosp_lv code (as yibao.codes.coarse_hosp_lv)."""
     return (

@@ -3,7 +3,8 @@
 
 limits.csv ``frequency`` rows: at most ``value`` units of the item per day (per encounter-day), week,
 month or year (per person, across encounters) or per encounter. The lines past the limit are
-reported, each with the units above the limit × its price.
+reported, each with the units above the limit × its price and, in its evidence, the window's earlier
+lines that count towards the limit (``earlier``: a reviewer sees which charges make up the count).
 
 Before::
 
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase, Limit
 from yibao.supervision.rules._base import Encounter, Prepared, fee, line_finding
-from yibao.supervision.rules._sql import Columns, fee_expr, finish, line_who, lines_sql, run
+from yibao.supervision.rules._sql import Columns, fee_expr, finish, line_who, lines_sql, list_sql, run
 from yibao.supervision.rules._windows import PER_NAMES, group_sql, history_key, window_key
 
 UNIT = 10_000
@@ -94,11 +95,12 @@ def counts_batch(con: Any, rule: Any, kb: KnowledgeBase, kind: str) -> pl.DataFr
         WITH k AS (SELECT code, value, per FROM yb_kb_limits WHERE limit_kind = '{kind}' AND scale = ''),
         l AS ({lines_sql(cols, rule, join="JOIN k ON k.code = f.med_list_codg", extra=["k.value", "k.per"])}),
         g AS (SELECT l.*, {group_sql()} AS grp FROM l),
-        c AS (SELECT g.*, SUM(g.cnt) OVER (PARTITION BY g.code, g.per, g.grp ORDER BY g.t, g.feedetl_sn
-                                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
-              FROM g WHERE g.grp IN (SELECT grp FROM g GROUP BY grp, code, per, value HAVING SUM(cnt) > value * {UNIT}))
+        c AS (SELECT g.*, SUM(g.cnt) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum,
+                     {list_sql("g.feedetl_sn")} OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier
+              FROM g WHERE g.grp IN (SELECT grp FROM g GROUP BY grp, code, per, value HAVING SUM(cnt) > value * {UNIT})
+              WINDOW w AS (PARTITION BY g.code, g.per, g.grp ORDER BY g.t, g.feedetl_sn))
         SELECT c.feedetl_sn, c.mdtrt_id, c.psn_no, c.fixmedins_code, c.doctor, c.code, it.name, c.t, c.per, c.value,
-               c.cnt, c.pric, c.cum, LEAST(c.cnt, c.cum - c.value * {UNIT}) AS excess
+               c.cnt, c.pric, c.cum, c.earlier, LEAST(c.cnt, c.cum - c.value * {UNIT}) AS excess
         FROM c JOIN yb_kb_items it ON it.code = c.code
         WHERE c.cum > c.value * {UNIT}
     """
@@ -117,5 +119,5 @@ def counts_batch(con: Any, rule: Any, kb: KnowledgeBase, kind: str) -> pl.DataFr
         rule,
         cont=cont,
         key=["feedetl_sn", "per"],
-        evidence=["code", "name", "t", "per", "value", "cum", "cnt", "pric"],
+        evidence=["code", "name", "t", "per", "value", "cum", "cnt", "pric", "earlier"],
     )

@@ -2,7 +2,9 @@
 """门急诊频次异常 (visit_frequency): a person with too many outpatient or pharmacy visits in a period.
 
 Thresholds per day, month and year (``thresholds``; the defaults are those of a production engine:
-≥ 4 a day, ≥ 20 a month, ≥ 100 a year) count the person's non-inpatient encounters at any institution.
+≥ 4 a day, ≥ 20 a month, ≥ 100 a year) count the person's non-inpatient encounters at any institution,
+except those of ``exempt_med_types`` (default 门诊慢特病, 14: a registered disease's treatment sessions —
+haemodialysis three times a week is 156 visits a year — are scheduled by the disease, not chosen).
 One finding per person and period; vola_amt sums the visits from the threshold on (an estimate: the
 excess visits' fees).
 
@@ -28,7 +30,7 @@ from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, enc_finding
 from yibao.supervision.rules._sql import Columns, finish, run, yuan_expr
 
-INPATIENT = "('21', '22', '23', '24', '26', '28', '52', '53')"
+INPATIENT_TYPES = ("21", "22", "23", "24", "26", "28", "52", "53")
 PER_NAMES = {"day": "每日", "month": "每月", "year": "每年"}
 
 
@@ -42,6 +44,8 @@ class Params(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     thresholds: tuple[Threshold, ...] = (Threshold(per="day", at_least=4), Threshold(per="month", at_least=20),
                                          Threshold(per="year", at_least=100))  # fmt: skip
+    exempt_med_types: tuple[str, ...] = ("14",)
+    """Encounter types not counted (门诊慢特病: treatment sessions of a registered disease)."""
 
 
 def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
@@ -54,7 +58,7 @@ def _period(per: str, day: str) -> str:
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     p: Params = prep.data
-    if enc.visit == "inpatient":
+    if enc.visit == "inpatient" or enc.med_type in p.exempt_med_types:
         return []
     day = enc.adm[:10]
     out = []
@@ -62,8 +66,10 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         key = _period(th.per, day)
         n = 1 + sum(
             1
-            for o, m, _ in enc.history.visits
-            if m != enc.mdtrt_id and _period(th.per, date.fromordinal(o).isoformat()) == key
+            for o, m, _, med_type in enc.history.visits
+            if m != enc.mdtrt_id
+            and med_type not in p.exempt_med_types
+            and _period(th.per, date.fromordinal(o).isoformat()) == key
         )
         if n >= th.at_least:
             amt = sum(ln.sumamt for ln in enc.lines)
@@ -77,6 +83,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     p: Params = rule.params_of(Params)
     cols = Columns(con)
     amt = cols.scaled("fee_list_d", "f", "det_item_fee_sumamt")
+    not_counted = ", ".join(f"'{t}'" for t in sorted({*INPATIENT_TYPES, *p.exempt_med_types}))
     frames = []
     for th in p.thresholds:
         period = {
@@ -86,7 +93,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         }[th.per]
         sql = f"""
             WITH v AS (SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, {period} AS period
-                       FROM mdtrt_d m WHERE m.med_type NOT IN {INPATIENT}),
+                       FROM mdtrt_d m WHERE m.med_type NOT IN ({not_counted})),
             hot AS (SELECT psn_no, period, COUNT(*) AS n, COUNT(DISTINCT fixmedins_code) AS n_inst FROM v
                     GROUP BY psn_no, period HAVING COUNT(*) >= {th.at_least}),
             r AS (SELECT v.*, hot.n, hot.n_inst, ROW_NUMBER() OVER (PARTITION BY v.psn_no, v.period ORDER BY v.begntime, v.mdtrt_id) AS k
