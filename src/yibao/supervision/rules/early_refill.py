@@ -128,12 +128,12 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
             where="f.prd_days > 0",
         )
     }),
-        e AS (SELECT psn_no, code, mdtrt_id, {place} AS place, MIN(t) AS t, MAX(prd_days) AS prd_days,
-                     SUM(cnt) AS cnt, MIN(feedetl_sn) AS feedetl_sn
-              FROM l WHERE visit <> 'inpatient' GROUP BY psn_no, code, mdtrt_id, {place}),
+        e AS (SELECT ANY_VALUE(psn_no) AS psn_no, code, mdtrt_id, ANY_VALUE({place}) AS place, MIN(t) AS t,
+                     MAX(prd_days) AS prd_days, SUM(cnt) AS cnt, MIN(feedetl_sn) AS feedetl_sn
+              FROM l WHERE visit <> 'inpatient' GROUP BY mdtrt_id, code),
         w AS (SELECT e.*, LAG(e.t) OVER s AS prev_t, LAG(e.prd_days) OVER s AS prev_days,
                      LAG(e.cnt) OVER s AS prev_cnt, LAG(e.mdtrt_id) OVER s AS prev_mdtrt
-              FROM e WINDOW s AS (PARTITION BY e.psn_no, e.code, e.place ORDER BY e.t, e.mdtrt_id)),
+              FROM e WINDOW s AS (PARTITION BY hash(e.psn_no, e.code, e.place), e.psn_no, e.code, e.place ORDER BY e.t, e.mdtrt_id)),
         x AS (SELECT w.*, LEAST(w.prev_days, COALESCE(d.max_days, {p.long_rx_max_days})) AS supply,
                      {days_between("w.prev_t", "w.t")} AS elapsed,
                      w.cnt * w.prev_days > w.prev_cnt * w.prd_days AS dose_up
@@ -141,9 +141,10 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         y AS (SELECT x.*, CASE WHEN dose_up THEN (supply - elapsed) * prev_cnt * prd_days / (cnt * prev_days)
                                ELSE supply - elapsed END AS days_left
               FROM x WHERE supply >= {p.min_days} AND elapsed * {share.denominator} < supply * {share.numerator})
-        SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.fixmedins_code, l.doctor, l.code, it.name, l.t, y.prev_t, y.prev_mdtrt,
-               y.supply, y.elapsed, y.dose_up, y.days_left, l.prd_days, l.amt, l.cnt, l.pric
-        FROM y JOIN l ON l.feedetl_sn = y.feedetl_sn JOIN yb_kb_items it ON it.code = l.code
+        SELECT f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.bilg_dr_codg AS doctor, y.code, it.name,
+               f.fee_ocur_time AS t, y.prev_t, y.prev_mdtrt, y.supply, y.elapsed, y.dose_up, y.days_left,
+               CAST(f.prd_days AS BIGINT) AS prd_days, {cols.scaled("fee_list_d", "f", "det_item_fee_sumamt")} AS amt
+        FROM y JOIN fee_list_d f ON f.feedetl_sn = y.feedetl_sn JOIN yb_kb_items it ON it.code = y.code
         WHERE NOT y.dose_up
            OR (y.supply - y.elapsed) * y.prev_cnt * y.prd_days * {share.denominator}
               > {share.denominator - share.numerator} * y.supply * y.cnt * y.prev_days
