@@ -46,7 +46,8 @@ region's institutions and the catalogue, as five tables: ``mdtrt_d``, ``setl_lis
    of the old supply, taken at the new dose, is used up on schedule; a drug's days supplied never run
    past the person's next dispense of it (a frequent buyer gets shorter prescriptions). So clean
    chronic patients are not early-refill cases: about 2 % of their refills come before 70 % of the
-   supply is used (the rule's threshold), against 16 % with independent dates, and those are dose changes.
+   supply is used (the rule's threshold), against 16 % with independent dates, and those are mostly dose
+   changes, which the rule recognises.
    Counts are unchanged; no drug is dispensed twice on one day at one place (the repeat line, a few in
    100,000, is dropped), otherwise costs and quantities are unchanged.
 8. **Care a real hospital would bill** (so clean data keeps the billing rules a supervisor checks):
