@@ -79,6 +79,14 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     return out
 
 
+def _period_text(per: str, key: pl.Expr) -> pl.Expr:
+    if per == "day":
+        return key.dt.strftime("%Y-%m-%d")
+    if per == "month":
+        return pl.format("{}-{}", key // 100, (key % 100).cast(pl.String).str.zfill(2))
+    return key.cast(pl.String)
+
+
 def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     p: Params = rule.params_of(Params)
     cols = Columns(con)
@@ -86,30 +94,29 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     not_counted = ", ".join(f"'{t}'" for t in sorted({*INPATIENT_TYPES, *p.exempt_med_types}))
     frames = []
     for th in p.thresholds:
-        period = {
-            "day": "CAST(CAST(m.begntime AS DATE) AS VARCHAR)",
-            "month": "CAST(EXTRACT(YEAR FROM m.begntime) AS VARCHAR) || '-' || LPAD(CAST(EXTRACT(MONTH FROM m.begntime) AS VARCHAR), 2, '0')",
-            "year": "CAST(EXTRACT(YEAR FROM m.begntime) AS VARCHAR)",
+        period = {  # a date or a number while counting; text ("2024-05-10", "2024-05", "2024") for the findings
+            "day": "CAST(m.begntime AS DATE)",
+            "month": "EXTRACT(YEAR FROM m.begntime) * 100 + EXTRACT(MONTH FROM m.begntime)",
+            "year": "EXTRACT(YEAR FROM m.begntime)",
         }[th.per]
         sql = f"""
             WITH v AS (SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, {period} AS period
                        FROM mdtrt_d m WHERE m.med_type NOT IN ({not_counted})),
-            hot AS (SELECT psn_no, period, COUNT(*) AS n, COUNT(DISTINCT fixmedins_code) AS n_inst FROM v
-                    GROUP BY psn_no, period HAVING COUNT(*) >= {th.at_least}),
-            r AS (SELECT v.*, hot.n, hot.n_inst, ROW_NUMBER() OVER (PARTITION BY v.psn_no, v.period ORDER BY v.begntime, v.mdtrt_id) AS k
+            hot AS (SELECT psn_no, period, COUNT(*) AS n FROM v GROUP BY psn_no, period HAVING COUNT(*) >= {th.at_least}),
+            r AS (SELECT v.*, hot.n, ROW_NUMBER() OVER (PARTITION BY v.psn_no, v.period ORDER BY v.begntime, v.mdtrt_id) AS k
                   FROM v JOIN hot ON hot.psn_no = v.psn_no AND hot.period = v.period),
             a AS (SELECT f.mdtrt_id, SUM({amt}) AS amt FROM fee_list_d f WHERE f.mdtrt_id IN (SELECT mdtrt_id FROM r WHERE k >= {th.at_least})
                   GROUP BY f.mdtrt_id),
             top AS (SELECT psn_no, period, fixmedins_code FROM (
                       SELECT psn_no, period, fixmedins_code, ROW_NUMBER() OVER (PARTITION BY psn_no, period ORDER BY COUNT(*) DESC, fixmedins_code) AS j
                       FROM r GROUP BY psn_no, period, fixmedins_code) x WHERE j = 1)
-            SELECT r.psn_no, r.period, MIN(r.n) AS n, MIN(r.n_inst) AS n_inst, MIN(top.fixmedins_code) AS fixmedins_code,
+            SELECT r.psn_no, r.period, MIN(r.n) AS n, COUNT(DISTINCT r.fixmedins_code) AS n_inst, MIN(top.fixmedins_code) AS fixmedins_code,
                    MAX(r.mdtrt_id) AS last_mdtrt, SUM(CASE WHEN r.k >= {th.at_least} THEN COALESCE(a.amt, 0) ELSE 0 END) AS vola_amt,
                    '{th.per}' AS per, {th.at_least} AS at_least
             FROM r LEFT JOIN a ON a.mdtrt_id = r.mdtrt_id JOIN top ON top.psn_no = r.psn_no AND top.period = r.period
             GROUP BY r.psn_no, r.period
         """
-        frames.append(run(con, sql))
+        frames.append(run(con, sql).with_columns(period=_period_text(th.per, pl.col("period"))))
     rows = (
         pl.concat([f for f in frames if f.height], how="vertical_relaxed")
         if any(f.height for f in frames)
