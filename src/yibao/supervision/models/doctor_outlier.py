@@ -443,7 +443,7 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                 "vola_amt": excess,
                 "vola_cont": sentence,
                 "evidence": evidence_json(ev),
-                "score": strength / (1.0 + strength),
+                "score": round(strength / (1.0 + strength), 6),  # the same digits whatever order the sums ran in
             }
         )
     return findings(MODEL, rows)

@@ -96,7 +96,7 @@ def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     if stays.height == 0:
         return findings(MODEL, [])
     rows: list[dict[str, object]] = []
-    for (_inst, _emp), group in stays.sort("begntime").group_by(
+    for (_inst, _emp), group in stays.sort("begntime", "mdtrt_id").group_by(
         ["fixmedins_code", "emp_no"], maintain_order=True
     ):
         if group.height < MIN_COHORT:
