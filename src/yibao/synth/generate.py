@@ -412,9 +412,9 @@ def _worker_threads(workers: int) -> int:
 
     A worker's Polars would otherwise start a thread per core although the other workers keep those
     cores busy, and a chunk runs some 2,000 small Polars operations whose hand-offs between threads
-    then cost more than they save. Measured (100,000 persons, two workers on two cores, CPU time of the
-    generation): 62.6 → 57.8 s with one thread per worker, the same files. ``POLARS_MAX_THREADS`` set by
-    the caller wins."""
+    then cost more than they save. Measured (100,000 persons, two workers on two cores shared with other
+    work, CPU time of the generation): 62.6 → 57.8 s with one thread per worker, the same files; on a
+    quieter machine the gain is within the noise (±5 %). ``POLARS_MAX_THREADS`` set by the caller wins."""
     return max(1, (os.cpu_count() or 1) // workers)
 
 
