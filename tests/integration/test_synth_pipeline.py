@@ -294,10 +294,26 @@ def test_workers_get_an_allocator_that_keeps_memory_and_the_parent_keeps_its_own
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:500")
-    with generate._worker_allocator():  # what a worker spawned now inherits: ours last, so it wins
+    with generate._worker_environment(2):  # what a worker spawned now inherits: ours last, so it wins
         assert os.environ["_RJEM_MALLOC_CONF"] == f"dirty_decay_ms:500,{generate.WORKER_ALLOCATOR}"
     assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:500"
     monkeypatch.delenv("_RJEM_MALLOC_CONF")
-    with generate._worker_allocator():
+    with generate._worker_environment(2):
         assert os.environ["_RJEM_MALLOC_CONF"] == generate.WORKER_ALLOCATOR
     assert "_RJEM_MALLOC_CONF" not in os.environ
+
+
+def test_workers_share_the_cores_out_unless_the_caller_set_polars_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    with generate._worker_environment(3):
+        assert os.environ["POLARS_MAX_THREADS"] == "2"
+    with generate._worker_environment(16):
+        assert os.environ["POLARS_MAX_THREADS"] == "1"
+    assert "POLARS_MAX_THREADS" not in os.environ
+    monkeypatch.setenv("POLARS_MAX_THREADS", "4")
+    with generate._worker_environment(2):
+        assert os.environ["POLARS_MAX_THREADS"] == "4"
+    assert os.environ["POLARS_MAX_THREADS"] == "4"

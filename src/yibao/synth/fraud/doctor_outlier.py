@@ -73,6 +73,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         .join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi")
     )
     lines_by = by_encounter(fee)
+    rx_by = by_encounter(fee.filter(pl.col("rxno") != ""))  # the lines ``inflate`` scales, split once
     diag = tables["setl_list_diag_d"].join(
         enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left"
     )
@@ -105,10 +106,10 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             factor = float(rng.choice([1.5, 2.0, 3.0, 4.0]))
             params = {"tactic": "inflate", "factor": factor}
             for e in mine.iter_rows(named=True):
-                lines = lines_by.get(e["mdtrt_id"])
+                lines = rx_by.get(e["mdtrt_id"])
                 if lines is None:
                     continue
-                for r in lines.filter(pl.col("rxno") != "").iter_rows(named=True):
+                for r in lines.iter_rows(named=True):
                     item = ctx.item(r["med_list_codg"])
                     if item is None or item.list_type != "drug":
                         continue

@@ -106,8 +106,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     stays = encounters(tables, ctx, (pl.col("kind") == INPATIENT) & (pl.col("los") >= 1)).sort("mdtrt_id")
     if stays.height == 0:
         return tables, lab.frame()
-    present = _present(tables, stays)
     bad = stays.filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
+    present = _present(tables, bad)
     n = ctx.cases(bad.height, float(rng.uniform(*SHARE)), kind="inpatient") if ctx.institutions else 0
     order = rng.permutation(bad.height) if n else np.array([], dtype=np.int64)
     chosen: list[str] = []
@@ -130,14 +130,13 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         lab.add(lab.case(), "1", {"variant": "add_cc", "added": added}, mdtrt_id=s["mdtrt_id"], psn_no=s["psn_no"],
                 fixmedins_code=s["fixmedins_code"], doctor=s["atddr_no"])  # fmt: skip
         chosen.append(s["mdtrt_id"])
-    _sicker_patients(
-        rng, ctx, rows, lab, stays.filter(~pl.col("mdtrt_id").is_in(chosen)), present, len(chosen)
-    )
+    _sicker_patients(rng, ctx, rows, lab, tables, stays.filter(~pl.col("mdtrt_id").is_in(chosen)), len(chosen))
     return rows.added(tables), lab.frame()
 
 
 def _present(tables: Tables, stays: pl.DataFrame) -> dict[str, tuple[set[str], set[str]]]:
-    """Each stay's diagnoses and billed items."""
+    """Each stay's diagnoses and billed items (for the stays a pattern looks at only: gathering the
+    sets is most of the pattern's work)."""
 
     def per_stay(table: str, col: str) -> pl.DataFrame:
         return (
@@ -160,14 +159,16 @@ def _sicker_patients(
     ctx: Context,
     rows: Rows,
     lab: Labels,
+    tables: Tables,
     rest: pl.DataFrame,
-    present: dict[str, tuple[set[str], set[str]]],
     n: int,
 ) -> None:
     """Hard negatives at any hospital: a CC added with the tests and a treatment that support it."""
     rest = rest.filter(pl.col("los") >= 2)
     m = min(rest.height, max(1, round(max(n, 1) * rng.uniform(0.3, 0.8))))
-    for i in rng.choice(rest.height, size=m, replace=False).tolist() if m else ():
+    picked = rng.choice(rest.height, size=m, replace=False).tolist() if m else []
+    present = _present(tables, rest.get_column("mdtrt_id").gather(picked).to_frame())
+    for i in picked:
         s = rest.row(int(i), named=True)
         dxs = present.get(s["mdtrt_id"], (set(), set()))[0]
         options = [c for c in ADDED if c not in dxs and not s["dscg_maindiag_code"].startswith(c[:3])]
