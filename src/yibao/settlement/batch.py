@@ -204,9 +204,16 @@ def _scan_part(folder: Path, part: int, parts: int) -> dict[str, pl.LazyFrame]:
 def _split_parts(folder: Path, parts: int, into: Path) -> None:
     """Write the rows of each part apart (``into/<table>/_part=<k>/``), in one streaming pass over each
     table, for a region of more parts than workers: each part is then read from its own files instead
-    of from a scan of every table for every part. A part without rows of a table gets an empty file."""
+    of from a scan of every table for every part. A part without rows of a table gets an empty file.
+    The files live as long as the year's settling, so they are written fast (LZ4, no statistics) rather
+    than small."""
     for name, frame in _keyed(_scan_dataset(folder), parts).items():
-        frame.sink_parquet(pl.PartitionBy(into / name, key="_part", include_key=False), mkdir=True)
+        frame.sink_parquet(
+            pl.PartitionBy(into / name, key="_part", include_key=False),
+            mkdir=True,
+            compression="lz4",
+            statistics=False,
+        )
         empty = pl.DataFrame(schema=frame.drop("_part").collect_schema())
         for part in range(parts):
             if not (files := into / name / f"_part={part}").is_dir():
@@ -216,7 +223,10 @@ def _split_parts(folder: Path, parts: int, into: Path) -> None:
 
 def _scan_split(folder: Path, into: Path, part: int) -> dict[str, pl.LazyFrame]:
     """The tables of one part written by :func:`_split_parts`."""
-    tables = {name: pl.scan_parquet(into / name / f"_part={part}" / "*.parquet") for name in _INPUTS}
+    tables = {
+        name: pl.scan_parquet(into / name / f"_part={part}" / "*.parquet")
+        for name in (*_PERSON_TABLES, "mdtrt_d", *_LINE_TABLES)
+    }
     return tables | {"fixmedins_b": scan_table(folder, "fixmedins_b", _INPUTS["fixmedins_b"])}
 
 
