@@ -25,7 +25,7 @@ import tempfile
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -158,32 +158,31 @@ class _Data:
     kind_of_line: list[int]  # per fee line, in encounter order: its kind
 
 
-def _read_part(scan: dict[str, pl.LazyFrame], part: int, parts: int) -> dict[str, pl.DataFrame]:
-    """The rows of one part: the households whose hash falls in ``part``, with their encounters' rows.
+_PERSON_TABLES = ("psn_info_b", "psn_insu_d", "contribution_d")
+_LINE_TABLES = ("setl_list_diag_d", "fee_list_d")
+"""The tables keyed by person, and those keyed by encounter (mdtrt_id)."""
+
+
+def _keyed(scan: dict[str, pl.LazyFrame], parts: int) -> dict[str, pl.LazyFrame]:
+    """Every table but the institutions with ``_part``, the part of its rows' household.
 
     Encounters of a person missing from the register go to part 0 (where they fail as "unknown person").
-    Fee lines and diagnoses carry ``_row``, the row of their encounter in ``mdtrt_d``. The scans stream,
-    so a worker holds its part and never a whole table.
+    The encounters carry ``_enc``, their row in ``mdtrt_d``, and the fee lines and diagnoses the ``_enc``
+    of their encounter in place of its mdtrt_id: a part then finds its lines' encounters by integers
+    instead of joining its millions of fee lines on strings a second time.
     """
-    part_of = _part_of(scan["psn_info_b"], parts).collect(engine="streaming")
-    mine = part_of.lazy().filter(pl.col("_part") == part).select("psn_no")
+    part_of = _part_of(scan["psn_info_b"], parts).collect(engine="streaming").lazy()
     encounters = (
-        _encounter_parts(scan["mdtrt_d"], part_of.lazy())
-        .filter(pl.col("_part") == part)
-        .drop("_part")
-        .collect(engine="streaming")
-        .with_row_index("_row")
+        scan["mdtrt_d"]
+        .with_row_index("_enc")
+        .join(part_of, on="psn_no", how="left")
+        .with_columns(pl.col("_part").fill_null(0))
     )
-    rows = encounters.lazy().select("mdtrt_id", "_row")
-    frames = {
-        name: scan[name].join(mine, on="psn_no", how="semi").collect(engine="streaming")
-        for name in ("psn_info_b", "psn_insu_d", "contribution_d")
-    }
-    for name in ("setl_list_diag_d", "fee_list_d"):
-        frames[name] = scan[name].join(rows, on="mdtrt_id").collect(engine="streaming")
-    frames["mdtrt_d"] = encounters
-    frames["fixmedins_b"] = scan["fixmedins_b"].collect()
-    return frames
+    by_encounter = encounters.select("mdtrt_id", "_enc", "_part").collect(engine="streaming").lazy()
+    keyed = {name: scan[name].join(part_of, on="psn_no") for name in _PERSON_TABLES}
+    keyed |= {name: scan[name].join(by_encounter, on="mdtrt_id").drop("mdtrt_id") for name in _LINE_TABLES}
+    keyed["mdtrt_d"] = encounters
+    return keyed
 
 
 def _part_of(psn: pl.LazyFrame, parts: int) -> pl.LazyFrame:
@@ -191,46 +190,58 @@ def _part_of(psn: pl.LazyFrame, parts: int) -> pl.LazyFrame:
     return psn.select("psn_no", (_HOUSEHOLD.hash(seed=7) % parts).cast(pl.Int64).alias("_part"))
 
 
-def _encounter_parts(mdtrt: pl.LazyFrame, part_of: pl.LazyFrame) -> pl.LazyFrame:
-    """The encounters with the part of their person (part 0 for a person missing from the register)."""
-    return mdtrt.join(part_of, on="psn_no", how="left").with_columns(pl.col("_part").fill_null(0))
-
-
 def _scan_dataset(folder: Path) -> dict[str, pl.LazyFrame]:
     return {name: scan_table(folder, name, cols) for name, cols in _INPUTS.items()}
+
+
+def _scan_part(folder: Path, part: int, parts: int) -> dict[str, pl.LazyFrame]:
+    """The tables of one part, picked from a scan of the whole dataset (for one part per worker)."""
+    scan = _scan_dataset(folder)
+    tables = {name: t.filter(pl.col("_part") == part).drop("_part") for name, t in _keyed(scan, parts).items()}
+    return tables | {"fixmedins_b": scan["fixmedins_b"]}
 
 
 def _split_parts(folder: Path, parts: int, into: Path) -> None:
     """Write the rows of each part apart (``into/<table>/_part=<k>/``), in one streaming pass over each
     table, for a region of more parts than workers: each part is then read from its own files instead
-    of from a scan of every table for every part."""
-    scan = _scan_dataset(folder)
-    part_of = _part_of(scan["psn_info_b"], parts).collect(engine="streaming").lazy()
-    encounters = _encounter_parts(scan["mdtrt_d"], part_of)
-    by_encounter = encounters.select("mdtrt_id", "_part").collect(engine="streaming").lazy()
-    keyed = {
-        name: scan[name].join(part_of, on="psn_no") for name in ("psn_info_b", "psn_insu_d", "contribution_d")
-    }
-    keyed |= {
-        name: scan[name].join(by_encounter, on="mdtrt_id") for name in ("setl_list_diag_d", "fee_list_d")
-    }
-    keyed["mdtrt_d"] = encounters
-    for name, frame in keyed.items():
-        frame.sink_parquet(pl.PartitionBy(into / name, key="_part", include_key=False), mkdir=True)
+    of from a scan of every table for every part. A part without rows of a table gets an empty file.
+    The files live as long as the year's settling, so they are written fast (LZ4, no statistics) rather
+    than small."""
+    for name, frame in _keyed(_scan_dataset(folder), parts).items():
+        frame.sink_parquet(
+            pl.PartitionBy(into / name, key="_part", include_key=False),
+            mkdir=True,
+            compression="lz4",
+            statistics=False,
+        )
+        empty = pl.DataFrame(schema=frame.drop("_part").collect_schema())
+        for part in range(parts):
+            if not (files := into / name / f"_part={part}").is_dir():
+                files.mkdir(parents=True)
+                empty.write_parquet(files / "empty.parquet")
 
 
 def _scan_split(folder: Path, into: Path, part: int) -> dict[str, pl.LazyFrame]:
-    """The tables of one part written by :func:`_split_parts` (an empty frame where it has no rows)."""
-    scan = _scan_dataset(folder)
-    for name in _INPUTS:
-        files = into / name / f"_part={part}"
-        if name != "fixmedins_b":
-            scan[name] = (
-                pl.scan_parquet(files / "*.parquet")
-                if files.is_dir()
-                else pl.LazyFrame(schema=scan[name].collect_schema())
-            )
-    return scan
+    """The tables of one part written by :func:`_split_parts`."""
+    tables = {
+        name: pl.scan_parquet(into / name / f"_part={part}" / "*.parquet")
+        for name in (*_PERSON_TABLES, "mdtrt_d", *_LINE_TABLES)
+    }
+    return tables | {"fixmedins_b": scan_table(folder, "fixmedins_b", _INPUTS["fixmedins_b"])}
+
+
+def _read_part(tables: dict[str, pl.LazyFrame]) -> dict[str, pl.DataFrame]:
+    """The rows of one part, its encounters in ``mdtrt_d`` order with ``_row`` numbering them, and the fee
+    lines and diagnoses with the ``_row`` of their encounter. The scans stream, so a worker holds its
+    part and never a whole table."""
+    frames = {name: t.collect(engine="streaming") for name, t in tables.items()}
+    encounters = frames["mdtrt_d"].sort("_enc").with_row_index("_row")
+    enc = encounters.get_column("_enc").to_numpy()
+    for name in _LINE_TABLES:
+        at = np.searchsorted(enc, frames[name].get_column("_enc").to_numpy())
+        frames[name] = frames[name].with_columns(pl.Series("_row", at, dtype=pl.UInt32))
+    frames["mdtrt_d"] = encounters
+    return frames
 
 
 def _year(folder: Path) -> tuple[int, int]:
@@ -550,9 +561,9 @@ def _settle_part(task: _Task) -> tuple[Path, list[tuple[str, str]]]:
     """One part in a worker process: read its rows, settle them, write its setl rows (Arrow IPC)."""
     folder, split, region, catalog, year, part, parts, out = task
     policy, catalog = load_region(region), catalog or default_catalog()
-    scan = _scan_dataset(folder) if split is None else _scan_split(folder, split, part)
+    tables = _scan_part(folder, part, parts) if split is None else _scan_split(folder, split, part)
     with _no_gc():
-        data = _build(_read_part(scan, part, parts), year)
+        data = _build(_read_part(tables), year)
         rows, failures = _settle(data, policy, catalog)
     table = _setl_table(data, rows)
     with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, table.schema) as ipc:
@@ -568,6 +579,37 @@ def _read_ipc(path: Path, columns: list[str] | None = None) -> pa.Table:
 
 _WRITE_ROWS = 1_000_000
 """Rows of setl_d taken and written at a time."""
+
+
+def _write_setl(folder: Path, outputs: list[Path]) -> int:
+    """Write the parts' setl rows as ``setl_d``, by settlement time then setl_id; the number of rows."""
+    setl = pa.concat_tables(map(_read_ipc, outputs)).drop_columns("_setl_time")
+    order = pc.sort_indices(
+        pa.concat_tables(_read_ipc(p, ["_setl_time", "setl_id"]) for p in outputs),
+        options=pc.SortOptions([("_setl_time", "ascending", "at_start"), ("setl_id", "ascending", "at_start")]),
+    )  # as Polars sorts: nulls first
+    with TableWriter(folder, "setl_d") as writer:
+        for rows in _in_order(setl, order):
+            writer.write_arrow(rows)
+    return int(setl.num_rows)
+
+
+def _in_order(table: pa.Table, order: pa.Array) -> Iterator[pa.Table]:
+    """The rows of ``table`` in ``order``, in slices of _WRITE_ROWS: memory holds two slices, the next
+    taken in a thread while the caller writes this one (Arrow's take and Parquet encoding both run
+    outside the GIL, so the parent's write at the end of the year uses two cores)."""
+
+    def take(at: int) -> pa.Table:
+        return table.take(order[at : at + _WRITE_ROWS]).combine_chunks()
+
+    with ThreadPoolExecutor(1) as taker:
+        ahead: Future[pa.Table] | None = None
+        for at in range(0, len(order), _WRITE_ROWS):
+            taken, ahead = ahead, taker.submit(take, at)
+            if taken is not None:
+                yield taken.result()
+        if ahead is not None:
+            yield ahead.result()
 
 
 @contextmanager
@@ -633,15 +675,6 @@ def settle_year(
         finally:
             if pool is not None:
                 pool.shutdown()
-        setl = pa.concat_tables(map(_read_ipc, outputs)).drop_columns("_setl_time")
-        order = pc.sort_indices(
-            pa.concat_tables(_read_ipc(p, ["_setl_time", "setl_id"]) for p in outputs),
-            options=pc.SortOptions([("_setl_time", "ascending", "at_start"), ("setl_id", "ascending", "at_start")]),
-        )  # as Polars sorts: nulls first
-        with TableWriter(folder, "setl_d") as writer:  # in slices of the order: memory holds one slice
-            for at in range(0, len(order), _WRITE_ROWS):
-                writer.write_arrow(setl.take(order[at : at + _WRITE_ROWS]).combine_chunks())
-        settled = setl.num_rows
-        del setl
+        settled = _write_setl(folder, outputs)
     failures.sort()
     return YearResult(settled, total, len(failures), tuple(failures), time.perf_counter() - t0)
