@@ -335,15 +335,3 @@ def test_same_generator_gives_the_same_persons(employers: pl.DataFrame) -> None:
     for name in a:
         assert a[name].equals(b[name])
     assert a["psn_info_b"]["psn_no"][0] == "99010000000000012001"
-
-
-def test_a_million_persons_take_seconds_not_minutes(employers: pl.DataFrame) -> None:
-    """Vectorised: 100,000 persons (one chunk of a million-person region) in well under 3 s."""
-    import time
-
-    emp = make_employers(np.random.default_rng(1), 1_000_000)
-    t = time.perf_counter()
-    make_persons(
-        np.random.default_rng(1), 100_000, chunk=0, first_seq=0, year=YEAR, employers=emp, admdvs="990100"
-    )
-    assert time.perf_counter() - t < 3.0
