@@ -60,6 +60,7 @@ __all__ = [
     "check",
     "coarse_hosp_lv",
     "label",
+    "med_types",
     "psn_category",
     "scheme",
     "setl_column",
@@ -400,6 +401,15 @@ def visit_kind(med_type: str) -> str:
         raise CodeError(
             "med_type", f"unknown code {med_type!r} (expected one of {', '.join(_VISIT_KIND)})"
         ) from None
+
+
+def med_types(kind: str) -> tuple[str, ...]:
+    """The med_type codes of a benefit visit kind (:func:`visit_kind`), in code order.
+
+    >>> med_types("chronic")
+    ('14', '15')
+    """
+    return tuple(sorted(c for c, k in _VISIT_KIND.items() if k == kind))
 
 
 _SCHEME: dict[str, str] = {

@@ -28,7 +28,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from yibao.codes import coarse_hosp_lv
+from yibao.codes import coarse_hosp_lv, med_types
 from yibao.money import round_div, yuan
 from yibao.supervision.findings import Finding
 
@@ -59,11 +59,7 @@ SCENARIO = {
 
 _MDTRT_TYPE_VISIT = {"1": "outpatient", "2": "inpatient", "3": "pharmacy", "4": "outpatient"}
 _MED_TYPE_VISIT: dict[str, str] = {
-    **dict.fromkeys(("11", "12", "13", "16", "19", "51"), "outpatient"),
-    **dict.fromkeys(("14", "15"), "chronic"),
-    **dict.fromkeys(("21", "22", "23", "24", "26", "28", "52", "53"), "inpatient"),
-    "41": "pharmacy",
-    "9901": "ltc",
+    code: kind for kind in ("outpatient", "chronic", "inpatient", "pharmacy", "ltc") for code in med_types(kind)
 }
 FEN_DIVISOR = 10**8  # pric (1e-6 yuan) × cnt (1e-4) → fen
 

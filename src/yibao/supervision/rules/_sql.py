@@ -7,8 +7,9 @@ fixmedins_b, setl_list_diag_d, setl_list_oprn_d, drug_trac_d, setl_d) and the kn
 text runs on Spark: joins, CASE, EXTRACT, SUBSTRING, LIKE, window functions, ``INTERVAL 'n' MINUTE``
 arithmetic. The exceptions, which each engine spells its own way, go through a function of this module:
 a difference of two dates in days, :func:`days_between` (DuckDB ``CAST(b AS DATE) - CAST(a AS DATE)``,
-Spark ``DATEDIFF(b, a)``), and a whole-string regular-expression match, :func:`full_match` (DuckDB
-``regexp_full_match``, Spark ``RLIKE '^…$'``): set :data:`DIALECT`.
+Spark ``DATEDIFF(b, a)``), a whole-string regular-expression match, :func:`full_match` (DuckDB
+``regexp_full_match``, Spark ``RLIKE '^…$'``), and a list aggregate, :func:`list_sql` (DuckDB ``LIST``,
+Spark ``COLLECT_LIST``): set :data:`DIALECT`. ``hash(…)`` and ``ANY_VALUE`` are spelt alike in both.
 
 Money in the views may be DECIMAL (as on disk: DECIMAL(16,2) money, (16,4) counts, (16,6) prices) or
 already integer (fen, 1e-4, 1e-6): :class:`Columns` looks at the view's types and writes the cast, so
@@ -23,16 +24,18 @@ every rule sees integers. The rows a rule's SQL returns become the ``findings`` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
 
+from yibao.codes import med_types
 from yibao.dataset.schema import TABLES
 
 __all__ = [
     "DIALECT",
     "FINDING_COLUMNS",
+    "INPATIENT_MED_TYPES",
     "Columns",
     "age_sql",
     "days_between",
@@ -40,15 +43,17 @@ __all__ = [
     "finish",
     "full_match",
     "lines_sql",
+    "list_sql",
     "lv_sql",
     "prefix_join",
     "scope_sql",
+    "sql_list",
     "visit_sql",
     "yuan_expr",
 ]
 
 DIALECT = "duckdb"
-"""``duckdb`` or ``spark``: only :func:`days_between` and :func:`full_match` differ."""
+"""``duckdb`` or ``spark``: only :func:`days_between`, :func:`full_match` and :func:`list_sql` differ."""
 
 FINDING_COLUMNS = TABLES["findings"].names
 _FINDING_TYPES: dict[str, Any] = {c: pl.String for c in FINDING_COLUMNS}
@@ -86,13 +91,19 @@ def lv_sql(col: str) -> str:
     )
 
 
+def sql_list(values: Iterable[str]) -> str:
+    """Quoted values as an SQL list for IN: ``('21', '22')``."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+INPATIENT_MED_TYPES = sql_list(med_types("inpatient"))
+"""The inpatient med_type codes as an SQL list (yibao.codes.med_types)."""
+
+
 def visit_sql(col: str) -> str:
     """The benefit visit kind of a med_type (as yibao.codes.visit_kind; unknown → outpatient)."""
-    return (
-        f"CASE WHEN {col} IN ('21', '22', '23', '24', '26', '28', '52', '53') THEN 'inpatient' "
-        f"WHEN {col} IN ('14', '15') THEN 'chronic' WHEN {col} = '41' THEN 'pharmacy' "
-        f"WHEN {col} = '9901' THEN 'ltc' ELSE 'outpatient' END"
-    )
+    kinds = " ".join(f"WHEN {col} IN {sql_list(med_types(k))} THEN '{k}'" for k in ("inpatient", "chronic", "pharmacy", "ltc"))
+    return f"CASE {kinds} ELSE 'outpatient' END"
 
 
 def age_sql(brdy: str, on: str) -> str:

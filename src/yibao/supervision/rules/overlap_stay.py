@@ -28,9 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, enc_finding
-from yibao.supervision.rules._sql import Columns, enc_who, finish, run
-
-INPATIENT = "('21', '22', '23', '24', '26', '28', '52', '53')"
+from yibao.supervision.rules._sql import INPATIENT_MED_TYPES, Columns, enc_who, finish, run
 
 
 class Params(BaseModel):
@@ -78,7 +76,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     if p.other == "inpatient":
         sql = f"""
             WITH s AS (SELECT mdtrt_id, psn_no, fixmedins_code, begntime, endtime, atddr_no FROM mdtrt_d
-                       WHERE med_type IN {INPATIENT}),
+                       WHERE med_type IN {INPATIENT_MED_TYPES}),
             o AS (SELECT a.mdtrt_id, a.psn_no, a.fixmedins_code, a.begntime, a.endtime, a.atddr_no AS doctor,
                          b.mdtrt_id AS other_id, b.fixmedins_code AS other_inst, b.begntime AS other_begin, b.endtime AS other_end,
                          CASE WHEN a.begntime > b.begntime THEN a.begntime ELSE b.begntime END AS lo,
@@ -96,9 +94,9 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         return finish(rows, rule, cont=cont, key=["mdtrt_id", "other_id"],
                       evidence=["begntime", "endtime", "other_id", "other_inst", "other_begin", "other_end", "lo", "hi"])  # fmt: skip
     sql = f"""
-        WITH s AS (SELECT mdtrt_id, psn_no, fixmedins_code, begntime, endtime FROM mdtrt_d WHERE med_type IN {INPATIENT}),
+        WITH s AS (SELECT mdtrt_id, psn_no, fixmedins_code, begntime, endtime FROM mdtrt_d WHERE med_type IN {INPATIENT_MED_TYPES}),
         v AS (SELECT mdtrt_id, psn_no, fixmedins_code, begntime, endtime, atddr_no AS doctor FROM mdtrt_d
-              WHERE med_type NOT IN {INPATIENT}),
+              WHERE med_type NOT IN {INPATIENT_MED_TYPES}),
         o AS (SELECT v.*, s.mdtrt_id AS other_id, s.fixmedins_code AS other_inst, s.begntime AS other_begin,
                      s.endtime AS other_end
               FROM v JOIN s ON s.psn_no = v.psn_no AND s.fixmedins_code <> v.fixmedins_code

@@ -25,12 +25,12 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from yibao.codes import med_types
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import KnowledgeBase
 from yibao.supervision.rules._base import Encounter, Prepared, enc_finding
-from yibao.supervision.rules._sql import Columns, finish, run, yuan_expr
+from yibao.supervision.rules._sql import Columns, finish, run, sql_list, yuan_expr
 
-INPATIENT_TYPES = ("21", "22", "23", "24", "26", "28", "52", "53")
 PER_NAMES = {"day": "每日", "month": "每月", "year": "每年"}
 
 
@@ -91,7 +91,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
     p: Params = rule.params_of(Params)
     cols = Columns(con)
     amt = cols.scaled("fee_list_d", "f", "det_item_fee_sumamt")
-    not_counted = ", ".join(f"'{t}'" for t in sorted({*INPATIENT_TYPES, *p.exempt_med_types}))
+    not_counted = sql_list(sorted({*med_types("inpatient"), *p.exempt_med_types}))
     frames = []
     for th in p.thresholds:
         period = {  # a date or a number while counting; text ("2024-05-10", "2024-05", "2024") for the findings
@@ -101,7 +101,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         }[th.per]
         sql = f"""
             WITH v AS (SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, {period} AS period
-                       FROM mdtrt_d m WHERE m.med_type NOT IN ({not_counted})),
+                       FROM mdtrt_d m WHERE m.med_type NOT IN {not_counted}),
             hot AS (SELECT psn_no, period, COUNT(*) AS n FROM v GROUP BY psn_no, period HAVING COUNT(*) >= {th.at_least}),
             r AS (SELECT v.*, hot.n, ROW_NUMBER() OVER (PARTITION BY v.psn_no, v.period ORDER BY v.begntime, v.mdtrt_id) AS k
                   FROM v JOIN hot ON hot.psn_no = v.psn_no AND hot.period = v.period),
