@@ -837,6 +837,18 @@ def test_visit_frequency_fires_on_four_visits_in_a_day():
     assert both("R-VFREQ-01", [(person(), visits[:3])])[1].height == 0
 
 
+def test_visit_frequency_counts_a_month_from_its_first_day_to_its_last():
+    def visits(days: list[date]) -> list[dict[str, Any]]:
+        return [enc(f"M{i}", [line("001102000010000")], adm=f"{d} 09:00:00") for i, d in enumerate(days)]
+
+    december = [date(2024, 12, 1) + timedelta(days=d) for d in range(19)] + [date(2024, 12, 31)]
+    around = [date(2024, 11, 30), date(2025, 1, 1)]  # the days either side do not count
+    f, b = both("R-VFREQ-01", [(person(), visits([*around, *december[:-1]]))])
+    assert f == [] and b.height == 0
+    f, b = both("R-VFREQ-01", [(person(), visits([*around, *december]))])
+    assert len(f) == 1 and "每月第 20 次" in f[0].vola_cont and b.height == 1
+
+
 def test_visit_frequency_does_not_count_the_dialysis_sessions_of_a_registered_chronic_disease():
     hd = "003110000060000"  # 血液透析
     days = [date(2024, 1, 1) + timedelta(days=d) for d in range(366) if d % 7 in (0, 2, 4)][:150]

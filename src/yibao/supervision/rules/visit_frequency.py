@@ -19,6 +19,7 @@ After::
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date
 from typing import Any, Literal
 
@@ -52,24 +53,29 @@ def prepare(rule: Any, kb: KnowledgeBase) -> Prepared:
     return Prepared(None, rule.params_of(Params))
 
 
-def _period(per: str, day: str) -> str:
-    return day if per == "day" else day[:7] if per == "month" else day[:4]
+def _period(per: str, on: int) -> tuple[int, int]:
+    """The day numbers [first, end) of the day, month or year holding day number ``on``."""
+    d = date.fromordinal(on)
+    if per == "day":
+        return on, on + 1
+    if per == "month":
+        nxt = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+        return d.replace(day=1).toordinal(), nxt.toordinal()
+    return date(d.year, 1, 1).toordinal(), date(d.year + 1, 1, 1).toordinal()
 
 
 def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
     p: Params = prep.data
     if enc.visit == "inpatient" or enc.med_type in p.exempt_med_types:
         return []
-    day = enc.adm[:10]
+    visits = enc.history.visits  # sorted by day number
     out = []
     for th in p.thresholds:
-        key = _period(th.per, day)
+        first, end = _period(th.per, enc.adm_ord)
         n = 1 + sum(
             1
-            for o, m, _, med_type in enc.history.visits
-            if m != enc.mdtrt_id
-            and med_type not in p.exempt_med_types
-            and _period(th.per, date.fromordinal(o).isoformat()) == key
+            for _, m, _, med_type in visits[bisect_left(visits, (first,)) : bisect_left(visits, (end,))]
+            if m != enc.mdtrt_id and med_type not in p.exempt_med_types
         )
         if n >= th.at_least:
             amt = sum(ln.sumamt for ln in enc.lines)
