@@ -1,0 +1,5 @@
+"""`python -m yibao …`: the same commands as the `yibao` script."""
+
+from yibao.cli import main
+
+main()
