@@ -19,6 +19,7 @@ from yibao.money import dumps
 from yibao.policy.cases import CaseError, Outcome, load_cases, run_case
 from yibao.policy.parameters import PolicyError
 from yibao.stats.cli import bulletin_command
+from yibao.supervision.casework_cli import cases_app, points_app
 from yibao.supervision.cli import audit_command
 from yibao.synth.cli import synth_command
 
@@ -33,6 +34,8 @@ policy_app = typer.Typer(
 )
 app.add_typer(policy_app, name="policy")
 app.add_typer(drg_app, name="drg")
+app.add_typer(cases_app, name="cases")
+app.add_typer(points_app, name="points")
 app.command("synth")(synth_command)
 app.command("audit")(audit_command)
 app.command("bulletin")(bulletin_command)

@@ -115,6 +115,16 @@ def test_totals_in_chinese_units_and_top_findings_in_order(page: str) -> None:
     )  # 明确违规 by amount, then 可疑
 
 
+def test_findings_read_from_disk_in_yuan_give_the_same_page(dataset: Path, tmp_path: Path) -> None:
+    full = findings().with_columns(*(pl.lit("").alias(c) for c in ("psn_no", "drug_trac_codg", "evidence", "stage")),
+                                   score=pl.lit(1.0))  # fmt: skip
+    write_table(tmp_path, "findings", full)  # DECIMAL(16,2) yuan on disk, as the audit writes it
+    on_disk = pl.read_parquet(tmp_path / "findings.parquet")
+    assert isinstance(on_disk.schema["vola_amt"], pl.Decimal)
+    page = write_audit_report(tmp_path, on_disk, dataset, generated=datetime(2025, 1, 2, 3, 4)).read_text(encoding="utf-8")
+    assert "1.54万元" in page and "12,345.67" in page
+
+
 def test_cases_by_state_and_the_ranking_with_reasons(page: str) -> None:
     cases = page.split('id="cases"')[1].split("</section>")[0]
     assert "H2-split_admission" in cases and "初审" in cases and "3件" in cases

@@ -79,6 +79,16 @@ def test_a_fee_line_flagged_twice_counts_once_at_its_largest_amount() -> None:
     assert case.sev_deg == "1"
 
 
+def test_violation_amounts_in_yuan_as_on_disk_are_taken_exactly_as_fen() -> None:
+    from decimal import Decimal
+
+    f = findings(("J1", "overprice", "1", 0, "H1", "M1", "F1"), ("J2", "overprice", "1", 0, "H1", "M2", "F2"))
+    yuan = f.with_columns(pl.Series("vola_amt", [Decimal("1520.07"), Decimal("0.05")], dtype=pl.Decimal(16, 2)))
+    assert build_cases(yuan, opened=D0).get("H1-rules").violation_amt == 152_012
+    with pytest.raises(CaseError, match="float"):
+        build_cases(f.with_columns(pl.col("vola_amt").cast(pl.Float64)), opened=D0)
+
+
 def test_findings_without_an_institution_form_an_na_case() -> None:
     c = build_cases(findings(("J1", "identity_fraud", "2", 10, "", "", "")), opened=D0)
     assert c.get("NA-identity_fraud").fixmedins_code == ""

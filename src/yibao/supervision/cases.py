@@ -54,6 +54,7 @@ from typing import Any
 import polars as pl
 
 from yibao.money import Fen, yuan
+from yibao.supervision.findings import vola_fen
 
 __all__ = [
     "CAPPED_KINDS",
@@ -421,8 +422,12 @@ def build_cases(
     missing = [c for c in need if c not in findings.columns]
     if missing:
         raise CaseError(f"findings: missing columns {missing}")
+    try:
+        amount = vola_fen(findings)
+    except ValueError as e:
+        raise CaseError(str(e)) from None
     day = opened or date.today()
-    f = findings.with_columns(
+    f = findings.with_columns(amount).with_columns(
         *(pl.lit("").alias(c) for c in ("feedetl_sn", "mdtrt_id") if c not in findings.columns)
     ).with_columns(
         pl.col("fixmedins_code").fill_null(""),

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import polars as pl
+
 RESULT_TYPES = {"1": "明确违规", "2": "可疑", "3": "提示"}
 PATTERNS = frozenset(
     {
@@ -67,3 +69,24 @@ class Finding(NamedTuple):
     @property
     def result_type(self) -> str:
         return RESULT_TYPES[self.sev_deg]
+
+
+def vola_fen(findings: pl.DataFrame) -> pl.Expr:
+    """``vola_amt`` in whole fen (Int64, nulls 0), whether the frame holds fen (in memory) or yuan as
+    DECIMAL(16,2) (findings.parquet read as it is): a decimal is scaled exactly, never truncated.
+
+    >>> from decimal import Decimal
+    >>> disk = pl.DataFrame({"vola_amt": [Decimal("12.34")]}, schema={"vola_amt": pl.Decimal(16, 2)})
+    >>> memory = pl.DataFrame({"vola_amt": [1234]})
+    >>> disk.select(vola_fen(disk))["vola_amt"].to_list(), memory.select(vola_fen(memory))["vola_amt"].to_list()
+    ([1234], [1234])
+    """
+    amt = pl.col("vola_amt")
+    dtype = findings.schema["vola_amt"]
+    if isinstance(dtype, pl.Decimal):
+        if (dtype.scale or 0) > 2:
+            raise ValueError(f"findings: vola_amt {dtype} has more than 2 decimal places (yuan to the fen)")
+        amt = amt * 100
+    elif dtype.is_float():
+        raise ValueError("findings: vola_amt is a float; money must be fen (integer) or yuan DECIMAL(16,2)")
+    return amt.cast(pl.Int64).fill_null(0).alias("vola_amt")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -51,7 +52,10 @@ __all__ = [
     "PointsLedger",
     "PointsRules",
     "Sanction",
+    "load_points",
     "load_points_rules",
+    "record_points",
+    "record_reregistration",
 ]
 
 TIERS: tuple[tuple[int, int], ...] = ((1, 3), (4, 6), (7, 9), (10, 12))
@@ -441,6 +445,10 @@ class PointsLedger:
             return self._events.get(staff_codg, ())
         return tuple(e for k in sorted(self._events) for e in self._events[k])
 
+    def reregistrations(self) -> tuple[tuple[str, date], ...]:
+        """Every re-registration, by person."""
+        return tuple((k, on) for k in sorted(self._rereg) for on in self._rereg[k])
+
     def status(self, staff_codg: str, on: date) -> str:
         """正常 / 暂停 / 终止 on a date."""
         ok, reason = self.may_bill(staff_codg, on)
@@ -497,3 +505,92 @@ class PointsLedger:
             (PointsEvent(**{f: r[f] for f in fields}) for r in events.select(fields).iter_rows(named=True)),
             rules=rules,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# SQLite: the ledger as an append-only store
+# ---------------------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS points_events (
+    seq INTEGER PRIMARY KEY, staff_codg TEXT NOT NULL, on_date TEXT NOT NULL, behaviour_id TEXT NOT NULL,
+    points INTEGER NOT NULL, fixmedins_code TEXT NOT NULL, case_id TEXT NOT NULL, responsibility TEXT NOT NULL,
+    role TEXT NOT NULL, note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reregistrations (
+    seq INTEGER PRIMARY KEY, staff_codg TEXT NOT NULL, on_date TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS points_append_only_u BEFORE UPDATE ON points_events
+    BEGIN SELECT RAISE(ABORT, 'points events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS points_append_only_d BEFORE DELETE ON points_events
+    BEGIN SELECT RAISE(ABORT, 'points events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS rereg_append_only_u BEFORE UPDATE ON reregistrations
+    BEGIN SELECT RAISE(ABORT, 're-registrations are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS rereg_append_only_d BEFORE DELETE ON reregistrations
+    BEGIN SELECT RAISE(ABORT, 're-registrations are append-only'); END;
+"""
+
+
+def _connect(path: Path | str) -> sqlite3.Connection:
+    con = sqlite3.connect(str(path))
+    con.execute("PRAGMA journal_mode=WAL")
+    con.executescript(_SCHEMA)
+    return con
+
+
+def _load(con: sqlite3.Connection, rules: PointsRules | None) -> PointsLedger:
+    events = [
+        PointsEvent(staff, date.fromisoformat(on), b, int(pts), inst, case, resp, role, note)
+        for staff, on, b, pts, inst, case, resp, role, note in con.execute(
+            "SELECT staff_codg, on_date, behaviour_id, points, fixmedins_code, case_id, responsibility, role, note "
+            "FROM points_events ORDER BY seq"
+        )
+    ]
+    rereg = [(s, date.fromisoformat(on)) for s, on in con.execute("SELECT staff_codg, on_date FROM reregistrations ORDER BY seq")]
+    return PointsLedger(events, rereg, rules)
+
+
+def load_points(path: Path | str, rules: PointsRules | None = None) -> PointsLedger:
+    """The ledger kept in the SQLite file ``path`` (:func:`record_points`); empty when there is none."""
+    if not Path(path).exists():
+        return PointsLedger(rules=rules)
+    con = _connect(path)
+    try:
+        return _load(con, rules)
+    finally:
+        con.close()
+
+
+def record_points(path: Path | str, event: PointsEvent, rules: PointsRules | None = None) -> PointsLedger:
+    """Append ``event`` to the ledger in ``path`` (created if missing) and return the new ledger; a
+    refused event (PointsError) leaves the file as it was.
+
+    >>> import tempfile
+    >>> store = Path(tempfile.mkdtemp()) / "points.sqlite"
+    >>> ledger = record_points(store, PointsEvent("D1", date(2024, 3, 1), "B3-01", 9))
+    >>> load_points(store).may_bill("D1", date(2024, 3, 2))[0]
+    False
+    """
+    con = _connect(path)
+    try:
+        with con:  # one transaction: the check and the row together
+            ledger = _load(con, rules).add(event)
+            con.execute(
+                "INSERT INTO points_events (staff_codg, on_date, behaviour_id, points, fixmedins_code, case_id,"
+                " responsibility, role, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event.staff_codg, event.on.isoformat(), event.behaviour_id, event.points, event.fixmedins_code,
+                 event.case_id, event.responsibility, event.role, event.note),
+            )  # fmt: skip
+        return ledger
+    finally:
+        con.close()
+
+
+def record_reregistration(path: Path | str, staff_codg: str, on: date, rules: PointsRules | None = None) -> PointsLedger:
+    """Append a re-registration (再次登记备案) to the ledger in ``path``; refused before the bar ends."""
+    con = _connect(path)
+    try:
+        with con:
+            ledger = _load(con, rules).reregister(staff_codg, on)
+            con.execute("INSERT INTO reregistrations (staff_codg, on_date) VALUES (?, ?)", (staff_codg, on.isoformat()))
+        return ledger
+    finally:
+        con.close()

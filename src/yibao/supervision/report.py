@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from yibao.dataset.io import DatasetError, read_table, table_path
 from yibao.money import Fen, round_div
 from yibao.supervision.cases import STATES, Cases, build_cases
-from yibao.supervision.findings import RESULT_TYPES
+from yibao.supervision.findings import RESULT_TYPES, vola_fen
 from yibao.supervision.points import PointsLedger
 
 __all__ = [
@@ -474,5 +474,5 @@ def _normalise(findings: pl.DataFrame) -> pl.DataFrame:
             for c, v in _FINDING_DEFAULTS.items()
             if isinstance(v, str)
         ),
-        pl.col("vola_amt").cast(pl.Int64).fill_null(0),
+        vola_fen(f),
     )

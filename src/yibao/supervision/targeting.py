@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 
 from yibao.codes import MED_TYPE, coarse_hosp_lv, visit_kind
 from yibao.dataset.io import DatasetError, read_table, table_path
+from yibao.supervision.findings import vola_fen
 
 __all__ = [
     "INDICATORS",
@@ -377,7 +378,7 @@ def _compute(con: duckdb.DuckDBPyConnection, folder: Path, findings: pl.DataFram
         fnd = findings.select(
             *(pl.col(c).cast(pl.String).fill_null("") if c in findings.columns else pl.lit("").alias(c)
               for c in ("fixmedins_code", "mdtrt_id", "feedetl_sn")),
-            pl.col("vola_amt").cast(pl.Int64).fill_null(0),
+            vola_fen(findings),
         )  # fmt: skip
         con.register("fnd", fnd.to_arrow())
         have.add("findings")
