@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 from markupsafe import Markup
 
+from yibao.dataset.io import read_table
 from yibao.money import yuan
 
 Progress = Callable[[str, int, int], None]
@@ -74,7 +75,7 @@ def run_demo(
     with _step(result, "基金统计与公报", "fund accounts, indicators, the bulletin"):
         doc = write_bulletin(dataset, out)
     with _step(result, "报告", "report.html"):
-        findings = pl.read_parquet(audited.findings_path)
+        findings = read_table(audited.findings_path.parent, "findings")  # vola_amt in fen
         ranking = rank_indicators(compute_indicators(dataset, findings).frame)
         extra = {
             "demo": {
@@ -120,8 +121,6 @@ def _step(result: DemoResult, name: str, what: str) -> Iterator[None]:
 
 def _drg_view(out: Path, dataset: Path, summary: dict[str, Any]) -> dict[str, Any]:
     """The DRG section: totals and the clearing per hospital, in yuan for people."""
-    from yibao.dataset.io import read_table
-
     cases = pl.read_parquet(out / "drg_cases.parquet")
     priced = pl.read_parquet(out / "drg_settlement.parquet")
     clearing = pl.read_parquet(out / "drg_clearing.parquet")
