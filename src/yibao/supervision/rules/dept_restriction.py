@@ -97,6 +97,8 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
         doctor = line.dr_caty if consultation else ""
         if not (dept or doctor) or ordered_by_allowed(ok, dept, doctor):
             continue
+        # without drord_dr_caty, the encounter's own doctor is taken to work in the encounter's department
+        own = line.dr_caty or (enc.dept_caty if line.doctor in ("", enc.doctor) else "")
         out.append(
             line_finding(
                 rule,
@@ -104,8 +106,8 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
                 line,
                 line.sumamt,
                 f"，该项目限{names(ok)}开具，开单科室为{_who(dept)}，开单医师 {line.doctor or enc.doctor} "
-                f"所属科室为{_who(line.dr_caty)}",
-                evidence={"dept_caty": dept, "dr_caty": line.dr_caty, "allowed": list(ok)},
+                f"所属科室为{_who(own)}",
+                evidence={"dept_caty": dept, "dr_caty": own, "allowed": list(ok)},
             )
         )
     return out
