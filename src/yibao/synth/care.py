@@ -51,6 +51,9 @@ region's institutions and the catalogue, as five tables: ``mdtrt_d``, ``setl_lis
    Counts are unchanged; no drug is dispensed twice on one day at one place (the repeat line, a few in
    100,000, is dropped), otherwise costs and quantities are unchanged.
 8. **Care a real hospital would bill** (so clean data keeps the billing rules a supervisor checks):
+   an item only some departments may order (限定开单科室, the knowledge base's restrictions.csv ``depts``)
+   is given only at an institution with such a department, and in another department's encounter its
+   line is a 会诊 order of a doctor of that department (:class:`_Restricted`);
    a decoction is led by a herb that is paid alone (君药; 黄芪, 甘草 … are paid only in a formula) and
    dosed by the gram; maintenance haemodialysis keeps a weekly timetable (Mon/Wed/Fri or Tue/Thu/Sat,
    never four sessions a week, :meth:`_Simulation._dialysis_sessions`); a staging scan (PET/CT) is done
