@@ -38,6 +38,7 @@ __all__ = [
     "ASSISTANCE_CATEGORIES",
     "ASSISTANCE_CATEGORY",
     "ASSISTANCE_CODE",
+    "CATY",
     "CHRGITM_LV",
     "CLR_TYPE",
     "DICTIONARIES",
@@ -57,6 +58,8 @@ __all__ = [
     "PSN_TYPE",
     "CodeError",
     "assistance_category",
+    "caty_code",
+    "caty_covers",
     "check",
     "coarse_hosp_lv",
     "label",
@@ -279,6 +282,44 @@ ASSISTANCE_CODE: dict[str, str] = {name: code for code, name in ASSISTANCE_CATEG
 ASSISTANCE_CATEGORIES: frozenset[str] = frozenset(ASSISTANCE_CATEGORY.values())
 """The assistance category names policy data may use."""
 
+CATY: dict[str, str] = {
+    "A01": "预防保健科", "A02": "全科医疗科", "A03": "内科", "A03.01": "呼吸内科", "A03.02": "消化内科",
+    "A03.03": "神经内科", "A03.04": "心血管内科", "A03.05": "血液内科", "A03.06": "肾病学科",
+    "A03.07": "内分泌科", "A03.10": "老年病科", "A04": "外科", "A04.01": "普通外科", "A04.02": "神经外科",
+    "A04.03": "骨科", "A04.04": "泌尿外科", "A04.05": "胸外科", "A04.06": "心脏大血管外科", "A05": "妇产科",
+    "A05.01": "妇科", "A05.02": "产科", "A06": "妇女保健科", "A07": "儿科", "A07.01": "新生儿科",
+    "A09": "儿童保健科", "A10": "眼科", "A11": "耳鼻咽喉科", "A12": "口腔科", "A13": "皮肤科",
+    "A15": "精神科", "A16": "传染科", "A19": "肿瘤科", "A20": "急诊医学科", "A21": "康复医学科",
+    "A26": "麻醉科", "A28": "重症医学科", "A30": "医学检验科", "A31": "病理科", "A32": "医学影像科",
+    "A50": "中医科", "A50.01": "中医内科", "A50.02": "中医外科", "A50.03": "中医妇产科", "A50.04": "中医儿科",
+    "A50.10": "中医骨伤科", "A50.11": "中医肛肠科", "A50.13": "针灸科", "A50.14": "推拿科",
+    "A69": "其他业务科室",
+}  # fmt: skip
+"""科别 (诊疗科目, the 《医疗机构诊疗科目名录》 codes a department registers under, dept_b.caty) used by yibao:
+a major 科目 ``Axx`` and its 二级科目 ``Axx.yy``. "A69" also holds pharmacy (药剂科 / 药房) units."""
+
+
+def caty_code(text: str | None) -> str:
+    """A 科别 in yibao's (医保 科室) spelling: ``A`` + the 诊疗科目 code, which registers also write without
+    the letter ("03.04" is A03.04 心血管内科); "" for nothing.
+
+    >>> caty_code("A19"), caty_code("03.04"), caty_code(""), caty_code(None)
+    ('A19', 'A03.04', '', '')
+    """
+    t = (text or "").strip()
+    return "A" + t if t[:2].isdigit() else t
+
+
+def caty_covers(allowed: str, caty: str) -> bool:
+    """Whether a department of 科别 ``caty`` falls under the 科别 ``allowed``: the same 科目, or one of
+    its 二级科目 (A19 covers A19 and A19.01; A03.05 covers only itself).
+
+    >>> caty_covers("A19", "A19"), caty_covers("A03", "A03.05"), caty_covers("A03.05", "A03")
+    (True, True, False)
+    """
+    return caty == allowed or caty.startswith(allowed + ".")
+
+
 DICTIONARIES: dict[str, dict[str, str]] = {
     "insutype": INSUTYPE,
     "psn_type": PSN_TYPE,
@@ -297,6 +338,7 @@ DICTIONARIES: dict[str, dict[str, str]] = {
     "opter_type": OPTER_TYPE,
     "dscg_way": DSCG_WAY,
     "psn_idet_type": PSN_IDET_TYPE,
+    "caty": CATY,
 }
 """Every dictionary by the national field name that carries its codes (``medins_lv`` and ``hilist_lv``
 are aliases of ``hosp_lv`` and ``chrgitm_lv``)."""

@@ -120,6 +120,19 @@ def test_missing_tables_and_columns_skip_the_models_that_need_them(dataset: Path
     assert {c.id for c in result.checks if c.status == "ran"} >= {"M-FAKE", "M-CASHOUT", "M-DOCTOR"}
 
 
+def test_a_rule_whose_register_is_absent_is_skipped_and_says_which(dataset: Path, tmp_path: Path) -> None:
+    # R-DEPT-01 needs the departments (dept_b) and the doctors (medstaff_b) to know who ordered a line
+    result = audit(dataset, tmp_path / "full", rules=["R-DEPT-01"], report=False)
+    assert [(c.id, c.status) for c in result.checks] == [("R-DEPT-01", "ran")] and result.findings > 0
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for f in dataset.glob("*.parquet"):
+        if f.stem not in ("dept_b", "labels"):
+            (partial / f.name).write_bytes(f.read_bytes())
+    result = audit(partial, tmp_path / "out", rules=["R-DEPT-01"], report=False)
+    assert [(c.id, c.status, c.reason) for c in result.checks] == [("R-DEPT-01", "skipped", "data absent: dept_b")]
+
+
 def test_float_money_is_refused_by_name(dataset: Path, tmp_path: Path) -> None:
     folder = tmp_path / "floaty"
     folder.mkdir()

@@ -19,6 +19,7 @@ from yibao.dataset.schema import TABLES
 from yibao.supervision.kb import default_kb
 from yibao.supervision.library import default_library, kind_module
 from yibao.supervision.online import check
+from yibao.supervision.rules._base import caty_of
 from yibao.supervision.rules._sql import FINDING_COLUMNS
 
 KB = default_kb()
@@ -97,7 +98,12 @@ def _scaled(v: Any, places: int) -> int:
 
 
 def frames(case: Case) -> dict[str, pl.DataFrame]:
+    """The encounters as dataset tables; dept_b lists each encounter's department (科别 = its code when that is
+    a 科别, or ``adm_dept_caty``) and each ordering doctor's own department (``drord_dr_caty``), medstaff_b the
+    doctors in them."""
     psn, inst, mdtrt, diag, oprn, fee, trac = [], {}, [], [], [], [], []
+    depts: dict[tuple[str, str], dict[str, Any]] = {}
+    staff: dict[str, dict[str, Any]] = {}
     for p, encs in case:
         psn.append({"psn_no": p["patn_id"], "gend": p["gend"], "brdy": date.fromisoformat(p["brdy"]), "insutype": "310",
                     "death_date": date.fromisoformat(p["death_date"]) if p.get("death_date") else None})  # fmt: skip
@@ -108,6 +114,17 @@ def frames(case: Case) -> dict[str, pl.DataFrame]:
                           "med_type": e["med_type"], "begntime": _ts(e["adm_date"]), "endtime": _ts(e["dscg_date"]),
                           "dscg_maindiag_code": e["fsi_diagnose_dtos"][0]["dise_codg"] if e["fsi_diagnose_dtos"] else "",
                           "dept_codg": e["adm_dept_codg"], "atddr_no": e["dr_codg"], "insutype": e["insutype"], "dscg_way": ""})  # fmt: skip
+            ward_caty = e.get("adm_dept_caty") or caty_of(e["adm_dept_codg"])
+            depts.setdefault((e["medins_id"], e["adm_dept_codg"]), {"fixmedins_code": e["medins_id"],
+                             "dept_codg": e["adm_dept_codg"], "dept_name": "", "caty": ward_caty, "bed_cnt": 10})  # fmt: skip
+            for ln in e["fsi_order_dtos"]:
+                own = ln.get("drord_dr_caty")
+                home = f"KS{own}" if own else e["adm_dept_codg"]
+                if own:
+                    depts.setdefault((e["medins_id"], home), {"fixmedins_code": e["medins_id"], "dept_codg": home,
+                                     "dept_name": "", "caty": own, "bed_cnt": 10})  # fmt: skip
+                staff.setdefault(ln["drord_dr_codg"], {"staff_codg": ln["drord_dr_codg"], "staff_type": "1",
+                                 "fixmedins_code": e["medins_id"], "dept_codg": home})  # fmt: skip
             for d in e["fsi_diagnose_dtos"]:
                 diag.append({"mdtrt_id": e["mdtrt_id"], "diag_type": "1", "maindiag_flag": d["maindise_flag"],
                              "diag_code": d["dise_codg"], "diag_name": ""})  # fmt: skip
@@ -129,7 +146,8 @@ def frames(case: Case) -> dict[str, pl.DataFrame]:
                                  "med_list_codg": ln["hilist_code"], "fixmedins_code": e["medins_id"],
                                  "sel_time": _ts(ln["drord_begn_date"]), "retn_flag": t.get("retn_flag", "0")})  # fmt: skip
     rows = {"psn_info_b": psn, "fixmedins_b": list(inst.values()), "mdtrt_d": mdtrt, "setl_list_diag_d": diag,
-            "setl_list_oprn_d": oprn, "fee_list_d": fee, "drug_trac_d": trac}  # fmt: skip
+            "setl_list_oprn_d": oprn, "fee_list_d": fee, "drug_trac_d": trac, "dept_b": list(depts.values()),
+            "medstaff_b": list(staff.values())}  # fmt: skip
     kinds = {"str": pl.String, "int": pl.Int64, "money": pl.Int64, "count": pl.Int64, "price": pl.Int64, "date": pl.Date,
              "datetime": pl.Datetime("us"), "ratio": pl.Int64, "float": pl.Float64}  # fmt: skip
     out = {}
@@ -286,6 +304,74 @@ def test_catalogue_scope_online_fires_on_a_class_c_line_with_an_in_scope_amount(
     assert len(online("R-SCOPE-01", [(person(), [enc("M1", [ln])])])) == 1
     ln = line(multi, pric="20") | {"ownpay_amt": "20.00"}
     assert online("R-SCOPE-01", [(person(), [enc("M1", [ln])])]) == []
+
+
+SINTILIMAB = "XL01FFE116B001010179096"  # 信迪利单抗 限肿瘤科 (A19)、血液内科 (A03.05); C22 among its indications
+OLANZAPINE = "XN05AHT124A001010190303"  # 奥氮平片 限精神科 (A15)、神经内科 (A03.03)
+CISPLATIN = "XL01XAD103B001010175972"  # 顺铂 (普通使用级): any department may order it
+
+
+def _verdicts(f: list[Any], b: pl.DataFrame) -> tuple[list[tuple[str, int, str]], list[tuple[str, int, str]]]:
+    """(line, amount, sentence up to the amount) of the online findings and of the batch rows (the amount
+    is written 2,160.00 online and 2160.00 in batch)."""
+    online_ = sorted((x.feedetl_sn, x.vola_amt, x.vola_cont.split("，违规金额")[0]) for x in f)
+    return online_, sorted((sn, a, c.split("，违规金额")[0]) for sn, a, c in b.select("feedetl_sn", "vola_amt", "vola_cont").iter_rows())
+
+
+def test_dept_restriction_fires_on_a_pd1_inhibitor_ordered_by_general_surgery():
+    ln = line(SINTILIMAB, cnt="2", pric="1080") | {"drord_dr_caty": "A04.01"}
+    case = [(person(), [enc("M1", [ln], dept="A04.01", dx=["C22.000"])])]
+    f, b = both("R-DEPT-01", case)
+    on, off = _verdicts(f, b)
+    assert on == off == [("M1-1", 216000, on[0][2])]
+    assert "限肿瘤科（A19）、血液内科（A03.05）开具，开单科室为普通外科（A04.01）" in on[0][2]
+    assert f[0].sev_deg == "2" and f[0].pattern == "catalogue_scope"
+
+
+def test_dept_restriction_exempts_a_consultation_order_of_an_allowed_departments_doctor():
+    consult = line(SINTILIMAB, pric="1080") | {"drord_dr_codg": "D9", "drord_dr_caty": "A19"}
+    case = [(person(), [enc("M1", [consult], dept="A04.01", dx=["C22.000"])])]
+    f, b = both("R-DEPT-01", case)
+    assert f == [] and b.height == 0
+    # the same order written by a surgeon of the ward is a violation
+    ward = line(SINTILIMAB, pric="1080") | {"drord_dr_codg": "D9", "drord_dr_caty": "A04.01"}
+    f, b = both("R-DEPT-01", [(person(), [enc("M1", [ward], dept="A04.01", dx=["C22.000"])])])
+    assert len(f) == 1 and b.height == 1 and "开单医师 D9 所属科室为普通外科（A04.01）" in b["vola_cont"][0]
+
+
+def test_dept_restriction_passes_allowed_departments_their_subspecialties_and_unrestricted_items():
+    for dept, code in (("A19", SINTILIMAB), ("A03.05", SINTILIMAB), ("A03.03", OLANZAPINE), ("A04.01", CISPLATIN)):
+        case = [(person(), [enc("M1", [line(code, pric="100")], dept=dept, dx=["C22.000"])])]
+        f, b = both("R-DEPT-01", case)
+        assert f == [] and b.height == 0, (dept, code)
+    # 神经内科 (A03.03) may order 奥氮平, 内科 (A03) as a whole may not
+    f, b = both("R-DEPT-01", [(person(), [enc("M1", [line(OLANZAPINE, pric="20")], dept="A03")])])
+    assert len(f) == 1 and _verdicts(f, b)[0] == _verdicts(f, b)[1]
+
+
+def test_dept_restriction_does_not_judge_an_order_whose_department_is_unknown():
+    case = [(person(), [enc("M1", [line(SINTILIMAB, pric="1080")], dept="KS-UNKNOWN", dx=["C22.000"])])]
+    f, b = both("R-DEPT-01", case)
+    assert f == [] and b.height == 0
+    # a 科别 written without its letter, as 诊疗科目 registers do, is read as the 科别
+    known = [(person(), [enc("M1", [line(SINTILIMAB, pric="1080")], dept="KS0401", dx=["C22.000"])])]
+    known[0][1][0]["adm_dept_caty"] = "04.01"
+    f, b = both("R-DEPT-01", known)
+    assert len(f) == 1 and b.height == 1 and "普通外科（A04.01）" in b["vola_cont"][0]
+
+
+def test_a_dept_restriction_naming_an_unknown_department_is_refused_by_line(tmp_path: Any) -> None:
+    import shutil
+
+    from yibao.supervision.kb import KBError, load_kb, rules_root
+
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(rules_root() / "kb", kb_dir)
+    path = kb_dir / "restrictions.csv"
+    rows = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([rows[0], f"{SINTILIMAB},depts,A19|A99,"]) + "\n", encoding="utf-8")
+    with pytest.raises(KBError, match=r"restrictions\.csv line 2, column value: 'A99' is not a 科别 code"):
+        load_kb(kb_dir)
 
 
 def test_nonpayable_diagnosis_fires_on_physiotherapy_for_melasma():

@@ -16,6 +16,9 @@ from yibao.catalog.model import LineContext
 from yibao.catalog.trace import product_prefix, validate_trace_code
 from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
+from yibao.supervision.audit import connect, register_frames
+from yibao.supervision.kb import default_kb
+from yibao.supervision.library import default_library, kind_module
 from yibao.synth import diagnoses as dx
 from yibao.synth.care import CARE_TABLES, make_care
 from yibao.synth.institutions import make_institutions
@@ -287,7 +290,9 @@ def test_lines_fall_inside_their_encounter_and_carry_the_encounters_doctor(regio
     _, _, care = region
     f = care["fee_list_d"].join(care["mdtrt_d"].select("mdtrt_id", "begntime", "endtime", "atddr_no", "dept_codg", "psn_no", "fixmedins_code"), on="mdtrt_id")
     assert f.filter((pl.col("fee_ocur_time") < pl.col("begntime")) | (pl.col("fee_ocur_time") > pl.col("endtime"))).height == 0
-    assert (f["bilg_dr_codg"] == f["atddr_no"]).all() and (f["bilg_dept_codg"] == f["dept_codg"]).all()
+    restricted = pl.col("med_list_codg").is_in(list(default_kb().depts))  # 会诊 orders: see the test below
+    assert (f.filter(~restricted)["bilg_dr_codg"] == f.filter(~restricted)["atddr_no"]).all()
+    assert (f["bilg_dept_codg"] == f["dept_codg"]).all()
     assert (f["psn_no"] == f["psn_no_right"]).all() and (f["fixmedins_code"] == f["fixmedins_code_right"]).all()
 
 
@@ -521,6 +526,23 @@ def test_no_drug_is_dispensed_twice_a_day_at_one_place(wide) -> None:
     )
     assert lines.height > 10_000
     assert per_day.filter(pl.col("n") > 1).height <= lines.height // 10_000  # only an encounter's only line
+
+
+def test_items_only_some_departments_may_order_are_ordered_by_them(wide) -> None:
+    # 限定开单科室 (R-DEPT-01) holds in clean care: the item is given only where an allowed department is,
+    # and a line of it in another department's encounter is a 会诊 order of an allowed department's doctor
+    persons, care, _ = wide
+    institutions = make_institutions(np.random.default_rng([5, 3]), 12_000)
+    con = connect(threads=1)
+    register_frames(con, {"psn_info_b": persons, **institutions, **{t: care[t] for t in ("mdtrt_d", "fee_list_d")}})
+    rule = default_library().rule("R-DEPT-01")
+    assert kind_module(rule.kind).batch(con, rule, default_kb()).height == 0
+    f = care["fee_list_d"].filter(pl.col("med_list_codg").is_in(list(default_kb().depts)))
+    consults = f.join(care["mdtrt_d"].select("mdtrt_id", "atddr_no"), on="mdtrt_id").filter(pl.col("bilg_dr_codg") != pl.col("atddr_no"))
+    staff = institutions["medstaff_b"].select("staff_codg", pl.col("fixmedins_code").alias("home"))
+    assert f.height > 100 and consults.height > 5
+    homes = consults.join(staff, left_on="bilg_dr_codg", right_on="staff_codg")
+    assert homes.height == consults.height and (homes["home"] == homes["fixmedins_code"]).all()
 
 
 def test_every_encounter_has_a_fee_line(wide) -> None:

@@ -14,10 +14,13 @@ import pytest
 
 from yibao.catalog.loader import default_catalog
 from yibao.catalog.trace import validate_trace_code
-from yibao.codes import coarse_hosp_lv
+from yibao.codes import caty_code, caty_covers, coarse_hosp_lv
 from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
 from yibao.money import round_div
+from yibao.supervision.audit import connect, register_frames
+from yibao.supervision.kb import default_kb
+from yibao.supervision.library import default_library, kind_module
 from yibao.synth.fraud import PATTERNS, assignments, inject
 from yibao.synth.fraud._base import INPATIENT, Serials, fee_amount, fee_amount_expr, product_prefix, visit_of
 from yibao.synth.fraud._legitimate import _Care
@@ -105,6 +108,7 @@ def test_the_hard_negatives_are_present(labels: pl.DataFrame) -> None:
         ("duplicate_charge", "bilateral_procedure"),
         ("card_cashout", "elderly_bulk"),
         ("card_cashout", "night_shift"),
+        ("catalogue_scope", "consultation"),
     ):
         assert expected in kinds, expected
     assert {("split_admission", "second_eye_cataract"), ("split_admission", "staged_knee_replacement")} & kinds
@@ -787,12 +791,40 @@ def test_out_of_scope_care_is_billed_as_payable_care(data: dict[str, pl.DataFram
     assert rows.height
     for sn, code, params in rows.select("feedetl_sn", "drug_trac_codg", "params").iter_rows():
         p = json.loads(params)
+        if p.get("variant") == "department" or p.get("kind") == "consultation":
+            continue  # 限定开单科室: the next test
         billed = cat.get(fee[sn], date(YEAR, 7, 1))
         done = cat.get(p["done"], date(YEAR, 7, 1))
         assert billed is not None and done is not None
         assert fee[sn] == p["billed"] and billed.chrgitm_lv != "03" and done.chrgitm_lv == "03"
         if p["variant"] == "supplement":
             assert code[:7] == product_prefix(p["done"])
+
+
+def test_restricted_items_are_ordered_by_a_department_that_may_not_and_consultations_by_one_that_may(
+    data: dict[str, pl.DataFrame], labels: pl.DataFrame
+) -> None:
+    depts = default_kb().depts
+    caty = {(i, d): caty_code(c) for i, d, c in data["dept_b"].select("fixmedins_code", "dept_codg", "caty").iter_rows()}
+    home = {s: (i, d) for s, i, d in data["medstaff_b"].select("staff_codg", "fixmedins_code", "dept_codg").iter_rows()}
+    fee = {r[0]: r[1:] for r in data["fee_list_d"].select("feedetl_sn", "med_list_codg", "fixmedins_code", "bilg_dept_codg", "bilg_dr_codg").iter_rows()}  # fmt: skip
+    rows = labels.filter((pl.col("pattern") == "catalogue_scope") & pl.col("params").str.contains('"department"|"consultation"'))
+    seen = Counter()
+    for label, sn, params in rows.select("label", "feedetl_sn", "params").iter_rows():
+        p = json.loads(params)
+        code, inst, dept, doctor = fee[sn]
+        allowed = depts[code]
+        assert code == p["item"] and list(allowed) == p["allowed"] and caty[inst, dept] == p["dept_caty"]
+        assert not any(caty_covers(a, caty[inst, dept]) for a in allowed)  # billed under a department that may not
+        doctor_caty = caty[home[doctor]] if home[doctor][0] == inst else ""
+        assert any(caty_covers(a, doctor_caty) for a in allowed) == (label == "0")
+        seen[p.get("variant") or p["kind"]] += 1
+    assert seen["department"] >= 2 and seen["consultation"] >= 1, seen
+    con = connect(threads=1)
+    register_frames(con, {t: data[t] for t in ("psn_info_b", "fixmedins_b", "dept_b", "medstaff_b", "mdtrt_d", "fee_list_d")})
+    rule = default_library().rule("R-DEPT-01")
+    flagged = set(kind_module(rule.kind).batch(con, rule, default_kb()).get_column("feedetl_sn").to_list())
+    assert flagged == set(rows.filter(pl.col("label") == "1").get_column("feedetl_sn").to_list())
 
 
 def test_every_injected_day_is_a_real_datetime(data: dict[str, pl.DataFrame]) -> None:

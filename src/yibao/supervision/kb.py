@@ -20,7 +20,9 @@ dose.csv                daily dose of a drug: units per package, dose per unit, 
 restrictions.csv        extra restrictions on top of the catalogue's 限定支付范围: ``exempt_dx``
                         (diagnosis prefixes that lift a gender / age restriction, e.g. 男性乳腺癌),
                         ``maternity`` (insutypes for which the item is payable only under a 生育
-                        med_type 51/52/53), ``insutypes`` (限险种: the only insutypes that may pay)
+                        med_type 51/52/53), ``insutypes`` (限险种: the only insutypes that may pay),
+                        ``depts`` (限定开单科室: the 科别 codes, yibao.codes.CATY, whose departments or
+                        doctors may order the item; a 科目 covers its 二级科目: A03 covers A03.05)
 single_herb.csv         中药饮片 that are not paid alone (单味不予支付)
 consumable_links.csv    consumable → the procedures (items, or ICD-9-CM-3 prefixes) it needs
 procedures.csv          procedure item → ICD-9-CM-3 prefixes of its operation record (bilateral = 2)
@@ -73,6 +75,7 @@ import polars as pl
 from yibao.catalog.loader import default_catalog
 from yibao.catalog.model import Catalog, CatalogItem
 from yibao.catalog.trace import prefix_table, product_prefix
+from yibao.codes import CATY
 
 __all__ = [
     "KBError",
@@ -87,7 +90,7 @@ RELATIONS = frozenset({"includes", "exclusive", "swap", "primary_secondary"})
 SCOPES = frozenset({"same_time", "same_day", "same_encounter"})
 LIMIT_KINDS = frozenset({"frequency", "quantity", "course_days", "days_supply"})
 PERS = frozenset({"day", "week", "month", "year", "encounter", "stay", "rx"})
-RESTRICTION_KINDS = frozenset({"exempt_dx", "maternity", "insutypes"})
+RESTRICTION_KINDS = frozenset({"exempt_dx", "maternity", "insutypes", "depts"})
 MATERNITY_MED_TYPES = frozenset({"51", "52", "53"})
 
 
@@ -175,7 +178,8 @@ class KnowledgeBase:
         course: code → course limit; days_limit: code → most days per prescription (catalogue
         ``lmt_max_days`` first, then limits.csv ``days_supply``); doses: code → Dose.
         exempt_dx: code → ICD prefixes lifting its gender / age restriction; maternity: code → insutypes
-        paying it only under 生育 med_types; insutypes: code → the insutypes that may pay it.
+        paying it only under 生育 med_types; insutypes: code → the insutypes that may pay it;
+        depts: code → the 科别 whose departments (or doctors) may order it (限定开单科室).
         single_herbs; links (consumable → Link); procedures (item → ICD-9-CM-3 prefixes);
         incompatible; long_rx_dx; sex_dx (prefix → gend); age_dx (prefix, age_min, age_max); non_payable_dx;
         trace_products: trace prefix → the catalogue codes it stands for.
@@ -200,6 +204,7 @@ class KnowledgeBase:
     non_payable_dx: tuple[str, ...]
     trace_products: Mapping[str, frozenset[str]]
     cc_support: tuple[CcSupport, ...] = ()
+    depts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     includes: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
     exclusive: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
     swaps: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
@@ -241,7 +246,7 @@ class KnowledgeBase:
 FRAMES = (
     "items", "prices", "gender", "age", "level", "visits", "indications", "exempt", "maternity", "insutypes",
     "pairs", "limits", "days", "dose", "single_herb", "links", "link_oprn", "procedures", "incompatible",
-    "long_rx", "sex_dx", "age_dx", "nonpay_dx", "trace", "cc", "cc_evidence",
+    "long_rx", "sex_dx", "age_dx", "nonpay_dx", "trace", "cc", "cc_evidence", "depts",
 )  # fmt: skip
 """The names :meth:`KnowledgeBase.frame` knows."""
 
@@ -400,6 +405,7 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
     exempt: dict[str, tuple[str, ...]] = {}
     maternity: dict[str, frozenset[str]] = {}
     insutypes: dict[str, frozenset[str]] = {}
+    depts: dict[str, tuple[str, ...]] = {}
     r = _Reader(folder, "restrictions.csv", ("med_list_codg", "kind", "value", "note"))
     for line, row in r.rows():
         code = _code(r, line, "med_list_codg", row["med_list_codg"], items)
@@ -411,6 +417,11 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
             exempt[code] = exempt.get(code, ()) + values
         elif kind == "maternity":
             maternity[code] = maternity.get(code, frozenset()) | frozenset(values)
+        elif kind == "depts":
+            unknown = [v for v in values if v not in CATY]
+            if unknown:
+                raise r.fail(line, "value", f"{unknown[0]!r} is not a 科别 code (yibao.codes.CATY, e.g. A19 肿瘤科)")
+            depts[code] = depts.get(code, ()) + tuple(v for v in values if v not in depts.get(code, ()))
         else:
             insutypes[code] = insutypes.get(code, frozenset()) | frozenset(values)
 
@@ -539,7 +550,7 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
         catalog=cat, items=items, pairs=tuple(pairs), limits=tuple(limits), doses=doses, exempt_dx=exempt,
         maternity=maternity, insutypes=insutypes, single_herbs=frozenset(single), links=links,
         procedures=procedures, incompatible=tuple(incompatible), long_rx_dx=long_rx, sex_dx=sex_dx, age_dx=age_dx,
-        non_payable_dx=non_pay, trace_products={k: frozenset(v) for k, v in trace.items()}, cc_support=tuple(cc),
+        non_payable_dx=non_pay, trace_products={k: frozenset(v) for k, v in trace.items()}, cc_support=tuple(cc), depts=depts,
         includes=by_a("includes"), exclusive=by_a("exclusive"), swaps=by_a("swap"), secondary=by_a("primary_secondary"),
         frequency=lim("frequency"), quantity=lim("quantity"), course=course, days_limit=days,
     )  # fmt: skip
@@ -611,6 +622,11 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
         return _df(
             [(c, t) for c, ts in sorted(kb.maternity.items()) for t in sorted(ts)],
             {"code": _S, "insutype": _S},
+        )
+    if name == "depts":
+        return _df(
+            [(c, a, CATY[a]) for c, allowed in sorted(kb.depts.items()) for a in allowed],
+            {"code": _S, "caty": _S, "caty_name": _S},
         )
     if name == "insutypes":
         return _df(

@@ -51,6 +51,9 @@ region's institutions and the catalogue, as five tables: ``mdtrt_d``, ``setl_lis
    Counts are unchanged; no drug is dispensed twice on one day at one place (the repeat line, a few in
    100,000, is dropped), otherwise costs and quantities are unchanged.
 8. **Care a real hospital would bill** (so clean data keeps the billing rules a supervisor checks):
+   an item only some departments may order (限定开单科室, the knowledge base's restrictions.csv ``depts``)
+   is given only at an institution with such a department, and in another department's encounter its
+   line is a 会诊 order of a doctor of that department (:class:`_Restricted`);
    a decoction is led by a herb that is paid alone (君药; 黄芪, 甘草 … are paid only in a formula) and
    dosed by the gram; maintenance haemodialysis keeps a weekly timetable (Mon/Wed/Fri or Tue/Thu/Sat,
    never four sessions a week, :meth:`_Simulation._dialysis_sessions`); a staging scan (PET/CT) is done
@@ -96,6 +99,7 @@ from yibao.catalog.model import Catalog, CatalogItem
 from yibao.catalog.trace import product_prefix, serial, trace_codes
 from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
+from yibao.supervision.kb import default_kb
 from yibao.synth import diagnoses as dx
 from yibao.synth.targets import TARGETS
 
@@ -955,6 +959,52 @@ class _Region:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Restricted:
+    """Items only some departments may order (限定开单科室: the knowledge base's restrictions.csv ``depts``),
+    kept in clean care: such an item is given only at an institution with a department of an allowed 科别
+    that has a doctor (pharmacies sell on outside prescriptions and are not restricted), and a line of it
+    in an encounter of another department is ordered by a doctor of an allowed department of the same
+    institution (a 会诊 order, billed under the encounter's department)."""
+
+    group: I64  # item → index of its allowed 科别 set, −1 = unrestricted
+    has: B  # (institution, group): the institution has an allowed department with a doctor
+    dept_ok: B  # (department, group): the department is of an allowed 科别 (the "" department last: never)
+    doc_key: I64  # sorted institution × groups + group → doctors of its allowed departments
+    doc_staff: I64
+
+    @staticmethod
+    def build(reg: _Region, cat: _Catalogue) -> _Restricted:
+        depts = default_kb().depts
+        sets = sorted(set(depts.values()))
+        index = {a: g for g, a in enumerate(sets)}
+        group = np.array([index[depts[c]] if c in depts else -1 for c in cat.code.to_list()], dtype=np.int64)
+        n_dept, n_inst, n_g = len(reg.dept_caty), len(reg.code), len(sets)
+        dept_ok = np.zeros((n_dept + 1, max(n_g, 1)), dtype=np.bool_)
+        for k, c in enumerate(reg.dept_caty):
+            for g, allowed in enumerate(sets):
+                dept_ok[k, g] = any(codes.caty_covers(a, codes.caty_code(c)) for a in allowed)
+        doc_dept = reg.doc_key
+        inst = reg.dept_inst[doc_dept] if len(doc_dept) else np.zeros(0, dtype=np.int64)
+        rows, gs = np.nonzero(dept_ok[doc_dept]) if len(doc_dept) else (np.zeros(0, dtype=np.int64),) * 2
+        key = inst[rows] * max(n_g, 1) + gs
+        staff = reg.doc_staff[rows]
+        order = np.lexsort((staff, key))
+        has = np.zeros((n_inst, max(n_g, 1)), dtype=np.bool_)
+        has[inst[rows], gs] = True
+        return _Restricted(group, has, dept_ok, key[order].astype(np.int64), staff[order].astype(np.int64))
+
+    def consultants(self, inst: I64, group: I64, u: F64, none: int) -> I64:
+        """A doctor of an allowed department of ``inst`` for each line (``none`` where there is none)."""
+        key = inst * self.has.shape[1] + group
+        lo = np.searchsorted(self.doc_key, key, side="left")
+        hi = np.searchsorted(self.doc_key, key, side="right")
+        out = np.full(len(inst), none, dtype=np.int64)
+        ok = hi > lo
+        out[ok] = self.doc_staff[lo[ok] + np.floor(u[ok] * (hi - lo)[ok]).astype(np.int64)]
+        return out
+
+
 # =============================================================================================
 # Persons
 # =============================================================================================
@@ -1124,6 +1174,7 @@ class _Simulation:
         self.chunk = chunk
         self.cond = _Conditions.build()
         self.bounds = _age_classes(self.cond)
+        self.restricted = _Restricted.build(reg, cat)
 
     # ----------------------------------------------------------------------------------------
     def run(self) -> dict[str, pl.DataFrame]:
@@ -2049,7 +2100,14 @@ class _LineBuilder:
         """Whether each (encounter, item) line respects the catalogue in clean data (a table lookup)."""
         ok = item >= 0
         flat = self.context[enc] * self.n_items + np.maximum(item, 0)
-        return ok & self.allowed_table[flat]
+        ok = ok & self.allowed_table[flat]
+        r = self.sim.restricted
+        g = r.group[np.maximum(item, 0)]
+        lim = np.flatnonzero(ok & (g >= 0))
+        if len(lim):  # 限定开单科室: only where an allowed department is (pharmacies excepted)
+            e_ = enc[lim]
+            ok[lim] = (self.e.kind[e_] == PHA) | r.has[self.e.inst[e_], g[lim]]
+        return ok
 
     def _allowed_table(self) -> tuple[B, I64]:
         """Allowed (context, item) pairs, context = sex × age class × level × kind; the context of each encounter.
@@ -2630,9 +2688,26 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     # procedures
     oprn = _procedure_rows(sim, e, mdtrt_id, rank, lines)
     # fee lines in encounter order, then day and minute
-    fee, trace = _fee_tables(sim, e, lines, mdtrt_id, rank, dept_codes, staff_codes)
+    fee, trace = _fee_tables(sim, e, lines, mdtrt_id, rank, dept_codes, _orderers(sim, e, lines, dept, doctor))
     mdtrt = mdtrt.with_columns(pl.Series("_rank", rank)).sort("_rank").drop("_rank")
     return {"mdtrt_d": mdtrt, "setl_list_diag_d": diag, "setl_list_oprn_d": oprn, "fee_list_d": fee, "drug_trac_d": trace}
+
+
+def _orderers(sim: _Simulation, e: _Enc, ln: _Lines, dept: I64, doctor: I64) -> I64:
+    """The doctor (staff index) who orders each line: the encounter's, except that a line of an item only
+    some departments may order, in an encounter of another department, is ordered by a doctor of an
+    allowed one (会诊; see :class:`_Restricted`)."""
+    r = sim.restricted
+    out = doctor[ln.enc]
+    g = r.group[ln.item]
+    rows = np.flatnonzero((g >= 0) & (e.kind[ln.enc] != PHA))
+    if len(rows):
+        rows = rows[~r.dept_ok[dept[ln.enc[rows]], g[rows]]]
+    if len(rows):
+        none = sim.reg.staff_code.len() - 1
+        consult = r.consultants(e.inst[ln.enc[rows]], g[rows], sim.rng.random(len(rows)), none)
+        out[rows] = np.where(consult == none, out[rows], consult)
+    return out
 
 
 def _beds(sim: _Simulation, e: _Enc, dept: I64) -> pl.Series:
@@ -2741,7 +2816,7 @@ def _procedure_rows(sim: _Simulation, e: _Enc, mdtrt_id: pl.Series, rank: I64, l
 
 
 def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank: I64, dept_codes: pl.Series,
-                staff_codes: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+                orderer: I64) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
     cat, rng, chunk = sim.cat, sim.rng, sim.chunk
     n = len(ln.enc)
     inp = e.kind[ln.enc] == INP
@@ -2759,7 +2834,7 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
     year_seconds = (when - sim.p.year_start * 86400).clip(0, 400 * 86400)
     order = np.argsort((rank[ln.enc] * (400 * 86400) + year_seconds) * 1024 + ln.item, kind="stable")
     enc, item, qty, when = ln.enc[order], ln.item[order], ln.qty[order], when[order]
-    pric, prd, day = ln.pric[order], ln.prd_days[order], ln.day[order]
+    pric, prd, day, orderer = ln.pric[order], ln.prd_days[order], ln.day[order], orderer[order]
     cnt = qty * 10_000
     # det_item_fee_sumamt = round_div(pric × cnt, 10**8): half-up on non-negative integers
     amount = (2 * pric * cnt + 10**8) // (2 * 10**8)
@@ -2781,7 +2856,7 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
         "cnt": pl.Series(cnt, dtype=pl.Int64),
         "pric": pl.Series(pric, dtype=pl.Int64),
         "det_item_fee_sumamt": pl.Series(amount, dtype=pl.Int64),
-        "bilg_dr_codg": _take(staff_codes, enc),
+        "bilg_dr_codg": _take(sim.reg.staff_code, orderer),
         "bilg_dept_codg": _take(dept_codes, enc),
         "rxno": rxno,
         "prd_days": pl.Series(np.where(is_rx, prd, 0), dtype=pl.Int64),

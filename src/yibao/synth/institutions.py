@@ -46,24 +46,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from yibao import codes
 from yibao.synth import names
 
 __all__ = ["CATY", "DENSITY_PER_100K", "InstitutionKind", "make_institutions"]
 
-CATY: dict[str, str] = {
-    "A01": "预防保健科", "A02": "全科医疗科", "A03": "内科", "A03.01": "呼吸内科", "A03.02": "消化内科",
-    "A03.03": "神经内科", "A03.04": "心血管内科", "A03.05": "血液内科", "A03.06": "肾病学科",
-    "A03.07": "内分泌科", "A03.10": "老年病科", "A04": "外科", "A04.01": "普通外科", "A04.02": "神经外科",
-    "A04.03": "骨科", "A04.04": "泌尿外科", "A04.05": "胸外科", "A04.06": "心脏大血管外科", "A05": "妇产科",
-    "A05.01": "妇科", "A05.02": "产科", "A06": "妇女保健科", "A07": "儿科", "A07.01": "新生儿科",
-    "A09": "儿童保健科", "A10": "眼科", "A11": "耳鼻咽喉科", "A12": "口腔科", "A13": "皮肤科",
-    "A15": "精神科", "A16": "传染科", "A19": "肿瘤科", "A20": "急诊医学科", "A21": "康复医学科",
-    "A26": "麻醉科", "A28": "重症医学科", "A30": "医学检验科", "A31": "病理科", "A32": "医学影像科",
-    "A50": "中医科", "A50.01": "中医内科", "A50.02": "中医外科", "A50.03": "中医妇产科", "A50.04": "中医儿科",
-    "A50.10": "中医骨伤科", "A50.11": "中医肛肠科", "A50.13": "针灸科", "A50.14": "推拿科",
-    "A69": "其他业务科室",
-}  # fmt: skip
-"""科别 (诊疗科目) codes used by the region and their names; "A69" also holds pharmacy (药剂科 / 药房) units."""
+CATY = codes.CATY
+"""科别 (诊疗科目) codes used by the region and their names (:data:`yibao.codes.CATY`)."""
 
 # Inpatient weight of a department (share of beds); 0 = no beds (outpatient, technical, pharmacy).
 _BED_WEIGHT: dict[str, float] = {

@@ -10,7 +10,11 @@ as strings, with a cached day number for differences.
 yibao extensions to the national order line (all optional): ``prd_days`` (days of medication supplied;
 otherwise drord_stop_date − drord_begn_date), ``fee_ocur_time`` (otherwise drord_begn_date),
 ``drug_trac_codg`` / ``drugtracinfo`` (scanned traceability codes, as in 3505), ``retn_flag`` on a trace
-entry ("1" = return). A patient may carry ``death_date``; an encounter ``dscg_way`` (离院方式).
+entry ("1" = return), ``drord_dept_caty`` (the 科别 of the ordering department, as registered by 3401;
+otherwise drord_dept_codg when that is itself a 科别 code such as "A03") and ``drord_dr_caty`` (the 科别 of
+the ordering doctor's own department, from the 医保医师 register: a 会诊 order is billed under the ward but
+ordered by a doctor of another department). A patient may carry ``death_date``; an encounter ``dscg_way``
+(离院方式) and ``adm_dept_caty`` (the 科别 of adm_dept_codg, which it may also be itself).
 
 >>> enc = parse_encounter({"mdtrt_id": "M1", "medins_id": "H1", "medins_lv": "05", "med_type": "11",
 ...     "adm_date": "2025-06-12 08:55:00", "insutype": "310",
@@ -28,7 +32,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from yibao.codes import coarse_hosp_lv, med_types
+from yibao.codes import CATY, caty_code, coarse_hosp_lv, med_types
 from yibao.money import round_div, yuan
 from yibao.supervision.findings import Finding
 
@@ -40,6 +44,7 @@ __all__ = [
     "OnlineInputError",
     "Prepared",
     "age_on",
+    "caty_of",
     "day_ord",
     "enc_finding",
     "fee",
@@ -108,6 +113,15 @@ def starts(code: str, prefixes: tuple[str, ...]) -> bool:
     return code.startswith(prefixes) if prefixes else False
 
 
+def caty_of(dept_codg: str) -> str:
+    """The 科别 a department code names when it is itself a 科别 code ("A03.04"), else "" (unknown).
+
+    >>> caty_of("A03.04"), caty_of("KSA0304")
+    ('A03.04', '')
+    """
+    return dept_codg if dept_codg in CATY else ""
+
+
 def fee(pric: int, cnt: int) -> int:
     """pric (1e-6 yuan) × cnt (1e-4) in fen, by the one rounding rule."""
     return round_div(pric * cnt, FEN_DIVISOR)
@@ -145,8 +159,9 @@ class Line:
     """One order / fee line (``fsi_order_dto``), its money exact."""
 
     __slots__ = (
-        "chrg_type", "cnt", "code", "day", "dept", "doctor", "drord_bhvr", "hilist_lv", "hilist_type", "index",
-        "name", "ord", "ownpay", "prd_days", "pric", "rx_id", "rxno", "selfpay", "sumamt", "time", "traces",
+        "chrg_type", "cnt", "code", "day", "dept", "dept_caty", "doctor", "dr_caty", "drord_bhvr", "hilist_lv",
+        "hilist_type", "index", "name", "ord", "ownpay", "prd_days", "pric", "rx_id", "rxno", "selfpay", "sumamt",
+        "time", "traces",
     )  # fmt: skip
 
     def __init__(self, d: Mapping[str, Any], index: int, where: str, enc_time: str) -> None:
@@ -186,6 +201,8 @@ class Line:
                 ) from None
         self.dept: str = d.get("drord_dept_codg") or ""
         self.doctor: str = d.get("drord_dr_codg") or ""
+        self.dept_caty: str = caty_code(d.get("drord_dept_caty")) or caty_of(self.dept)
+        self.dr_caty: str = caty_code(d.get("drord_dr_caty"))
         self.drord_bhvr: str = d.get("drord_bhvr") or "0"
         traces: list[tuple[str, bool]] = []
         one = d.get("drug_trac_codg")
@@ -214,6 +231,7 @@ class Encounter:
         "death",
         "death_ord",
         "dept",
+        "dept_caty",
         "diagnoses",
         "doctor",
         "dscg",
@@ -256,6 +274,7 @@ class Encounter:
     dscg_ord: int
     dscg_way: str
     dept: str
+    dept_caty: str
     doctor: str
     main_dx: str
     diagnoses: tuple[str, ...]
@@ -312,6 +331,7 @@ def parse_encounter(
     enc.dscg_ord = day_ord(dscg, f"{where}.dscg_date")
     enc.dscg_way = str(e.get("dscg_way") or "")
     enc.dept = str(e.get("adm_dept_codg") or e.get("dept_codg") or "")
+    enc.dept_caty = caty_code(e.get("adm_dept_caty")) or caty_of(enc.dept)
     enc.doctor = str(e.get("dr_codg") or e.get("atddr_no") or "")
     brdy = patient.get("brdy")
     if not isinstance(brdy, str) or len(brdy) < 10:

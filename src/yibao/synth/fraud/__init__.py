@@ -78,8 +78,10 @@ indication         an indication-restricted drug without its diagnosis: the just
                    secondary diagnosis dropped, or the drug added (variant, indications)
 upcoding           1–2 CC/MCC secondary diagnoses added to a stay billing nothing that      each stay
                    supports them (variant, added)
-catalogue_scope    a 丙类 supplement sold as an in-list drug (its codes), or a cosmetic       each line / code
-                   treatment billed as physiotherapy under the cosmetic diagnosis
+catalogue_scope    a 丙类 supplement sold as an in-list drug (its codes), a cosmetic          each line / code
+                   treatment billed as physiotherapy under the cosmetic diagnosis, or an item
+                   only some departments may order ordered by another (限定开单科室: 普通外科
+                   giving 信迪利单抗, 内分泌科 雷珠单抗; variant, item, dept_caty, allowed)
 frequency          an item billed past its limit: one more line the same visit-day (挂号费,    each added line
                    CT 部位, 运动疗法 …) or more bed / nursing days than nights + 1 (variant)
 =================  ======================================================================  ==================
@@ -94,7 +96,9 @@ chronic bulk buys and shift workers buying at night (card_cashout); 长处方 of
 chronic disease (overdispense); both knees replaced in one session and a repeat test the same day
 (duplicate_charge); male breast cancer on 来曲唑 and an adult with dysphagia on a paediatric suspension
 (gender_age); a CC with the tests and treatment that support it (upcoding); 彩超 started with new
-equipment where the level prices it (item_swap); an item billed exactly at its limit (frequency).
+equipment where the level prices it (item_swap); an item billed exactly at its limit (frequency); a
+会诊 order: the restricted item billed under the ward but ordered by a doctor of an allowed department
+(catalogue_scope).
 
 **Legitimate care** (``_legitimate.keep_legitimate_care``, after the last pattern): a clean encounter a
 fraud label names keeps a legitimate twin (as generated, whole weeks apart, colliding with none of the

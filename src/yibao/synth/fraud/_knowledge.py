@@ -196,7 +196,28 @@ DX: dict[str, str] = {
     "L81.100": "黄褐斑",
     "J45.900": "哮喘",
     "K21.001": "反流性食管炎",
+    "C16.900": "胃恶性肿瘤",
+    "C22.000": "肝细胞癌",
+    "H35.300": "黄斑和后极变性",
+    "G30.900": "阿尔茨海默病",
 }
+
+
+DEPT_ORDERS: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
+    ("XL01FGZ115B001010182646", "C18.900", ("A04.01", "A03.02", "A50.01", "A04", "A03"), 2),  # 贝伐珠单抗, 结肠癌
+    ("XL01FFE116B001010179096", "C22.000", ("A04.01", "A03.02", "A50.01", "A04", "A03"), 2),  # 信迪利单抗, 肝细胞癌
+    ("XL01FDJ113B002010190524", "C16.900", ("A04.01", "A03.02", "A04", "A03"), 3),  # 曲妥珠单抗, 胃癌
+    ("XL01EBK108A001010148394", "C34.900x001", ("A03.01", "A04.05", "A03", "A50.01"), 3),  # 吉非替尼片, 肺癌
+    ("XL01EBF107A001010126933", "C34.900x001", ("A03.01", "A04.05", "A03"), 1),  # 甲磺酸奥希替尼片
+    ("XL01BAB105B002010175371", "C34.900x001", ("A03.01", "A04.05", "A03"), 2),  # 注射用培美曲塞二钠
+    ("XS01LAC135B001010156870", "H35.300", ("A03.07", "A03.10", "A03"), 1),  # 雷珠单抗, 黄斑变性 (限眼科)
+    ("XN05AHT124A001010190303", "G30.900", ("A03.10", "A03", "A50.01", "A21"), 3),  # 奥氮平片, 痴呆的精神行为症状
+)
+"""限定开单科室 orders for catalogue_scope's department variant: (item, diagnosis fitting its indication,
+the departments that plausibly order it although they may not — 普通外科 giving a PD-1 inhibitor, 内分泌科
+injecting 雷珠单抗, 老年病科 prescribing 奥氮平 for a dementia patient's agitation — most likely first, and
+at most this many packages or vials). Which departments may order each item is the knowledge base's
+(rules_data/kb/restrictions.csv ``depts``)."""
 
 
 def dx(code: str) -> tuple[str, str]:
