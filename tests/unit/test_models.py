@@ -365,6 +365,17 @@ def test_a_delivery_on_a_mans_card_is_identity_fraud(con: duckdb.DuckDBPyConnect
     assert "仅限女性的诊断O80.000" in out.filter(pl.col("mdtrt_id") == mid)["vola_cont"][0]
 
 
+def test_an_adults_card_in_paediatrics_is_identity_fraud(con: duckdb.DuckDBPyConnection, region: Region) -> None:
+    for dept, caty in (("KA0701", "A07.01"), ("KA03", "A03")):  # 新生儿科 (under 儿科 A07), 内科
+        region.rows["dept_b"].append({"fixmedins_code": "H1", "dept_codg": dept, "dept_name": dept, "caty": caty, "bed_cnt": 0})
+    parent, child = region.person(born=date(1990, 1, 1)), region.person(born=date(2023, 1, 1))
+    on_parent = region.encounter(parent, "H1", "11", T0, T0 + timedelta(minutes=15), ["P59.900"], dept="KA0701")
+    region.encounter(child, "H1", "11", T0, T0 + timedelta(minutes=15), ["P59.900"], dept="KA0701")
+    region.encounter(parent, "H1", "11", T0, T0 + timedelta(minutes=15), ["J06.900"], dept="KA03")
+    out = run(con, region, identity_fraud)
+    assert list(out["mdtrt_id"]) == [on_parent]
+
+
 def test_one_doctor_on_many_cards_within_minutes_is_a_burst(
     con: duckdb.DuckDBPyConnection, region: Region
 ) -> None:

@@ -50,7 +50,7 @@ from yibao.supervision.models._common import (
 
 CHILD_AGE = 10
 ADULT_AGE = 18
-PAEDIATRICS = "07"
+PAEDIATRICS = "A07"  # 儿科 and its 二级科目 (A07.01 新生儿科 …), also written without the letter
 BURST_CARDS = 5
 BURST_GAP_SECONDS = 120
 
@@ -107,7 +107,8 @@ def _contradictions(dept_b: bool, summary: str) -> str:
     adult = _prefix_case("d.diag_code", ADULT_ONLY)
     age = "(EXTRACT(YEAR FROM e.begntime) - EXTRACT(YEAR FROM p.brdy) - CASE WHEN EXTRACT(MONTH FROM e.begntime) * 100 + EXTRACT(DAY FROM e.begntime) < EXTRACT(MONTH FROM p.brdy) * 100 + EXTRACT(DAY FROM p.brdy) THEN 1 ELSE 0 END)"
     paed = (
-        f"(SELECT k.fixmedins_code, k.dept_codg FROM dept_b k WHERE k.caty = '{PAEDIATRICS}')"
+        f"(SELECT k.fixmedins_code, k.dept_codg FROM dept_b k WHERE k.caty IN ('{PAEDIATRICS}', '{PAEDIATRICS[1:]}') "
+        f"OR k.caty LIKE '{PAEDIATRICS}.%' OR k.caty LIKE '{PAEDIATRICS[1:]}.%')"
         if dept_b
         else "(SELECT CAST(NULL AS VARCHAR) AS fixmedins_code, CAST(NULL AS VARCHAR) AS dept_codg WHERE 1 = 0)"
     )
