@@ -299,6 +299,10 @@ CATY: dict[str, str] = {
 a major 科目 ``Axx`` and its 二级科目 ``Axx.yy``. "A69" also holds pharmacy (药剂科 / 药房) units."""
 
 
+PAEDIATRICS = "A07"
+"""儿科, with its 二级科目 (A07.01 新生儿科 …): a department adults are not seen in."""
+
+
 def caty_code(text: str | None) -> str:
     """A 科别 in yibao's (医保 科室) spelling: ``A`` + the 诊疗科目 code, which registers also write without
     the letter ("03.04" is A03.04 心血管内科); "" for nothing.

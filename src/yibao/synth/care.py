@@ -877,7 +877,8 @@ class _Region:
         inst_doc_key, inst_doc_staff = s_inst[doctor][order], idx[doctor][order]
         order = np.lexsort((idx[pharmacist], s_inst[pharmacist]))
         ph_key, ph_staff = s_inst[pharmacist][order], idx[pharmacist][order]
-        # department lookup keys: the full 科别, its major part, and "*" (any clinical department)
+        # department lookup keys: the full 科别, its major part, and "*" (any clinical department but
+        # paediatrics: an adult is not seen there, whatever the institution lacks)
         keys: dict[str, int] = {"*": 0}
         rows_k: list[int] = []
         rows_d: list[int] = []
@@ -886,7 +887,7 @@ class _Region:
         for k, c in enumerate(caty):
             if not clinical[k] or n_doc_dept[k] == 0:
                 continue
-            for key in {c, c.split(".")[0], "*"}:
+            for key in {c, c.split(".")[0], *(() if c.startswith(codes.PAEDIATRICS) else ("*",))}:
                 kid = keys.setdefault(key, len(keys))
                 rows_k.append(int(d_inst[k]) * 4096 + kid)
                 rows_d.append(k)
@@ -2604,12 +2605,15 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     rank[order] = np.arange(e.n, dtype=np.int64) + sim.counters.encounters
     sim.counters.encounters += e.n
     mdtrt_id = _numbered(f"M{chunk:04d}", rank, 8)
-    # departments and doctors: the condition's 科别; children's medicine at 儿科, emergencies at 急诊医学科, TCM at 中医科
-    names = [*c.caty, "A07", "A20", "A50"]
+    # departments and doctors: the condition's 科别; children's medicine at 儿科 and adults' at 内科 (a
+    # fever is 儿科's under 14, 内科's from 14), emergencies at 急诊医学科, TCM at 中医科
+    names = [*c.caty, codes.PAEDIATRICS, "A20", "A50", "A03"]
     n_c = len(c.caty)
     internal = np.array([k.startswith("A03") for k in c.caty])
+    paediatric = np.array([k.startswith(codes.PAEDIATRICS) for k in c.caty])
     cond = e.cond.clip(0)
-    wanted = np.where((sim.p.age[e.person] < 14) & internal[cond], n_c, cond)
+    child = sim.p.age[e.person] < 14
+    wanted = np.where(child & internal[cond], n_c, np.where(~child & paediatric[cond], n_c + 3, cond))
     wanted = np.where(e.med_type == 13, n_c + 1, wanted)
     wanted = np.where(e.tcm, n_c + 2, wanted)
     dept = reg.departments(e.inst, wanted, names, rng.random(e.n), bedded=e.kind == INP)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from yibao import codes
 from yibao.supervision.models._common import (
     INPATIENT_MED_TYPES,
     OUTPATIENT_MED_TYPES,
@@ -50,7 +51,7 @@ from yibao.supervision.models._common import (
 
 CHILD_AGE = 10
 ADULT_AGE = 18
-PAEDIATRICS = "A07"  # 儿科 and its 二级科目 (A07.01 新生儿科 …), also written without the letter
+PAEDIATRICS = codes.PAEDIATRICS  # also written without the letter (07, 07.01)
 BURST_CARDS = 5
 BURST_GAP_SECONDS = 120
 

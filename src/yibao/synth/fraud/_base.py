@@ -1228,12 +1228,15 @@ class Staffing:
                     self.pharmacists.setdefault(inst, []).append(code)
 
     def doctor(self, rng: np.random.Generator, inst: str, caty: Sequence[str] = ()) -> tuple[str, str]:
-        """(doctor, department) at ``inst``, preferring departments of the given 科别; ("", "") if none."""
+        """(doctor, department) at ``inst``, preferring departments of the given 科别, else any but 儿科
+        (the encounters built here are adults' unless 儿科 is asked for); ("", "") if none."""
         key = (inst, tuple(caty))
         fit = self._fit.get(key)
         if fit is None:
             staff = self.doctors.get(inst, [])
-            fit = self._fit[key] = [s for s in staff if s[2] in caty] or staff
+            paediatrics = _caty(codes.PAEDIATRICS)
+            fit = self._fit[key] = ([s for s in staff if s[2] in caty] or [s for s in staff if s[2] != paediatrics]
+                                    or staff)  # fmt: skip
         if not fit:
             return "", ""
         code, dept, _ = fit[int(rng.integers(len(fit)))]
