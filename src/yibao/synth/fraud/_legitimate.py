@@ -111,12 +111,11 @@ def keep_legitimate_care(
     )
     mentioned = labels.select(pl.col("params").str.extract_all(_CLEAN_ID).explode().drop_nulls().unique())
     ids = mentioned.to_series().implode()
+    by_sn = where.sorted_fee("feedetl_sn") if where is not None else None  # (changes keep line ids)
     in_params = pl.concat(
         [  # encounters a case names in its parameters, directly or by one of their lines
             out["mdtrt_d"].select("mdtrt_id").filter(pl.col("mdtrt_id").is_in(ids)),
-            out["fee_list_d"]
-            .select("feedetl_sn", "mdtrt_id")
-            .filter(pl.col("feedetl_sn").is_in(ids))
+            rows_with(out["fee_list_d"].select("feedetl_sn", "mdtrt_id"), "feedetl_sn", mentioned.to_series(), by_sn)
             .select("mdtrt_id"),
         ]
     )
@@ -131,7 +130,9 @@ def keep_legitimate_care(
 # Hard negatives go where such patients go, and take the place of similar ordinary encounters
 # ---------------------------------------------------------------------------------------------
 
-_VOLUME: dict[tuple[int, str], dict[str, int]] = {}
+_VOLUME: list[tuple[pl.DataFrame, dict[tuple[str, str], int]]] = []
+"""The view :func:`usual_place` counted last and its counts (the view itself, not its ``id``: a
+later chunk's view may be given the ``id`` of a freed one)."""
 
 
 def usual_place(
@@ -152,18 +153,19 @@ def usual_place(
     >>> usual_place(np.random.default_rng(1), t, ctx, [("H?", "1")])
     ('H?', '1')
     """
-    view = ctx.view
-    key = (id(view), kind)
-    counts = _VOLUME.get(key) if view is not None else None
-    if counts is None:
-        if view is None:
-            view = encounter_view(tables["mdtrt_d"], tables["fixmedins_b"])
-        counts = dict(view.filter(pl.col("kind") == kind).group_by("fixmedins_code").len().iter_rows())
-        if ctx.view is not None:
-            _VOLUME.clear()
-            _VOLUME[key] = counts
-    weights = np.array([counts.get(code, 0) + 1 for code, _ in places], dtype=np.float64)
+    view = ctx.view if ctx.view is not None else encounter_view(tables["mdtrt_d"], tables["fixmedins_b"])
+    counts = _volume(view)
+    weights = np.array([counts.get((kind, code), 0) + 1 for code, _ in places], dtype=np.float64)
     return places[int(rng.choice(len(places), p=weights / weights.sum()))]
+
+
+def _volume(view: pl.DataFrame) -> dict[tuple[str, str], int]:
+    """(kind, fixmedins_code) → the view's encounters, counted in one pass and kept for the next call
+    with the same view (the patterns ask some 150 times a chunk, for several kinds)."""
+    if not _VOLUME or _VOLUME[0][0] is not view:
+        counts = view.group_by("kind", "fixmedins_code").len()
+        _VOLUME[:] = [(view, {(k, c): int(n) for k, c, n in counts.iter_rows()})]
+    return _VOLUME[0][1]
 
 
 def _scheme(insutype: str) -> str:

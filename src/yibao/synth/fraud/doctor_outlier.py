@@ -40,6 +40,7 @@ from yibao.synth.fraud._base import (
     defer,
     encounters,
     fee_amount,
+    lines_with,
     packages,
 )
 
@@ -67,10 +68,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     by_doc = {
         key[0]: part.sort("mdtrt_id") for key, part in enc.partition_by("atddr_no", as_dict=True).items()
     }
-    fee = (
-        tables["fee_list_d"]
-        .filter(pl.col("bilg_dr_codg").is_in(list(ctx.doctors)))
-        .join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi")
+    fee = lines_with(tables, ctx, enc.get_column("mdtrt_id")).filter(
+        pl.col("bilg_dr_codg").is_in(list(ctx.doctors))
     )
     lines_by = by_encounter(fee)
     rx_by = by_encounter(fee.filter(pl.col("rxno") != ""))  # the lines ``inflate`` scales, split once

@@ -46,6 +46,7 @@ from yibao.synth.fraud._base import (
     encounters,
     levels,
     lines_at,
+    lines_with,
     wards,
 )
 from yibao.synth.fraud._legitimate import usual_place
@@ -179,12 +180,11 @@ def _repeat_tests(
 ) -> None:
     enc = encounters(tables, ctx, (pl.col("kind") == INPATIENT) & ~pl.col("mdtrt_id").is_in(list(used)))
     fee = (
-        tables["fee_list_d"]
+        lines_with(tables, ctx, enc.get_column("mdtrt_id"))
         .filter(
             pl.col("med_list_codg").is_in([k.CBC, k.GLUCOSE, k.CRP, k.CREATININE])
             & (pl.col("fee_ocur_time").dt.hour() < 14)
         )
-        .join(enc.select("mdtrt_id"), on="mdtrt_id", how="semi", maintain_order="left")
         .sort("feedetl_sn")
     )
     ends = dict(enc.select("mdtrt_id", "endtime").iter_rows())

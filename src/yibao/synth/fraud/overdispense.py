@@ -47,6 +47,7 @@ from yibao.synth.fraud._base import (
     encounters,
     fee_amount,
     lines_at,
+    lines_with,
     packages,
     wards,
 )
@@ -131,9 +132,8 @@ def _fraud(
         src_by = {
             m: r for m, r in zip(src.get_column("mdtrt_id").to_list(), src.iter_rows(named=True), strict=True)
         }
-        visit_fee = tables["fee_list_d"].filter(
-            pl.col("mdtrt_id").is_in(picked.get_column("mdtrt_id").to_list())
-            & (pl.col("med_chrgitm_type") == "02")
+        visit_fee = lines_with(tables, ctx, picked.get_column("mdtrt_id")).filter(
+            pl.col("med_chrgitm_type") == "02"
         )
         visit_by = {
             m: r
