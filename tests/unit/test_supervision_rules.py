@@ -947,6 +947,113 @@ def test_visit_frequency_does_not_count_the_dialysis_sessions_of_a_registered_ch
     assert batch("R-VFREQ-01", [(person(), ordinary)]).height >= 1
 
 
+# --- coronary stents ------------------------------------------------------------------------------
+
+STENT, PCI = "C02010101900100001008722701", "003205000040000"
+ASA, CLOP = "XB01ACF050A002010101715", "XB01ACW051A001010114649"
+
+
+def pci_stay(mid: str = "M1", *, inst: str = "H5", adm: str = "2024-03-01 09:00:00", dscg: str = "2024-03-08 10:00:00",
+             drugs: Sequence[str] = (), stent: bool = True, at: str = "2024-03-02 10:00:00") -> dict[str, Any]:  # fmt: skip
+    lines = [line(BED, time=adm), line(PCI, pric="4000", time=at)]
+    lines += [line(STENT, pric="700", time=at)] if stent else []
+    lines += [line(d, time=dscg[:10] + " 08:00:00", prd_days=14) for d in drugs]
+    return enc(mid, lines, inst=inst, lv="03", med_type="21", adm=adm, dscg=dscg, dx=["I21.900"], ops=["36.0601"])
+
+
+def outpatient_stent(mid: str = "M2", *, inst: str = "H5", adm: str = "2024-05-10 09:20:00") -> dict[str, Any]:
+    return enc(mid, [line(STENT, pric="700")], inst=inst, lv="03", adm=adm, dx=["I25.103"])
+
+
+def test_stent_stay_fires_on_an_outpatient_stent_with_no_stay_around_it():
+    f, b = both("R-STENT-01", [(person(), [outpatient_stent()])])
+    assert len(f) == 1 and sns(b) == ["M2-1"] and b["vola_amt"].to_list() == [70000] and f[0].vola_amt == 70000
+    assert "前后 24 小时内无该参保人的住院" in b["vola_cont"][0] and "本机构无该参保人的住院记录" in f[0].vola_cont
+    # a stay at the same hospital two months earlier is named, and does not cover the line
+    f, b = both("R-STENT-01", [(person(), [pci_stay(), outpatient_stent()])])
+    assert len(f) == 1 and b.height == 1 and "最近一次住院：M1，2024-03-01 至 2024-03-08" in b["vola_cont"][0]
+    assert f[0].evidence["nearest_stay"] == "M1" and json.loads(b["evidence"][0])["nearest_stay"] == "M1"
+    # a stay within 24 hours at another hospital does not cover it either
+    elsewhere = [(person(), [pci_stay(inst="H9"), outpatient_stent(adm="2024-03-09 08:30:00")])]
+    assert [len(x) for x in (online("R-STENT-01", elsewhere), batch("R-STENT-01", elsewhere))] == [1, 1]
+
+
+def test_stent_stay_passes_a_stent_billed_the_morning_after_discharge_and_a_stent_in_a_stay():
+    after = [(person(), [pci_stay(stent=False), outpatient_stent(adm="2024-03-09 08:30:00")])]  # 22.5 h after
+    f, b = both("R-STENT-01", after)
+    assert f == [] and b.height == 0
+    before = [(person(), [pci_stay(stent=False, adm="2024-03-01 23:00:00"), outpatient_stent(adm="2024-03-01 02:00:00")])]
+    assert both("R-STENT-01", before)[1].height == 0  # the emergency room, 21 hours before admission
+    late = [(person(), [pci_stay(stent=False), outpatient_stent(adm="2024-03-09 11:00:00")])]  # 25 h after
+    assert batch("R-STENT-01", late).height == 1
+    f, b = both("R-STENT-01", [(person(), [pci_stay()])])
+    assert f == [] and b.height == 0
+
+
+def test_stent_antiplatelet_fires_on_a_stent_and_its_pci_with_no_antiplatelet_anywhere():
+    case = [(person(), [pci_stay()])]
+    f, b = both("R-STENT-02", case)
+    assert sorted(x.feedetl_sn for x in f) == ["M1-2", "M1-3"] == sns(b)
+    assert sorted(b["vola_amt"].to_list()) == [70000, 400000] and sorted(x.vola_amt for x in f) == [70000, 400000]
+    assert set(b["sev_deg"].to_list()) == {"2"} and {x.sev_deg for x in f} == {"2"}
+    stent_text = b.filter(pl.col("feedetl_sn") == "M1-3")["vola_cont"][0]
+    assert "住院（M1，2024-03-01 至 2024-03-08）" in stent_text and "2024-02-01 至 2024-03-08" in stent_text
+    assert "任何机构（含药店）均无抗血小板药" in stent_text and "仅观察 6 天" in stent_text  # the data end on 03-08
+    ev = json.loads(b.filter(pl.col("feedetl_sn") == "M1-3")["evidence"][0])
+    assert ev["observed_days"] == 6 and ev["after_days"] == 366 and ev["role"] == "stent"
+    assert "同次就诊的支架（M1-3）" in b.filter(pl.col("feedetl_sn") == "M1-2")["vola_cont"][0]
+    # an aspirin 40 days before the stent is outside the window
+    early = [(person(), [enc("M0", [line(ASA, prd_days=30)], adm="2024-01-22 09:00:00"), pci_stay()])]
+    assert [len(x) for x in (online("R-STENT-02", early), batch("R-STENT-02", early))] == [2, 2]
+
+
+def test_stent_antiplatelet_passes_discharge_drugs_a_pharmacy_purchase_elsewhere_and_an_earlier_aspirin():
+    assert both("R-STENT-02", [(person(), [pci_stay(drugs=[ASA, CLOP])])])[1].height == 0
+    bought = enc("M3", [line(CLOP, prd_days=14)], inst="Y1", med_type="41", adm="2024-03-20 15:00:00")
+    f, b = both("R-STENT-02", [(person(), [bought, pci_stay()])])
+    assert f == [] and b.height == 0
+    on_aspirin = enc("M0", [line(ASA, prd_days=30)], adm="2024-02-10 09:00:00")  # 20 days before
+    f, b = both("R-STENT-02", [(person(), [on_aspirin, pci_stay()])])
+    assert f == [] and b.height == 0
+
+
+def test_stent_antiplatelet_exempts_a_death_soon_after_and_ends_the_window_at_a_later_death():
+    f, b = both("R-STENT-02", [(person(death="2024-03-08"), [pci_stay()])])
+    assert f == [] and b.height == 0
+    year_end = (person("P2"), [enc("M9", [line(CBC)], adm="2024-12-31 09:00:00")])  # the data run to 12-31
+    later = [(person(death="2024-09-30"), [pci_stay(), enc("M4", [line(CBC)], adm="2024-09-20 09:00:00")]), year_end]
+    b = batch("R-STENT-02", later)
+    assert b.height == 2 and "参保人 2024-09-30 死亡，观察至死亡日，共 212 天" in b["vola_cont"][0]
+    f = check(later[0][1][0], later[0][1][1:], patient=later[0][0], stage="事后", rule_ids=["R-STENT-02"])
+    assert len(f) == 2 and f[0].evidence["data_end"] == "2024-09-20"  # online: what the history knows
+
+
+def test_stent_antiplatelet_is_only_a_reminder_at_the_bill_of_the_stay():
+    p, e = person(), pci_stay()
+    f = check(e, [], patient=p, stage="事中", rule_ids=["R-STENT-02"])
+    assert len(f) == 2 and {x.sev_deg for x in f} == {"3"} and "事中提示" in f[0].vola_cont
+    assert check(pci_stay(drugs=[CLOP]), [], patient=p, stage="事中", rule_ids=["R-STENT-02"]) == []
+
+
+def test_a_coronary_stent_row_with_a_wrong_role_or_an_unknown_atc_prefix_is_refused_by_line(tmp_path: Any) -> None:
+    import shutil
+
+    from yibao.supervision.kb import KBError, load_kb, rules_root
+
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(rules_root() / "kb", kb_dir)
+    path = kb_dir / "coronary_stent.csv"
+    rows = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([*rows, "antiplatelet,,B01AX,"]) + "\n", encoding="utf-8")
+    with pytest.raises(KBError, match=r"coronary_stent\.csv line 8, column atc_prefix: no catalogue drug has"):
+        load_kb(kb_dir)
+    path.write_text("\n".join([*rows, f"stent,{ASA},,"]) + "\n", encoding="utf-8")
+    with pytest.raises(KBError, match=r"coronary_stent\.csv line 8, column med_list_codg: .* is a drug, not a consumable"):
+        load_kb(kb_dir)
+    # the ATC prefix stands for every B01AC drug, listed or not; warfarin (B01AA) is not one
+    assert KB.stent.is_antiplatelet("XB01ACX999A001010100000") and not KB.stent.is_antiplatelet("XB01AAG053A001010124422")
+
+
 @pytest.mark.parametrize("rule_id", [r.id for r in LIB.rules if "事后" in r.stage])
 def test_every_post_event_rule_runs_on_an_empty_dataset(rule_id):
     out = batch(rule_id, [(person(), [enc("M1", [line(CBC)])])])

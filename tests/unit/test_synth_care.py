@@ -458,9 +458,15 @@ def test_tables_folder_comes_from_the_environment(monkeypatch, tmp_path: Path) -
 
 
 @pytest.fixture(scope="module")
-def wide() -> tuple[pl.DataFrame, dict[str, pl.DataFrame], pl.DataFrame]:
+def wide_region() -> tuple[pl.DataFrame, dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """A larger region, so that rare care (maintenance dialysis, PET/CT, decoctions, stents) occurs."""
+    return _region(12_000, 5, chunk=3)
+
+
+@pytest.fixture(scope="module")
+def wide(wide_region) -> tuple[pl.DataFrame, dict[str, pl.DataFrame], pl.DataFrame]:
     """A larger region, so that rare care (maintenance dialysis, PET/CT, decoctions) occurs."""
-    persons, _, care = _region(12_000, 5, chunk=3)
+    persons, _, care = wide_region
     kind = pl.col("med_type").replace_strict({m: codes.visit_kind(m) for m in codes.MED_TYPE})
     return persons, care, care["mdtrt_d"].with_columns(kind.alias("kind"))
 
@@ -548,3 +554,27 @@ def test_items_only_some_departments_may_order_are_ordered_by_them(wide) -> None
 def test_every_encounter_has_a_fee_line(wide) -> None:
     _, care, enc = wide
     assert enc.join(care["fee_list_d"].select("mdtrt_id").unique(), on="mdtrt_id", how="anti").height == 0
+
+
+def test_every_stent_stay_bills_dual_antiplatelet_therapy_and_trips_no_stent_rule(wide_region) -> None:
+    # a stent without aspirin + clopidogrel / ticagrelor is a phantom stent (R-STENT-02); one billed
+    # outside a stay is another (R-STENT-01): clean care shows neither
+    import duckdb
+
+    from yibao.supervision.audit import register_frames
+    from yibao.supervision.kb import default_kb
+    from yibao.supervision.library import default_library, kind_module
+
+    persons, institutions, care = wide_region
+    fee = care["fee_list_d"]
+    stent_stays = fee.filter(pl.col("med_list_codg") == _code("冠状动脉药物洗脱支架")).select("mdtrt_id").unique()
+    assert stent_stays.height > 15
+    for drugs in (["阿司匹林肠溶片"], ["硫酸氢氯吡格雷片", "替格瑞洛片"]):
+        given = fee.filter(pl.col("med_list_codg").is_in([_code(n) for n in drugs])).select("mdtrt_id").unique()
+        assert stent_stays.join(given, on="mdtrt_id", how="anti").height == 0, drugs
+    con = duckdb.connect()
+    register_frames(con, {"psn_info_b": persons, "fixmedins_b": institutions["fixmedins_b"], **care})
+    lib = default_library()
+    for rid in ("R-STENT-01", "R-STENT-02"):
+        rule = lib.rule(rid)
+        assert kind_module(rule.kind).batch(con, rule, default_kb()).height == 0, rid

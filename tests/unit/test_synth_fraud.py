@@ -21,7 +21,7 @@ from yibao.money import round_div
 from yibao.supervision.audit import connect, register_frames
 from yibao.supervision.kb import default_kb
 from yibao.supervision.library import default_library, kind_module
-from yibao.synth.fraud import PATTERNS, assignments, inject
+from yibao.synth.fraud import PATTERNS, _module, assignments, inject
 from yibao.synth.fraud._base import INPATIENT, Serials, fee_amount, fee_amount_expr, product_prefix, visit_of
 from yibao.synth.fraud._legitimate import _Care
 from yibao.synth.fraud.check import VOCABULARY, check_labels
@@ -92,7 +92,7 @@ def test_at_least_fourteen_patterns_are_injected_as_fraud(labels: pl.DataFrame) 
         "overprice", "overdispense", "gender_age", "overlap_stay", "after_death", "identity_fraud", "doctor_outlier",
     }  # fmt: skip
     assert required <= fraud
-    assert fraud == set(PATTERNS)
+    assert fraud == {_module(name).PATTERN for name in PATTERNS}  # phantom_stent is an item_swap injector
 
 
 def test_the_hard_negatives_are_present(labels: pl.DataFrame) -> None:
@@ -403,9 +403,10 @@ def test_bad_institutions_are_the_same_in_every_chunk() -> None:
     assert plan == assignments(b, 0.05)
     (_, la), (_, lb) = _inject(a, chunk=0), _inject(b, chunk=1)
     for pattern in ("overprice", "item_swap", "card_cashout", "split_admission", "drug_swap", "ghost_bed"):
+        bad = set().union(*(plan[name].institutions for name in PATTERNS if _module(name).PATTERN == pattern))
         for lab in (la, lb):
             where = lab.filter((pl.col("pattern") == pattern) & (pl.col("label") == "1")).get_column("fixmedins_code")
-            assert set(where.to_list()) <= set(plan[pattern].institutions), pattern
+            assert set(where.to_list()) <= bad, pattern
     fewest = min(len(p.institutions) for name, p in plan.items() if name not in ("doctor_outlier",))
     assert fewest >= 1
     assert all(a.institutions == () for a in assignments(a, 0.0).values())
@@ -714,7 +715,8 @@ def test_overpriced_lines_are_above_the_cap_of_their_level(data: dict[str, pl.Da
 
 
 def test_swapped_items_bill_the_dear_item(data: dict[str, pl.DataFrame], labels: pl.DataFrame) -> None:
-    rows = labels.filter(pl.col("pattern") == "item_swap").join(data["fee_list_d"].select("feedetl_sn", "med_list_codg"), on="feedetl_sn")
+    swaps = labels.filter((pl.col("pattern") == "item_swap") & ~pl.col("case_id").str.contains("-item_swap-S"))  # not 虚记支架
+    rows = swaps.join(data["fee_list_d"].select("feedetl_sn", "med_list_codg"), on="feedetl_sn")
     assert rows.height
     for code, params in rows.select("med_list_codg", "params").iter_rows():
         assert code == json.loads(params)["billed"]
@@ -840,3 +842,39 @@ def test_the_module_examples_run() -> None:
     for name in ("", *names):
         module = importlib.import_module("yibao.synth.fraud" + (f".{name}" if name else ""))
         assert doctest.testmod(module).failed == 0, name
+
+
+def test_phantom_stents_leave_the_stent_rules_traces_and_their_look_alikes_do_not(
+    data: dict[str, pl.DataFrame], labels: pl.DataFrame
+) -> None:
+    # 虚记支架: a phantom stent in a stay has no antiplatelet for its patient anywhere (R-STENT-02), one on an
+    # outpatient visit no stay around it (R-STENT-01); the look-alikes (antiplatelets bought at a pharmacy,
+    # death in the stay, a stent billed the morning after discharge) trip neither rule
+    import duckdb
+
+    from yibao.supervision.audit import DATASET_TABLES, register_frames
+    from yibao.supervision.kb import default_kb
+    from yibao.supervision.library import default_library, kind_module
+
+    stents = labels.filter(pl.col("case_id").str.contains("-item_swap-S"))
+    kinds = {json.loads(p).get("variant") or json.loads(p)["kind"] for p in stents.get_column("params").to_list()}
+    assert "phantom_stay" in kinds and {"pharmacy_antiplatelet", "billed_after_discharge"} <= kinds
+    con = duckdb.connect()
+    register_frames(con, {n: df for n, df in data.items() if n in DATASET_TABLES})
+    lib, kb = default_library(), default_kb()
+    found = {rid: set(kind_module(lib.rule(rid).kind).batch(con, lib.rule(rid), kb).get_column("feedetl_sn").to_list())
+             for rid in ("R-STENT-01", "R-STENT-02")}  # fmt: skip
+    fee = data["fee_list_d"].select("feedetl_sn", "med_list_codg")
+    for sn, label, params in stents.join(fee, on="feedetl_sn").select("feedetl_sn", "label", "params").iter_rows():
+        p = json.loads(params)
+        if label == "0":
+            assert sn not in found["R-STENT-01"] | found["R-STENT-02"], p
+        elif p["variant"] == "phantom_stay":
+            assert sn in found["R-STENT-02"], p
+        else:
+            assert sn in found["R-STENT-01"], p
+    b01ac = data["fee_list_d"].filter(pl.col("med_list_codg").str.starts_with("XB01AC"))
+    for case in stents.filter(pl.col("params").str.contains("pharmacy_antiplatelet")).partition_by("case_id"):
+        person = case.item(0, "psn_no")
+        bought = b01ac.filter(pl.col("psn_no") == person).join(data["mdtrt_d"], on="mdtrt_id")
+        assert bought.height and set(bought.get_column("med_type").to_list()) == {"41"}  # only at a pharmacy

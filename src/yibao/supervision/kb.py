@@ -36,6 +36,10 @@ cc_support.csv          CC/MCC secondary diagnosis (ICD-10 prefix) → the tests
                         which supports it (高套编码: a CC with none of them is unsupported). Only
                         diagnoses whose support the catalogue can show are listed: 低钠血症 needs a
                         serum electrolyte test the starter catalogue does not hold, so it is not here
+coronary_stent.csv      the coronary-stent checks' items by ``role``: ``stent`` (冠脉支架 consumables),
+                        ``pci`` (the stent procedure, counted with a stent judged phantom),
+                        ``antiplatelet`` (by code, or by ATC prefix: ``B01AC`` stands for every 西药
+                        code ``X`` + B01AC…, 阿司匹林 / 氯吡格雷 / 替格瑞洛 and any other the catalogue adds)
 ======================  ===========================================================================
 
 Two tables are **derived from the catalogue**, never copied, so they always match it: prices by level
@@ -61,6 +65,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -167,6 +172,29 @@ class Link(NamedTuple):
     note: str
 
 
+STENT_ROLES = frozenset({"stent", "pci", "antiplatelet"})
+
+
+class StentCare(NamedTuple):
+    """What the coronary-stent checks know (coronary_stent.csv): the stents, their procedure items, and
+    the antiplatelet drugs by code and by code prefix (``X`` + an ATC prefix such as B01AC).
+
+    >>> care = StentCare(frozenset({"C1"}), frozenset({"S1"}), frozenset({"XA1"}), ("XB01AC",))
+    >>> care.is_antiplatelet("XB01ACW051A001010114649"), care.is_antiplatelet("XB01AAG053A001010124422")
+    (True, False)
+    """
+
+    stents: frozenset[str] = frozenset()
+    procedures: frozenset[str] = frozenset()
+    antiplatelets: frozenset[str] = frozenset()
+    antiplatelet_prefixes: tuple[str, ...] = ()
+
+    def is_antiplatelet(self, code: str) -> bool:
+        return code in self.antiplatelets or (
+            bool(self.antiplatelet_prefixes) and code.startswith(self.antiplatelet_prefixes)
+        )
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     """Every KB table, validated and indexed (dicts and sets keyed by catalogue code).
@@ -184,6 +212,7 @@ class KnowledgeBase:
         incompatible; long_rx_dx; sex_dx (prefix → gend); age_dx (prefix, age_min, age_max); non_payable_dx;
         trace_products: trace prefix → the catalogue codes it stands for.
         cc_support: CC/MCC secondary diagnoses with the items that support them, longest prefix first.
+        stent: coronary stents, their procedure items and the antiplatelet drugs (:class:`StentCare`).
     """
 
     catalog: Catalog
@@ -205,6 +234,7 @@ class KnowledgeBase:
     trace_products: Mapping[str, frozenset[str]]
     cc_support: tuple[CcSupport, ...] = ()
     depts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    stent: StentCare = field(default_factory=StentCare)
     includes: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
     exclusive: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
     swaps: Mapping[str, tuple[Pair, ...]] = field(default_factory=dict)
@@ -246,7 +276,7 @@ class KnowledgeBase:
 FRAMES = (
     "items", "prices", "gender", "age", "level", "visits", "indications", "exempt", "maternity", "insutypes",
     "pairs", "limits", "days", "dose", "single_herb", "links", "link_oprn", "procedures", "incompatible",
-    "long_rx", "sex_dx", "age_dx", "nonpay_dx", "trace", "cc", "cc_evidence", "depts",
+    "long_rx", "sex_dx", "age_dx", "nonpay_dx", "trace", "cc", "cc_evidence", "depts", "stent",
 )  # fmt: skip
 """The names :meth:`KnowledgeBase.frame` knows."""
 
@@ -519,6 +549,8 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
         cc.append(CcSupport(prefix, row["name"], row["cc_level"], evidence, row["note"]))
     cc.sort(key=lambda x: -len(x.prefix))
 
+    stent = _stent_care(folder, items)
+
     trace: dict[str, set[str]] = {}
     for prefix, code, _ in prefix_table(cat).iter_rows():
         trace.setdefault(prefix, set()).add(code)
@@ -550,10 +582,52 @@ def load_kb(path: Path | str | None = None, catalog: Catalog | None = None) -> K
         catalog=cat, items=items, pairs=tuple(pairs), limits=tuple(limits), doses=doses, exempt_dx=exempt,
         maternity=maternity, insutypes=insutypes, single_herbs=frozenset(single), links=links,
         procedures=procedures, incompatible=tuple(incompatible), long_rx_dx=long_rx, sex_dx=sex_dx, age_dx=age_dx,
-        non_payable_dx=non_pay, trace_products={k: frozenset(v) for k, v in trace.items()}, cc_support=tuple(cc), depts=depts,
+        non_payable_dx=non_pay, trace_products={k: frozenset(v) for k, v in trace.items()}, cc_support=tuple(cc), depts=depts, stent=stent,
         includes=by_a("includes"), exclusive=by_a("exclusive"), swaps=by_a("swap"), secondary=by_a("primary_secondary"),
         frequency=lim("frequency"), quantity=lim("quantity"), course=course, days_limit=days,
     )  # fmt: skip
+
+
+_ATC_RE = re.compile(r"[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?")
+
+
+def _stent_care(folder: Path, items: Mapping[str, CatalogItem]) -> StentCare:
+    """coronary_stent.csv: a stent must be a consumable, a PCI a service, an antiplatelet a drug (by code)
+    or an ATC prefix that at least one catalogue drug has (a typo would silently pass every stent)."""
+    r = _Reader(folder, "coronary_stent.csv", ("role", "med_list_codg", "atc_prefix", "note"))
+    want = {"stent": "consumable", "pci": "service", "antiplatelet": "drug"}
+    got: dict[str, set[str]] = {k: set() for k in want}
+    prefixes: list[str] = []
+    for line, row in r.rows():
+        role = row["role"]
+        if role not in STENT_ROLES:
+            raise r.fail(line, "role", f"{role!r} is not one of {', '.join(sorted(STENT_ROLES))}")
+        atc = row["atc_prefix"]
+        if atc:
+            if role != "antiplatelet":
+                raise r.fail(line, "atc_prefix", f"only antiplatelet rows take an ATC prefix, not {role}")
+            if row["med_list_codg"]:
+                raise r.fail(line, "med_list_codg", "give a code or an ATC prefix, not both")
+            if not _ATC_RE.fullmatch(atc):
+                raise r.fail(line, "atc_prefix", f"{atc!r} is not an ATC prefix (e.g. B01AC)")
+            prefix = "X" + atc
+            if not any(c.startswith(prefix) and i.list_type == "drug" for c, i in items.items()):
+                raise r.fail(line, "atc_prefix", f"no catalogue drug has the ATC prefix {atc}")
+            prefixes.append(prefix)
+            continue
+        code = _code(r, line, "med_list_codg", row["med_list_codg"], items)
+        if items[code].list_type != want[role]:
+            raise r.fail(
+                line, "med_list_codg", f"{code} is a {items[code].list_type}, not a {want[role]} ({role})"
+            )
+        got[role].add(code)
+    if not got["stent"]:
+        raise r.fail(1, "role", "lists no stent")
+    if not got["antiplatelet"] and not prefixes:
+        raise r.fail(1, "role", "lists no antiplatelet drug")
+    return StentCare(
+        frozenset(got["stent"]), frozenset(got["pci"]), frozenset(got["antiplatelet"]), tuple(prefixes)
+    )
 
 
 @cache
@@ -702,6 +776,12 @@ def _frame(kb: KnowledgeBase, name: str) -> pl.DataFrame:
         return _df(
             [(x.prefix, c) for x in kb.cc_support for c in sorted(x.evidence)], {"prefix": _S, "code": _S}
         )
+    if name == "stent":
+        st = kb.stent
+        rows = [("stent", c, "") for c in sorted(st.stents)] + [("pci", c, "") for c in sorted(st.procedures)]
+        rows += [("antiplatelet", c, "") for c in sorted(st.antiplatelets)]
+        rows += [("antiplatelet", "", p) for p in st.antiplatelet_prefixes]
+        return _df(rows, {"role": _S, "code": _S, "prefix": _S})
     raise KeyError(f"no KB table {name!r} (known: {', '.join(FRAMES)})")
 
 

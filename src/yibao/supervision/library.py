@@ -77,7 +77,7 @@ KINDS = (
     "item_swap", "drug_swap", "trace_duplicate", "trace_invalid", "frequency", "quantity", "course",
     "days_supply", "early_refill", "dose", "incompatible", "single_herb", "consumable_link", "fee_outside_stay",
     "overlap_stay", "after_death", "visit_frequency", "identity_contradiction", "prescription_burst", "cc_support",
-    "swap_level", "dept_restriction",
+    "swap_level", "dept_restriction", "stent_stay", "stent_antiplatelet",
 )  # fmt: skip
 """Every rule kind, one module each under :mod:`yibao.supervision.rules`."""
 

@@ -262,6 +262,9 @@ STAY_CONSUMABLES = (("一次性使用无菌注射器(5ml)", 0.7), ("一次性使
 SURGICAL_EXTRAS = (("换药(中)", 0.7), ("一次性使用导尿管(双腔气囊)", 0.3), ("医用脱脂纱布块", 0.5))
 CPR = "心肺复苏术"
 NEWBORN_NURSING = "新生儿护理"
+DAPT = (("阿司匹林肠溶片", 1, 30), ("硫酸氢氯吡格雷片", 2, 14), ("替格瑞洛片", 2, 14))
+"""Dual antiplatelet therapy after a coronary stent, as 出院带药: aspirin + clopidogrel or ticagrelor
+(packages, days supplied)."""
 OTC = (
     ("连花清瘟胶囊", 1.0), ("感冒清热颗粒", 0.8), ("板蓝根颗粒", 0.6), ("对乙酰氨基酚片", 0.7), ("布洛芬缓释胶囊", 0.8),
     ("蒙脱石散", 0.4), ("藿香正气水", 0.5), ("小柴胡颗粒", 0.5), ("双黄连口服液", 0.4), ("牛黄解毒片", 0.4),
@@ -2205,6 +2208,9 @@ class _LineBuilder:
                  max_qty=np.where(cat.unit_hours[it], 24 * run, 3 * run))  # fmt: skip
         enc, it = self.pick(s, pools.cond_always[cond], 1.0)
         self.add(enc, it, 1, scalable=False, day=e.surgery_day[enc])
+        # a stent stay's antiplatelets, ordered before the pools' drugs so that they stand
+        pci = [k for k, pr in enumerate(pools.procs) if pr.proc.code == dx.P_PCI.code]
+        self._antiplatelets(s[np.isin(e.proc[s], pci)])
         # every chronic condition listed on a stay is treated in it (医嘱续用): one of its maintenance drugs
         # is always continued, so a listed 心力衰竭 comes with its diuretic, β-blocker or ARNI as in a real
         # chart; ordered first so that it stands if another pool offers the same drug
@@ -2267,6 +2273,26 @@ class _LineBuilder:
         if len(ch):
             enc, it = self.pick(ch, cat.pools.cond_drugs[e.cond[ch]], 1.5)
             self._drug_runs(enc, it, spread=0.0, mandatory=True)
+
+    def _antiplatelets(self, enc: I64) -> None:
+        """A stent stay bills dual antiplatelet therapy on its last day (出院带药, :data:`DAPT`): aspirin and,
+        where the condition's diagnoses allow ticagrelor (限急性冠脉综合征), ticagrelor for half the
+        patients, else clopidogrel — so no clean stent is without an antiplatelet (R-STENT-02). Mandatory
+        orders, placed before the pools' drugs (the first order of an item stands). The choice
+        is a hash of person and day: it draws nothing from the random stream."""
+        if not len(enc):
+            return
+        e, pools = self.e, self.cat.pools
+        (asp_name, asp_packs, asp_days), (clo_name, p2_packs, p2_days), (tic_name, _, _) = DAPT
+        asp, clo, tic = self.item(asp_name), self.item(clo_name), self.item(tic_name)
+        # ticagrelor where the condition's drug pool offers it (its diagnoses meet the indication)
+        offered = np.array([tic >= 0 and p >= 0 and tic in pools.items[pools.offsets[p]:pools.offsets[p + 1]]
+                            for p in pools.cond_drugs], dtype=np.bool_)  # fmt: skip
+        p2y12 = np.where(offered[e.cond[enc]] & (_mix(e.person[enc], e.day[enc], 41) < 0.5), tic, clo)
+        last = np.maximum(np.maximum(e.los[enc], 1) - 1, e.surgery_day[enc])
+        for item, packs, days in ((np.full(len(enc), asp), asp_packs, asp_days), (p2y12, p2_packs, p2_days)):
+            ok = self.allowed(enc, item)
+            self.add(enc[ok], item[ok], packs, scalable=False, day=last[ok], prd_days=days, mandatory=True)
 
     def _drug_runs(self, enc: I64, item: I64, *, spread: float, oral_only: bool = False, mandatory: bool = False,
                    scalable: bool = True) -> None:  # fmt: skip

@@ -65,6 +65,10 @@ overprice          1–4 capped items priced above the level's cap (+5–50%) or
                    price at a lower level, on 1–5% of the institution's lines
 item_swap          at a 一级 institution, the cheap item of 10–90% of encounters from a     each line
                    start day billed as a dear twin its level does not offer (CT平扫→增强 …)
+item_swap          (phantom_stent, the last injector: 虚记支架) at a bad 二级+ hospital 1–2    each added line
+                   冠脉支架 added to a heart patient's medical stay (with PCI line and/or
+                   operation record 36.0601) for a person on no antiplatelet all year, or to
+                   an outpatient visit with no stay within two days (variant, disguise)
 overdispense       over_limit: 2–3 × the catalogue's days limit (quantity and codes         each line
                    scaled); early_refill: the same drug again after 20–60% of the supply
 doctor_outlier     a bad doctor adds a drug to 30–70% of visits, multiplies drug           each line / clone
@@ -96,9 +100,10 @@ chronic bulk buys and shift workers buying at night (card_cashout); 长处方 of
 chronic disease (overdispense); both knees replaced in one session and a repeat test the same day
 (duplicate_charge); male breast cancer on 来曲唑 and an adult with dysphagia on a paediatric suspension
 (gender_age); a CC with the tests and treatment that support it (upcoding); 彩超 started with new
-equipment where the level prices it (item_swap); an item billed exactly at its limit (frequency); a
-会诊 order: the restricted item billed under the ward but ordered by a doctor of an allowed department
-(catalogue_scope).
+equipment where the level prices it (item_swap); a PCI patient whose antiplatelets come only from a pharmacy,
+a PCI patient who died in the stay and a stent billed on an outpatient account within 24 hours of discharge
+(item_swap, phantom_stent); an item billed exactly at its limit (frequency); a 会诊 order: the restricted item
+billed under the ward but ordered by a doctor of an allowed department (catalogue_scope).
 
 **Legitimate care** (``_legitimate.keep_legitimate_care``, after the last pattern): a clean encounter a
 fraud label names keeps a legitimate twin (as generated, whole weeks apart, colliding with none of the
@@ -169,6 +174,8 @@ PATTERNS: tuple[str, ...] = (
     "upcoding",
     "catalogue_scope",
     "frequency",
+    # last: it must see every antiplatelet the others add (a modify pattern, on untouched encounters)
+    "phantom_stent",
 )
 """The injectors in their fixed order (the order decides each one's sub-rng and id namespace)."""
 
