@@ -403,7 +403,7 @@ def test_bad_institutions_are_the_same_in_every_chunk() -> None:
     assert plan == assignments(b, 0.05)
     (_, la), (_, lb) = _inject(a, chunk=0), _inject(b, chunk=1)
     for pattern in ("overprice", "item_swap", "card_cashout", "split_admission", "drug_swap", "ghost_bed"):
-        bad = set().union(*(plan[name].institutions for name in PATTERNS if _module(name).PATTERN == pattern))
+        bad = set().union(*(plan[name].institutions for name in PATTERNS if pattern == _module(name).PATTERN))
         for lab in (la, lb):
             where = lab.filter((pl.col("pattern") == pattern) & (pl.col("label") == "1")).get_column("fixmedins_code")
             assert set(where.to_list()) <= bad, pattern
