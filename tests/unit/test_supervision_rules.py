@@ -976,6 +976,10 @@ def test_stent_stay_fires_on_an_outpatient_stent_with_no_stay_around_it():
     # a stay within 24 hours at another hospital does not cover it either
     elsewhere = [(person(), [pci_stay(inst="H9"), outpatient_stent(adm="2024-03-09 08:30:00")])]
     assert [len(x) for x in (online("R-STENT-01", elsewhere), batch("R-STENT-01", elsewhere))] == [1, 1]
+    # a stent sold by a pharmacy
+    sale = [(person(), [enc("M3", [line(STENT, pric="700")], inst="Y1", med_type="41")])]
+    f, b = both("R-STENT-01", sale)
+    assert "药店购药（M3）" in f[0].vola_cont and "药店购药（M3）" in b["vola_cont"][0]
 
 
 def test_stent_stay_passes_a_stent_billed_the_morning_after_discharge_and_a_stent_in_a_stay():

@@ -95,7 +95,8 @@ def online(enc: Encounter, rule: Any, prep: Prepared) -> list[Finding]:
                 f"（最近一次住院：{near.mdtrt_id}，{near.adm[:10]} 至 {near.dscg[:10]}）" if near is not None
                 else "（本机构无该参保人的住院记录）"
             )  # fmt: skip
-            reason = f"，门诊就诊（{enc.mdtrt_id}）中收取，本机构前后 {p.hours} 小时内无该参保人的住院{last}"
+            where = "药店购药" if enc.visit == "pharmacy" else "门诊就诊"
+            reason = f"，{where}（{enc.mdtrt_id}）中收取，本机构前后 {p.hours} 小时内无该参保人的住院{last}"
             ev = {"hours": p.hours, "nearest_stay": near.mdtrt_id if near else "",
                   "gap_hours": round(gap / 3600, 1) if gap is not None else None}  # fmt: skip
             out.append(line_finding(rule, enc, ln, ln.sumamt, reason, evidence=ev))
@@ -112,7 +113,7 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
                    WHERE l.visit NOT IN ('inpatient', 'ltc')),
         st AS (SELECT m.mdtrt_id AS stay_id, m.psn_no, m.fixmedins_code, m.begntime AS stay_begin, m.endtime AS stay_end
                FROM mdtrt_d m WHERE m.med_type IN {INPATIENT_MED_TYPES} AND m.psn_no IN (SELECT psn_no FROM o)),
-        j AS (SELECT o.feedetl_sn, o.mdtrt_id, o.psn_no, o.fixmedins_code, o.doctor, o.code, o.t, o.amt AS vola_amt,
+        j AS (SELECT o.feedetl_sn, o.mdtrt_id, o.psn_no, o.fixmedins_code, o.doctor, o.code, o.t, o.amt AS vola_amt, o.visit,
                      o.cnt, o.pric, st.stay_id, st.stay_begin, st.stay_end,
                      CASE WHEN st.stay_begin <= o.t + {h} AND st.stay_end >= o.t - {h} THEN 1 ELSE 0 END AS near
               FROM o LEFT JOIN st ON st.psn_no = o.psn_no AND st.fixmedins_code = o.fixmedins_code AND st.stay_id <> o.mdtrt_id)
@@ -140,9 +141,11 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
         .otherwise(pl.format("（最近一次住院：{}，{} 至 {}）", pl.col("stay_id"), pl.col("stay_begin").dt.strftime("%Y-%m-%d"),
                              pl.col("stay_end").dt.strftime("%Y-%m-%d")))
     )  # fmt: skip
+    where = pl.when(pl.col("visit") == "pharmacy").then(pl.lit("药店购药")).otherwise(pl.lit("门诊就诊"))
     cont = pl.format(
-        "{}，门诊就诊（{}）中收取，本机构前后 {} 小时内无该参保人的住院{}",
+        "{}，{}（{}）中收取，本机构前后 {} 小时内无该参保人的住院{}",
         line_who(),
+        where,
         pl.col("mdtrt_id"),
         pl.lit(p.hours),
         last,

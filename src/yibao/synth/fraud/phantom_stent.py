@@ -109,7 +109,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     )
     n = _phantom_stays(rng, tables, ctx, rows, lab, mine, lv_of, antithrombotic) if mine else 0
     n += _outpatient_stents(rng, tables, ctx, rows, lab, mine, lv_of) if mine else 0
-    m = min(max(1, round(max(n, 3) * float(rng.uniform(0.1, 0.25)))), ctx.cap("inpatient", 0.02))
+    m = min(max(1, round(max(n, 3) * float(rng.uniform(0.2, 0.4)))), ctx.cap("inpatient", 0.02))
     used: set[str] = set()
     _pharmacy_antiplatelet(rng, tables, ctx, rows, lab, m, antithrombotic, used)
     _died_in_stay(rng, tables, ctx, rows, lab, m, lv_of)
@@ -155,7 +155,7 @@ def _phantom_stays(
     done = 0
     for inst, group in sorted(stays.partition_by("fixmedins_code", as_dict=True).items()):
         share = float(rng.uniform(*SHARE))
-        k_ = ctx.cases(group.height, share, kind="inpatient", weight=0.03, most=max(1, group.height // 2))
+        k_ = ctx.cases(group.height, share, kind="inpatient", weight=0.1, most=max(1, group.height // 2))
         picked = (
             group[[int(i) for i in np.sort(rng.choice(group.height, size=k_, replace=False))]]
             if k_
@@ -224,7 +224,7 @@ def _outpatient_stents(
     done = 0
     for inst, group in sorted(visits.partition_by("fixmedins_code", as_dict=True).items()):
         share = float(rng.uniform(*OUT_SHARE))
-        k_ = ctx.cases(group.height, share, kind="outpatient", weight=0.002, most=max(1, group.height // 4))
+        k_ = ctx.cases(group.height, share, kind="outpatient", weight=0.005, most=max(1, group.height // 4))
         picked = (
             group[[int(i) for i in np.sort(rng.choice(group.height, size=k_, replace=False))]]
             if k_
