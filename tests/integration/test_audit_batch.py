@@ -82,7 +82,7 @@ def test_swaps_upcoding_and_repeats_past_a_limit_are_found_and_explained(
 ) -> None:
     from yibao.supervision.evaluate import evaluate
 
-    rules = ["R-FREQ-01", "R-QTY-01", "R-QTY-02", "R-SWAP-02", "R-CC-01"]
+    rules = ["R-FREQ-01", "R-QTY-01", "R-QTY-02", "R-SWAP-02", "R-CC-01", "R-STENT-01", "R-STENT-02"]
     audit(dataset, tmp_path, rules=rules, report=False)
     found = read_table(tmp_path, "findings")
     labels = read_table(dataset, "labels")
