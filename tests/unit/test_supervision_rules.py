@@ -580,6 +580,21 @@ def test_consumable_link_fires_on_a_stent_without_a_stent_procedure():
     assert both("R-LINK-01", ok)[1].height == 0
 
 
+
+def test_consumable_link_takes_a_stent_billed_the_morning_after_discharge_as_the_stays():
+    stay = enc("M1", [line(BED), line(PCI, pric="4000")], inst="H5", lv="03", med_type="21", adm="2024-03-01 09:00:00",
+               dscg="2024-03-08 10:00:00", dx=["I21.900"])  # fmt: skip
+    late = enc("M2", [line(STENT, pric="700")], inst="H5", lv="03", adm="2024-03-09 08:30:00", dx=["I21.900"])
+    f, b = both("R-LINK-01", [(person(), [stay, late])])
+    assert f == [] and b.height == 0
+    # two days later, or after a stay elsewhere, or after a stay without the procedure, it is a finding
+    for other in ({**late, "adm_date": "2024-03-10 12:00:00", "dscg_date": "2024-03-10 12:00:00"}, {**late, "medins_id": "H9"}):
+        f, b = both("R-LINK-01", [(person(), [stay, other])])
+        assert len(f) == 1 and b.height == 1
+    plain = {**stay, "fsi_order_dtos": stay["fsi_order_dtos"][:1]}
+    assert [len(x) for x in both("R-LINK-01", [(person(), [plain, late])])] == [1, 1]
+
+
 def test_frequency_fires_on_two_registration_fees_in_one_visit():
     reg = "001101000010000"  # 挂号费: once per encounter
     f, b = both("R-FREQ-01", [(person(), [enc("M1", [line(reg, pric="1"), line(reg, pric="1")])])])

@@ -33,8 +33,8 @@ Hard negatives (label 0, one case each):
   first day, without antiplatelets (the patient died before discharge medication);
 * ``billed_after_discharge`` — a real PCI stay with its dual antiplatelet therapy whose stent is billed
   on an outpatient account at the same hospital 2–22 hours after discharge (the consignment stent's
-  invoice came late): the outpatient stent line is labelled. (R-LINK-01, which judges one encounter at
-  a time, does flag this line: the PCI is in the stay.)
+  invoice came late): the outpatient stent line is labelled (R-STENT-01 and R-LINK-01 take it as the
+  stay's).
 
 This injector runs after every other pattern (so it sees every antiplatelet they add) and, as a
 ``modify`` pattern, only touches encounters no pattern has named.
