@@ -247,3 +247,20 @@ def test_add_months_clamps_to_the_month_end() -> None:
     assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
     assert add_months(date(2024, 8, 31), 6) == date(2025, 2, 28)
     assert add_months(date(2024, 12, 15), 1) == date(2025, 1, 15)
+
+
+def test_the_points_store_keeps_events_and_refuses_to_change_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    from yibao.supervision.points import load_points, record_points
+
+    store = tmp_path / "points.sqlite"
+    record_points(store, PointsEvent("D1", date(2024, 3, 1), "B2-01", 5))
+    with pytest.raises(PointsError):
+        record_points(store, PointsEvent("D1", date(2024, 3, 2), "B2-01", 9))
+    assert [e.points for e in load_points(store).events()] == [5]
+    con = sqlite3.connect(store)
+    for sql in ("UPDATE points_events SET points = 4", "DELETE FROM points_events"):
+        with pytest.raises(sqlite3.DatabaseError, match="points events are append-only"):
+            con.execute(sql)
+    con.close()

@@ -54,6 +54,7 @@ from typing import Any
 import polars as pl
 
 from yibao.money import Fen, yuan
+from yibao.supervision._store import append_only, connect
 from yibao.supervision.findings import vola_fen
 
 __all__ = [
@@ -475,23 +476,11 @@ CREATE TABLE IF NOT EXISTS postings (
     posting_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, case_id TEXT NOT NULL REFERENCES cases(case_id),
     on_date TEXT NOT NULL, amount INTEGER NOT NULL, kind TEXT NOT NULL, by_whom TEXT NOT NULL,
     note TEXT NOT NULL, reverses TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS transitions_append_only_u BEFORE UPDATE ON transitions
-    BEGIN SELECT RAISE(ABORT, 'transitions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS transitions_append_only_d BEFORE DELETE ON transitions
-    BEGIN SELECT RAISE(ABORT, 'transitions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS postings_append_only_u BEFORE UPDATE ON postings
-    BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS postings_append_only_d BEFORE DELETE ON postings
-    BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END;
-"""
+""" + append_only("transitions", "transitions") + append_only("postings", "postings")
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
-    con = sqlite3.connect(str(path))
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA foreign_keys=ON")
-    con.executescript(_SCHEMA)
-    return con
+    return connect(path, _SCHEMA)
 
 
 def save_cases(cases: Cases, path: Path | str) -> None:

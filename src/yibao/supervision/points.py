@@ -42,6 +42,8 @@ from typing import NamedTuple
 
 import polars as pl
 
+from yibao.supervision._store import append_only, connect
+
 __all__ = [
     "RESPONSIBILITY",
     "ROLES",
@@ -518,22 +520,11 @@ CREATE TABLE IF NOT EXISTS points_events (
     role TEXT NOT NULL, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reregistrations (
     seq INTEGER PRIMARY KEY, staff_codg TEXT NOT NULL, on_date TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS points_append_only_u BEFORE UPDATE ON points_events
-    BEGIN SELECT RAISE(ABORT, 'points events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS points_append_only_d BEFORE DELETE ON points_events
-    BEGIN SELECT RAISE(ABORT, 'points events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS rereg_append_only_u BEFORE UPDATE ON reregistrations
-    BEGIN SELECT RAISE(ABORT, 're-registrations are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS rereg_append_only_d BEFORE DELETE ON reregistrations
-    BEGIN SELECT RAISE(ABORT, 're-registrations are append-only'); END;
-"""
+""" + append_only("points_events", "points events") + append_only("reregistrations", "re-registrations")
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
-    con = sqlite3.connect(str(path))
-    con.execute("PRAGMA journal_mode=WAL")
-    con.executescript(_SCHEMA)
-    return con
+    return connect(path, _SCHEMA)
 
 
 def _load(con: sqlite3.Connection, rules: PointsRules | None) -> PointsLedger:

@@ -155,12 +155,8 @@ def _phantom_stays(
     done = 0
     for inst, group in sorted(stays.partition_by("fixmedins_code", as_dict=True).items()):
         share = float(rng.uniform(*SHARE))
-        k_ = ctx.cases(group.height, share, kind="inpatient", weight=0.1, most=max(1, group.height // 2))
-        picked = (
-            group[[int(i) for i in np.sort(rng.choice(group.height, size=k_, replace=False))]]
-            if k_
-            else group.head(0)
-        )
+        picked = _some(rng, group, ctx.cases(group.height, share, kind="inpatient", weight=0.1,
+                                             most=max(1, group.height // 2)))  # fmt: skip
         for r in picked.iter_rows(named=True):
             lv = lv_of.get(str(inst[0]), "2")
             disguise = DISGUISES[int(rng.choice(len(DISGUISES), p=[p for _, p in DISGUISES]))][0]
@@ -187,6 +183,13 @@ def _phantom_stays(
                         fixmedins_code=r["fixmedins_code"], doctor=r["atddr_no"])  # fmt: skip
             done += 1
     return done
+
+
+def _some(rng: np.random.Generator, group: pl.DataFrame, k: int) -> pl.DataFrame:
+    """``k`` rows of ``group`` drawn without replacement, in the group's order."""
+    if not k:
+        return group.head(0)
+    return group[[int(i) for i in np.sort(rng.choice(group.height, size=k, replace=False))]]
 
 
 def _outpatient_stents(
@@ -224,12 +227,8 @@ def _outpatient_stents(
     done = 0
     for inst, group in sorted(visits.partition_by("fixmedins_code", as_dict=True).items()):
         share = float(rng.uniform(*OUT_SHARE))
-        k_ = ctx.cases(group.height, share, kind="outpatient", weight=0.005, most=max(1, group.height // 4))
-        picked = (
-            group[[int(i) for i in np.sort(rng.choice(group.height, size=k_, replace=False))]]
-            if k_
-            else group.head(0)
-        )
+        picked = _some(rng, group, ctx.cases(group.height, share, kind="outpatient", weight=0.005,
+                                             most=max(1, group.height // 4)))  # fmt: skip
         for r in picked.iter_rows(named=True):
             lv = lv_of.get(str(inst[0]), "2")
             when = min(
