@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import statistics
 from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from yibao.money import round_div
 from yibao.supervision.audit import connect, register_frames
 from yibao.supervision.kb import default_kb
 from yibao.supervision.library import default_library, kind_module
-from yibao.synth.fraud import PATTERNS, _module, assignments, inject
+from yibao.synth.fraud import PATTERNS, _module, assignments, inject, outpatient_load
 from yibao.synth.fraud._base import INPATIENT, Serials, fee_amount, fee_amount_expr, product_prefix, visit_of
 from yibao.synth.fraud._legitimate import _Care
 from yibao.synth.fraud.check import VOCABULARY, check_labels
@@ -410,6 +411,33 @@ def test_bad_institutions_are_the_same_in_every_chunk() -> None:
     fewest = min(len(p.institutions) for name, p in plan.items() if name not in ("doctor_outlier",))
     assert fewest >= 1
     assert all(a.institutions == () for a in assignments(a, 0.0).values())
+
+
+def test_a_bad_doctor_keeps_one_habit_in_every_chunk() -> None:
+    a = sample_region(3, persons=800, chunk=0)
+    b = sample_region(4, persons=800, chunk=1)
+    habits: dict[str, set[str]] = {}
+    chunks: dict[str, set[int]] = {}
+    for chunk, tables in enumerate((a, b)):
+        _, lab = _inject(tables, chunk=chunk, rate=0.1)
+        rows = lab.filter((pl.col("pattern") == "doctor_outlier") & (pl.col("label") == "1"))
+        for doctor, params in rows.select("doctor", "params").unique().iter_rows():
+            habits.setdefault(doctor, set()).add(params)
+            chunks.setdefault(doctor, set()).add(chunk)
+    assert any(len(c) == 2 for c in chunks.values())
+    for doctor, seen in habits.items():
+        drugs = {json.loads(p).get("drug") for p in seen} - {None}
+        factors = {json.loads(p).get("factor") for p in seen} - {None}
+        assert len(drugs) <= 1 and len(factors) <= 1, (doctor, seen)
+
+
+def test_bad_doctors_have_an_outpatient_practice() -> None:
+    tables = sample_region(3, persons=800, chunk=0)
+    doctors = tables["medstaff_b"].filter(pl.col("staff_type") == "1")
+    load = dict(zip(doctors.get_column("staff_codg").to_list(), outpatient_load(doctors, tables["dept_b"]).to_list(), strict=True))
+    bad = assignments(tables, 0.05)["doctor_outlier"].doctors
+    assert bad
+    assert all(load[d] >= statistics.median(load.values()) for d in bad)
 
 
 def test_ids_and_case_ids_of_two_chunks_never_collide() -> None:

@@ -23,7 +23,10 @@ and supervision.md §5: known cases at known rates, varied disguises, and legiti
 are drawn per kind — hospitals with beds, clinics, pharmacies — at least 2, 3 and 3 of them, from the
 institution tables alone, so every chunk agrees (``assignments(tables, rate)`` returns them: the
 institution-level ground truth); each pattern acts through about 60% of the bad institutions of its
-kinds. Bad doctors: ``RATE`` of the doctors, at least 3. Person-level patterns share ``RATE`` × the
+kinds. Bad doctors: ``RATE`` of the doctors with an outpatient practice (the busier half by the
+outpatient demand their department draws per doctor, a surgeon's few clinic visits being no practice to
+stand out in), at least 3; what a bad doctor does (tactics, drug, shares) is drawn once per doctor from
+the plan's seed, so it is the same in every chunk. Person-level patterns share ``RATE`` × the
 chunk's persons. Within a bad institution a pattern touches only a share of its candidates (the shares
 below, drawn per chunk), and never more than ``RATE`` × a weight of the chunk's encounters of its kind
 (at least 3 cases): in a small region, where the few bad institutions are much of the region, the data
@@ -129,6 +132,7 @@ import polars as pl
 
 from yibao.catalog.model import Catalog
 from yibao.codes import coarse_hosp_lv
+from yibao.synth.diagnoses import CONDITIONS
 from yibao.synth.fraud._base import (
     CARE_TABLES,
     VISIT,
@@ -148,7 +152,7 @@ from yibao.synth.fraud._base import (
 from yibao.synth.fraud._legitimate import keep_legitimate_care
 from yibao.synth.fraud.check import check_labels
 
-__all__ = ["PATTERNS", "Assignment", "assignments", "check_labels", "inject"]
+__all__ = ["PATTERNS", "Assignment", "assignments", "check_labels", "inject", "outpatient_load"]
 
 PATTERNS: tuple[str, ...] = (
     # structure: they add, move or reshape encounters; later patterns leave their encounters alone
@@ -264,6 +268,7 @@ def inject(
             catalog=catalog,
             institutions=where.institutions,
             doctors=where.doctors,
+            seed=where.seed,
             persons=max(1, round(budget * float(getattr(mod, "PERSONS", 0.0)))),
             taken=frozenset(taken),
             taken_persons=frozenset(persons_taken),
@@ -306,6 +311,9 @@ class Assignment:
 
     institutions: tuple[str, ...] = ()
     doctors: tuple[str, ...] = ()
+    seed: int = 0
+    """The plan's seed (from the institution tables): per-doctor or per-institution draws that must agree
+    across chunks use it."""
 
 
 def assignments(tables: dict[str, pl.DataFrame], rate: float) -> dict[str, Assignment]:
@@ -334,7 +342,7 @@ def assignments(tables: dict[str, pl.DataFrame], rate: float) -> dict[str, Assig
         docs: tuple[str, ...] = ()
         if getattr(mod, "DOCTORS", False) and doctors:
             docs = tuple(d for d in doctors if rng.random() < 0.5) or doctors[:1]
-        plan[name] = Assignment(institutions, docs)
+        plan[name] = Assignment(institutions, docs, seed)
     return plan
 
 
@@ -375,21 +383,54 @@ def _assign(
 
 
 def _bad_doctors(tables: Tables, rate: float, seed: int) -> tuple[str, ...]:
+    """``rate`` of the doctors with an outpatient practice (at least FEW_DOCTORS), drawn from the
+    institution tables only (:func:`outpatient_load`)."""
     staff = tables.get("medstaff_b")
     if staff is None or staff.height == 0:
         return ()
     medical = tables["fixmedins_b"].filter(pl.col("fixmedins_type") == "1").get_column("fixmedins_code")
-    docs = (
-        staff.filter((pl.col("staff_type") == "1") & pl.col("fixmedins_code").is_in(medical.to_list()))
-        .get_column("staff_codg")
-        .sort()
-        .to_list()
-    )
-    if not docs:
+    doctors = staff.filter((pl.col("staff_type") == "1") & pl.col("fixmedins_code").is_in(medical.to_list()))
+    if doctors.height == 0:
         return ()
+    load = outpatient_load(doctors, tables.get("dept_b"))
+    busy = doctors.filter(load >= float(load.median() or 0.0))  # type: ignore[arg-type]
+    docs = busy.get_column("staff_codg").sort().to_list()
     rng = np.random.default_rng([seed, 2])
-    n = min(len(docs), max(FEW_DOCTORS, round(rate * len(docs))))
+    n = min(len(docs), max(FEW_DOCTORS, round(rate * doctors.height)))
     return tuple(sorted(docs[int(i)] for i in rng.choice(len(docs), size=n, replace=False)))
+
+
+def outpatient_load(doctors: pl.DataFrame, dept: pl.DataFrame | None) -> pl.Series:
+    """Each doctor's share of outpatient demand: the weights of the outpatient conditions their department
+    receives (its 科别's own, and its sub-specialties' where the institution has no such department, as
+    care routes them), over the number of doctors of the department. A proxy of visits per doctor that
+    needs only the institution tables (0 everywhere without dept_b).
+
+    >>> staff = pl.DataFrame({"fixmedins_code": ["H1"] * 3, "dept_codg": ["K1", "K2", "K2"]})
+    >>> depts = pl.DataFrame({"fixmedins_code": ["H1", "H1"], "dept_codg": ["K1", "K2"], "caty": ["A03", "A04.02"]})
+    >>> load = outpatient_load(staff, depts).to_list()
+    >>> load[0] > load[1] == load[2] > 0
+    True
+    """
+    if dept is None or dept.height == 0:
+        return pl.Series("load", [0.0] * doctors.height)
+    demand: dict[str, float] = {}
+    for c in CONDITIONS:
+        demand[c.caty] = demand.get(c.caty, 0.0) + sum(c.outpatient) / len(c.outpatient)
+    catys: dict[str, dict[str, str]] = {}
+    for inst, code, caty in dept.select("fixmedins_code", "dept_codg", "caty").iter_rows():
+        catys.setdefault(inst, {})[caty] = code
+    load: dict[tuple[str, str], float] = {}
+    for inst, here in catys.items():
+        for caty, weight in demand.items():
+            code = here.get(caty) or here.get(caty[:3])
+            if code is not None:
+                load[inst, code] = load.get((inst, code), 0.0) + weight
+    keys = list(doctors.select("fixmedins_code", "dept_codg").iter_rows())
+    staffed: dict[tuple[str, str], int] = {}
+    for key in keys:
+        staffed[key] = staffed.get(key, 0) + 1
+    return pl.Series("load", [load.get(key, 0.0) / staffed[key] for key in keys], dtype=pl.Float64)
 
 
 def _price_book(tables: Tables, catalog: Catalog, year: int, where: Where | None = None) -> PriceBook:

@@ -297,6 +297,7 @@ class Context:
         catalog: the catalogue (restrictions, caps, item types).
         institutions: bad institutions assigned to this pattern (the same in every chunk).
         doctors: bad doctors assigned to this pattern (the same in every chunk).
+        seed: the plan's seed, the same in every chunk (see :meth:`of_doctor`).
         persons: how many persons this pattern may make bad in this chunk (person-level patterns).
         taken: encounters this pattern must leave alone, so that every earlier label stays true:
             those of earlier structure patterns and hard negatives, and for a pattern that changes lines
@@ -322,6 +323,7 @@ class Context:
     catalog: Catalog
     institutions: tuple[str, ...] = ()
     doctors: tuple[str, ...] = ()
+    seed: int = 0
     persons: int = 0
     taken: frozenset[str] = frozenset()
     taken_persons: frozenset[str] = frozenset()
@@ -334,6 +336,11 @@ class Context:
     view: pl.DataFrame | None = None
     pending: Pending | None = None
     where: Where | None = None
+
+    def of_doctor(self, doctor: str) -> np.random.Generator:
+        """A generator for what one bad doctor does, the same in every chunk (the plan's seed, the
+        pattern, the doctor's code)."""
+        return np.random.default_rng([self.seed, self.index, int.from_bytes(doctor.encode(), "big") % 2**63])
 
     @property
     def prices(self) -> PriceBook:

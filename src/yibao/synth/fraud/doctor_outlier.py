@@ -1,6 +1,8 @@
 """doctor_outlier (医师处方/诊疗异常): one doctor's volume and amounts far above the department's peers.
 
-A bad doctor who sees patients in the chunk uses one to three tactics, each at its own intensity:
+A bad doctor uses one to three tactics, each at its own intensity, drawn once per doctor (the same in
+every chunk: one doctor, one drug, one habit — :meth:`Context.of_doctor`); which visits carry them is
+drawn per chunk:
 
 * ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions) added to 15–70% of
   their encounters, 1–3 packages each (new trace codes): the 烟酰胺 ×200 kind of signal;
@@ -81,14 +83,12 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     fee_changes: list[dict[str, Any]] = []
     for doctor in sorted(by_doc):
         mine = by_doc[doctor]
-        if mine.height < 3:
-            continue
-        tactics = [t for t in ("add_drug", "inflate", "clone") if rng.random() < 0.55] or ["add_drug"]
+        habit = _habit(ctx.of_doctor(doctor))
+        tactics = habit["tactics"]
         case = lab.case()
         if "add_drug" in tactics:
-            drug = _ADDED[int(rng.integers(len(_ADDED)))]
+            drug, share = habit["drug"], habit["drug_share"]
             if ctx.has(drug):
-                share = float(rng.uniform(0.15, 0.7))
                 params = {"tactic": "add_drug", "share": share, "drug": drug}
                 for e in mine.iter_rows(named=True):
                     if rng.random() >= share or e["mdtrt_id"] not in lines_by:
@@ -102,7 +102,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     lab.add(case, "1", params, mdtrt_id=e["mdtrt_id"], feedetl_sn=sn, psn_no=e["psn_no"],
                             fixmedins_code=e["fixmedins_code"], doctor=doctor)  # fmt: skip
         if "inflate" in tactics:
-            factor = float(rng.choice([1.5, 2.0, 3.0, 4.0]))
+            factor = habit["factor"]
             params = {"tactic": "inflate", "factor": factor}
             for e in mine.iter_rows(named=True):
                 lines = rx_by.get(e["mdtrt_id"])
@@ -127,7 +127,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                     lab.add(case, "1", params, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"], psn_no=r["psn_no"],
                             fixmedins_code=r["fixmedins_code"], doctor=doctor)  # fmt: skip
         if "clone" in tactics:
-            share = float(rng.uniform(0.05, 0.4))
+            share = habit["clone_share"]
             params = {"tactic": "clone", "share": share}
             for e in mine.iter_rows(named=True):
                 if rng.random() >= share or e["mdtrt_id"] not in lines_by:
@@ -155,3 +155,20 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     if fee_changes:
         out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
     return rows.added(out), lab.frame()
+
+
+def _habit(rng: np.random.Generator) -> dict[str, Any]:
+    """What one bad doctor does: each tactic with probability 0.55 (at least one), the drug added and on
+    what share of visits, the quantity factor, the share of visits cloned.
+
+    >>> h = _habit(np.random.default_rng(3))
+    >>> sorted(h), 0.15 <= h["drug_share"] <= 0.7
+    (['clone_share', 'drug', 'drug_share', 'factor', 'tactics'], True)
+    """
+    return {
+        "tactics": [t for t in ("add_drug", "inflate", "clone") if rng.random() < 0.55] or ["add_drug"],
+        "drug": _ADDED[int(rng.integers(len(_ADDED)))],
+        "drug_share": float(rng.uniform(0.15, 0.7)),
+        "factor": float(rng.choice([1.5, 2.0, 3.0, 4.0])),
+        "clone_share": float(rng.uniform(0.05, 0.4)),
+    }
