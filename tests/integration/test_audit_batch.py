@@ -95,6 +95,14 @@ def test_swaps_upcoding_and_repeats_past_a_limit_are_found_and_explained(
         "rule_id", "vola_cont"
     ).iter_rows():  # who, when, what, how much, which rule
         assert rule_id in cont and "于 2024-" in cont and "元" in cont, cont
+    upcoded = found.filter(pl.col("rule_id") == "R-CC-01").with_columns(
+        pl.col("evidence").str.json_path_match(f"$.{k}").alias(k)
+        for k in ("drg", "drg_without", "rw", "rw_without", "vola_amt_stas")
+    )
+    priced = upcoded.filter(pl.col("vola_amt_stas") == "2")
+    dearer = pl.col("rw").cast(pl.Float64) > pl.col("rw_without").cast(pl.Float64)
+    assert priced.filter(dearer).height > 0 and (priced.filter(dearer)["vola_amt"] > 0).all()  # what it adds
+    assert (priced.filter(~dearer)["vola_amt"] == 0).all()  # the same group, or a cheaper one: nothing
 
 
 def test_the_same_audit_gives_the_same_ids(dataset: Path, tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 
 from yibao.dataset.io import read_table
-from yibao.drg.dataset import cases_from_dataset, pay_dataset
+from yibao.drg.dataset import cases_from_dataset, coding_gaps, pay_dataset
 from yibao.drg.tables import TablesError, TablesMissing, load_tables
+from yibao.money import round_div
 from yibao.synth.generate import synthesize
 
 pytestmark = pytest.mark.integration
@@ -46,3 +47,25 @@ def test_the_year_is_paid_by_points_and_clears_against_the_budget(dataset: Path,
     assert int(statements["cases"].sum()) == summary["cases"]
     for row in clearing.iter_rows(named=True):
         assert row["balance_fen"] == row["final_fen"] - row["monthly_paid_fen"] - row["prepaid_fen"]
+
+
+def test_a_dropped_mcc_is_priced_as_the_weight_gap_at_the_budget_neutral_rate() -> None:
+    try:
+        load_tables()
+    except (TablesError, TablesMissing) as e:
+        pytest.skip(f"CHS-DRG tables absent: {e}")
+    cases = pl.DataFrame(
+        {
+            "case_id": ["c1", "c2", "c3", "c4"],
+            "gender": ["1"] * 4,
+            "age": [70] * 4,
+            "los": [5] * 4,
+            "diagnoses": ["J18.900", "J18.900", "J18.900|I50.900", "J18.900|I50.900"],
+            "total_fen": [300_000, 500_000, 900_000, 1_100_000],
+        }
+    )
+    gaps = coding_gaps(cases, {"c4": ["I50.900"]})
+    assert gaps.rows() == [("c4", "ES31", "ES35", "1.4286", "0.5714", 600_040)]
+    # ES35 mean 4,000 of an overall 7,000 yuan → 0.5714; ES31 → 1.4286; rate 2,800,000 fen / 4.0000 weights
+    assert round_div((14_286 - 5_714) * 2_800_000, 2 * 5_714 + 2 * 14_286) == 600_040
+    assert coding_gaps(cases, {"c2": ["I50.900"]}).get_column("gap_fen").to_list() == [0]  # nothing to drop

@@ -13,7 +13,7 @@ own share, which yibao does not deduct yet — docs/drg.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from yibao.drg.payment import (
     to_frame,
     weights_from_history,
 )
+from yibao.money import round_div
 from yibao.policy.loader import Policy, load_region
 
 INPATIENT_MED_TYPES = ("21", "22", "23", "24", "26", "28", "52")
@@ -81,29 +82,40 @@ def cases_from_dataset(folder: Path) -> pl.DataFrame:
         "mdtrt_d",
         ["mdtrt_id", "psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "dept_codg", "dscg_way"],
     ).filter(pl.col("med_type").is_in(INPATIENT_MED_TYPES))
-    persons = read_table(folder, "psn_info_b", ["psn_no", "gend", "brdy"])
     setl = read_table(folder, "setl_d", ["mdtrt_id", "hosp_lv", "medfee_sumamt", "refd_setl_flag"]).filter(
         pl.col("refd_setl_flag") == "0"
     )
-    diag = (
-        read_table(folder, "setl_list_diag_d", ["mdtrt_id", "maindiag_flag", "diag_code"])
-        .sort("mdtrt_id", "maindiag_flag", descending=[False, True], maintain_order=True)
+    return case_frame(
+        stays.join(setl, on="mdtrt_id", how="inner").rename({"medfee_sumamt": "total_fen"}),
+        read_table(folder, "psn_info_b", ["psn_no", "gend", "brdy"]),
+        read_table(folder, "setl_list_diag_d", ["mdtrt_id", "maindiag_flag", "diag_code"]),
+        read_table(folder, "setl_list_oprn_d", ["mdtrt_id", "main_oprn_flag", "oprn_code"]),
+    )
+
+
+def case_frame(stays: pl.DataFrame, persons: pl.DataFrame, diag: pl.DataFrame, oprn: pl.DataFrame) -> pl.DataFrame:
+    """Grouper cases (CASE_TABLE_COLUMNS) from inpatient stays (mdtrt_id, psn_no, fixmedins_code, begntime,
+    endtime, dept_codg, dscg_way, total_fen, and hosp_lv if known), the register (psn_no, gend, brdy),
+    the diagnoses (maindiag_flag, diag_code) and the operations (main_oprn_flag, oprn_code): principal
+    diagnosis and main operation first, age at admission, length of stay at least one day."""
+    diagnoses = (
+        diag.sort("mdtrt_id", "maindiag_flag", descending=[False, True], maintain_order=True)
         .group_by("mdtrt_id", maintain_order=True)
         .agg(pl.col("diag_code").str.join("|").alias("diagnoses"))
     )
-    oprn = (
-        read_table(folder, "setl_list_oprn_d", ["mdtrt_id", "main_oprn_flag", "oprn_code"])
-        .sort("mdtrt_id", "main_oprn_flag", descending=[False, True], maintain_order=True)
+    procedures = (
+        oprn.sort("mdtrt_id", "main_oprn_flag", descending=[False, True], maintain_order=True)
         .group_by("mdtrt_id", maintain_order=True)
         .agg(pl.col("oprn_code").str.join("|").alias("procedures"))
     )
+    if "hosp_lv" not in stays.columns:
+        stays = stays.with_columns(pl.lit("", dtype=pl.String).alias("hosp_lv"))
     admit = pl.col("begntime").dt.date()
     born = pl.col("brdy")
     return (
-        stays.join(setl, on="mdtrt_id", how="inner")
-        .join(persons, on="psn_no", how="left")
-        .join(diag, on="mdtrt_id", how="left")
-        .join(oprn, on="mdtrt_id", how="left")
+        stays.join(persons, on="psn_no", how="left")
+        .join(diagnoses, on="mdtrt_id", how="left")
+        .join(procedures, on="mdtrt_id", how="left")
         .with_columns(
             pl.col("mdtrt_id").alias("case_id"),
             pl.col("gend").alias("gender"),
@@ -116,11 +128,53 @@ def cases_from_dataset(folder: Path) -> pl.DataFrame:
             pl.col("diagnoses").fill_null(""),
             pl.col("procedures").fill_null(""),
             pl.col("endtime").dt.strftime("%Y-%m").alias("month"),
-            pl.col("medfee_sumamt").alias("total_fen"),
+            pl.col("total_fen").cast(pl.Int64),
         )
         .select(*CASE_TABLE_COLUMNS)
         .sort("case_id")
     )
+
+
+def coding_gaps(cases: pl.DataFrame, drop: Mapping[str, Collection[str]]) -> pl.DataFrame:
+    """What some secondary diagnoses are worth: each case of ``drop`` grouped with and without the codes
+    it names, the difference of the two groups' relative weights, and that difference in fen at the
+    year's budget-neutral rate (the cases' total cost over their total weight, weights from the cases'
+    own history as in :func:`pay_dataset`).
+
+    Returns case_id, drg, drg_without, rw, rw_without (decimal text) and gap_fen (null where either group
+    has no weight: a group the year never saw, an ungroupable case), in the order of ``cases``.
+
+    >>> import polars as pl
+    >>> coding_gaps(pl.DataFrame(schema={c: pl.String for c in CASE_TABLE_COLUMNS}), {}).columns
+    ['case_id', 'drg', 'drg_without', 'rw', 'rw_without', 'gap_fen']
+    """
+    schema = {"case_id": pl.String, "drg": pl.String, "drg_without": pl.String, "rw": pl.String,
+              "rw_without": pl.String, "gap_fen": pl.Int64}  # fmt: skip
+    if cases.height == 0 or not drop:
+        return pl.DataFrame(schema=schema)
+    grouped = group_frame(cases)
+    weights = weights_from_history(grouped, min_cases=1)
+    rw = {g: w.rw_e4 for g, w in weights.weights.items()}
+    kept = grouped.filter(pl.col("drg").is_in(list(rw)))
+    total = int(kept.get_column("total_fen").sum() or 0)
+    units = sum(rw[g] for g in kept.get_column("drg").to_list())
+    named = grouped.filter(pl.col("case_id").is_in(list(drop)))
+    without = group_frame(
+        named.with_columns(
+            pl.Series(
+                "diagnoses",
+                ["|".join(d for d in dx.split("|") if d not in drop[cid])
+                 for cid, dx in named.select("case_id", "diagnoses").iter_rows()],
+                dtype=pl.String,
+            )
+        )
+    )  # fmt: skip
+    rows = []
+    for cid, g, g0 in zip(named.get_column("case_id"), named.get_column("drg"), without.get_column("drg"), strict=True):
+        w, w0 = rw.get(g), rw.get(g0)
+        gap = None if w is None or w0 is None or units == 0 else round_div((w - w0) * total, units)
+        rows.append((cid, g, g0, weights.rw(g), weights.rw(g0), gap))
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def pay_dataset(

@@ -8,8 +8,12 @@ for 急性肾衰竭, parenteral nutrition for 重度营养不良, iron or a tran
 echocardiography / a heart-failure drug for 心力衰竭, an antibiotic for 肺炎. A stay that lists the
 diagnosis as a secondary one and bills none of them is 可疑 (to be checked against the record).
 
-The amount at stake is the DRG payment difference the diagnosis makes, which only grouping the stay with
-and without it can tell: the finding states the stay's total and leaves vola_amt at 0 (vola_amt_stas 0).
+The amount at stake is the DRG payment difference the diagnosis makes. The batch audit groups every
+inpatient stay of the dataset with CHS-DRG 1.1 (relative weights from the year's own costs, as the DRG
+payment does), groups each flagged stay again without its unsupported diagnoses, and prices the weight
+difference at the year's budget-neutral rate (total cost over total weight): vola_amt is that estimate
+(vola_amt_stas 2), or 0 with vola_amt_stas 0 where a group has no weight or the grouping tables are
+absent. Online (one stay, no year) the finding states the stay's total only.
 
 Before::
 
@@ -18,7 +22,8 @@ Before::
 After::
 
     M1  J18.900 肺炎 (main)  I10.x09  J96.000 急性呼吸衰竭   (no 氧气吸入, no 呼吸机)
-    → R-CC-01 可疑: "…申报次要诊断 J96.000 急性呼吸衰竭（MCC），住院期间无支持该诊断的检查或治疗…"
+    → R-CC-01 可疑: "…申报次要诊断 J96.000 急性呼吸衰竭（MCC），住院期间无支持该诊断的检查或治疗…，
+       DRG由ES35升至ES31（权重0.9123→1.4567），按年度费率估算多支付 3,512.40 元…"
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from yibao.drg.dataset import INPATIENT_MED_TYPES, case_frame, coding_gaps
+from yibao.drg.payment import PaymentError
+from yibao.drg.tables import TablesMissing
 from yibao.money import yuan
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import CcSupport, KnowledgeBase
@@ -40,6 +48,7 @@ from yibao.supervision.rules._sql import (
     prefix_join,
     run,
     scope_sql,
+    sql_list,
     visit_sql,
     yuan_expr,
 )
@@ -131,13 +140,72 @@ def batch(con: Any, rule: Any, kb: KnowledgeBase) -> pl.DataFrame:
             pl.col("listed").str.join("、"), pl.col("needs").str.join("；"),
             pl.col("diag_code").alias("unsupported"), pl.col("cc_level"),
         )
-        .with_columns(vola_amt=pl.lit(0, dtype=pl.Int64), vola_amt_stas=pl.lit("0"))
     )  # fmt: skip
+    rows = _priced(con, rows)
     cont = pl.format(
         "{} 于 {} 为参保人 {} 的住院（{}，{} 至 {}）申报次要诊断 {}，住院期间无支持该诊断的检查或治疗（{}），疑为高套编码",
         "fixmedins_code", pl.col("begntime").dt.strftime("%Y-%m-%d"), "psn_no", "mdtrt_id",
         pl.col("begntime").dt.strftime("%Y-%m-%d"), pl.col("endtime").dt.strftime("%Y-%m-%d"), "listed", "needs",
     )  # fmt: skip
-    amount = pl.format("本次住院总费用 {} 元，违规金额须按DRG分组差额核定", yuan_expr("total"))
-    return finish(rows, rule, cont=cont, key=["mdtrt_id"], evidence=["unsupported", "cc_level", "total", "vola_amt_stas"],
+    unpriced = pl.format("本次住院总费用 {} 元，违规金额须按DRG分组差额核定", yuan_expr("total"))
+    priced = pl.format(
+        "DRG由{}升至{}（权重{}→{}），按年度费率估算多支付 {} 元（本次住院总费用 {} 元）",
+        "drg_without", "drg", "rw_without", "rw", yuan_expr("vola_amt"), yuan_expr("total"),
+    )  # fmt: skip
+    same = pl.format("该诊断未改变DRG分组（{}），按DRG付费无多付金额（本次住院总费用 {} 元）", "drg", yuan_expr("total"))
+    amount = (
+        pl.when(pl.col("vola_amt_stas") != "2")
+        .then(unpriced)
+        .when(pl.col("drg") == pl.col("drg_without"))
+        .then(same)
+        .otherwise(priced)
+    )
+    return finish(rows, rule, cont=cont, key=["mdtrt_id"],
+                  evidence=["unsupported", "cc_level", "total", "drg", "drg_without", "rw", "rw_without", "vola_amt_stas"],
                   amount=amount)  # fmt: skip
+
+
+def _priced(con: Any, rows: pl.DataFrame) -> pl.DataFrame:
+    """The flagged stays with the DRG payment their unsupported diagnoses make (:func:`coding_gaps`):
+    vola_amt and vola_amt_stas "2" where both groups have a weight, else 0 and "0"."""
+    drop = dict(zip(rows.get_column("mdtrt_id").to_list(), rows.get_column("unsupported").to_list(), strict=True))
+    try:
+        gaps: pl.DataFrame | None = coding_gaps(_cases(con), drop)
+    except (TablesMissing, PaymentError):  # no grouping tables, or no stay with a cost to weigh
+        gaps = None
+    if gaps is None or gaps.height == 0:
+        return rows.with_columns(
+            vola_amt=pl.lit(0, dtype=pl.Int64), vola_amt_stas=pl.lit("0"),
+            **{c: pl.lit("") for c in ("drg", "drg_without", "rw", "rw_without")},
+        )  # fmt: skip
+    gain = pl.col("gap_fen").fill_null(0).clip(lower_bound=0)
+    return rows.join(gaps.rename({"case_id": "mdtrt_id"}), on="mdtrt_id", how="left", maintain_order="left").with_columns(
+        vola_amt=gain,
+        vola_amt_stas=pl.when(pl.col("gap_fen").is_null()).then(pl.lit("0")).otherwise(pl.lit("2")),
+        **{c: pl.col(c).fill_null("") for c in ("drg", "drg_without", "rw", "rw_without")},
+    ).drop("gap_fen")  # fmt: skip
+
+
+def _cases(con: Any) -> pl.DataFrame:
+    """Every inpatient stay of the registered dataset as a grouper case, its cost the sum of its lines."""
+    cols = Columns(con)
+    amt = cols.scaled("fee_list_d", "f", "det_item_fee_sumamt")
+    stays = run(con, f"""
+        SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, m.endtime, m.dept_codg,
+               {"m.dscg_way" if cols.has("mdtrt_d", "dscg_way") else "''"} AS dscg_way,
+               COALESCE(t.total_fen, 0) AS total_fen
+        FROM mdtrt_d m LEFT JOIN (SELECT f.mdtrt_id, CAST(SUM({amt}) AS BIGINT) AS total_fen FROM fee_list_d f
+                                  GROUP BY f.mdtrt_id) t ON t.mdtrt_id = m.mdtrt_id
+        WHERE m.med_type IN {sql_list(INPATIENT_MED_TYPES)}""")  # fmt: skip
+    persons = (
+        run(con, "SELECT psn_no, gend, brdy FROM psn_info_b")
+        if cols.has("psn_info_b", "brdy") and cols.has("psn_info_b", "gend")
+        else pl.DataFrame(schema={"psn_no": pl.String, "gend": pl.String, "brdy": pl.Date})
+    )
+    diag = run(con, "SELECT mdtrt_id, maindiag_flag, diag_code FROM setl_list_diag_d")
+    oprn = (
+        run(con, "SELECT mdtrt_id, main_oprn_flag, oprn_code FROM setl_list_oprn_d")
+        if cols.has("setl_list_oprn_d", "oprn_code")
+        else pl.DataFrame(schema={"mdtrt_id": pl.String, "main_oprn_flag": pl.String, "oprn_code": pl.String})
+    )
+    return case_frame(stays, persons, diag, oprn)
