@@ -23,9 +23,10 @@ and supervision.md §5: known cases at known rates, varied disguises, and legiti
 are drawn per kind — hospitals with beds, clinics, pharmacies — at least 2, 3 and 3 of them, from the
 institution tables alone, so every chunk agrees (``assignments(tables, rate)`` returns them: the
 institution-level ground truth); each pattern acts through about 60% of the bad institutions of its
-kinds. Bad doctors: ``RATE`` of the doctors with an outpatient practice (the busier half by the
-outpatient demand their department draws per doctor, a surgeon's few clinic visits being no practice to
-stand out in), at least 3; what a bad doctor does (tactics, drug, shares) is drawn once per doctor from
+kinds. Bad doctors: ``RATE`` of the doctors, at least 3, drawn among those with an outpatient practice
+and peers (the busiest 40% by the outpatient demand their department draws per doctor — a surgeon's few
+clinic visits are no practice to stand out in — with at least 5 doctors of their department family at
+hospitals of their level); what a bad doctor does (tactics, drug, shares) is drawn once per doctor from
 the plan's seed, so it is the same in every chunk. Person-level patterns share ``RATE`` × the
 chunk's persons. Within a bad institution a pattern touches only a share of its candidates (the shares
 below, drawn per chunk), and never more than ``RATE`` × a weight of the chunk's encounters of its kind
@@ -382,19 +383,40 @@ def _assign(
     return tuple(sorted(set(chosen)))
 
 
+BUSY_QUANTILE = 0.6
+"""Bad doctors are drawn among the busiest 40% by outpatient load (:func:`outpatient_load`)…"""
+PEER_DOCTORS = 5
+"""…that have at least this many doctors (themselves included) of their department family (the first
+three characters of the 科别) at hospitals of their level: an outlier stands out against peers."""
+
+
 def _bad_doctors(tables: Tables, rate: float, seed: int) -> tuple[str, ...]:
-    """``rate`` of the doctors with an outpatient practice (at least FEW_DOCTORS), drawn from the
-    institution tables only (:func:`outpatient_load`)."""
+    """``rate`` of the doctors (at least FEW_DOCTORS), drawn from the institution tables only among those
+    with an outpatient practice and peers (BUSY_QUANTILE, PEER_DOCTORS; all doctors when none has both)."""
     staff = tables.get("medstaff_b")
     if staff is None or staff.height == 0:
         return ()
-    medical = tables["fixmedins_b"].filter(pl.col("fixmedins_type") == "1").get_column("fixmedins_code")
+    inst = tables["fixmedins_b"]
+    medical = inst.filter(pl.col("fixmedins_type") == "1").get_column("fixmedins_code")
     doctors = staff.filter((pl.col("staff_type") == "1") & pl.col("fixmedins_code").is_in(medical.to_list()))
     if doctors.height == 0:
         return ()
-    load = outpatient_load(doctors, tables.get("dept_b"))
-    busy = doctors.filter(load >= float(load.median() or 0.0))  # type: ignore[arg-type]
-    docs = busy.get_column("staff_codg").sort().to_list()
+    dept = tables.get("dept_b")
+    load = outpatient_load(doctors, dept)
+    eligible = doctors.filter(load >= float(load.quantile(BUSY_QUANTILE) or 0.0))
+    if dept is not None and dept.height:
+        coarse = {v: coarse_hosp_lv(v or None) for v in inst.get_column("hosp_lv").unique().to_list()}
+        lv = inst.select("fixmedins_code", pl.col("hosp_lv").replace_strict(coarse, return_dtype=pl.String).alias("lv"))
+        family = dept.select("fixmedins_code", "dept_codg", pl.col("caty").str.slice(0, 3).alias("family"))
+        peers = (
+            doctors.join(lv, on="fixmedins_code", how="left")
+            .join(family, on=["fixmedins_code", "dept_codg"], how="left")
+            .with_columns(pl.len().over("lv", "family").alias("peers"))
+            .filter(pl.col("peers") >= PEER_DOCTORS)
+            .get_column("staff_codg")
+        )
+        eligible = eligible.filter(pl.col("staff_codg").is_in(peers.to_list())) if peers.len() else eligible
+    docs = (eligible if eligible.height else doctors).get_column("staff_codg").sort().to_list()
     rng = np.random.default_rng([seed, 2])
     n = min(len(docs), max(FEW_DOCTORS, round(rate * doctors.height)))
     return tuple(sorted(docs[int(i)] for i in rng.choice(len(docs), size=n, replace=False)))

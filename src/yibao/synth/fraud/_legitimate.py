@@ -12,7 +12,8 @@ undoes both at the source:
   acts at a bad level-1 hospital, the legitimate remainder is biased too. So every clean encounter a
   label-1 row names gets a **legitimate twin**: the encounter exactly as the generator made it
   (diagnoses, procedures, lines, quantities, prices), for the same person, whole weeks earlier or
-  later (the same weekday and hour; other days only when no week fits). The fraud is then billed *on
+  later (the same weekday and hour; other days only when no week fits — never for a dialysis session,
+  which keeps its weekly timetable or gets no twin). The fraud is then billed *on
   top of* the person's genuine care, as fraud is. The twin collides with none of the person's care: a
   stay keeps more than the 15-day readmission window from any other stay and has no visit inside it;
   a visit falls on a day without another encounter; no drug is dispensed while an earlier supply of
@@ -56,6 +57,7 @@ from yibao.synth.fraud._base import (
     positions_with,
     rows_with,
 )
+from yibao.synth.fraud._knowledge import DIALYSIS
 
 __all__ = ["CODE", "STAY_MARGIN_DAYS", "keep_legitimate_care", "usual_place"]
 
@@ -568,6 +570,12 @@ def _add_twins(
         "mdtrt_id", "psn_no", "fixmedins_code", "adm_bed", _days("begntime").alias("a"), _days("endtime").alias("b"),
         (kind == INPATIENT).alias("stay"), (kind == "chronic").alias("chronic"),
     ).rows()  # fmt: skip
+    sessions = set(  # a dialysis session keeps its timetable: its twin moves by whole weeks or not at all
+        rows_with(clean["fee_list_d"].select("mdtrt_id", "med_list_codg"), "mdtrt_id", visits, fee_by)
+        .filter(pl.col("med_list_codg") == DIALYSIS)
+        .get_column("mdtrt_id")
+        .to_list()
+    )
     beds = _Beds(out["mdtrt_d"])
     asked = lines.get_column("med_list_codg").unique()  # the only drugs whose supplies twins look up
     care = _Care(out, _dispenses(out, asked), year)
@@ -584,7 +592,8 @@ def _add_twins(
         ok = first[i] if row[1] not in booked else None
         again = last[row[1]] > i
         if p is None or not _place(
-            rng, row, row[1], p, dispensed, beds, placed, supplies, chunk, weeks[i], ok, again
+            rng, row, row[1], p, dispensed, beds, placed, supplies, chunk, weeks[i], ok, again,
+            weekday_only=row[0] in sessions,
         ):
             left.append(i)
         else:
@@ -635,16 +644,19 @@ def _place(
     weeks: I64,
     ok: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
     again: bool = True,
+    weekday_only: bool = False,
 ) -> bool:
     """Place the twin of encounter ``row`` for person ``psn`` at the first feasible shift (the same
     weekday first: ``weeks``, the week shifts in the order to try; ``ok``: which of them are feasible,
-    when known); False when there is none. ``again``: ``p`` may get another twin later (so the twin is
-    booked in ``p``'s care)."""
+    when known; other days unless ``weekday_only``); False when there is none. ``again``: ``p`` may get
+    another twin later (so the twin is booked in ``p``'s care)."""
     mid, _, inst, bed, a, b, stay, _ = row
     drugs = dispensed.get(mid, [])
     if ok is None:
         ok = _feasible(p, a, b, stay, drugs, weeks)
     shifts = weeks
+    if not ok.any() and weekday_only:
+        return False
     if not ok.any():
         shifts = _signed(rng, _OTHER_DAYS)
         ok = _feasible(p, a, b, stay, drugs, shifts)

@@ -4,8 +4,9 @@ A bad doctor uses one to three tactics, each at its own intensity, drawn once pe
 every chunk: one doctor, one drug, one habit — :meth:`Context.of_doctor`); which visits carry them is
 drawn per chunk:
 
-* ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions) added to 15–70% of
-  their encounters, 1–3 packages each (new trace codes): the 烟酰胺 ×200 kind of signal;
+* ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions, and not one their own
+  科别's conditions call for: a 骨科 doctor pushing 塞来昔布 is their case mix) added to 15–70% of their
+  encounters, 1–3 packages each (new trace codes): the 烟酰胺 ×200 kind of signal;
 * ``inflate`` — the quantity of their drug lines multiplied by 1.5, 2, 3 or 4 (whole packages, at
   least one more), days supplied unchanged (extra trace codes for the extra packages);
 * ``clone`` — 5–40% of their outpatient encounters billed again for the same patient on another
@@ -25,12 +26,15 @@ Labels: one case per doctor; a row per added or inflated line (feedetl_sn) and p
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from yibao.catalog.loader import default_catalog
+from yibao.synth.diagnoses import CONDITIONS
 from yibao.synth.fraud import _knowledge as k
 from yibao.synth.fraud._base import (
     UNIT,
@@ -81,9 +85,10 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     diag_by = by_encounter(diag)
     cal = ctx.calendar(tables, enc.get_column("psn_no").unique().to_list())
     fee_changes: list[dict[str, Any]] = []
+    caty = _caty_of(tables)
     for doctor in sorted(by_doc):
         mine = by_doc[doctor]
-        habit = _habit(ctx.of_doctor(doctor))
+        habit = _habit(ctx.of_doctor(doctor), _usual(caty.get(doctor, "")))
         tactics = habit["tactics"]
         case = lab.case()
         if "add_drug" in tactics:
@@ -157,18 +162,40 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     return rows.added(out), lab.frame()
 
 
-def _habit(rng: np.random.Generator) -> dict[str, Any]:
-    """What one bad doctor does: each tactic with probability 0.55 (at least one), the drug added and on
-    what share of visits, the quantity factor, the share of visits cloned.
+def _habit(rng: np.random.Generator, usual: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What one bad doctor does: each tactic with probability 0.55 (at least one), the drug added (not one
+    of ``usual``, the drugs of the doctor's 科别) and on what share of visits, the quantity factor, the
+    share of visits cloned.
 
-    >>> h = _habit(np.random.default_rng(3))
-    >>> sorted(h), 0.15 <= h["drug_share"] <= 0.7
-    (['clone_share', 'drug', 'drug_share', 'factor', 'tactics'], True)
+    >>> h = _habit(np.random.default_rng(3), usual=frozenset(_ADDED[1:]))
+    >>> sorted(h), h["drug"] == _ADDED[0], 0.15 <= h["drug_share"] <= 0.7
+    (['clone_share', 'drug', 'drug_share', 'factor', 'tactics'], True, True)
     """
+    drugs = [d for d in _ADDED if d not in usual] or list(_ADDED)
     return {
         "tactics": [t for t in ("add_drug", "inflate", "clone") if rng.random() < 0.55] or ["add_drug"],
-        "drug": _ADDED[int(rng.integers(len(_ADDED)))],
+        "drug": drugs[int(rng.integers(len(drugs)))],
         "drug_share": float(rng.uniform(0.15, 0.7)),
         "factor": float(rng.choice([1.5, 2.0, 3.0, 4.0])),
         "clone_share": float(rng.uniform(0.05, 0.4)),
     }
+
+
+def _caty_of(tables: Tables) -> dict[str, str]:
+    """Each doctor's 科别 (medstaff_b → dept_b), "" where unknown."""
+    staff, dept = tables.get("medstaff_b"), tables.get("dept_b")
+    if staff is None or dept is None:
+        return {}
+    joined = staff.join(dept.select("fixmedins_code", "dept_codg", "caty"), on=["fixmedins_code", "dept_codg"], how="left")
+    return {d: c or "" for d, c in joined.select("staff_codg", "caty").iter_rows()}
+
+
+@cache
+def _usual(caty: str) -> frozenset[str]:
+    """The drugs of :data:`_ADDED` that the conditions of ``caty`` are treated with (by catalogue name).
+
+    >>> k.CELECOXIB in _usual("A04.03"), k.CELECOXIB in _usual("A05")
+    (True, False)
+    """
+    names = {c.name: code for code in _ADDED if (c := default_catalog().get(code, date(2024, 7, 1))) is not None}
+    return frozenset(names[d] for cond in CONDITIONS if cond.caty == caty for d in cond.drugs if d in names)
