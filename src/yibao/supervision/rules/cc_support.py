@@ -187,24 +187,31 @@ def _priced(con: Any, rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _cases(con: Any) -> pl.DataFrame:
-    """Every inpatient stay of the registered dataset as a grouper case, its cost the sum of its lines."""
+    """Every inpatient stay of the registered dataset as a grouper case, its cost the settlement's total
+    (setl_d medfee_sumamt, not refunded) where there is one, else the sum of its lines."""
     cols = Columns(con)
-    amt = cols.scaled("fee_list_d", "f", "det_item_fee_sumamt")
+    if cols.has("setl_d", "medfee_sumamt") and cols.has("setl_d", "refd_setl_flag"):
+        amt = cols.scaled("setl_d", "s", "medfee_sumamt")
+        totals = f"""SELECT s.mdtrt_id, CAST(SUM({amt}) AS BIGINT) AS total_fen FROM setl_d s
+                     WHERE s.refd_setl_flag = '0' GROUP BY s.mdtrt_id"""
+    else:
+        amt = cols.scaled("fee_list_d", "f", "det_item_fee_sumamt")
+        totals = f"SELECT f.mdtrt_id, CAST(SUM({amt}) AS BIGINT) AS total_fen FROM fee_list_d f GROUP BY f.mdtrt_id"
     stays = run(con, f"""
         SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, m.endtime, m.dept_codg,
                {"m.dscg_way" if cols.has("mdtrt_d", "dscg_way") else "''"} AS dscg_way,
                COALESCE(t.total_fen, 0) AS total_fen
-        FROM mdtrt_d m LEFT JOIN (SELECT f.mdtrt_id, CAST(SUM({amt}) AS BIGINT) AS total_fen FROM fee_list_d f
-                                  GROUP BY f.mdtrt_id) t ON t.mdtrt_id = m.mdtrt_id
+        FROM mdtrt_d m LEFT JOIN ({totals}) t ON t.mdtrt_id = m.mdtrt_id
         WHERE m.med_type IN {sql_list(INPATIENT_MED_TYPES)}""")  # fmt: skip
     persons = (
         run(con, "SELECT psn_no, gend, brdy FROM psn_info_b")
         if cols.has("psn_info_b", "brdy") and cols.has("psn_info_b", "gend")
         else pl.DataFrame(schema={"psn_no": pl.String, "gend": pl.String, "brdy": pl.Date})
     )
-    diag = run(con, "SELECT mdtrt_id, maindiag_flag, diag_code FROM setl_list_diag_d")
+    inpatient = f"mdtrt_id IN (SELECT mdtrt_id FROM mdtrt_d WHERE med_type IN {sql_list(INPATIENT_MED_TYPES)})"
+    diag = run(con, f"SELECT mdtrt_id, maindiag_flag, diag_code FROM setl_list_diag_d WHERE {inpatient}")
     oprn = (
-        run(con, "SELECT mdtrt_id, main_oprn_flag, oprn_code FROM setl_list_oprn_d")
+        run(con, f"SELECT mdtrt_id, main_oprn_flag, oprn_code FROM setl_list_oprn_d WHERE {inpatient}")
         if cols.has("setl_list_oprn_d", "oprn_code")
         else pl.DataFrame(schema={"mdtrt_id": pl.String, "main_oprn_flag": pl.String, "oprn_code": pl.String})
     )
