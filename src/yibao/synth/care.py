@@ -429,6 +429,38 @@ def _numbered(prefix: str, values: I64, width: int, *, present: B | None = None)
     return out
 
 
+def _lexsort(keys: Sequence[npt.NDArray[Any]]) -> I64:
+    """``np.lexsort(keys)``, the same order (the last key sorts first; ties keep their order), faster.
+
+    Integer keys are packed into one int64 key (mixed radix over each key's range) when their ranges fit,
+    then sorted once, stably; with a float key (a random tie-break) Polars' stable multi-column sort does
+    it. Measured on a chunk's 300,000 drug lines with five integer keys: 0.03 instead of 0.14 CPU-s; on
+    590,000 orders by encounter and a random number: 0.04 instead of 0.13.
+
+    >>> ints = (np.array([3, 1, 2, 1, 0]), np.array([0, -1, 0, -1, 7]))
+    >>> floats = (np.array([0.5, 0.25, 0.5, 0.75, 0.0]), np.array([2, 1, 2, 1, 0]))
+    >>> all(_lexsort(k).tolist() == np.lexsort(k).tolist() for k in (ints, floats))
+    True
+    """
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if all(np.issubdtype(k.dtype, np.integer) for k in keys):
+        packed = np.zeros(n, dtype=np.int64)
+        room = 1
+        for k in reversed(keys):  # the first-sorting key in the highest digits
+            low = int(k.min())
+            span = int(k.max()) - low + 1
+            room *= span
+            if room >= 2**62:
+                return np.asarray(np.lexsort(keys), dtype=np.int64)
+            packed = packed * span + (k.astype(np.int64) - low)
+        return np.asarray(np.argsort(packed, kind="stable"), dtype=np.int64)
+    frame = pl.DataFrame({f"k{i}": k for i, k in enumerate(reversed(keys))})
+    order = frame.select(pl.arg_sort_by(frame.columns, maintain_order=True)).to_series()
+    return np.asarray(order.to_numpy(), dtype=np.int64)
+
+
 def _take(series: pl.Series, idx: I64) -> pl.Series:
     return series.gather(pl.Series(idx, dtype=pl.Int64))
 
@@ -1850,7 +1882,7 @@ class _Simulation:
         # days supplied: no dispense of a drug lasts past the patient's next dispense of it (an early one
         # keeps its planned share used)
         rows = np.flatnonzero(drug)
-        o = rows[np.lexsort((ln.enc[rows], e.day[ln.enc[rows]], ln.item[rows], e.person[ln.enc[rows]]))]
+        o = rows[_lexsort((ln.enc[rows], e.day[ln.enc[rows]], ln.item[rows], e.person[ln.enc[rows]]))]
         pers, item, day = e.person[ln.enc[o]], ln.item[o], e.day[ln.enc[o]]
         # the next dispense of the drug on a later day (several on one day all last until it)
         group = np.cumsum(np.concatenate([[True], (pers[1:] != pers[:-1]) | (item[1:] != item[:-1])]))
@@ -1876,7 +1908,7 @@ class _Simulation:
         institution on the same day: the second visit continues the first's prescription, it does not
         dispense again. An encounter keeps its only line."""
         rows = np.flatnonzero(drug)
-        o = rows[np.lexsort((ln.enc[rows], e.day[ln.enc[rows]], e.inst[ln.enc[rows]], ln.item[rows], e.person[ln.enc[rows]]))]
+        o = rows[_lexsort((ln.enc[rows], e.day[ln.enc[rows]], e.inst[ln.enc[rows]], ln.item[rows], e.person[ln.enc[rows]]))]
         enc = ln.enc[o]
         again = np.concatenate([[False], (e.person[enc][1:] == e.person[enc][:-1]) & (ln.item[o][1:] == ln.item[o][:-1])
                                 & (e.inst[enc][1:] == e.inst[enc][:-1]) & (e.day[enc][1:] == e.day[enc][:-1])])  # fmt: skip
@@ -1893,7 +1925,7 @@ class _Simulation:
         if not len(series):
             return
         p = self.p
-        o = series[np.lexsort((series, e.day[series], e.cond[series], e.person[series]))]
+        o = series[_lexsort((series, e.day[series], e.cond[series], e.person[series]))]
         pers, cond = e.person[o], e.cond[o]
         start = np.concatenate([[True], (pers[1:] != pers[:-1]) | (cond[1:] != cond[:-1])])
         group = np.cumsum(start) - 1
@@ -2093,7 +2125,7 @@ class _LineBuilder:
         seg, pos = _segments(pools.size(pool))
         item = pools.items[pools.offsets[pool[seg]] + pos]
         fit = np.flatnonzero(self.allowed(enc[seg], item))
-        o = fit[np.lexsort((self.rng.random(len(fit)), seg[fit]))]
+        o = fit[_lexsort((self.rng.random(len(fit)), seg[fit]))]
         first = np.concatenate([[True], seg[o][1:] != seg[o][:-1]]) if len(o) else np.zeros(0, dtype=np.bool_)
         return enc[seg[o[first]]], np.asarray(item[o[first]], dtype=np.int64)
 
@@ -2485,7 +2517,7 @@ class _LineBuilder:
         opt = np.flatnonzero(~mandatory)
         keep = mandatory.copy()
         if len(opt):
-            so = opt[np.lexsort((rng.random(len(opt)), enc[opt]))]
+            so = opt[_lexsort((rng.random(len(opt)), enc[opt]))]
             es = enc[so]
             first_of = np.concatenate([[True], es[1:] != es[:-1]])
             start_of = np.maximum.accumulate(np.where(first_of, np.arange(len(so)), 0))
@@ -2626,7 +2658,7 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     p, reg, c, rng = sim.p, sim.reg, sim.cond, sim.rng
     chunk = sim.chunk
     # encounter order: by begin time, then person; ids follow that order
-    order = np.lexsort((e.person, e.begin))
+    order = _lexsort((e.person, e.begin))
     rank = np.empty(e.n, dtype=np.int64)
     rank[order] = np.arange(e.n, dtype=np.int64) + sim.counters.encounters
     sim.counters.encounters += e.n
