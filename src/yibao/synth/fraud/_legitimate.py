@@ -125,7 +125,8 @@ def keep_legitimate_care(
     by_id = where.sorted_fee("mdtrt_id") if where is not None else None  # (the patterns looked already)
     by_trace = where.sorted_trace("mdtrt_id") if where is not None else None
     result = _replace_lookalikes(rng, out, clean_ids, added, protected, fee_by=by_id, trace_by=by_trace)
-    return _add_twins(rng, clean, result, consumed, serials=serials, chunk=chunk, year=year, fee_by=by_id)
+    return _add_twins(rng, clean, result, consumed, serials=serials, chunk=chunk, year=year, fee_by=by_id,
+                      trace_by=by_trace)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,10 +545,10 @@ def _ruled_out(spans: list[tuple[I64, I64, I64]], shifts: I64) -> np.ndarray[Any
 
 def _add_twins(
     rng: np.random.Generator, clean: Tables, out: Tables, consumed: pl.DataFrame, *, serials: Serials, chunk: int, year: int,
-    fee_by: pl.Series | None = None,
+    fee_by: pl.Series | None = None, trace_by: pl.Series | None = None,
 ) -> Tables:  # fmt: skip
-    """``out`` with the legitimate twins of the ``consumed`` clean encounters. ``fee_by``: the clean fee
-    lines' mdtrt_id when they are sorted by it (see :func:`rows_with`)."""
+    """``out`` with the legitimate twins of the ``consumed`` clean encounters. ``fee_by``, ``trace_by``:
+    the clean fee lines' and trace codes' mdtrt_id when they are sorted by it (see :func:`rows_with`)."""
     if consumed.height == 0:
         return out
     originals = clean["mdtrt_d"].join(consumed, on="mdtrt_id", how="semi").sort("mdtrt_id")
@@ -609,7 +610,9 @@ def _add_twins(
                     break
     if not placed:
         return out
-    return _copy_rows(clean, out, placed, supplies, serials=serials, chunk=chunk, fee_by=fee_by)
+    return _copy_rows(
+        clean, out, placed, supplies, serials=serials, chunk=chunk, fee_by=fee_by, trace_by=trace_by
+    )
 
 
 def _stand_ins(rng: np.random.Generator, out: Tables, psn_nos: list[str]) -> dict[str, list[str]]:
@@ -695,6 +698,7 @@ def _copy_rows(
     serials: Serials,
     chunk: int,
     fee_by: pl.Series | None = None,
+    trace_by: pl.Series | None = None,
 ) -> Tables:
     """The placed twins' rows (new ids, new trace codes, their person, times shifted, supplies cut where
     the person's next dispense comes) appended to ``out``."""
@@ -763,7 +767,7 @@ def _copy_rows(
             pl.col("_rx").fill_null("").alias("rxno"),
         ),
     )
-    trace = clean["drug_trac_d"].filter(pl.col("mdtrt_id").is_in(originals.implode()))  # then join the few
+    trace = rows_with(clean["drug_trac_d"], "mdtrt_id", originals, trace_by)  # then join the few
     trace = trace.join(keys, on="mdtrt_id", how="inner", maintain_order="right")
     if trace.height:
         new_codes = serials.codes(trace.get_column("med_list_codg"))
