@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from yibao.catalog.model import Catalog, CatalogItem, Restriction
+from yibao.catalog.model import NO_RESTRICTION, Catalog, CatalogItem, Restriction
 from yibao.money import Ratio, round_div
 from yibao.policy.loader import load_region
 from yibao.policy.parameters import PolicyError
 from yibao.settlement import engine
-from yibao.settlement.engine import SettlementError, settle, settle_totals
+from yibao.settlement.engine import SettlementError, line_splits, settle, settle_totals
 from yibao.settlement.model import (
     FEN_PER_PRICE_COUNT,
     Accumulators,
@@ -891,3 +891,29 @@ def totals_case(draw: st.DrawFn) -> tuple[Encounter, Person, Accumulators, date]
 @given(totals_case())
 def test_settle_totals_agrees_with_settle(case: tuple[Encounter, Person, Accumulators, date]) -> None:
     assert_same_totals(*case, catalog=VERSIONED)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(totals_case())
+def test_settle_totals_is_the_same_with_the_unrestricted_catalogue_lines_presplit(
+    case: tuple[Encounter, Person, Accumulators, date],
+) -> None:
+    """A batch replay splits each distinct catalogue line once (LineSplits.split) and passes the totals of
+    the unrestricted ones as ``presplit``: the bill settles exactly as with every line given."""
+    encounter, person, ytd, on = case
+    memo = line_splits(VERSIONED)
+    kept: list[FeeLine] = []
+    presplit = [0, 0, 0, 0]
+    for line in encounter.lines:
+        split = memo.split(line, encounter.hosp_lv, on) if line.chrgitm_lv is None else None
+        if split is None or split[0] is not NO_RESTRICTION:
+            kept.append(line)
+        else:
+            presplit = [a + b for a, b in zip(presplit, split[1], strict=True)]
+    whole = settle_totals(encounter, person, ytd, POLICY, on, catalog=VERSIONED)
+    part = settle_totals(
+        encounter._replace(lines=tuple(kept)), person, ytd, POLICY, on, catalog=VERSIONED,
+        presplit=(presplit[0], presplit[1], presplit[2], presplit[3]),
+    )  # fmt: skip
+    assert part.money() == whole.money() and part.ytd == whole.ytd
+    assert (part.pool_prop_selfpay, part.clr_type) == (whole.pool_prop_selfpay, whole.clr_type)

@@ -41,12 +41,12 @@ import pyarrow.compute as pc
 
 from yibao import codes
 from yibao.catalog.loader import default_catalog
-from yibao.catalog.model import Catalog
+from yibao.catalog.model import NO_RESTRICTION, Catalog
 from yibao.dataset.io import TableWriter, scan_table, to_arrow
 from yibao.dataset.schema import SETLINFO_MONEY, TABLES
 from yibao.money import Ratio, round_div
 from yibao.policy.loader import Policy, load_region
-from yibao.settlement.engine import settle_totals
+from yibao.settlement.engine import line_splits, settle_totals
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
 
 Progress = Callable[[str, int, int], None]
@@ -155,7 +155,7 @@ class _Data:
     funds: dict[str, tuple[int, ...]]  # psn_no → account on 1 January + credits up to month m, m = 0…12
     diagnoses: list[tuple[str, ...]]  # per encounter: diagnosis codes, principal first
     kinds: tuple[FeeLine, ...]  # the distinct fee lines (see _line_kinds)
-    kind_of_line: list[int]  # per fee line, in encounter order: its kind
+    kind_of_line: np.ndarray[Any, np.dtype[np.int64]]  # per fee line, in encounter order: its kind
 
 
 _PERSON_TABLES = ("psn_info_b", "psn_insu_d", "contribution_d")
@@ -275,7 +275,7 @@ def _build(frames: dict[str, pl.DataFrame], year: int) -> _Data:
         _funds(psn, frames["contribution_d"], year),
         _diagnoses(_at(frames["setl_list_diag_d"], position), encounters.height),
         kinds,
-        kind[order].tolist(),
+        kind[order],
     )
 
 
@@ -463,6 +463,59 @@ class _Settled:
 _LOOP_COLUMNS = ("at", "mdtrt_id", "psn_no", "med_type", "on", "age", "insutype", "hosp_lv", "start", "end")
 
 
+@dataclass
+class _Presplit:
+    """The line split of a part's bills, done before the loop (see :func:`_presplit`)."""
+
+    totals: list[tuple[int, int, int, int]]  # per encounter: the split totals of its unrestricted lines
+    restricted: list[int]  # the kinds of the lines with a 限定支付 restriction, in encounter order
+    starts: list[int]  # per encounter: where its restricted lines start in ``restricted`` (and one more)
+    whole: list[bool]  # per encounter: a line's item is not in force, so the engine splits every line
+
+
+def _presplit(data: _Data, catalog: Catalog) -> _Presplit:
+    """The line split of every bill of ``data``, vectorised: each distinct (line kind, hospital level,
+    catalogue epoch) is split once through the engine's memo (:meth:`~yibao.settlement.engine.LineSplits.
+    split`), and the splits of the lines without a 限定支付 restriction are summed per bill with NumPy. The
+    restricted lines are left to the engine, which checks each against the patient and the bill; a bill
+    with a line whose item is not in force goes to the engine whole, which names that line."""
+    memo = line_splits(catalog)
+    enc = data.encounters
+    days = enc.get_column("on").to_list()
+    epoch = np.searchsorted(
+        np.array(memo.bounds, dtype="datetime64[D]"), enc.get_column("on").to_numpy(), side="right"
+    )
+    levels, level = np.unique(enc.get_column("hosp_lv").to_numpy().astype(str), return_inverse=True)
+    starts = np.concatenate([enc.get_column("start").to_numpy(), enc.get_column("end").to_numpy()[-1:]])
+    encounter_of = np.repeat(np.arange(enc.height), np.diff(starts))
+    kind = data.kind_of_line
+    combo = (kind * len(levels) + level[encounter_of]) * (int(epoch.max(initial=0)) + 1) + epoch[encounter_of]
+    _, first, combo_of = np.unique(combo, return_index=True, return_inverse=True)
+    parts = np.zeros((len(first), 4), dtype=np.int64)
+    state = np.zeros(len(first), dtype=np.int8)  # 0 unrestricted, 1 restricted, 2 not in force
+    for j, line in enumerate(first.tolist()):
+        e = int(encounter_of[line])
+        split = memo.split(data.kinds[kind[line]], str(levels[level[e]]), days[e])
+        if split is None:
+            state[j] = 2
+        else:
+            restriction, parts[j] = split
+            state[j] = restriction is not NO_RESTRICTION
+    line_state = state[combo_of.reshape(-1)]
+    line_parts = np.where((line_state == 0)[:, None], parts[combo_of.reshape(-1)], 0)
+    sums = np.vstack([np.zeros((1, 4), dtype=np.int64), np.cumsum(line_parts, axis=0)])
+    totals = sums[starts[1:]] - sums[starts[:-1]]
+    restricted = line_state == 1
+    before = np.concatenate([[0], np.cumsum(restricted)])
+    whole = np.concatenate([[0], np.cumsum(line_state == 2)])
+    return _Presplit(
+        list(map(tuple, totals.tolist())),
+        kind[restricted].tolist(),
+        before[starts].tolist(),
+        (whole[starts[1:]] > whole[starts[:-1]]).tolist(),
+    )
+
+
 def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, list[tuple[str, str]]]:
     """Settle every encounter of ``data`` in household and time order: the settled rows and the failures."""
     out = _Settled()
@@ -472,11 +525,15 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
     assistance: dict[str | None, str | None] = {}  # psn_idet_type → assistance category
     empty, no_enrollment = Accumulators(), Enrollment()
     persons, funds, enrollments = data.persons, data.funds, data.enrollment
-    kind_of_line, line_of_kind = data.kind_of_line, data.kinds.__getitem__
+    line_of_kind = data.kinds.__getitem__
+    split = _presplit(data, catalog)
+    kind_of_line, restricted, no_split = data.kind_of_line.tolist(), split.restricted, (0, 0, 0, 0)
     columns = _columns(data.encounters, *_LOOP_COLUMNS)
-    for at, mdtrt_id, psn_no, med_type, on, age, insutype, hosp_lv, start, end, diagnoses in zip(
-        *columns, data.diagnoses, strict=True
+    splits = zip(split.totals, split.starts[:-1], split.starts[1:], split.whole, strict=True)
+    for at, mdtrt_id, psn_no, med_type, on, age, insutype, hosp_lv, start, end, diagnoses, presplit_of in zip(
+        *columns, data.diagnoses, splits, strict=True
     ):
+        presplit, r0, r1, whole = presplit_of
         p = persons.get(psn_no)
         if p is None or start == end:
             failures.append((mdtrt_id, "unknown person" if p is None else "no fee lines"))
@@ -490,10 +547,15 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
         enrollment = enrollments.get(psn_no, no_enrollment)
         # Person and Encounter fields in order (tuple.__new__: this is the hot loop)
         person = _new(Person, (p_insutype, psn_type, age, gend, category, enrollment, own, mulaid, psn_no))
-        lines = tuple(map(line_of_kind, kind_of_line[start:end]))
+        if whole:  # a line not in force: the engine splits every line and names the bad one
+            lines, presplit = tuple(map(line_of_kind, kind_of_line[start:end])), no_split
+        else:  # the unrestricted lines come presplit
+            lines = tuple(map(line_of_kind, restricted[r0:r1]))
         bill = _new(Encounter, (med_type, hosp_lv, lines, diagnoses, insutype or None, True, None, 0))
         try:  # SettlementError, CodeError, PolicyError are ValueErrors: a bad record must not stop the year
-            s = settle_totals(bill, person, ytd.get(psn_no, empty), policy, on, catalog=catalog)
+            s = settle_totals(
+                bill, person, ytd.get(psn_no, empty), policy, on, catalog=catalog, presplit=presplit
+            )
         except ValueError as e:
             failures.append((mdtrt_id, str(e)))
             continue
