@@ -155,7 +155,8 @@ class _Data:
     funds: dict[str, tuple[int, ...]]  # psn_no → account on 1 January + credits up to month m, m = 0…12
     diagnoses: list[tuple[str, ...]]  # per encounter: diagnosis codes, principal first
     kinds: tuple[FeeLine, ...]  # the distinct fee lines (see _line_kinds)
-    kind_of_line: np.ndarray[Any, np.dtype[np.int64]]  # per fee line, in encounter order: its kind
+    kind_of_line: np.ndarray[Any, np.dtype[np.int64]]  # per fee line, by encounter: its kind
+    feedetl_sn: pl.Series  # per fee line, by encounter: its number (for a bill's line order, _line_order)
 
 
 _PERSON_TABLES = ("psn_info_b", "psn_insu_d", "contribution_d")
@@ -263,8 +264,9 @@ def _build(frames: dict[str, pl.DataFrame], year: int) -> _Data:
     position[encounters.get_column("_row").to_numpy()] = np.arange(encounters.height)
     fee = _at(frames["fee_list_d"], position)
     kinds, kind = _line_kinds(fee)
-    order = _order(fee, "at", "feedetl_sn")  # each encounter's lines together, in line order
-    starts = np.searchsorted(fee.get_column("at").to_numpy()[order], np.arange(encounters.height + 1))
+    at = fee.get_column("at").to_numpy()
+    order = np.argsort(at, kind="stable")  # each encounter's lines together (in line order: see _line_order)
+    starts = np.searchsorted(at[order], np.arange(encounters.height + 1))
     encounters = encounters.with_columns(pl.Series("start", starts[:-1]), pl.Series("end", starts[1:]))
     cols = ("psn_no", "gend", "insutype", "psn_type", "psn_idet_type", "mulaid_psn_no")
     persons = {r[0]: r[1:] for r in zip(*_columns(psn, *cols), strict=True)}
@@ -276,6 +278,7 @@ def _build(frames: dict[str, pl.DataFrame], year: int) -> _Data:
         _diagnoses(_at(frames["setl_list_diag_d"], position), encounters.height),
         kinds,
         kind[order],
+        fee.get_column("feedetl_sn").gather(order),
     )
 
 
@@ -294,7 +297,7 @@ def _line_kinds(fee: pl.DataFrame) -> tuple[tuple[FeeLine, ...], np.ndarray[Any,
     """
     days = pl.when(pl.col("prd_days") > 0).then(pl.col("prd_days")).otherwise(0).alias("days")
     lines = fee.select("med_list_codg", "pric", "cnt", "det_item_fee_sumamt", days).with_row_index("line")
-    distinct = lines.group_by(pl.exclude("line"), maintain_order=True).agg("line").with_row_index("kind")
+    distinct = lines.group_by(pl.exclude("line")).agg("line").with_row_index("kind")  # in any order
     kind = np.empty(fee.height, dtype=np.int64)
     of_line = distinct.select("kind", "line").explode("line")
     kind[of_line.get_column("line").to_numpy()] = of_line.get_column("kind").to_numpy()
@@ -527,7 +530,7 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
     persons, funds, enrollments = data.persons, data.funds, data.enrollment
     line_of_kind = data.kinds.__getitem__
     split = _presplit(data, catalog)
-    kind_of_line, restricted, no_split = data.kind_of_line.tolist(), split.restricted, (0, 0, 0, 0)
+    restricted, no_split = split.restricted, (0, 0, 0, 0)
     columns = _columns(data.encounters, *_LOOP_COLUMNS)
     splits = zip(split.totals, split.starts[:-1], split.starts[1:], split.whole, strict=True)
     for at, mdtrt_id, psn_no, med_type, on, age, insutype, hosp_lv, start, end, diagnoses, presplit_of in zip(
@@ -547,8 +550,9 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
         enrollment = enrollments.get(psn_no, no_enrollment)
         # Person and Encounter fields in order (tuple.__new__: this is the hot loop)
         person = _new(Person, (p_insutype, psn_type, age, gend, category, enrollment, own, mulaid, psn_no))
-        if whole:  # a line not in force: the engine splits every line and names the bad one
-            lines, presplit = tuple(map(line_of_kind, kind_of_line[start:end])), no_split
+        if whole:  # a line not in force: the engine splits every line, in line order, and names the bad one
+            lines = tuple(map(line_of_kind, _line_order(data, start, end)))
+            presplit = no_split
         else:  # the unrestricted lines come presplit
             lines = tuple(map(line_of_kind, restricted[r0:r1]))
         bill = _new(Encounter, (med_type, hosp_lv, lines, diagnoses, insutype or None, True, None, 0))
@@ -574,6 +578,17 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
 
 
 _UNKNOWN = object()  # not yet looked up
+
+
+def _line_order(data: _Data, start: int, end: int) -> list[int]:
+    """The kinds of a bill's lines ``[start, end)`` in line order: by feedetl_sn, ties as read. Only a
+    bill the engine splits whole needs it (its error names a line by index); the others' totals are sums."""
+    numbers = data.feedetl_sn.slice(start, end - start).to_list()
+    kinds = data.kind_of_line[start:end].tolist()
+    def number(i: int) -> tuple[bool, str]:  # as Polars sorts: nulls first
+        return numbers[i] is not None, numbers[i] or ""
+
+    return [kinds[i] for i in sorted(range(len(kinds)), key=number)]
 
 
 def _balance(funds: dict[str, tuple[int, ...]], spent: dict[str, int], psn_no: str, month: int) -> int:
