@@ -41,12 +41,12 @@ import pyarrow.compute as pc
 
 from yibao import codes
 from yibao.catalog.loader import default_catalog
-from yibao.catalog.model import NO_RESTRICTION, Catalog
+from yibao.catalog.model import Catalog
 from yibao.dataset.io import TableWriter, scan_table, to_arrow
 from yibao.dataset.schema import SETLINFO_MONEY, TABLES
 from yibao.money import Ratio, round_div
 from yibao.policy.loader import Policy, load_region
-from yibao.settlement.engine import line_splits, settle_totals
+from yibao.settlement.engine import line_splits, payable_at_level, settle_totals
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
 
 Progress = Callable[[str, int, int], None]
@@ -470,8 +470,8 @@ _LOOP_COLUMNS = ("at", "mdtrt_id", "psn_no", "med_type", "on", "age", "insutype"
 class _Presplit:
     """The line split of a part's bills, done before the loop (see :func:`_presplit`)."""
 
-    totals: list[tuple[int, int, int, int]]  # per encounter: the split totals of its unrestricted lines
-    restricted: list[int]  # the kinds of the lines with a 限定支付 restriction, in encounter order
+    totals: list[tuple[int, int, int, int]]  # per encounter: the split totals of its presplit lines
+    restricted: list[int]  # the kinds of the lines the engine checks (限定支付 on the patient or the bill)
     starts: list[int]  # per encounter: where its restricted lines start in ``restricted`` (and one more)
     whole: list[bool]  # per encounter: a line's item is not in force, so the engine splits every line
 
@@ -479,7 +479,8 @@ class _Presplit:
 def _presplit(data: _Data, catalog: Catalog) -> _Presplit:
     """The line split of every bill of ``data``, vectorised: each distinct (line kind, hospital level,
     catalogue epoch) is split once through the engine's memo (:meth:`~yibao.settlement.engine.LineSplits.
-    split`), and the splits of the lines without a 限定支付 restriction are summed per bill with NumPy. The
+    split`), and the splits of the lines whose 限定支付 check does not depend on the patient or the bill
+    (:func:`~yibao.settlement.engine.payable_at_level`) are summed per bill with NumPy. The other
     restricted lines are left to the engine, which checks each against the patient and the bill; a bill
     with a line whose item is not in force goes to the engine whole, which names that line."""
     memo = line_splits(catalog)
@@ -495,15 +496,19 @@ def _presplit(data: _Data, catalog: Catalog) -> _Presplit:
     combo = (kind * len(levels) + level[encounter_of]) * (int(epoch.max(initial=0)) + 1) + epoch[encounter_of]
     _, first, combo_of = np.unique(combo, return_index=True, return_inverse=True)
     parts = np.zeros((len(first), 4), dtype=np.int64)
-    state = np.zeros(len(first), dtype=np.int8)  # 0 unrestricted, 1 restricted, 2 not in force
+    state = np.zeros(len(first), dtype=np.int8)  # 0 presplit, 1 checked by the engine, 2 not in force
     for j, line in enumerate(first.tolist()):
         e = int(encounter_of[line])
         split = memo.split(data.kinds[kind[line]], str(levels[level[e]]), days[e])
         if split is None:
             state[j] = 2
-        else:
-            restriction, parts[j] = split
-            state[j] = restriction is not NO_RESTRICTION
+            continue
+        restriction, parts[j] = split
+        payable = payable_at_level(restriction, str(levels[level[e]]))
+        if payable is None:  # the engine checks it against the patient and the bill
+            state[j] = 1
+        elif not payable:  # a restriction of the hospital level alone, not met: all 全自费
+            parts[j] = (data.kinds[kind[line]].det_item_fee_sumamt, 0, 0, 0)
     line_state = state[combo_of.reshape(-1)]
     line_parts = np.where((line_state == 0)[:, None], parts[combo_of.reshape(-1)], 0)
     sums = np.vstack([np.zeros((1, 4), dtype=np.int64), np.cumsum(line_parts, axis=0)])
@@ -553,7 +558,7 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
         if whole:  # a line not in force: the engine splits every line, in line order, and names the bad one
             lines = tuple(map(line_of_kind, _line_order(data, start, end)))
             presplit = no_split
-        else:  # the unrestricted lines come presplit
+        else:  # the lines whose restriction (if any) depends on neither patient nor bill come presplit
             lines = tuple(map(line_of_kind, restricted[r0:r1]))
         bill = _new(Encounter, (med_type, hosp_lv, lines, diagnoses, insutype or None, True, None, 0))
         try:  # SettlementError, CodeError, PolicyError are ValueErrors: a bad record must not stop the year

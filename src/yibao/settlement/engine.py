@@ -181,6 +181,18 @@ class LineSplits:
         return split
 
 
+def payable_at_level(restriction: Restriction, hosp_lv: str) -> bool | None:
+    """Whether a line under ``restriction`` passes its 限定支付 check at ``hosp_lv`` whatever the patient
+    and the bill — True for no restriction or one of the hospital level alone — or None when that
+    depends on the patient or the bill (sex, age, visit, diagnoses, days of supply)."""
+    r = restriction
+    if r.gend is not None or r.age_min is not None or r.age_max is not None or r.max_days_supply is not None:
+        return None
+    if r.visits or r.indications:
+        return None
+    return r.violation(_new(LineContext, ("", 0, hosp_lv, "", (), None))) is None
+
+
 def _catalogue_split(catalog: Catalog, key: _LineKey, on: date) -> _Split | None:
     """The item's restriction and the split of the line ``key`` when payable; None when not in force."""
     code, hosp_lv, pric, cnt, amt = key
@@ -217,23 +229,26 @@ def _settle(
         psn_cat = _PSN_CAT[person.psn_type, person.age >= 18] = codes.psn_category(
             person.psn_type, person.age
         )
-    key = PlanKey(
-        epoch,
-        scheme,
-        psn_cat,
-        encounter.hosp_lv,
-        visit,
-        str(admission),
-        assistance,
-        person.psn_type in _CVLSERV_TYPES,
-        encounter.care_form or "-",
+    key = _new(  # PlanKey fields in order (tuple.__new__: this runs for every bill of a batch replay)
+        PlanKey,
+        (
+            epoch,
+            scheme,
+            psn_cat,
+            encounter.hosp_lv,
+            visit,
+            str(admission),
+            assistance,
+            person.psn_type in _CVLSERV_TYPES,
+            encounter.care_form or "-",
+        ),
     )
     plan = resolve_plan(policy, key)
     rules = _person_rules(policy, epoch, scheme, assistance, need_cap=plan.serious_base is not None)
     terms = person_terms(rules, on, person.enrollment)
 
     # 1. 费用分割 ------------------------------------------------------------------------------
-    ctx = LineContext(person.gend, person.age, encounter.hosp_lv, visit, encounter.diagnoses)
+    ctx = _new(LineContext, (person.gend, person.age, encounter.hosp_lv, visit, encounter.diagnoses, None))
     if memo is None:
         lines = tuple(_split(i, line, ctx, cat, on) for i, line in enumerate(encounter.lines))
         ful = over = pre = inscp = 0
