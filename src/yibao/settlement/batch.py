@@ -10,7 +10,10 @@ identical whatever the number of workers.
 Per household the pipeline is: encounters by settlement time → person state on the day (age, category,
 assistance, enrolment, account balance = 1 January balance + credits so far − account payments so far)
 → the engine (:func:`~yibao.settlement.engine.settle_totals`, the same rules as ``settle`` without the
-per-line detail) → year-to-date accumulators carried to the next bill.
+per-line detail) → year-to-date accumulators carried to the next bill. Before the loop each distinct fee
+line is split once per hospital level and catalogue epoch, and the lines whose 限定支付 check depends on
+neither the patient nor the bill are summed per bill with NumPy (:func:`_presplit`); the engine gets those
+totals and checks only the other restricted lines.
 
 >>> from yibao.settlement.batch import enrollment_from_years
 >>> enrollment_from_years(2025, enrolled={2019, 2020, 2023, 2024, 2025}, repaid={2022}, zero_claim={2023})
