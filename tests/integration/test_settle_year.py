@@ -280,3 +280,18 @@ def test_more_parts_than_workers_give_the_same_file(tmp_path: Path) -> None:
     one = (tmp_path / "setl_d.parquet").read_bytes()
     settle_year(tmp_path, workers=2, part_encounters=1)  # 2 workers × 3 rounds of households
     assert (tmp_path / "setl_d.parquet").read_bytes() == one
+
+
+def test_a_line_not_in_the_catalogue_is_named_by_its_place_in_line_order(tmp_path: Path) -> None:
+    """The lines of a bill are stored out of order; the bad one is the second by feedetl_sn."""
+    _dataset(tmp_path)
+    drug = _catalog_code("drug")
+    _encounter(tmp_path, "M9", "R1", datetime(2024, 8, 1, 9))
+    _append(tmp_path, "fee_list_d", {"feedetl_sn": ["FM9-3", "FM9-1", "FM9-2"], "mdtrt_id": ["M9"] * 3,
+                                     "med_list_codg": [drug, drug, "NOT-A-CODE"], "med_chrgitm_type": ["09"] * 3,
+                                     "fee_ocur_time": [None] * 3, "cnt": [1_0000] * 3, "pric": [10_000] * 3,
+                                     "det_item_fee_sumamt": [1] * 3, "prd_days": [0] * 3})  # fmt: skip
+    for workers, part_encounters in ((1, 400_000), (2, 1)):
+        result = settle_year(tmp_path, workers=workers, part_encounters=part_encounters)
+        assert [m for m, _ in result.failures] == ["M9"]
+        assert result.failures[0][1].startswith("feedetail[1].med_list_codg: 'NOT-A-CODE'")

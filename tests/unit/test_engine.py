@@ -20,7 +20,7 @@ from yibao.money import Ratio, round_div
 from yibao.policy.loader import load_region
 from yibao.policy.parameters import PolicyError
 from yibao.settlement import engine
-from yibao.settlement.engine import SettlementError, settle, settle_totals
+from yibao.settlement.engine import SettlementError, line_splits, payable_at_level, settle, settle_totals
 from yibao.settlement.model import (
     FEN_PER_PRICE_COUNT,
     Accumulators,
@@ -891,3 +891,40 @@ def totals_case(draw: st.DrawFn) -> tuple[Encounter, Person, Accumulators, date]
 @given(totals_case())
 def test_settle_totals_agrees_with_settle(case: tuple[Encounter, Person, Accumulators, date]) -> None:
     assert_same_totals(*case, catalog=VERSIONED)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(totals_case())
+def test_settle_totals_is_the_same_with_catalogue_lines_presplit(
+    case: tuple[Encounter, Person, Accumulators, date],
+) -> None:
+    """A batch replay splits each distinct catalogue line once (LineSplits.split) and passes the totals of
+    those whose 限定支付 check depends on neither patient nor bill (payable_at_level) as ``presplit``:
+    the bill settles exactly as with every line given."""
+    encounter, person, ytd, on = case
+    memo = line_splits(VERSIONED)
+    kept: list[FeeLine] = []
+    presplit = [0, 0, 0, 0]
+    for line in encounter.lines:
+        split = memo.split(line, encounter.hosp_lv, on) if line.chrgitm_lv is None else None
+        payable = None if split is None else payable_at_level(split[0], encounter.hosp_lv)
+        if split is None or payable is None:
+            kept.append(line)
+        else:
+            parts = split[1] if payable else (line.det_item_fee_sumamt, 0, 0, 0)
+            presplit = [a + b for a, b in zip(presplit, parts, strict=True)]
+    whole = settle_totals(encounter, person, ytd, POLICY, on, catalog=VERSIONED)
+    part = settle_totals(
+        encounter._replace(lines=tuple(kept)), person, ytd, POLICY, on, catalog=VERSIONED,
+        presplit=(presplit[0], presplit[1], presplit[2], presplit[3]),
+    )  # fmt: skip
+    assert part.money() == whole.money() and part.ytd == whole.ytd
+    assert (part.pool_prop_selfpay, part.clr_type) == (whole.pool_prop_selfpay, whole.clr_type)
+
+
+def test_a_restriction_of_the_hospital_level_alone_is_decided_by_the_level() -> None:
+    level_only = Restriction(hosp_lv_min="2")
+    assert (payable_at_level(level_only, "1"), payable_at_level(level_only, "3")) == (False, True)
+    assert payable_at_level(Restriction(text="见说明"), "1") is True  # a text and no condition
+    assert payable_at_level(Restriction(hosp_lv_min="2", age_max=17), "3") is None
+    assert payable_at_level(Restriction(age_min=0), "3") is None

@@ -10,7 +10,10 @@ identical whatever the number of workers.
 Per household the pipeline is: encounters by settlement time → person state on the day (age, category,
 assistance, enrolment, account balance = 1 January balance + credits so far − account payments so far)
 → the engine (:func:`~yibao.settlement.engine.settle_totals`, the same rules as ``settle`` without the
-per-line detail) → year-to-date accumulators carried to the next bill.
+per-line detail) → year-to-date accumulators carried to the next bill. Before the loop each distinct fee
+line is split once per hospital level and catalogue epoch, and the lines whose 限定支付 check depends on
+neither the patient nor the bill are summed per bill with NumPy (:func:`_presplit`); the engine gets those
+totals and checks only the other restricted lines.
 
 >>> from yibao.settlement.batch import enrollment_from_years
 >>> enrollment_from_years(2025, enrolled={2019, 2020, 2023, 2024, 2025}, repaid={2022}, zero_claim={2023})
@@ -46,7 +49,7 @@ from yibao.dataset.io import TableWriter, scan_table, to_arrow
 from yibao.dataset.schema import SETLINFO_MONEY, TABLES
 from yibao.money import Ratio, round_div
 from yibao.policy.loader import Policy, load_region
-from yibao.settlement.engine import settle_totals
+from yibao.settlement.engine import line_splits, payable_at_level, settle_totals
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
 
 Progress = Callable[[str, int, int], None]
@@ -155,7 +158,8 @@ class _Data:
     funds: dict[str, tuple[int, ...]]  # psn_no → account on 1 January + credits up to month m, m = 0…12
     diagnoses: list[tuple[str, ...]]  # per encounter: diagnosis codes, principal first
     kinds: tuple[FeeLine, ...]  # the distinct fee lines (see _line_kinds)
-    kind_of_line: list[int]  # per fee line, in encounter order: its kind
+    kind_of_line: np.ndarray[Any, np.dtype[np.int64]]  # per fee line, by encounter: its kind
+    feedetl_sn: pl.Series  # per fee line, by encounter: its number (for a bill's line order, _line_order)
 
 
 _PERSON_TABLES = ("psn_info_b", "psn_insu_d", "contribution_d")
@@ -263,8 +267,9 @@ def _build(frames: dict[str, pl.DataFrame], year: int) -> _Data:
     position[encounters.get_column("_row").to_numpy()] = np.arange(encounters.height)
     fee = _at(frames["fee_list_d"], position)
     kinds, kind = _line_kinds(fee)
-    order = _order(fee, "at", "feedetl_sn")  # each encounter's lines together, in line order
-    starts = np.searchsorted(fee.get_column("at").to_numpy()[order], np.arange(encounters.height + 1))
+    at = fee.get_column("at").to_numpy()
+    order = np.argsort(at, kind="stable")  # each encounter's lines together (in line order: see _line_order)
+    starts = np.searchsorted(at[order], np.arange(encounters.height + 1))
     encounters = encounters.with_columns(pl.Series("start", starts[:-1]), pl.Series("end", starts[1:]))
     cols = ("psn_no", "gend", "insutype", "psn_type", "psn_idet_type", "mulaid_psn_no")
     persons = {r[0]: r[1:] for r in zip(*_columns(psn, *cols), strict=True)}
@@ -275,7 +280,8 @@ def _build(frames: dict[str, pl.DataFrame], year: int) -> _Data:
         _funds(psn, frames["contribution_d"], year),
         _diagnoses(_at(frames["setl_list_diag_d"], position), encounters.height),
         kinds,
-        kind[order].tolist(),
+        kind[order],
+        fee.get_column("feedetl_sn").gather(order),
     )
 
 
@@ -294,7 +300,7 @@ def _line_kinds(fee: pl.DataFrame) -> tuple[tuple[FeeLine, ...], np.ndarray[Any,
     """
     days = pl.when(pl.col("prd_days") > 0).then(pl.col("prd_days")).otherwise(0).alias("days")
     lines = fee.select("med_list_codg", "pric", "cnt", "det_item_fee_sumamt", days).with_row_index("line")
-    distinct = lines.group_by(pl.exclude("line"), maintain_order=True).agg("line").with_row_index("kind")
+    distinct = lines.group_by(pl.exclude("line")).agg("line").with_row_index("kind")  # in any order
     kind = np.empty(fee.height, dtype=np.int64)
     of_line = distinct.select("kind", "line").explode("line")
     kind[of_line.get_column("line").to_numpy()] = of_line.get_column("kind").to_numpy()
@@ -463,6 +469,64 @@ class _Settled:
 _LOOP_COLUMNS = ("at", "mdtrt_id", "psn_no", "med_type", "on", "age", "insutype", "hosp_lv", "start", "end")
 
 
+@dataclass
+class _Presplit:
+    """The line split of a part's bills, done before the loop (see :func:`_presplit`)."""
+
+    totals: list[tuple[int, int, int, int]]  # per encounter: the split totals of its presplit lines
+    restricted: list[int]  # the kinds of the lines the engine checks (限定支付 on the patient or the bill)
+    starts: list[int]  # per encounter: where its restricted lines start in ``restricted`` (and one more)
+    whole: list[bool]  # per encounter: a line's item is not in force, so the engine splits every line
+
+
+def _presplit(data: _Data, catalog: Catalog) -> _Presplit:
+    """The line split of every bill of ``data``, vectorised: each distinct (line kind, hospital level,
+    catalogue epoch) is split once through the engine's memo (:meth:`~yibao.settlement.engine.LineSplits.
+    split`), and the splits of the lines whose 限定支付 check does not depend on the patient or the bill
+    (:func:`~yibao.settlement.engine.payable_at_level`) are summed per bill with NumPy. The other
+    restricted lines are left to the engine, which checks each against the patient and the bill; a bill
+    with a line whose item is not in force goes to the engine whole, which names that line."""
+    memo = line_splits(catalog)
+    enc = data.encounters
+    days = enc.get_column("on").to_list()
+    epoch = np.searchsorted(
+        np.array(memo.bounds, dtype="datetime64[D]"), enc.get_column("on").to_numpy(), side="right"
+    )
+    levels, level = np.unique(enc.get_column("hosp_lv").to_numpy().astype(str), return_inverse=True)
+    starts = np.concatenate([enc.get_column("start").to_numpy(), enc.get_column("end").to_numpy()[-1:]])
+    encounter_of = np.repeat(np.arange(enc.height), np.diff(starts))
+    kind = data.kind_of_line
+    combo = (kind * len(levels) + level[encounter_of]) * (int(epoch.max(initial=0)) + 1) + epoch[encounter_of]
+    _, first, combo_of = np.unique(combo, return_index=True, return_inverse=True)
+    parts = np.zeros((len(first), 4), dtype=np.int64)
+    state = np.zeros(len(first), dtype=np.int8)  # 0 presplit, 1 checked by the engine, 2 not in force
+    for j, line in enumerate(first.tolist()):
+        e = int(encounter_of[line])
+        split = memo.split(data.kinds[kind[line]], str(levels[level[e]]), days[e])
+        if split is None:
+            state[j] = 2
+            continue
+        restriction, parts[j] = split
+        payable = payable_at_level(restriction, str(levels[level[e]]))
+        if payable is None:  # the engine checks it against the patient and the bill
+            state[j] = 1
+        elif not payable:  # a restriction of the hospital level alone, not met: all 全自费
+            parts[j] = (data.kinds[kind[line]].det_item_fee_sumamt, 0, 0, 0)
+    line_state = state[combo_of.reshape(-1)]
+    line_parts = np.where((line_state == 0)[:, None], parts[combo_of.reshape(-1)], 0)
+    sums = np.vstack([np.zeros((1, 4), dtype=np.int64), np.cumsum(line_parts, axis=0)])
+    totals = sums[starts[1:]] - sums[starts[:-1]]
+    restricted = line_state == 1
+    before = np.concatenate([[0], np.cumsum(restricted)])
+    whole = np.concatenate([[0], np.cumsum(line_state == 2)])
+    return _Presplit(
+        list(map(tuple, totals.tolist())),
+        kind[restricted].tolist(),
+        before[starts].tolist(),
+        (whole[starts[1:]] > whole[starts[:-1]]).tolist(),
+    )
+
+
 def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, list[tuple[str, str]]]:
     """Settle every encounter of ``data`` in household and time order: the settled rows and the failures."""
     out = _Settled()
@@ -472,11 +536,15 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
     assistance: dict[str | None, str | None] = {}  # psn_idet_type → assistance category
     empty, no_enrollment = Accumulators(), Enrollment()
     persons, funds, enrollments = data.persons, data.funds, data.enrollment
-    kind_of_line, line_of_kind = data.kind_of_line, data.kinds.__getitem__
+    line_of_kind = data.kinds.__getitem__
+    split = _presplit(data, catalog)
+    restricted, no_split = split.restricted, (0, 0, 0, 0)
     columns = _columns(data.encounters, *_LOOP_COLUMNS)
-    for at, mdtrt_id, psn_no, med_type, on, age, insutype, hosp_lv, start, end, diagnoses in zip(
-        *columns, data.diagnoses, strict=True
+    splits = zip(split.totals, split.starts[:-1], split.starts[1:], split.whole, strict=True)
+    for at, mdtrt_id, psn_no, med_type, on, age, insutype, hosp_lv, start, end, diagnoses, presplit_of in zip(
+        *columns, data.diagnoses, splits, strict=True
     ):
+        presplit, r0, r1, whole = presplit_of
         p = persons.get(psn_no)
         if p is None or start == end:
             failures.append((mdtrt_id, "unknown person" if p is None else "no fee lines"))
@@ -490,10 +558,16 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
         enrollment = enrollments.get(psn_no, no_enrollment)
         # Person and Encounter fields in order (tuple.__new__: this is the hot loop)
         person = _new(Person, (p_insutype, psn_type, age, gend, category, enrollment, own, mulaid, psn_no))
-        lines = tuple(map(line_of_kind, kind_of_line[start:end]))
+        if whole:  # a line not in force: the engine splits every line, in line order, and names the bad one
+            lines = tuple(map(line_of_kind, _line_order(data, start, end)))
+            presplit = no_split
+        else:  # the lines whose restriction (if any) depends on neither patient nor bill come presplit
+            lines = tuple(map(line_of_kind, restricted[r0:r1]))
         bill = _new(Encounter, (med_type, hosp_lv, lines, diagnoses, insutype or None, True, None, 0))
         try:  # SettlementError, CodeError, PolicyError are ValueErrors: a bad record must not stop the year
-            s = settle_totals(bill, person, ytd.get(psn_no, empty), policy, on, catalog=catalog)
+            s = settle_totals(
+                bill, person, ytd.get(psn_no, empty), policy, on, catalog=catalog, presplit=presplit
+            )
         except ValueError as e:
             failures.append((mdtrt_id, str(e)))
             continue
@@ -512,6 +586,17 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
 
 
 _UNKNOWN = object()  # not yet looked up
+
+
+def _line_order(data: _Data, start: int, end: int) -> list[int]:
+    """The kinds of a bill's lines ``[start, end)`` in line order: by feedetl_sn, ties as read. Only a
+    bill the engine splits whole needs it (its error names a line by index); the others' totals are sums."""
+    numbers = data.feedetl_sn.slice(start, end - start).to_list()
+    kinds = data.kind_of_line[start:end].tolist()
+    def number(i: int) -> tuple[bool, str]:  # as Polars sorts: nulls first
+        return numbers[i] is not None, numbers[i] or ""
+
+    return [kinds[i] for i in sorted(range(len(kinds)), key=number)]
 
 
 def _balance(funds: dict[str, tuple[int, ...]], spent: dict[str, int], psn_no: str, month: int) -> int:

@@ -100,6 +100,7 @@ def settle_totals(
     on: date,
     *,
     catalog: Catalog | None = None,
+    presplit: tuple[Fen, Fen, Fen, Fen] = (0, 0, 0, 0),
 ) -> Settlement:
     """:func:`settle` for a batch replay: the same amounts and accumulators, nothing else.
 
@@ -107,6 +108,11 @@ def settle_totals(
     no intermediates and no trace (``lines == setldetail == ()``, ``intermediates == {}``). The split of a
     catalogue line depends only on the item in force, the hospital level, price, count and amount, so it is
     computed once per catalogue for each such combination (the 限定支付 check still runs per line).
+
+    ``presplit`` is the four split totals (全自费, 超限价, 先行自付, 政策范围内) of further lines of the bill
+    that the caller split itself, each by :meth:`LineSplits.split` and without a 限定支付 restriction (a
+    batch replay splits each distinct line once and sums them per bill with NumPy); they add to those of
+    ``encounter.lines``, so a bill settles the same whichever of its unrestricted lines come presplit.
 
     >>> from datetime import date
     >>> from yibao.policy.loader import load_region
@@ -118,11 +124,15 @@ def settle_totals(
     (True, (), ())
     """
     cat = catalog if catalog is not None else _NO_CATALOG
-    # the memo is kept with the catalogue, as plans are with the policy
-    memo: _SplitMemo | None = cat.__dict__.get("_line_splits")
+    return _settle(encounter, person, ytd, policy, on, cat, None, line_splits(cat), presplit)
+
+
+def line_splits(catalog: Catalog) -> LineSplits:
+    """The memo of ``catalog``'s line splits, kept with the catalogue as plans are with the policy."""
+    memo: LineSplits | None = catalog.__dict__.get("_line_splits")
     if memo is None:
-        memo = cat.__dict__["_line_splits"] = _SplitMemo(cat)
-    return _settle(encounter, person, ytd, policy, on, cat, None, memo)
+        memo = catalog.__dict__["_line_splits"] = LineSplits(catalog)
+    return memo
 
 
 _LineKey = tuple[str, str, int, int, Fen]
@@ -131,11 +141,12 @@ _Split = tuple[Restriction, tuple[Fen, Fen, Fen, Fen]]
 """The item's restriction and the split of the line when payable: 全自费, 超限价, 先行自付, 政策范围内."""
 
 
-class _SplitMemo:
+class LineSplits:
     """The line splits of one catalogue, per catalogue epoch: its versions in force change only on a
-    begndate or the day after an enddate, so all the days between two such days see the same items."""
+    begndate or the day after an enddate, so all the days between two such days see the same items
+    (epoch k = the days from ``bounds[k - 1]`` to the day before ``bounds[k]``)."""
 
-    __slots__ = ("bounds", "by_day", "by_epoch")
+    __slots__ = ("bounds", "by_day", "by_epoch", "catalog")
 
     def __init__(self, catalog: Catalog) -> None:
         days = {i.begndate for i in catalog.items()}
@@ -143,6 +154,7 @@ class _SplitMemo:
             i.enddate + _DAY for i in catalog.items() if i.enddate is not None and i.enddate < date.max
         )
         self.bounds = tuple(sorted(days))
+        self.catalog = catalog
         self.by_epoch: dict[int, dict[_LineKey, _Split]] = {}
         self.by_day: dict[date, dict[_LineKey, _Split]] = {}
 
@@ -153,6 +165,42 @@ class _SplitMemo:
             epoch = bisect.bisect_right(self.bounds, day)
             splits = self.by_day[day] = self.by_epoch.setdefault(epoch, {})
         return splits
+
+    def split(self, line: FeeLine, hosp_lv: str, day: date) -> _Split | None:
+        """The split of a catalogue line (one without a stated class) at ``hosp_lv`` on ``day``, as
+        :func:`settle_totals` memoises it; None when its item is not in force (the engine then names the
+        line as bad)."""
+        known = self.on(day)
+        _, code, pric, cnt, amt, *_ = line
+        key = (code, hosp_lv, pric, cnt, amt)
+        split = known.get(key)
+        if split is None:
+            split = _catalogue_split(self.catalog, key, day)
+            if split is not None:
+                known[key] = split
+        return split
+
+
+def payable_at_level(restriction: Restriction, hosp_lv: str) -> bool | None:
+    """Whether a line under ``restriction`` passes its 限定支付 check at ``hosp_lv`` whatever the patient
+    and the bill — True for no restriction or one of the hospital level alone — or None when that
+    depends on the patient or the bill (sex, age, visit, diagnoses, days of supply)."""
+    r = restriction
+    if r.gend is not None or r.age_min is not None or r.age_max is not None or r.max_days_supply is not None:
+        return None
+    if r.visits or r.indications:
+        return None
+    return r.violation(_new(LineContext, ("", 0, hosp_lv, "", (), None))) is None
+
+
+def _catalogue_split(catalog: Catalog, key: _LineKey, on: date) -> _Split | None:
+    """The item's restriction and the split of the line ``key`` when payable; None when not in force."""
+    code, hosp_lv, pric, cnt, amt = key
+    item = catalog.get(code, on)
+    if item is None:
+        return None
+    cap = item.pric_uplmt.get(hosp_lv)
+    return item.restriction, _parts(item.chrgitm_lv, amt, cnt, pric, cap, item.selfpay_prop)
 
 
 _DAY = timedelta(days=1)
@@ -166,7 +214,8 @@ def _settle(
     on: date,
     cat: Catalog,
     steps: list[Step] | None,
-    memo: _SplitMemo | None,
+    memo: LineSplits | None,
+    presplit: tuple[Fen, Fen, Fen, Fen] = (0, 0, 0, 0),
 ) -> Settlement:
     """The payer chain; ``memo`` None = the full answer, else the totals only (see settle_totals)."""
     visit = codes.visit_kind(encounter.med_type)
@@ -180,23 +229,26 @@ def _settle(
         psn_cat = _PSN_CAT[person.psn_type, person.age >= 18] = codes.psn_category(
             person.psn_type, person.age
         )
-    key = PlanKey(
-        epoch,
-        scheme,
-        psn_cat,
-        encounter.hosp_lv,
-        visit,
-        str(admission),
-        assistance,
-        person.psn_type in _CVLSERV_TYPES,
-        encounter.care_form or "-",
+    key = _new(  # PlanKey fields in order (tuple.__new__: this runs for every bill of a batch replay)
+        PlanKey,
+        (
+            epoch,
+            scheme,
+            psn_cat,
+            encounter.hosp_lv,
+            visit,
+            str(admission),
+            assistance,
+            person.psn_type in _CVLSERV_TYPES,
+            encounter.care_form or "-",
+        ),
     )
     plan = resolve_plan(policy, key)
     rules = _person_rules(policy, epoch, scheme, assistance, need_cap=plan.serious_base is not None)
     terms = person_terms(rules, on, person.enrollment)
 
     # 1. 费用分割 ------------------------------------------------------------------------------
-    ctx = LineContext(person.gend, person.age, encounter.hosp_lv, visit, encounter.diagnoses)
+    ctx = _new(LineContext, (person.gend, person.age, encounter.hosp_lv, visit, encounter.diagnoses, None))
     if memo is None:
         lines = tuple(_split(i, line, ctx, cat, on) for i, line in enumerate(encounter.lines))
         ful = over = pre = inscp = 0
@@ -208,6 +260,8 @@ def _settle(
     else:
         lines = ()
         ful, over, pre, inscp = _split_totals(encounter.lines, ctx, cat, on, memo.on(on))
+        more_ful, more_over, more_pre, more_inscp = presplit
+        ful, over, pre, inscp = ful + more_ful, over + more_over, pre + more_pre, inscp + more_inscp
     medfee = ful + over + pre + inscp
     if steps is not None:
         steps.append(
@@ -546,19 +600,15 @@ def _split_totals(
         key = (code, hosp_lv, pric, cnt, amt)
         split = known.get(key) if lv is None else None
         if split is None:
-            item = catalog.get(code, on) if lv is None else None
-            if item is None:  # the line states its class, or is an error to report: split it in full
+            split = _catalogue_split(catalog, key, on) if lv is None else None
+            if split is None:  # the line states its class, or is an error to report: split it in full
                 r = _split(i, line, ctx, catalog, on)
                 ful += r.fulamt_ownpay_amt
                 over += r.overlmt_amt
                 pre += r.preselfpay_amt
                 inscp += r.inscp_scp_amt
                 continue
-            cap = item.pric_uplmt.get(hosp_lv)
-            split = known[key] = (
-                item.restriction,
-                _parts(item.chrgitm_lv, amt, cnt, pric, cap, item.selfpay_prop),
-            )
+            known[key] = split
         restriction, (f, o, p, s) = split
         if restriction is not NO_RESTRICTION and restriction.violation(_line_context(ctx, days)) is not None:
             ful += amt
