@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict
 
 from yibao.drg.dataset import INPATIENT_MED_TYPES, case_frame, coding_gaps
 from yibao.drg.payment import PaymentError
-from yibao.drg.tables import TablesMissing
+from yibao.drg.tables import TablesError, TablesMissing
 from yibao.money import yuan
 from yibao.supervision.findings import Finding
 from yibao.supervision.kb import CcSupport, KnowledgeBase
@@ -171,7 +171,7 @@ def _priced(con: Any, rows: pl.DataFrame) -> pl.DataFrame:
     drop = dict(zip(rows.get_column("mdtrt_id").to_list(), rows.get_column("unsupported").to_list(), strict=True))
     try:
         gaps: pl.DataFrame | None = coding_gaps(_cases(con), drop)
-    except (TablesMissing, PaymentError):  # no grouping tables, or no stay with a cost to weigh
+    except (TablesMissing, TablesError, PaymentError):  # no usable grouping tables, or no stay with a cost
         gaps = None
     if gaps is None or gaps.height == 0:
         return rows.with_columns(
@@ -187,8 +187,9 @@ def _priced(con: Any, rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _cases(con: Any) -> pl.DataFrame:
-    """Every inpatient stay of the registered dataset as a grouper case, its cost the settlement's total
-    (setl_d medfee_sumamt, not refunded) where there is one, else the sum of its lines."""
+    """Every inpatient stay of the registered dataset with a cost as a grouper case: its cost is the
+    settlement's total (setl_d medfee_sumamt, not refunded) when the dataset is settled, else the sum of its
+    lines."""
     cols = Columns(con)
     if cols.has("setl_d", "medfee_sumamt") and cols.has("setl_d", "refd_setl_flag"):
         amt = cols.scaled("setl_d", "s", "medfee_sumamt")
@@ -200,8 +201,8 @@ def _cases(con: Any) -> pl.DataFrame:
     stays = run(con, f"""
         SELECT m.mdtrt_id, m.psn_no, m.fixmedins_code, m.begntime, m.endtime, m.dept_codg,
                {"m.dscg_way" if cols.has("mdtrt_d", "dscg_way") else "''"} AS dscg_way,
-               COALESCE(t.total_fen, 0) AS total_fen
-        FROM mdtrt_d m LEFT JOIN ({totals}) t ON t.mdtrt_id = m.mdtrt_id
+               t.total_fen
+        FROM mdtrt_d m JOIN ({totals}) t ON t.mdtrt_id = m.mdtrt_id
         WHERE m.med_type IN {sql_list(INPATIENT_MED_TYPES)}""")  # fmt: skip
     persons = (
         run(con, "SELECT psn_no, gend, brdy FROM psn_info_b")

@@ -88,7 +88,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     caty = _caty_of(tables)
     for doctor in sorted(by_doc):
         mine = by_doc[doctor]
-        habit = _habit(ctx.of_doctor(doctor), _usual(caty.get(doctor, "")))
+        habit = _habit(ctx.of_doctor(doctor), _usual(caty.get(doctor, ""), ctx.year))
         tactics = habit["tactics"]
         case = lab.case()
         if "add_drug" in tactics:
@@ -191,11 +191,11 @@ def _caty_of(tables: Tables) -> dict[str, str]:
 
 
 @cache
-def _usual(caty: str) -> frozenset[str]:
+def _usual(caty: str, year: int) -> frozenset[str]:
     """The drugs of :data:`_ADDED` that the conditions of ``caty`` are treated with (by catalogue name).
 
-    >>> k.CELECOXIB in _usual("A04.03"), k.CELECOXIB in _usual("A05")
+    >>> k.CELECOXIB in _usual("A04.03", 2024), k.CELECOXIB in _usual("A05", 2024)
     (True, False)
     """
-    names = {c.name: code for code in _ADDED if (c := default_catalog().get(code, date(2024, 7, 1))) is not None}
+    names = {c.name: code for code in _ADDED if (c := default_catalog().get(code, date(year, 7, 1))) is not None}
     return frozenset(names[d] for cond in CONDITIONS if cond.caty == caty for d in cond.drugs if d in names)
