@@ -554,15 +554,11 @@ def _add_twins(
     originals = clean["mdtrt_d"].join(consumed, on="mdtrt_id", how="semi").sort("mdtrt_id")
     kind = pl.col("med_type").replace_strict(VISIT, default="")
     visits = originals.filter(kind != INPATIENT).get_column("mdtrt_id")
-    lines = (
-        rows_with(
-            clean["fee_list_d"].select("mdtrt_id", "med_list_codg", "fee_ocur_time", "prd_days"),
-            "mdtrt_id",
-            visits,
-            fee_by,
-        )
-        .filter(pl.col("prd_days") > 0)
-        .select("mdtrt_id", "med_list_codg", _days("fee_ocur_time"), "prd_days")
+    visit_lines = rows_with(
+        clean["fee_list_d"].select("mdtrt_id", "med_list_codg", "fee_ocur_time", "prd_days"), "mdtrt_id", visits, fee_by
+    )
+    lines = visit_lines.filter(pl.col("prd_days") > 0).select(
+        "mdtrt_id", "med_list_codg", _days("fee_ocur_time"), "prd_days"
     )
     dispensed: dict[str, list[tuple[str, int, int]]] = {}
     for mid, code, t, days in lines.iter_rows():
@@ -571,12 +567,8 @@ def _add_twins(
         "mdtrt_id", "psn_no", "fixmedins_code", "adm_bed", _days("begntime").alias("a"), _days("endtime").alias("b"),
         (kind == INPATIENT).alias("stay"), (kind == "chronic").alias("chronic"),
     ).rows()  # fmt: skip
-    sessions = set(  # a dialysis session keeps its timetable: its twin moves by whole weeks or not at all
-        rows_with(clean["fee_list_d"].select("mdtrt_id", "med_list_codg"), "mdtrt_id", visits, fee_by)
-        .filter(pl.col("med_list_codg") == DIALYSIS)
-        .get_column("mdtrt_id")
-        .to_list()
-    )
+    # a dialysis session keeps its timetable: its twin moves by whole weeks or not at all
+    sessions = set(visit_lines.filter(pl.col("med_list_codg") == DIALYSIS).get_column("mdtrt_id").to_list())
     beds = _Beds(out["mdtrt_d"])
     asked = lines.get_column("med_list_codg").unique()  # the only drugs whose supplies twins look up
     care = _Care(out, _dispenses(out, asked), year)
