@@ -295,3 +295,18 @@ def test_a_line_not_in_the_catalogue_is_named_by_its_place_in_line_order(tmp_pat
         result = settle_year(tmp_path, workers=workers, part_encounters=part_encounters)
         assert [m for m, _ in result.failures] == ["M9"]
         assert result.failures[0][1].startswith("feedetail[1].med_list_codg: 'NOT-A-CODE'")
+
+
+def test_the_waves_write_the_file_the_engine_writes_bill_by_bill(tmp_path: Path) -> None:
+    """Households, 家庭共济, repeat admissions, a bad line and an unknown person: the waves and the
+    engine settling one bill at a time give the same setl_d, byte for byte."""
+    _dataset(tmp_path)
+    _encounter(tmp_path, "M7", "NOBODY", datetime(2024, 7, 2, 9))
+    _lines(tmp_path, "M7", _catalog_code("drug"), [1_00])
+    _encounter(tmp_path, "M9", "R1", datetime(2024, 8, 1, 9))
+    _lines(tmp_path, "M9", "NOT-A-CODE", [1_00])
+    waves = settle_year(tmp_path, workers=1)
+    one = (tmp_path / "setl_d.parquet").read_bytes()
+    engine = settle_year(tmp_path, workers=1, waves=False)
+    assert (tmp_path / "setl_d.parquet").read_bytes() == one
+    assert waves.failures == engine.failures and [m for m, _ in waves.failures] == ["M7", "M9"]

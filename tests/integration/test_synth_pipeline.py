@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -317,3 +318,18 @@ def test_workers_share_the_cores_out_unless_the_caller_set_polars_threads(
     with generate._worker_environment(2):
         assert os.environ["POLARS_MAX_THREADS"] == "4"
     assert os.environ["POLARS_MAX_THREADS"] == "4"
+
+
+def test_settling_in_waves_gives_the_engines_file_bill_by_bill(
+    one_worker: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A whole synthetic region — fraud, 家庭共济, waiting periods, assistance, caps — settled in waves
+    and by the engine one bill at a time: the same setl_d, byte for byte."""
+    from yibao.settlement.batch import settle_year
+
+    out, _ = one_worker
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    settle_year(copy, workers=2, waves=False)
+    assert (copy / "setl_d.parquet").read_bytes() == (out / "setl_d.parquet").read_bytes()
+

@@ -44,13 +44,14 @@ import pyarrow.compute as pc
 
 from yibao import codes
 from yibao.catalog.loader import default_catalog
-from yibao.catalog.model import Catalog
+from yibao.catalog.model import NO_RESTRICTION, Catalog, LineContext, Restriction
 from yibao.dataset.io import TableWriter, scan_table, to_arrow
 from yibao.dataset.schema import SETLINFO_MONEY, TABLES
 from yibao.money import Ratio, round_div
 from yibao.policy.loader import Policy, load_region
 from yibao.settlement.engine import line_splits, payable_at_level, settle_totals
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
+from yibao.settlement.replay import YearBills, replay
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as work advances."""
@@ -457,26 +458,28 @@ _new = tuple.__new__
 
 @dataclass
 class _Settled:
-    """The settled encounters of one part, column by column as the loop appends them."""
+    """The settled encounters of one part, column by column as they are settled."""
 
     at: list[int] = field(default_factory=list)  # position in _Data.encounters
     money: array[int] = field(default_factory=lambda: array("q"))  # SETLINFO_MONEY of each row, flat
-    ratio: list[Ratio] = field(default_factory=list)  # pool_prop_selfpay
+    ratio_e4: list[int] = field(default_factory=list)  # pool_prop_selfpay in 1e-4
     insutype: list[str] = field(default_factory=list)
     clr_type: list[str] = field(default_factory=list)
 
 
-_LOOP_COLUMNS = ("at", "mdtrt_id", "psn_no", "med_type", "on", "age", "insutype", "hosp_lv", "start", "end")
+_LOOP_COLUMNS = ("mdtrt_id", "psn_no", "med_type", "on", "age", "insutype", "hosp_lv", "start", "end")
 
 
 @dataclass
 class _Presplit:
-    """The line split of a part's bills, done before the loop (see :func:`_presplit`)."""
+    """The line split of a part's bills, done before settling (see :func:`_presplit`)."""
 
-    totals: list[tuple[int, int, int, int]]  # per encounter: the split totals of its presplit lines
+    totals: np.ndarray[Any, np.dtype[np.int64]]  # per encounter: the split totals of its presplit lines
     restricted: list[int]  # the kinds of the lines the engine checks (限定支付 on the patient or the bill)
     starts: list[int]  # per encounter: where its restricted lines start in ``restricted`` (and one more)
     whole: list[bool]  # per encounter: a line's item is not in force, so the engine splits every line
+    restricted_parts: np.ndarray[Any, np.dtype[np.int64]]  # per restricted line: its split when payable
+    restrictions: list[Restriction]  # per restricted line: its item's 限定支付
 
 
 def _presplit(data: _Data, catalog: Catalog) -> _Presplit:
@@ -500,13 +503,16 @@ def _presplit(data: _Data, catalog: Catalog) -> _Presplit:
     _, first, combo_of = np.unique(combo, return_index=True, return_inverse=True)
     parts = np.zeros((len(first), 4), dtype=np.int64)
     state = np.zeros(len(first), dtype=np.int8)  # 0 presplit, 1 checked by the engine, 2 not in force
+    restrictions: list[Restriction] = []
     for j, line in enumerate(first.tolist()):
         e = int(encounter_of[line])
         split = memo.split(data.kinds[kind[line]], str(levels[level[e]]), days[e])
         if split is None:
             state[j] = 2
+            restrictions.append(NO_RESTRICTION)
             continue
         restriction, parts[j] = split
+        restrictions.append(restriction)
         payable = payable_at_level(restriction, str(levels[level[e]]))
         if payable is None:  # the engine checks it against the patient and the bill
             state[j] = 1
@@ -520,29 +526,159 @@ def _presplit(data: _Data, catalog: Catalog) -> _Presplit:
     before = np.concatenate([[0], np.cumsum(restricted)])
     whole = np.concatenate([[0], np.cumsum(line_state == 2)])
     return _Presplit(
-        list(map(tuple, totals.tolist())),
+        totals,
         kind[restricted].tolist(),
         before[starts].tolist(),
         (whole[starts[1:]] > whole[starts[:-1]]).tolist(),
+        parts[combo_of.reshape(-1)[restricted]],
+        [restrictions[j] for j in combo_of.reshape(-1)[restricted].tolist()],
     )
 
 
-def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, list[tuple[str, str]]]:
-    """Settle every encounter of ``data`` in household and time order: the settled rows and the failures."""
+def _settle(
+    data: _Data, policy: Policy, catalog: Catalog, *, waves: bool = True
+) -> tuple[_Settled, list[tuple[str, str]]]:
+    """Settle every encounter of ``data``: the households the waves can take column-wise (see
+    :mod:`~yibao.settlement.replay`; ``waves=False`` takes none), the others bill by bill with the
+    engine, in household and time order. The settled rows and the failures."""
+    split = _presplit(data, catalog)
     out = _Settled()
+    left = np.arange(data.encounters.height)
+    if waves and data.encounters.height:
+        bills, at = _year_bills(data, split, catalog)
+        replayed = replay(bills, policy)
+        regular = np.flatnonzero(replayed.regular)
+        out.at.extend(at[regular].tolist())
+        out.money.frombytes(np.ascontiguousarray(replayed.money[regular]).tobytes())
+        out.ratio_e4.extend(replayed.ratio_e4[regular].tolist())
+        out.insutype.extend(bills.insutype[i] for i in regular.tolist())
+        out.clr_type.extend(replayed.clr_type[i] for i in regular.tolist())
+        left = np.setdiff1d(left, at[regular], assume_unique=True)
+    failures = _settle_bill_by_bill(data, policy, catalog, split, left.tolist(), out)
+    return out, failures
+
+
+def _year_bills(data: _Data, split: _Presplit, catalog: Catalog) -> tuple[YearBills, np.ndarray[Any, Any]]:
+    """The bills of ``data`` the waves may settle, and their positions: those of known persons, with
+    fee lines, in households without a line whose item is not in force (the engine names that line).
+    Their split totals add to the presplit lines' those of the restricted lines, checked here."""
+    enc = data.encounters
+    psn_nos = list(data.persons)
+    index = {psn_no: i for i, psn_no in enumerate(psn_nos)}
+    rows = list(data.persons.values())
+    gend, p_insutype, psn_type, idet, mulaid = (list(c) for c in zip(*rows, strict=True)) if rows else [[]] * 5
+    households: dict[str, int] = {}
+    household = np.array(
+        [households.setdefault(m or p, len(households)) for p, m in zip(psn_nos, mulaid, strict=True)],
+        dtype=np.int64,
+    )
+    person = np.array([index.get(p, -1) for p in enc.get_column("psn_no").to_list()], dtype=np.int64)
+    start, end = enc.get_column("start").to_numpy(), enc.get_column("end").to_numpy()
+    known = (person >= 0) & (start < end)
+    whole = np.zeros(len(households) + 1, dtype=bool)
+    whole[household[person[np.array(split.whole, dtype=bool) & known]]] = True
+    at = np.flatnonzero(known & ~whole[np.where(person >= 0, household[np.maximum(person, 0)], -1)])
+    person = person[at]
+    columns = {c: enc.get_column(c).gather(at).to_list() for c in ("on", "med_type", "hosp_lv", "insutype")}
+    age = enc.get_column("age").gather(at).to_numpy().astype(np.int64)
+    insutype = [e or p_insutype[p] for e, p in zip(columns["insutype"], person.tolist(), strict=True)]
+    strings = {c: np.array(columns[c], dtype=object) for c in ("med_type", "hosp_lv")}
+    category = {i: codes.assistance_category(i or None) or "none" for i in set(idet)}
+    distinct: dict[int, int] = {}
+    enrollments = [data.enrollment.get(p, _NO_ENROLLMENT) for p in psn_nos]
+    enrollment = np.array([distinct.setdefault(id(e), len(distinct)) for e in enrollments], dtype=np.int64)
+    funds = np.zeros((len(psn_nos), 13), dtype=np.int64)
+    for psn_no, credits in data.funds.items():
+        if (i := index.get(psn_no)) is not None:
+            funds[i] = credits
+    totals = split.totals[at] + _restricted_totals(data, split, at, person, gend, columns, age)
+    bills = YearBills(
+        person=person,
+        household=household[person],
+        on=enc.get_column("on").gather(at).to_numpy(),
+        med_type=strings["med_type"],
+        hosp_lv=strings["hosp_lv"],
+        insutype=np.array(insutype, dtype=object),
+        age=age,
+        split=totals,
+        psn_type=psn_type,
+        assistance=[category[i] for i in idet],
+        enrollment=enrollment,
+        enrollments=tuple({id(e): e for e in enrollments}.values()),
+        holder=np.array([index.get(m, -1) if m else -1 for m in mulaid], dtype=np.int64),
+        funds=funds,
+    )
+    return bills, at
+
+
+def _restricted_totals(
+    data: _Data,
+    split: _Presplit,
+    at: np.ndarray[Any, Any],
+    person: np.ndarray[Any, Any],
+    gend: list[str],
+    columns: dict[str, list[Any]],
+    age: np.ndarray[Any, Any],
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Per bill ``at``: the split totals of its restricted lines, each checked against the patient and
+    the bill as the engine checks it (a line that fails its 限定支付 check is all 全自费)."""
+    starts = np.array(split.starts, dtype=np.int64)
+    first, last = starts[at], starts[at + 1]
+    count = last - first
+    bill = np.repeat(np.arange(len(at)), count)
+    lines = np.arange(len(bill)) + np.repeat(first - (np.cumsum(count) - count), count)
+    kinds = np.array(split.restricted, dtype=np.int64)[lines]
+    visits: dict[str, str | None] = {}
+    for med_type in set(columns["med_type"]):
+        try:
+            visits[med_type] = codes.visit_kind(med_type)
+        except ValueError:  # the waves leave the bill to the engine, which refuses it
+            visits[med_type] = None
+    bill_of = bill.tolist()
+    failed = np.fromiter(
+        (
+            split.restrictions[r].violation(
+                _new(LineContext, (gend[person[j]], age[j], columns["hosp_lv"][j], visits[columns["med_type"][j]],
+                                   data.diagnoses[at[j]], data.kinds[k].days_supply))
+            ) is not None
+            for r, j, k in zip(lines.tolist(), bill_of, kinds.tolist(), strict=True)
+        ),
+        dtype=bool,
+        count=len(lines),
+    )  # fmt: skip
+    parts = split.restricted_parts[lines]
+    amount = np.array([line.det_item_fee_sumamt for line in data.kinds], dtype=np.int64)[kinds]
+    parts = np.where(failed[:, None], 0, parts)
+    parts[:, 0] += np.where(failed, amount, 0)
+    totals = np.zeros((len(at), 4), dtype=np.int64)
+    np.add.at(totals, bill, parts)
+    return totals
+
+
+def _settle_bill_by_bill(
+    data: _Data, policy: Policy, catalog: Catalog, split: _Presplit, positions: list[int], out: _Settled
+) -> list[tuple[str, str]]:
+    """Settle the encounters at ``positions`` (in settling order) one by one with the engine, adding
+    the settled rows to ``out``; the failures."""
     failures: list[tuple[str, str]] = []
     ytd: dict[str, Accumulators] = {}
     spent: dict[str, int] = {}  # account payments so far, per account holder
     assistance: dict[str | None, str | None] = {}  # psn_idet_type → assistance category
-    empty, no_enrollment = Accumulators(), Enrollment()
+    empty, no_enrollment = Accumulators(), _NO_ENROLLMENT
     persons, funds, enrollments = data.persons, data.funds, data.enrollment
     line_of_kind = data.kinds.__getitem__
-    split = _presplit(data, catalog)
     restricted, no_split = split.restricted, (0, 0, 0, 0)
-    columns = _columns(data.encounters, *_LOOP_COLUMNS)
-    splits = zip(split.totals, split.starts[:-1], split.starts[1:], split.whole, strict=True)
+    columns = _columns(data.encounters[positions], *_LOOP_COLUMNS)
+    splits = zip(
+        map(tuple, split.totals[positions].tolist()),
+        [split.starts[i] for i in positions],
+        [split.starts[i + 1] for i in positions],
+        [split.whole[i] for i in positions],
+        strict=True,
+    )
+    ratios: list[Ratio] = []
     for at, mdtrt_id, psn_no, med_type, on, age, insutype, hosp_lv, start, end, diagnoses, presplit_of in zip(
-        *columns, data.diagnoses, splits, strict=True
+        positions, *columns, [data.diagnoses[i] for i in positions], splits, strict=True
     ):
         presplit, r0, r1, whole = presplit_of
         p = persons.get(psn_no)
@@ -579,13 +715,15 @@ def _settle(data: _Data, policy: Policy, catalog: Catalog) -> tuple[_Settled, li
             spent[mulaid_no] = spent.get(mulaid_no, 0) + s.acct_mulaid_pay
         out.at.append(at)
         out.money.extend(_money_of(s))
-        out.ratio.append(s.pool_prop_selfpay)
+        ratios.append(s.pool_prop_selfpay)
         out.insutype.append(s.insutype)
         out.clr_type.append(s.clr_type)
-    return out, failures
+    out.ratio_e4.extend(_ten_thousandths(ratios).tolist())
+    return failures
 
 
-_UNKNOWN = object()  # not yet looked up
+_UNKNOWN: Any = object()  # not yet looked up
+_NO_ENROLLMENT = Enrollment()
 
 
 def _line_order(data: _Data, start: int, end: int) -> list[int]:
@@ -619,7 +757,7 @@ def _setl_table(data: _Data, rows: _Settled) -> pa.Table:
             pl.Series("clr_type", rows.clr_type, dtype=pl.String),
             enc.get_column("hosp_lv"),
             *(pl.Series(name, money[:, j]) for j, name in enumerate(SETLINFO_MONEY)),
-            pl.Series("pool_prop_selfpay", _ten_thousandths(rows.ratio)),
+            pl.Series("pool_prop_selfpay", rows.ratio_e4, dtype=pl.Int64),
             pl.Series("refd_setl_flag", ["0"] * len(rows.at), dtype=pl.String),
         ]
     )
@@ -637,19 +775,19 @@ def _ten_thousandths(ratios: list[Ratio]) -> np.ndarray[Any, np.dtype[np.int64]]
     return np.array(values, dtype=np.int64)[row_of]
 
 
-_Task = tuple[Path, "Path | None", str, "Catalog | None", int, int, int, Path]
+_Task = tuple[Path, "Path | None", str, "Catalog | None", int, int, int, Path, bool]
 """dataset, the folder of split parts (or None: read the dataset), region, catalogue, year, part, parts,
-output file."""
+output file, waves (see _settle)."""
 
 
 def _settle_part(task: _Task) -> tuple[Path, list[tuple[str, str]]]:
     """One part in a worker process: read its rows, settle them, write its setl rows (Arrow IPC)."""
-    folder, split, region, catalog, year, part, parts, out = task
+    folder, split, region, catalog, year, part, parts, out, waves = task
     policy, catalog = load_region(region), catalog or default_catalog()
     tables = _scan_part(folder, part, parts) if split is None else _scan_split(folder, split, part)
     with _no_gc():
         data = _build(_read_part(tables), year)
-        rows, failures = _settle(data, policy, catalog)
+        rows, failures = _settle(data, policy, catalog, waves=waves)
     table = _setl_table(data, rows)
     with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, table.schema) as ipc:
         ipc.write_table(table)
@@ -718,6 +856,7 @@ def settle_year(
     catalog: Catalog | None = None,
     progress: Progress | None = None,
     part_encounters: int = 400_000,
+    waves: bool = True,
 ) -> YearResult:
     """Replay the dataset's encounters through the engine and write ``setl_d.parquet`` beside them.
 
@@ -725,7 +864,9 @@ def settle_year(
     the number of workers; each part is read and settled in a spawned worker process that holds only that
     part, so memory is bounded whatever the size of the region. With one part per worker each worker
     reads its households from the tables; with more, the tables are first written apart by part, in one
-    streaming pass.
+    streaming pass. The households are settled in waves (:mod:`~yibao.settlement.replay`) except those
+    the waves leave to the engine; ``waves=False`` settles every bill with the engine, one by one — the
+    same file, several times slower (a cross-check).
     """
     folder = Path(dataset)
     t0 = time.perf_counter()
@@ -742,7 +883,7 @@ def settle_year(
         say("load", 1, 1)
         say("settle", 0, parts)
         tasks: list[_Task] = [
-            (folder, split, region, catalog, year, k, parts, Path(tmp) / f"setl{k:04d}.arrow")
+            (folder, split, region, catalog, year, k, parts, Path(tmp) / f"setl{k:04d}.arrow", waves)
             for k in range(parts)
         ]
         outputs: list[Path] = []

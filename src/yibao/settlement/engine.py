@@ -51,7 +51,7 @@ from yibao.settlement.model import (
 )
 
 _NO_CATALOG = Catalog()
-_CLR_TYPE = {"outpatient": "11", "chronic": "11", "inpatient": "21", "pharmacy": "41", "ltc": "99"}
+CLR_TYPE = {"outpatient": "11", "chronic": "11", "inpatient": "21", "pharmacy": "41", "ltc": "99"}
 _POOL_FUND = {"employee": "310100", "resident": "390100", "ltc": "410100", "maternity": "510100"}
 _SERIOUS_FUND = {"employee": "330100", "resident": "390200"}
 _CVLSERV_TYPES = frozenset({"1102", "1202"})
@@ -350,7 +350,7 @@ def _settle(
             room = sub_room if main_room is None else min(main_room, sub_room)
         if room is not None and hifp > room:
             if main_room is not None and room == main_room:  # the annual cap binds: the rest goes to 大额
-                above_cap = base - _round(_consumed(plan.bands, band_before, base, main_room))
+                above_cap = base - _round(consumed_before_cap(plan.bands, band_before, base, main_room))
             hifp = room
         if steps is not None:
             cap_txt = "no cap" if room is None else f"cap room {yuan(room)}"
@@ -501,7 +501,7 @@ def _settle(
         (
             medfee, ful, over, pre, inscp, dedc, hifp, ratio, cvlserv, 0, hifmi, hifob, maf, 0, fund,
             psn_part, acct, cash, 0, person.acct_balance - own, mulaid,
-            insutype, encounter.med_type, _CLR_TYPE[visit],
+            insutype, encounter.med_type, CLR_TYPE[visit],
             lines, tuple(detail), new, intermediates, tuple(steps) if steps is not None else None,
         ),
     )  # fmt: skip
@@ -652,7 +652,7 @@ def _scale(bands: tuple[Band, ...], before: Fen, amount: Fen) -> int | Fraction:
     return total
 
 
-def _consumed(bands: tuple[Band, ...], before: Fen, amount: Fen, room: Fen) -> Fraction:
+def consumed_before_cap(bands: tuple[Band, ...], before: Fen, amount: Fen, room: Fen) -> Fraction:
     """How much of ``amount`` the pool covers before its payment reaches ``room`` (the cap)."""
     paid = Fraction(0)
     used = Fraction(0)
