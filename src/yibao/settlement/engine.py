@@ -350,7 +350,7 @@ def _settle(
             room = sub_room if main_room is None else min(main_room, sub_room)
         if room is not None and hifp > room:
             if main_room is not None and room == main_room:  # the annual cap binds: the rest goes to 大额
-                above_cap = base - _round(consumed_before_cap(plan.bands, band_before, base, main_room))
+                above_cap = base - _round(_consumed(plan.bands, band_before, base, main_room))
             hifp = room
         if steps is not None:
             cap_txt = "no cap" if room is None else f"cap room {yuan(room)}"
@@ -652,7 +652,7 @@ def _scale(bands: tuple[Band, ...], before: Fen, amount: Fen) -> int | Fraction:
     return total
 
 
-def consumed_before_cap(bands: tuple[Band, ...], before: Fen, amount: Fen, room: Fen) -> Fraction:
+def _consumed(bands: tuple[Band, ...], before: Fen, amount: Fen, room: Fen) -> Fraction:
     """How much of ``amount`` the pool covers before its payment reaches ``room`` (the cap)."""
     paid = Fraction(0)
     used = Fraction(0)

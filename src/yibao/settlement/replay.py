@@ -14,12 +14,16 @@ would refuse (an unknown code, no plan for its context) or that would settle lon
 households that share an account with another household — is marked irregular, for the caller to
 settle bill by bill with the engine.
 
->>> from datetime import date
+Two stays of one employee at a 三级 hospital, 1,000.00 yuan each in the policy range: the second bears
+the repeat-admission deductible, as :func:`~yibao.settlement.engine.settle_totals` would settle it.
+
 >>> import numpy as np
 >>> from yibao.policy.loader import load_region
+>>> two = np.array([0, 0])
 >>> bills = YearBills(
-...     person=np.array([0, 0]), household=np.array([0, 0]), on=[date(2025, 3, 1), date(2025, 4, 1)],
-...     med_type=["21", "21"], hosp_lv=["3", "3"], insutype=["310", "310"], age=np.array([45, 45]),
+...     person=two, household=two, on=np.array(["2025-03-01", "2025-04-01"], dtype="datetime64[D]"),
+...     med_type=np.array(["21", "21"], dtype=object), hosp_lv=np.array(["3", "3"], dtype=object),
+...     insutype=np.array(["310", "310"], dtype=object), age=np.array([45, 45]),
 ...     split=np.array([[0, 0, 0, 100000], [0, 0, 0, 100000]]), psn_type=["1101"], assistance=["none"],
 ...     enrollment=np.array([0]), enrollments=(Enrollment(),), holder=np.array([-1]),
 ...     funds=np.zeros((1, 13), dtype=np.int64))
@@ -41,12 +45,11 @@ import polars as pl
 
 from yibao import codes
 from yibao.dataset.schema import SETLINFO_MONEY
-from yibao.money import round_div
 from yibao.policy.benefit import Plan, PlanKey, resolve_plan
 from yibao.policy.enrollment import PersonRules, person_rules, person_terms
 from yibao.policy.loader import Policy
 from yibao.policy.parameters import Band
-from yibao.settlement.engine import CLR_TYPE, consumed_before_cap
+from yibao.settlement.engine import CLR_TYPE
 from yibao.settlement.model import ACCUMULATOR_NAMES, Enrollment
 
 Ints = np.ndarray[Any, np.dtype[np.int64]]
@@ -192,9 +195,7 @@ class _Terms:
         person = bills.person
         _, assistance = _factorize(np.asarray(bills.assistance, dtype=object))
         year = bills.on.astype("datetime64[Y]").astype(np.int64)
-        first, combo = _combinations(
-            scheme_of, epoch_of, assistance[person], bills.enrollment[person], year
-        )
+        first, combo = _combinations(scheme_of, epoch_of, assistance[person], bills.enrollment[person], year)
         start = np.full(len(first), np.datetime64("1900-01-01"), dtype="datetime64[D]")
         cap = np.full(len(first), -1, dtype=np.int64)
         failed = np.zeros(len(first), dtype=bool)
@@ -204,7 +205,9 @@ class _Terms:
             key = (epochs[epoch_of[i]], schemes[scheme_of[i]], bills.assistance[p])
             if key not in rules_of:
                 try:
-                    rules_of[key] = person_rules(policy, key[0], scheme=key[1], assistance=key[2], need_cap=True)
+                    rules_of[key] = person_rules(
+                        policy, key[0], scheme=key[1], assistance=key[2], need_cap=True
+                    )
                 except (ValueError, TypeError):  # no scheme, or rules the policy cannot give
                     rules_of[key] = None
             rules = rules_of[key]
@@ -248,7 +251,6 @@ class _Plans:
     maf: Ints  # (plans × 2)
     maf_cap: Ints
     account_out_of_scope: Bools
-    python: list[Plan]
 
     @staticmethod
     def of(bills: YearBills, policy: Policy, terms: _Terms) -> _Plans:
@@ -279,10 +281,16 @@ class _Plans:
                 resolved.append(_NO_PLAN)
                 continue
             key = PlanKey(
-                terms.epochs[terms.epoch[i]], terms.schemes[terms.scheme[i]] or "", categories[category_of[i]],
-                hosp_lvs[hosp_lv[i]],
-                _VISITS[visit[i]], str(admission[i]), bills.assistance[person[i]], bool(cvlserv[person[i]]), "-",
-            )  # fmt: skip
+                on=terms.epochs[terms.epoch[i]],
+                scheme=terms.schemes[terms.scheme[i]] or "",
+                psn_cat=categories[category_of[i]],
+                hosp_lv=hosp_lvs[hosp_lv[i]],
+                visit=_VISITS[visit[i]],
+                admission=str(admission[i]),
+                assistance=bills.assistance[person[i]],
+                cvlserv=bool(cvlserv[person[i]]),
+                care_form="-",
+            )
             try:
                 resolved.append(resolve_plan(policy, key))
             except ValueError:
@@ -317,7 +325,6 @@ class _Plans:
             ratio([p.maf_ratio for p in plans]),
             limit([p.maf_cap for p in plans]),
             np.array([p.account_out_of_scope for p in plans], dtype=bool),
-            plans,
         )
 
 
@@ -345,10 +352,12 @@ def _admission(bills: YearBills, inpatient: Bools, waiting: Bools) -> Ints:
 @dataclass(frozen=True)
 class _Bands:
     """Rate scales as arrays (plans × bands, padded with bands above _NONE at rate 0): a band's rate
-    over the scale's common denominator ``den`` is ``weight``; a scale of one band starts at −_NONE,
-    as the engine applies a single rate to the whole amount whatever its bound."""
+    over the scale's common denominator ``den`` is ``weight``. ``bound`` is where each band starts;
+    ``above`` the same, except that a scale of one band starts at −_NONE there, as the engine's
+    ``_scale`` applies a single rate to the whole amount whatever its bound."""
 
     above: Ints
+    bound: Ints
     weight: Ints
     den: Ints  # per plan
     rate: Ints  # (plans × bands × 2): the band's rate as num, den, for pool_prop_selfpay
@@ -356,7 +365,7 @@ class _Bands:
     @staticmethod
     def of(scales: Sequence[tuple[Band, ...]]) -> _Bands:
         width = max((len(s) for s in scales), default=0) or 1
-        above = np.full((len(scales), width), _NONE, dtype=np.int64)
+        bound = np.full((len(scales), width), _NONE, dtype=np.int64)
         weight = np.zeros((len(scales), width), dtype=np.int64)
         rate = np.zeros((len(scales), width, 2), dtype=np.int64)
         rate[:, :, 1] = 1
@@ -364,19 +373,43 @@ class _Bands:
         for j, scale in enumerate(scales):
             den[j] = lcm(*(b.rate.den for b in scale)) if scale else 1
             for k, b in enumerate(scale):
-                above[j, k] = -_NONE if len(scale) == 1 else b.above
+                bound[j, k] = b.above
                 weight[j, k] = b.rate.num * (den[j] // b.rate.den)
                 rate[j, k] = b.rate.num, b.rate.den
-        return _Bands(above, weight, den, rate)
+        single = np.array([len(scale) == 1 for scale in scales], dtype=bool)
+        above = bound.copy()
+        above[single, 0] = -_NONE
+        return _Bands(above, bound, weight, den, rate)
+
+    @staticmethod
+    def _parts(above: Ints, before: Ints, amount: Ints) -> Ints:
+        """The part of [before, before + amount) in each band (bands starting at ``above``)."""
+        end = before + np.maximum(amount, 0)
+        upper = np.concatenate([above[:, 1:], np.full((len(above), 1), _NONE)], axis=1)
+        part: Ints = np.clip(np.minimum(end[:, None], upper) - np.maximum(before[:, None], above), 0, None)
+        return part
 
     def scale(self, plan: Ints, before: Ints, amount: Ints) -> Ints:
         """Σ over bands of (the part of [before, before + amount) in the band) × its rate, rounded once
         (the engine's ``_scale``); 0 where amount ≤ 0."""
-        above = self.above[plan]
-        end = before + np.maximum(amount, 0)
-        upper = np.concatenate([above[:, 1:], np.full((len(plan), 1), _NONE)], axis=1)
-        part = np.clip(np.minimum(end[:, None], upper) - np.maximum(before[:, None], above), 0, None)
+        part = self._parts(self.above[plan], before, amount)
         return _round_div((part * self.weight[plan]).sum(axis=1), self.den[plan])
+
+    def consumed(self, plan: Ints, before: Ints, amount: Ints, room: Ints) -> Ints:
+        """How much of ``amount`` the scale covers before its payment reaches ``room``, rounded once
+        (the engine's ``consumed_before_cap``): the parts of the bands before the first band with a
+        rate in which the payment reaches the room, plus what of that band pays the rest."""
+        part = self._parts(self.bound[plan], before, amount)
+        weight, den = self.weight[plan], self.den[plan]
+        paid = np.cumsum(part * weight, axis=1)  # in 1/den
+        reaches = (part > 0) & (weight > 0) & (paid >= (room * den)[:, None])
+        k = np.argmax(reaches, axis=1)
+        lanes = np.arange(len(plan))
+        used_before = np.cumsum(part, axis=1)[lanes, k] - part[lanes, k]
+        paid_before = paid[lanes, k] - part[lanes, k] * weight[lanes, k]
+        w = np.where(reaches.any(axis=1), weight[lanes, k], 1)
+        rest = np.where(reaches.any(axis=1), used_before * w + room * den - paid_before, part.sum(axis=1))
+        return _round_div(rest, w)
 
     def rate_at(self, plan: Ints, at: Ints) -> Ints:
         """The index of the band in force at ``at``: the last whose bound is ≤ at, else the first."""
@@ -415,14 +448,17 @@ def _any_in_household(household: Ints, flag: Bools) -> Bools:
 # The waves
 # ---------------------------------------------------------------------------------------------
 
-_DEDUCTIBLE = np.array([_COLUMN[c] for c in ("ip_deductible_paid", "chronic_deductible_paid",
-                                             "op_deductible_paid", "op_deductible_paid")])
-_BAND_BASE = np.array([_COLUMN[c] for c in ("pool_base", "chronic_pool_base", "op_pool_base", "op_pool_base")])
-_POOL_PAID = np.array([_COLUMN[c] for c in ("pool_paid", "pool_paid", "op_pool_paid", "op_pool_paid")])
-_SUB_PAID = np.array([_COLUMN[c] for c in ("_scratch", "chronic_pool_paid", "_scratch", "_scratch")])
-_ADMISSIONS = np.array([_COLUMN[c] for c in ("admissions", "_scratch", "_scratch", "_scratch")])
-"""Per visit kind (in _VISITS order): the accumulator columns its deductible, band scale, cap and
-sub-limit read and move."""
+_ACCUMULATORS = {  # visit kind → its deductible, band scale, cap, sub-limit and admission count
+    "inpatient": ("ip_deductible_paid", "pool_base", "pool_paid", "_scratch", "admissions"),
+    "chronic": ("chronic_deductible_paid", "chronic_pool_base", "pool_paid", "chronic_pool_paid", "_scratch"),
+    "outpatient": ("op_deductible_paid", "op_pool_base", "op_pool_paid", "_scratch", "_scratch"),
+    "pharmacy": ("op_deductible_paid", "op_pool_base", "op_pool_paid", "_scratch", "_scratch"),
+}
+_DEDUCTIBLE, _BAND_BASE, _POOL_PAID, _SUB_PAID, _ADMISSIONS = np.array(
+    [[_COLUMN[name] for name in _ACCUMULATORS[visit]] for visit in _VISITS]
+).T
+"""Per visit kind (in _VISITS order): the columns of the state its steps 2–3 read and move, as the
+engine's accumulators of steps 2–3 (a visit without such a column moves ``_scratch``)."""
 
 
 def _waves(bills: YearBills, plans: _Plans, terms: _Terms, regular: Bools) -> tuple[Ints, Ints]:
@@ -454,10 +490,14 @@ def _wave(
     medfee = ful + over + pre + inscp
     paying = ~terms.waiting[wave]  # no fund pays in a waiting period
     row = state[p]
+    lanes = np.arange(len(wave))
     zero = np.zeros(len(wave), dtype=np.int64)
 
+    def so_far(name: str) -> Ints:
+        return row[:, _COLUMN[name]]
+
     # 2. 起付线
-    ded_paid = row[np.arange(len(wave)), _DEDUCTIBLE[visit]]
+    ded_paid = row[lanes, _DEDUCTIBLE[visit]]
     deductible = plans.deductible[plan]
     annual_room = np.maximum(0, plans.deductible_annual_cap[plan] - ded_paid)
     remaining = np.where(visit == 0, np.minimum(deductible, annual_room), np.maximum(0, deductible - ded_paid))
@@ -465,30 +505,30 @@ def _wave(
 
     # 3. 统筹基金
     base = inscp - dedc
-    band_before = row[np.arange(len(wave)), _BAND_BASE[visit]]
+    band_before = row[lanes, _BAND_BASE[visit]]
     band = plans.bands.rate_at(plan, band_before)
     hifp = plans.bands.scale(plan, band_before, base)
-    main_room = np.maximum(0, plans.pool_cap[plan] - row[np.arange(len(wave)), _POOL_PAID[visit]])
-    sub_room = np.maximum(0, plans.sub_cap[plan] - row[np.arange(len(wave)), _SUB_PAID[visit]])
+    main_room = np.maximum(0, plans.pool_cap[plan] - row[lanes, _POOL_PAID[visit]])
+    sub_room = np.maximum(0, plans.sub_cap[plan] - row[lanes, _SUB_PAID[visit]])  # 门诊慢特病's own limit
     room = np.minimum(main_room, sub_room)
     capped = paying & (room < _NONE // 2) & (hifp > room)
-    above_cap = zero.copy()
-    for i in np.flatnonzero(capped & (room == main_room)).tolist():  # few bills: the exact fraction
-        consumed = consumed_before_cap(plans.python[plan[i]].bands, int(band_before[i]), int(base[i]),
-                                       int(main_room[i]))  # fmt: skip
-        above_cap[i] = base[i] - round_div(consumed.numerator, consumed.denominator)
+    above_cap = zero.copy()  # where the annual cap binds, the rest goes to 大额
+    at_cap = np.flatnonzero(capped & (room == main_room))
+    above_cap[at_cap] = base[at_cap] - plans.bands.consumed(
+        plan[at_cap], band_before[at_cap], base[at_cap], main_room[at_cap]
+    )
     hifp = np.where(paying, np.where(capped, room, hifp), 0)
 
     # 4. 大额 / 大病保险
     kind = np.where(paying, plans.serious[plan], 0)
     add = np.where(kind == 1, inscp - hifp, above_cap)
     threshold = plans.serious_threshold[plan]
-    serious_base = row[:, _COLUMN["serious_base"]]
-    before = np.maximum(0, serious_base - threshold)
-    now = np.maximum(0, serious_base + add - threshold) - before
+    before = np.maximum(0, so_far("serious_base") - threshold)
+    now = np.maximum(0, so_far("serious_base") + add - threshold) - before
     serious = plans.serious_bands.scale(plan, before, now)
     cap = terms.serious_cap[wave]
-    serious = np.where(cap >= 0, np.minimum(serious, np.maximum(0, cap - row[:, _COLUMN["serious_paid"]])), serious)
+    serious_room = np.maximum(0, cap - so_far("serious_paid"))
+    serious = np.where(cap >= 0, np.minimum(serious, serious_room), serious)
     serious = np.where(kind > 0, np.minimum(serious, inscp - hifp), 0)
     add = np.where(kind > 0, add, 0)
 
@@ -498,29 +538,28 @@ def _wave(
     has_maf = paying & plans.has_maf[plan]
     left = np.where(has_maf, inscp - hifp - serious - cvlserv, 0)
     threshold = plans.maf_threshold[plan]
-    maf_base = row[:, _COLUMN["maf_base"]]
-    before = np.maximum(0, maf_base - threshold)
-    now = np.maximum(0, maf_base + left - threshold) - before
+    before = np.maximum(0, so_far("maf_base") - threshold)
+    now = np.maximum(0, so_far("maf_base") + left - threshold) - before
     num, den = plans.maf[plan].T
-    maf = np.minimum(_round_div(now * num, den), np.maximum(0, plans.maf_cap[plan] - row[:, _COLUMN["maf_paid"]]))
-    maf = np.where(has_maf, maf, 0)
+    maf_room = np.maximum(0, plans.maf_cap[plan] - so_far("maf_paid"))
+    maf = np.where(has_maf, np.minimum(_round_div(now * num, den), maf_room), 0)
 
     fund = hifp + serious + cvlserv + maf
     psn_part = medfee - fund
 
     # 6. 个人账户 / 家庭共济 → 现金
-    own_balance = np.maximum(bills.funds[p, month] - row[:, _COLUMN["spent"]], 0)
+    own_balance = np.maximum(bills.funds[p, month] - so_far("spent"), 0)
     holder = bills.holder[p]
     has_holder = holder >= 0
     h = np.where(has_holder, holder, 0)
     mulaid_balance = np.where(has_holder, np.maximum(bills.funds[h, month] - state[h, _COLUMN["spent"]], 0), 0)
+    # (the holder is of the same household, so no other bill of this wave moves their account)
     payable = np.where(plans.account_out_of_scope[plan], psn_part, psn_part - ful - over)
     own = np.minimum(own_balance, payable)
     mulaid = np.minimum(mulaid_balance, payable - own)
 
     # the year so far
     moves = np.zeros_like(row)
-    lanes = np.arange(len(wave))
     moves[lanes, _DEDUCTIBLE[visit]] += dedc
     moves[lanes, _BAND_BASE[visit]] += np.where(paying, base, 0)
     moves[lanes, _POOL_PAID[visit]] += hifp
