@@ -9,11 +9,14 @@ identical whatever the number of workers.
 
 Per household the pipeline is: encounters by settlement time → person state on the day (age, category,
 assistance, enrolment, account balance = 1 January balance + credits so far − account payments so far)
-→ the engine (:func:`~yibao.settlement.engine.settle_totals`, the same rules as ``settle`` without the
-per-line detail) → year-to-date accumulators carried to the next bill. Before the loop each distinct fee
-line is split once per hospital level and catalogue epoch, and the lines whose 限定支付 check depends on
-neither the patient nor the bill are summed per bill with NumPy (:func:`_presplit`); the engine gets those
-totals and checks only the other restricted lines.
+→ the payer chain of :func:`~yibao.settlement.engine.settle_totals` → year-to-date accumulators carried
+to the next bill. Before that each distinct fee line is split once per hospital level and catalogue
+epoch and summed per bill with NumPy (:func:`_presplit`; the lines whose 限定支付 check depends on the
+patient or the bill are checked one by one). The bills are then settled in *waves*, every household's
+n-th bill at once (:mod:`~yibao.settlement.replay`, the engine's rules on arrays); the few households
+the waves leave — a bill the engine refuses, long-term care, an account two households draw on — are
+settled bill by bill by the engine itself. Both give the same file (``waves=False`` settles every bill
+by the engine).
 
 >>> from yibao.settlement.batch import enrollment_from_years
 >>> enrollment_from_years(2025, enrolled={2019, 2020, 2023, 2024, 2025}, repaid={2022}, zero_claim={2023})
@@ -545,7 +548,7 @@ def _settle(
     out = _Settled()
     left = np.arange(data.encounters.height)
     if waves and data.encounters.height:
-        bills, at = _year_bills(data, split, catalog)
+        bills, at = _year_bills(data, split)
         replayed = replay(bills, policy)
         regular = np.flatnonzero(replayed.regular)
         out.at.extend(at[regular].tolist())
@@ -558,7 +561,7 @@ def _settle(
     return out, failures
 
 
-def _year_bills(data: _Data, split: _Presplit, catalog: Catalog) -> tuple[YearBills, np.ndarray[Any, Any]]:
+def _year_bills(data: _Data, split: _Presplit) -> tuple[YearBills, np.ndarray[Any, Any]]:
     """The bills of ``data`` the waves may settle, and their positions: those of known persons, with
     fee lines, in households without a line whose item is not in force (the engine names that line).
     Their split totals add to the presplit lines' those of the restricted lines, checked here."""
