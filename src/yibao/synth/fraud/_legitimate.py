@@ -37,6 +37,7 @@ undoes both at the source:
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -302,25 +303,52 @@ def _days(col: str) -> pl.Expr:
     return pl.col(col).dt.date().cast(pl.Int64)
 
 
+class _Supplies:
+    """Days dispensed and days supplied of some persons' dispenses, by (person, drug): the arrays of
+    each pair's dispenses, in their order, as slices of two arrays grouped by pair once (instead of a
+    search of the person's dispenses for every drug asked about: some 14,000 asks a chunk)."""
+
+    __slots__ = ("_days", "_ranges", "_t")
+
+    def __init__(self, frame: pl.DataFrame | None = None) -> None:
+        """``frame``: psn_no, med_list_codg, t and prd_days (Int64) of the dispenses (none when None)."""
+        self._ranges: dict[tuple[str, str], tuple[int, int]] = {}
+        self._t = self._days = np.zeros(0, dtype=np.int64)
+        if frame is None or frame.height == 0:
+            return
+        pairs = frame.with_row_index("_j").group_by("psn_no", "med_list_codg", maintain_order=True).agg("_j")
+        order = pairs.get_column("_j").explode().to_numpy()
+        ends = pairs.get_column("_j").list.len().cum_sum().to_list()
+        starts = [0, *ends[:-1]]
+        keys = zip(*(pairs.get_column(c).to_list() for c in ("psn_no", "med_list_codg")), strict=True)
+        self._ranges = {key: (a, b) for key, a, b in zip(keys, starts, ends, strict=True)}
+        self._t = frame.get_column("t").to_numpy()[order]
+        self._days = frame.get_column("prd_days").to_numpy()[order]
+
+    def of(self, psn: str, code: str) -> tuple[I64, I64] | None:
+        """Days dispensed and days supplied of ``psn``'s dispenses of ``code`` (None: none)."""
+        at = self._ranges.get((psn, code))
+        return None if at is None else (self._t[at[0] : at[1]], self._days[at[0] : at[1]])
+
+
 class _Person:
     """One person's encounters (epoch days, stay or not), dispenses by drug and year window."""
 
-    __slots__ = ("_dispensed", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay")
+    __slots__ = ("_supplies", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay")
 
-    def __init__(self, psn: str, lo: int, hi: int, born: int, dispensed: tuple[list[str], I64, I64]) -> None:
+    def __init__(self, psn: str, lo: int, hi: int, born: int, supplies: _Supplies) -> None:
         self.psn = psn
         self.lo, self.hi, self.born = lo, hi, born
         self.a = self.b = np.zeros(0, dtype=np.int64)
         self.stay = np.zeros(0, dtype=np.bool_)
         self.drugs: dict[str, tuple[I64, I64] | None] = {}
-        self._dispensed = dispensed  # the drug, day and days supplied of each of the person's dispenses
+        self._supplies = supplies  # the person's dispenses (with others'), as the chunk has them
 
     def supply(self, code: str) -> tuple[I64, I64] | None:
-        """Days dispensed and days supplied of each of the person's dispenses of ``code`` (None: none)."""
+        """Days dispensed and days supplied of each of the person's dispenses of ``code`` (None: none),
+        twins booked for the person included."""
         if code not in self.drugs:
-            drug, t, days = self._dispensed
-            rows = [i for i, c in enumerate(drug) if c == code]  # a person has few dispenses
-            self.drugs[code] = (t[rows], days[rows]) if rows else None
+            self.drugs[code] = self._supplies.of(self.psn, code)
         return self.drugs[code]
 
     def book(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
@@ -340,14 +368,15 @@ def _birthday(brdy: pl.Expr, year: int) -> pl.Expr:
     return pl.date(year, month, day).cast(pl.Int64)
 
 
-def _dispenses(out: Tables, drugs: pl.Series) -> pl.DataFrame:
-    """The chunk's lines of ``drugs`` with days supplied outside stays: psn_no, med_list_codg, day,
-    prd_days."""
+def _dispenses(out: Tables, drugs: pl.Series, persons: pl.Series | None = None) -> pl.DataFrame:
+    """The chunk's lines of ``drugs`` with days supplied outside stays (of ``persons`` only, when
+    given): psn_no, med_list_codg, day, prd_days."""
+    lines = out["fee_list_d"].select("mdtrt_id", "psn_no", "med_list_codg", "fee_ocur_time", "prd_days")
+    if persons is not None:  # a few of the chunk's persons: the other tests then see a fraction of the lines
+        lines = lines.filter(pl.col("psn_no").is_in(persons.implode()))
     visits = out["mdtrt_d"].filter(pl.col("med_type").replace_strict(VISIT, default="") != INPATIENT)
     return (
-        out["fee_list_d"]
-        .select("mdtrt_id", "psn_no", "med_list_codg", "fee_ocur_time", "prd_days")
-        .filter((pl.col("prd_days") > 0) & pl.col("med_list_codg").is_in(drugs.implode()))
+        lines.filter((pl.col("prd_days") > 0) & pl.col("med_list_codg").is_in(drugs.implode()))
         .filter(pl.col("mdtrt_id").is_in(visits.get_column("mdtrt_id").implode()))  # on the few lines left
         .select("psn_no", "med_list_codg", _days("fee_ocur_time").alias("t"), "prd_days")
     )
@@ -367,7 +396,11 @@ class _Care:
     """The chunk's persons, encounters and dispenses; :meth:`people` indexes those of some persons
     (sorted by person once) and gives each :class:`_Person` its own slice of them."""
 
-    def __init__(self, out: Tables, dispenses: pl.DataFrame, year: int) -> None:
+    def __init__(
+        self, out: Tables, dispenses: pl.DataFrame | Callable[[pl.Series], pl.DataFrame], year: int
+    ) -> None:
+        """``dispenses``: the chunk's dispenses (as :func:`_dispenses` gives them), or a function giving
+        those of some persons (then each :meth:`people` reads only its persons' lines)."""
         jan1, dec31 = date(year, 1, 1).toordinal() - _EPOCH, date(year, 12, 31).toordinal() - _EPOCH
         brdy, death = pl.col("brdy"), pl.col("death_date")
         child = brdy.is_not_null() & (year - brdy.dt.year() <= CHILD_AGE)
@@ -384,24 +417,24 @@ class _Care:
             _days("endtime").alias("b"),
             (kind == INPATIENT).alias("s"),
         )
-        self._dispenses = dispenses.select("psn_no", "med_list_codg", "t", pl.col("prd_days").cast(pl.Int64))
+        self._dispenses = dispenses
 
     def people(self, psn_nos: list[str]) -> dict[str, _Person]:
         """A new :class:`_Person` of each of ``psn_nos`` the register has (as the chunk has them, in the
         order of ``psn_nos``)."""
-        mine = pl.col("psn_no").is_in(pl.Series(psn_nos, dtype=pl.String).implode())
+        wanted = pl.Series(psn_nos, dtype=pl.String)
+        mine = pl.col("psn_no").is_in(wanted.implode())
         window = {psn: (lo, hi, born) for psn, lo, hi, born in self._info.filter(mine).iter_rows()}
         enc, encounters = _by_person(self._encounters.filter(mine))
         a, b, stay = (enc.get_column(c).to_numpy() for c in ("a", "b", "s"))
-        disp, dispensed = _by_person(self._dispenses.filter(mine))
-        drug = disp.get_column("med_list_codg").to_list()
-        t, days = disp.get_column("t").to_numpy(), disp.get_column("prd_days").to_numpy()
+        given = self._dispenses
+        disp = given.filter(mine) if isinstance(given, pl.DataFrame) else given(wanted)
+        supplies = _Supplies(disp.select("psn_no", "med_list_codg", "t", pl.col("prd_days").cast(pl.Int64)))
         people: dict[str, _Person] = {}
         for psn in psn_nos:
             if psn not in window:
                 continue
-            d0, d1 = dispensed.get(psn, (0, 0))
-            p = people[psn] = _Person(psn, *window[psn], (drug[d0:d1], t[d0:d1], days[d0:d1]))
+            p = people[psn] = _Person(psn, *window[psn], supplies)
             first, end = encounters.get(psn, (0, 0))
             if end > first:
                 p.a, p.b, p.stay = a[first:end], b[first:end], stay[first:end]
@@ -484,7 +517,7 @@ def _feasible_all(
     """:func:`_feasible` of every row of ``rows`` (for its person of ``persons``, as the person is now;
     False for a row without one) at its row of ``shifts``, all at once: each of the person's
     encounters and earlier dispenses rules out an interval of shifts."""
-    none: tuple[list[str], I64, I64] = ([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    none = _Supplies()
     known = [p if p is not None else _Person("", 1, 0, -1, none) for p in persons]  # (no shift fits)
     a, b = (np.array([r[k] for r in rows], dtype=np.int64) for k in (4, 5))
     stay = np.array([r[6] for r in rows], dtype=np.bool_)
