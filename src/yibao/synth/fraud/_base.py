@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
@@ -737,9 +737,10 @@ def rows_by(frame: pl.DataFrame, key: str) -> dict[Any, list[dict[str, Any]]]:
     return out
 
 
-def by_encounter(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def by_encounter(frame: pl.DataFrame) -> Mapping[str, pl.DataFrame]:
     """The rows of ``frame`` by mdtrt_id (one small frame per encounter, its rows in frame order; the
-    encounters in order of first appearance). Slices of one stable sort: 3× faster than partition_by.
+    encounters in order of first appearance). Slices of one stable sort, 3× faster than partition_by,
+    and each cut only when it is asked for (:class:`Slices`).
 
     >>> f = pl.DataFrame({"mdtrt_id": ["b", "a", "b"], "n": [1, 2, 3]})
     >>> {k: v.get_column("n").to_list() for k, v in by_encounter(f).items()}
@@ -750,8 +751,32 @@ def by_encounter(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     counts = ids.unique_counts().to_list()
     starts = np.cumsum([0, *counts])[:-1].tolist()
     keys = ids.unique(maintain_order=True).to_list()
-    parts = {k: ordered.slice(s, n) for k, s, n in zip(keys, starts, counts, strict=True)}
-    return {k: parts[k] for k in frame.get_column("mdtrt_id").unique(maintain_order=True).to_list()}
+    at = dict(zip(keys, zip(starts, counts, strict=True), strict=True))
+    first_seen = frame.get_column("mdtrt_id").unique(maintain_order=True).to_list()
+    return Slices(ordered, {k: at[k] for k in first_seen})
+
+
+class Slices(Mapping[str, pl.DataFrame]):
+    """Row ranges of one frame by key, each sliced when asked for: a pattern splits the lines of some
+    thousands of encounters and reads a few hundred of them (a slice costs some microseconds)."""
+
+    __slots__ = ("_at", "_frame")
+
+    def __init__(self, frame: pl.DataFrame, at: dict[str, tuple[int, int]]) -> None:
+        self._frame, self._at = frame, at  # key → (first row, rows)
+
+    def __getitem__(self, key: str) -> pl.DataFrame:
+        first, n = self._at[key]
+        return self._frame.slice(first, n)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 def lines_of(tables: Tables, mdtrt_ids: Iterable[str]) -> pl.DataFrame:

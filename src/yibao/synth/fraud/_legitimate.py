@@ -37,7 +37,6 @@ undoes both at the source:
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -368,15 +367,14 @@ def _birthday(brdy: pl.Expr, year: int) -> pl.Expr:
     return pl.date(year, month, day).cast(pl.Int64)
 
 
-def _dispenses(out: Tables, drugs: pl.Series, persons: pl.Series | None = None) -> pl.DataFrame:
-    """The chunk's lines of ``drugs`` with days supplied outside stays (of ``persons`` only, when
-    given): psn_no, med_list_codg, day, prd_days."""
-    lines = out["fee_list_d"].select("mdtrt_id", "psn_no", "med_list_codg", "fee_ocur_time", "prd_days")
-    if persons is not None:  # a few of the chunk's persons: the other tests then see a fraction of the lines
-        lines = lines.filter(pl.col("psn_no").is_in(persons.implode()))
+def _dispenses(out: Tables, drugs: pl.Series) -> pl.DataFrame:
+    """The chunk's lines of ``drugs`` with days supplied outside stays: psn_no, med_list_codg, day,
+    prd_days."""
     visits = out["mdtrt_d"].filter(pl.col("med_type").replace_strict(VISIT, default="") != INPATIENT)
     return (
-        lines.filter((pl.col("prd_days") > 0) & pl.col("med_list_codg").is_in(drugs.implode()))
+        out["fee_list_d"]
+        .select("mdtrt_id", "psn_no", "med_list_codg", "fee_ocur_time", "prd_days")
+        .filter((pl.col("prd_days") > 0) & pl.col("med_list_codg").is_in(drugs.implode()))
         .filter(pl.col("mdtrt_id").is_in(visits.get_column("mdtrt_id").implode()))  # on the few lines left
         .select("psn_no", "med_list_codg", _days("fee_ocur_time").alias("t"), "prd_days")
     )
@@ -396,11 +394,7 @@ class _Care:
     """The chunk's persons, encounters and dispenses; :meth:`people` indexes those of some persons
     (sorted by person once) and gives each :class:`_Person` its own slice of them."""
 
-    def __init__(
-        self, out: Tables, dispenses: pl.DataFrame | Callable[[pl.Series], pl.DataFrame], year: int
-    ) -> None:
-        """``dispenses``: the chunk's dispenses (as :func:`_dispenses` gives them), or a function giving
-        those of some persons (then each :meth:`people` reads only its persons' lines)."""
+    def __init__(self, out: Tables, dispenses: pl.DataFrame, year: int) -> None:
         jan1, dec31 = date(year, 1, 1).toordinal() - _EPOCH, date(year, 12, 31).toordinal() - _EPOCH
         brdy, death = pl.col("brdy"), pl.col("death_date")
         child = brdy.is_not_null() & (year - brdy.dt.year() <= CHILD_AGE)
@@ -417,19 +411,16 @@ class _Care:
             _days("endtime").alias("b"),
             (kind == INPATIENT).alias("s"),
         )
-        self._dispenses = dispenses
+        self._dispenses = dispenses.select("psn_no", "med_list_codg", "t", pl.col("prd_days").cast(pl.Int64))
 
     def people(self, psn_nos: list[str]) -> dict[str, _Person]:
         """A new :class:`_Person` of each of ``psn_nos`` the register has (as the chunk has them, in the
         order of ``psn_nos``)."""
-        wanted = pl.Series(psn_nos, dtype=pl.String)
-        mine = pl.col("psn_no").is_in(wanted.implode())
+        mine = pl.col("psn_no").is_in(pl.Series(psn_nos, dtype=pl.String).implode())
         window = {psn: (lo, hi, born) for psn, lo, hi, born in self._info.filter(mine).iter_rows()}
         enc, encounters = _by_person(self._encounters.filter(mine))
         a, b, stay = (enc.get_column(c).to_numpy() for c in ("a", "b", "s"))
-        given = self._dispenses
-        disp = given.filter(mine) if isinstance(given, pl.DataFrame) else given(wanted)
-        supplies = _Supplies(disp.select("psn_no", "med_list_codg", "t", pl.col("prd_days").cast(pl.Int64)))
+        supplies = _Supplies(self._dispenses.filter(mine))
         people: dict[str, _Person] = {}
         for psn in psn_nos:
             if psn not in window:
