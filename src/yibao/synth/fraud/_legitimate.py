@@ -45,7 +45,6 @@ import polars as pl
 
 from yibao import codes
 from yibao.synth.fraud._base import (
-    CARE_TABLES,
     INPATIENT,
     VISIT,
     Context,
@@ -124,9 +123,15 @@ def keep_legitimate_care(
     protected = pl.concat([named.select("mdtrt_id"), in_params]).unique()
     by_id = where.sorted_fee("mdtrt_id") if where is not None else None  # (the patterns looked already)
     by_trace = where.sorted_trace("mdtrt_id") if where is not None else None
-    result = _replace_lookalikes(rng, out, clean_ids, added, protected, fee_by=by_id, trace_by=by_trace)
-    return _add_twins(rng, clean, result, consumed, serials=serials, chunk=chunk, year=year, fee_by=by_id,
-                      trace_by=by_trace)  # fmt: skip
+    gone = _replaced(rng, out, clean_ids, added, protected)
+    # the twins find their place among the encounters that stay (mdtrt_d without the replaced ones; a
+    # twin reads the fee lines only of those); the big tables lose the replaced encounters' rows once
+    # the twins' are appended, so that the cut of them into slices comes last (a table of many slices
+    # makes every later pass over it slower)
+    small = _without_encounters(out, gone, ("mdtrt_d", "setl_list_diag_d", "setl_list_oprn_d"))
+    result = _add_twins(rng, clean, small, consumed, serials=serials, chunk=chunk, year=year, fee_by=by_id,
+                        trace_by=by_trace)  # fmt: skip
+    return _without_encounters(result, gone, ("fee_list_d", "drug_trac_d"), fee_by=by_id, trace_by=by_trace)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,22 +219,18 @@ def _with_cost(enc: pl.DataFrame, cost: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _replace_lookalikes(
+def _replaced(
     rng: np.random.Generator,
     out: Tables,
     clean_ids: pl.DataFrame,
     added: pl.DataFrame,
     protected: pl.DataFrame,
-    *,
-    fee_by: pl.Series | None = None,
-    trace_by: pl.Series | None = None,
-) -> Tables:
-    """Remove, for each added look-alike, the nearest untouched clean encounter of its cell (among
-    :data:`CANDIDATES` drawn per look-alike, at least :data:`FEWEST_CANDIDATES` per cell). ``fee_by``,
-    ``trace_by``: the clean fee lines' and trace codes' mdtrt_id when they are sorted by it (the removed
-    encounters' rows are then found by bisection)."""
+) -> pl.Series:
+    """The encounters the added look-alikes replace: for each, the nearest untouched clean encounter of
+    its cell (among :data:`CANDIDATES` drawn per look-alike, at least :data:`FEWEST_CANDIDATES` per
+    cell)."""
     if added.height == 0:
-        return out
+        return pl.Series("mdtrt_id", [], dtype=pl.String)
     cells = _cells(out)
     new = cells.join(added, on="mdtrt_id", how="semi").sort("mdtrt_id")
     wanted = new.group_by("cell").agg(pl.max_horizontal(pl.len() * CANDIDATES, FEWEST_CANDIDATES).alias("_k"))
@@ -258,11 +259,24 @@ def _replace_lookalikes(
             j = int(np.argmin(d))
             free[j] = False
             removed.append(str(ids[j]))
-    if not removed:
+    return pl.Series("mdtrt_id", removed, dtype=pl.String)
+
+
+def _without_encounters(
+    out: Tables,
+    gone: pl.Series,
+    tables: tuple[str, ...],
+    *,
+    fee_by: pl.Series | None = None,
+    trace_by: pl.Series | None = None,
+) -> Tables:
+    """``out`` with ``tables`` (care tables) rid of the rows of the encounters ``gone``. ``fee_by``,
+    ``trace_by``: the clean fee lines' and trace codes' mdtrt_id when they are sorted by it (the removed
+    encounters' rows are then found by bisection)."""
+    if gone.len() == 0:
         return out
-    gone = pl.Series(removed, dtype=pl.String)
     sorted_by = {"fee_list_d": fee_by, "drug_trac_d": trace_by}
-    return {t: _without(f, gone, sorted_by.get(t)) if t in CARE_TABLES else f for t, f in out.items()}
+    return {t: _without(f, gone, sorted_by.get(t)) if t in tables else f for t, f in out.items()}
 
 
 def _without(frame: pl.DataFrame, gone: pl.Series, sorted_by: pl.Series | None) -> pl.DataFrame:
