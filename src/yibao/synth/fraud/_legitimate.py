@@ -347,7 +347,7 @@ class _Supplies:
 class _Person:
     """One person's encounters (epoch days, stay or not), dispenses by drug and year window."""
 
-    __slots__ = ("_supplies", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay")
+    __slots__ = ("_supplies", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay", "twins")
 
     def __init__(self, psn: str, lo: int, hi: int, born: int, supplies: _Supplies) -> None:
         self.psn = psn
@@ -356,6 +356,9 @@ class _Person:
         self.stay = np.zeros(0, dtype=np.bool_)
         self.drugs: dict[str, tuple[I64, I64] | None] = {}
         self._supplies = supplies  # the person's dispenses (with others'), as the chunk has them
+        self.twins: _Person | None = None
+        """The same person with only the twins booked so far (None before the first): what a booking
+        adds to the person's care, for :func:`_feasible` of the shifts it rules out."""
 
     def supply(self, code: str) -> tuple[I64, I64] | None:
         """Days dispensed and days supplied of each of the person's dispenses of ``code`` (None: none),
@@ -365,6 +368,14 @@ class _Person:
         return self.drugs[code]
 
     def book(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
+        """Add a twin [a, b] (a stay or not) and its dispenses (drug, day, days supplied) to the person's
+        care, and to :attr:`twins`."""
+        if self.twins is None:
+            self.twins = _Person(self.psn, self.lo, self.hi, self.born, _Supplies())
+        self.twins._add(a, b, stay, drugs)
+        self._add(a, b, stay, drugs)
+
+    def _add(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
         self.a, self.b = np.append(self.a, a), np.append(self.b, b)
         self.stay = np.append(self.stay, stay)
         for code, t, days in drugs:
@@ -616,19 +627,20 @@ def _add_twins(
     weeks = _signed(rng, _WEEKS, len(rows))
     first = _feasible_all([people.get(r[1]) for r in rows], rows, dispensed, weeks)  # before any booking
     left: list[int] = []
-    booked: set[str] = set()
     last = {row[1]: i for i, row in enumerate(rows)}  # a person's last encounter to twin books nothing
     for i, row in enumerate(rows):
         p = people.get(row[1])
-        ok = first[i] if row[1] not in booked else None
+        ok = first[i]
+        if p is not None and p.twins is not None:
+            # the shifts that collide with none of the person's care collide with none of the twins
+            # booked since either (the tests of :func:`_feasible` are one per encounter and dispense)
+            ok = ok & _feasible(p.twins, row[4], row[5], row[6], dispensed.get(row[0], []), weeks[i])
         again = last[row[1]] > i
         if p is None or not _place(
             rng, row, row[1], p, dispensed, beds, placed, supplies, chunk, weeks[i], ok, again,
             weekday_only=row[0] in sessions,
         ):
             left.append(i)
-        else:
-            booked.add(row[1])
     left = [i for i in left if not rows[i][7]]  # a 门诊慢特病 visit stays with its registered patient
     if left:
         stand_ins = _stand_ins(rng, out, sorted({rows[i][1] for i in left}))
