@@ -344,8 +344,14 @@ class _Supplies:
         return None if at is None else (self._t[at[0] : at[1]], self._days[at[0] : at[1]])
 
 
+_NO_SUPPLIES = _Supplies()
+"""No dispenses (a :class:`_Supplies` is never changed once made)."""
+
+
 class _Person:
-    """One person's encounters (epoch days, stay or not), dispenses by drug and year window."""
+    """One person's encounters (epoch days, stay or not: ``a``, ``b``, ``stay``, as the chunk has them),
+    dispenses by drug (:meth:`supply`, the booked twins' included) and year window; the twins booked
+    for the person are also kept apart (:attr:`twins`; :func:`_feasible_now` tests both)."""
 
     __slots__ = ("_supplies", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay", "twins")
 
@@ -357,8 +363,7 @@ class _Person:
         self.drugs: dict[str, tuple[I64, I64] | None] = {}
         self._supplies = supplies  # the person's dispenses (with others'), as the chunk has them
         self.twins: _Person | None = None
-        """The same person with only the twins booked so far (None before the first): what a booking
-        adds to the person's care, for :func:`_feasible` of the shifts it rules out."""
+        """The same person with only the twins booked so far (None before the first)."""
 
     def supply(self, code: str) -> tuple[I64, I64] | None:
         """Days dispensed and days supplied of each of the person's dispenses of ``code`` (None: none),
@@ -368,16 +373,17 @@ class _Person:
         return self.drugs[code]
 
     def book(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
-        """Add a twin [a, b] (a stay or not) and its dispenses (drug, day, days supplied) to the person's
-        care, and to :attr:`twins`."""
+        """Book a twin [a, b] (a stay or not) with its dispenses (drug, day, days supplied): in
+        :attr:`twins`, and the dispenses in the person's supplies."""
         if self.twins is None:
-            self.twins = _Person(self.psn, self.lo, self.hi, self.born, _Supplies())
-        self.twins._add(a, b, stay, drugs)
-        self._add(a, b, stay, drugs)
+            self.twins = _Person(self.psn, self.lo, self.hi, self.born, _NO_SUPPLIES)
+        twins = self.twins
+        twins.a, twins.b = np.append(twins.a, a), np.append(twins.b, b)
+        twins.stay = np.append(twins.stay, stay)
+        twins._dispense(drugs)
+        self._dispense(drugs)
 
-    def _add(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
-        self.a, self.b = np.append(self.a, a), np.append(self.b, b)
-        self.stay = np.append(self.stay, stay)
+    def _dispense(self, drugs: list[tuple[str, int, int]]) -> None:
         for code, t, days in drugs:
             ts, ds = self.supply(code) or (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
             self.drugs[code] = (np.append(ts, t), np.append(ds, days))
@@ -524,6 +530,13 @@ def _feasible(p: _Person, a: int, b: int, stay: bool, drugs: list[tuple[str, int
     return ok
 
 
+def _feasible_now(p: _Person, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]], shifts: I64) -> np.ndarray[Any, np.dtype[np.bool_]]:  # fmt: skip
+    """:func:`_feasible` of the person's care with the twins booked for it so far (each encounter and
+    dispense rules out shifts of its own, so the twins are tested apart)."""
+    ok = _feasible(p, a, b, stay, drugs, shifts)
+    return ok if p.twins is None else ok & _feasible(p.twins, a, b, stay, drugs, shifts)
+
+
 def _feasible_all(
     persons: list[_Person | None],
     rows: list[Row],
@@ -533,8 +546,7 @@ def _feasible_all(
     """:func:`_feasible` of every row of ``rows`` (for its person of ``persons``, as the person is now;
     False for a row without one) at its row of ``shifts``, all at once: each of the person's
     encounters and earlier dispenses rules out an interval of shifts."""
-    none = _Supplies()
-    known = [p if p is not None else _Person("", 1, 0, -1, none) for p in persons]  # (no shift fits)
+    known = [p if p is not None else _Person("", 1, 0, -1, _NO_SUPPLIES) for p in persons]  # (no shift fits)
     a, b = (np.array([r[k] for r in rows], dtype=np.int64) for k in (4, 5))
     stay = np.array([r[6] for r in rows], dtype=np.bool_)
     lo, hi, born = (
@@ -632,8 +644,7 @@ def _add_twins(
         p = people.get(row[1])
         ok = first[i]
         if p is not None and p.twins is not None:
-            # the shifts that collide with none of the person's care collide with none of the twins
-            # booked since either (the tests of :func:`_feasible` are one per encounter and dispense)
+            # the shifts free of the person's care (as :func:`_feasible_now`), and of the twins booked since
             ok = ok & _feasible(p.twins, row[4], row[5], row[6], dispensed.get(row[0], []), weeks[i])
         again = last[row[1]] > i
         if p is None or not _place(
@@ -698,13 +709,13 @@ def _place(
     mid, _, inst, bed, a, b, stay, _ = row
     drugs = dispensed.get(mid, [])
     if ok is None:
-        ok = _feasible(p, a, b, stay, drugs, weeks)
+        ok = _feasible_now(p, a, b, stay, drugs, weeks)
     shifts = weeks
     if not ok.any() and weekday_only:
         return False
     if not ok.any():
         shifts = _signed(rng, _OTHER_DAYS)
-        ok = _feasible(p, a, b, stay, drugs, shifts)
+        ok = _feasible_now(p, a, b, stay, drugs, shifts)
         if not ok.any():
             return False
     choice = shifts[ok]
