@@ -629,22 +629,36 @@ def bisect_rows(sorted_by: pl.Series, values: pl.Series) -> pl.Series:
 
 
 def rows_with(
-    table: pl.DataFrame, key: str, values: pl.Series, sorted_by: pl.Series | None = None
+    table: pl.DataFrame,
+    key: str,
+    values: pl.Series,
+    sorted_by: pl.Series | None = None,
+    where: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """The rows of ``table`` whose ``key`` is one of ``values``, in table order (as a filter by
-    ``is_in``). ``sorted_by``, when given, is the ``key`` of the table's first rows, sorted without
-    nulls: those rows are found by bisection and only the rest is tested row by row.
+    """The rows of ``table`` whose ``key`` is one of ``values`` (and that match ``where``, a row-wise
+    test), in table order (as a filter by ``is_in``). ``sorted_by``, when given, is the ``key`` of the
+    table's first rows, sorted without nulls: those rows are found by bisection (and ``where`` tested
+    on the columns it reads of those only, so only the rows kept are gathered whole) and only the rest
+    is tested row by row.
 
     >>> t = pl.DataFrame({"k": ["a", "b", "c", "b"], "n": [1, 2, 3, 4]})
     >>> rows_with(t, "k", pl.Series(["b"]), t["k"].head(3))["n"].to_list()
     [2, 4]
+    >>> rows_with(t, "k", pl.Series(["b"]), t["k"].head(3), pl.col("n") > 2)["n"].to_list()
+    [4]
     """
+    wanted = pl.col(key).is_in(values.implode())
     if sorted_by is None:
-        return table.filter(pl.col(key).is_in(values.implode()))
-    head = table.slice(0, sorted_by.len())[bisect_rows(sorted_by, values)]
+        return table.filter(wanted if where is None else wanted & where)
+    clean = table.slice(0, sorted_by.len())
+    idx = bisect_rows(sorted_by, values)
+    if where is not None:
+        read = clean.select(where.meta.root_names())[idx]  # the few columns ``where`` reads
+        idx = idx.filter(read.select(where.fill_null(False)).to_series())
+    head = clean[idx]
     if table.height == sorted_by.len():
         return head
-    tail = table.slice(sorted_by.len()).filter(pl.col(key).is_in(values.implode()))
+    tail = table.slice(sorted_by.len()).filter(wanted if where is None else wanted & where)
     return pl.concat([head, tail], how="vertical")
 
 
@@ -698,13 +712,15 @@ def lines_for(tables: Tables, ctx: Context, enc: pl.DataFrame) -> pl.DataFrame:
     return _lines_of(tables, ctx, insts, pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").implode()))
 
 
-def lines_with(tables: Tables, ctx: Context, mdtrt_ids: pl.Series) -> pl.DataFrame:
-    """The fee lines of the encounters ``mdtrt_ids``, in table order, as
-    ``filter(pl.col("mdtrt_id").is_in(mdtrt_ids))`` gives them: the clean lines found by bisection when
-    the chunk's :class:`Where` knows them sorted by encounter (while the patterns run, changes to lines
-    wait in :class:`Pending`, so every clean line keeps its encounter), the added lines by a test of
-    those only. A 25,000-person chunk has a million lines and a pattern asks for a few thousand
-    encounters' lines.
+def lines_with(
+    tables: Tables, ctx: Context, mdtrt_ids: pl.Series, where: pl.Expr | None = None
+) -> pl.DataFrame:
+    """The fee lines of the encounters ``mdtrt_ids`` (that match ``where``, a row-wise test), in table
+    order, as ``filter(pl.col("mdtrt_id").is_in(mdtrt_ids))`` gives them: the clean lines found by
+    bisection when the chunk's :class:`Where` knows them sorted by encounter (while the patterns run,
+    changes to lines wait in :class:`Pending`, so every clean line keeps its encounter), the added lines
+    by a test of those only. A 25,000-person chunk has a million lines and a pattern asks for a few
+    thousand encounters' lines (with ``where``, only those of them that match are gathered whole).
 
     >>> from yibao.catalog.model import Catalog
     >>> ctx = Context("p", 0, "PP", chunk=0, year=2024, rate=0.02, catalog=Catalog())
@@ -713,7 +729,7 @@ def lines_with(tables: Tables, ctx: Context, mdtrt_ids: pl.Series) -> pl.DataFra
     [1, 3]
     """
     sorted_by = ctx.where.sorted_fee("mdtrt_id") if ctx.where is not None else None
-    return rows_with(tables["fee_list_d"], "mdtrt_id", mdtrt_ids, sorted_by)
+    return rows_with(tables["fee_list_d"], "mdtrt_id", mdtrt_ids, sorted_by, where)
 
 
 def codes_of(tables: Tables, ctx: Context, lines: pl.DataFrame) -> pl.DataFrame:
