@@ -24,7 +24,7 @@ from yibao.supervision.kb import default_kb
 from yibao.supervision.library import default_library, kind_module
 from yibao.synth.fraud import PATTERNS, _module, assignments, inject, outpatient_load
 from yibao.synth.fraud._base import INPATIENT, Serials, fee_amount, fee_amount_expr, product_prefix, visit_of
-from yibao.synth.fraud._legitimate import _WEEKS, _Beds, _Care, _Person, _place
+from yibao.synth.fraud._legitimate import _WEEKS, _Beds, _Care, _Person, _place, _Supplies
 from yibao.synth.fraud.check import VOCABULARY, check_labels
 from yibao.synth.fraud.sample import sample_region
 
@@ -342,7 +342,7 @@ def test_a_dialysis_sessions_twin_keeps_the_timetable_or_is_not_made() -> None:
     # a patient on Mon/Wed/Fri all year: every same-weekday week is taken, other days would make a 4th session
     mondays = np.arange(date(2024, 1, 1).toordinal(), date(2024, 12, 31).toordinal(), 7) - date(1970, 1, 1).toordinal()
     days = np.sort(np.concatenate([mondays, mondays + 2, mondays + 4]))
-    none = ([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    none = _Supplies()
     beds = _Beds(sample_region(1, persons=0)["mdtrt_d"])
 
     def place(weekday_only: bool) -> list[int]:

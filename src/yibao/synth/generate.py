@@ -32,6 +32,7 @@ False
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import multiprocessing
@@ -265,9 +266,33 @@ def _chunk_rng(spec: SynthSpec, index: int, stage: str) -> np.random.Generator:
     return np.random.default_rng([spec.seed, index, STAGES[stage]])
 
 
+CHUNK_GC_THRESHOLDS = (10_000, 20, 20)
+"""Python's cyclic garbage collector while a chunk is made: a collection after 10,000 new objects (not
+700), and of the older generations 20 times rarer. A chunk builds some millions of short-lived objects
+(rows as dicts and tuples, ids, dates) that reference counting frees, and each full collection walks
+every object alive. Measured on a chunk of 25,000 persons (CPU time in the collector): 0.30–0.38 s with
+the defaults (700, 10, 10), 0.13 s with these; no output depends on when cycles are collected."""
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """:data:`CHUNK_GC_THRESHOLDS` inside the block, the thresholds as they were after it."""
+    before = gc.get_threshold()
+    gc.set_threshold(*CHUNK_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def _run_chunk(index: int) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
     """Persons → care → fraud for chunk ``index``: its tables, its labels and its figures (with the
     CPU seconds of each stage, ``cpu_s``)."""
+    with _fewer_collections():
+        return _make_chunk(index)
+
+
+def _make_chunk(index: int) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
     region = _REGION[0]
     spec = region.spec
     first, n = spec.chunk_range(index)

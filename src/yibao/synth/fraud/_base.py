@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
@@ -629,22 +629,36 @@ def bisect_rows(sorted_by: pl.Series, values: pl.Series) -> pl.Series:
 
 
 def rows_with(
-    table: pl.DataFrame, key: str, values: pl.Series, sorted_by: pl.Series | None = None
+    table: pl.DataFrame,
+    key: str,
+    values: pl.Series,
+    sorted_by: pl.Series | None = None,
+    where: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """The rows of ``table`` whose ``key`` is one of ``values``, in table order (as a filter by
-    ``is_in``). ``sorted_by``, when given, is the ``key`` of the table's first rows, sorted without
-    nulls: those rows are found by bisection and only the rest is tested row by row.
+    """The rows of ``table`` whose ``key`` is one of ``values`` (and that match ``where``, a row-wise
+    test), in table order (as a filter by ``is_in``). ``sorted_by``, when given, is the ``key`` of the
+    table's first rows, sorted without nulls: those rows are found by bisection (and ``where`` tested
+    on the columns it reads of those only, so only the rows kept are gathered whole) and only the rest
+    is tested row by row.
 
     >>> t = pl.DataFrame({"k": ["a", "b", "c", "b"], "n": [1, 2, 3, 4]})
     >>> rows_with(t, "k", pl.Series(["b"]), t["k"].head(3))["n"].to_list()
     [2, 4]
+    >>> rows_with(t, "k", pl.Series(["b"]), t["k"].head(3), pl.col("n") > 2)["n"].to_list()
+    [4]
     """
+    wanted = pl.col(key).is_in(values.implode())
     if sorted_by is None:
-        return table.filter(pl.col(key).is_in(values.implode()))
-    head = table.slice(0, sorted_by.len())[bisect_rows(sorted_by, values)]
+        return table.filter(wanted if where is None else wanted & where)
+    clean = table.slice(0, sorted_by.len())
+    idx = bisect_rows(sorted_by, values)
+    if where is not None:
+        read = clean.select(where.meta.root_names())[idx]  # the few columns ``where`` reads
+        idx = idx.filter(read.select(where.fill_null(False)).to_series())
+    head = clean[idx]
     if table.height == sorted_by.len():
         return head
-    tail = table.slice(sorted_by.len()).filter(pl.col(key).is_in(values.implode()))
+    tail = table.slice(sorted_by.len()).filter(wanted if where is None else wanted & where)
     return pl.concat([head, tail], how="vertical")
 
 
@@ -698,13 +712,15 @@ def lines_for(tables: Tables, ctx: Context, enc: pl.DataFrame) -> pl.DataFrame:
     return _lines_of(tables, ctx, insts, pl.col("mdtrt_id").is_in(enc.get_column("mdtrt_id").implode()))
 
 
-def lines_with(tables: Tables, ctx: Context, mdtrt_ids: pl.Series) -> pl.DataFrame:
-    """The fee lines of the encounters ``mdtrt_ids``, in table order, as
-    ``filter(pl.col("mdtrt_id").is_in(mdtrt_ids))`` gives them: the clean lines found by bisection when
-    the chunk's :class:`Where` knows them sorted by encounter (while the patterns run, changes to lines
-    wait in :class:`Pending`, so every clean line keeps its encounter), the added lines by a test of
-    those only. A 25,000-person chunk has a million lines and a pattern asks for a few thousand
-    encounters' lines.
+def lines_with(
+    tables: Tables, ctx: Context, mdtrt_ids: pl.Series, where: pl.Expr | None = None
+) -> pl.DataFrame:
+    """The fee lines of the encounters ``mdtrt_ids`` (that match ``where``, a row-wise test), in table
+    order, as ``filter(pl.col("mdtrt_id").is_in(mdtrt_ids))`` gives them: the clean lines found by
+    bisection when the chunk's :class:`Where` knows them sorted by encounter (while the patterns run,
+    changes to lines wait in :class:`Pending`, so every clean line keeps its encounter), the added lines
+    by a test of those only. A 25,000-person chunk has a million lines and a pattern asks for a few
+    thousand encounters' lines (with ``where``, only those of them that match are gathered whole).
 
     >>> from yibao.catalog.model import Catalog
     >>> ctx = Context("p", 0, "PP", chunk=0, year=2024, rate=0.02, catalog=Catalog())
@@ -713,7 +729,7 @@ def lines_with(tables: Tables, ctx: Context, mdtrt_ids: pl.Series) -> pl.DataFra
     [1, 3]
     """
     sorted_by = ctx.where.sorted_fee("mdtrt_id") if ctx.where is not None else None
-    return rows_with(tables["fee_list_d"], "mdtrt_id", mdtrt_ids, sorted_by)
+    return rows_with(tables["fee_list_d"], "mdtrt_id", mdtrt_ids, sorted_by, where)
 
 
 def codes_of(tables: Tables, ctx: Context, lines: pl.DataFrame) -> pl.DataFrame:
@@ -737,9 +753,10 @@ def rows_by(frame: pl.DataFrame, key: str) -> dict[Any, list[dict[str, Any]]]:
     return out
 
 
-def by_encounter(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def by_encounter(frame: pl.DataFrame) -> Mapping[str, pl.DataFrame]:
     """The rows of ``frame`` by mdtrt_id (one small frame per encounter, its rows in frame order; the
-    encounters in order of first appearance). Slices of one stable sort: 3× faster than partition_by.
+    encounters in order of first appearance). Slices of one stable sort, 3× faster than partition_by,
+    and each cut only when it is asked for (:class:`Slices`).
 
     >>> f = pl.DataFrame({"mdtrt_id": ["b", "a", "b"], "n": [1, 2, 3]})
     >>> {k: v.get_column("n").to_list() for k, v in by_encounter(f).items()}
@@ -750,8 +767,32 @@ def by_encounter(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     counts = ids.unique_counts().to_list()
     starts = np.cumsum([0, *counts])[:-1].tolist()
     keys = ids.unique(maintain_order=True).to_list()
-    parts = {k: ordered.slice(s, n) for k, s, n in zip(keys, starts, counts, strict=True)}
-    return {k: parts[k] for k in frame.get_column("mdtrt_id").unique(maintain_order=True).to_list()}
+    at = dict(zip(keys, zip(starts, counts, strict=True), strict=True))
+    first_seen = frame.get_column("mdtrt_id").unique(maintain_order=True).to_list()
+    return Slices(ordered, {k: at[k] for k in first_seen})
+
+
+class Slices(Mapping[str, pl.DataFrame]):
+    """Row ranges of one frame by key, each sliced when asked for: a pattern splits the lines of some
+    thousands of encounters and reads a few hundred of them (a slice costs some microseconds)."""
+
+    __slots__ = ("_at", "_frame")
+
+    def __init__(self, frame: pl.DataFrame, at: dict[str, tuple[int, int]]) -> None:
+        self._frame, self._at = frame, at  # key → (first row, rows)
+
+    def __getitem__(self, key: str) -> pl.DataFrame:
+        first, n = self._at[key]
+        return self._frame.slice(first, n)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 def lines_of(tables: Tables, mdtrt_ids: Iterable[str]) -> pl.DataFrame:

@@ -45,7 +45,6 @@ import polars as pl
 
 from yibao import codes
 from yibao.synth.fraud._base import (
-    CARE_TABLES,
     INPATIENT,
     VISIT,
     Context,
@@ -124,9 +123,15 @@ def keep_legitimate_care(
     protected = pl.concat([named.select("mdtrt_id"), in_params]).unique()
     by_id = where.sorted_fee("mdtrt_id") if where is not None else None  # (the patterns looked already)
     by_trace = where.sorted_trace("mdtrt_id") if where is not None else None
-    result = _replace_lookalikes(rng, out, clean_ids, added, protected, fee_by=by_id, trace_by=by_trace)
-    return _add_twins(rng, clean, result, consumed, serials=serials, chunk=chunk, year=year, fee_by=by_id,
-                      trace_by=by_trace)  # fmt: skip
+    gone = _replaced(rng, out, clean_ids, added, protected)
+    # the twins find their place among the encounters that stay (mdtrt_d without the replaced ones; a
+    # twin reads the fee lines only of those); the big tables lose the replaced encounters' rows once
+    # the twins' are appended, so that the cut of them into slices comes last (a table of many slices
+    # makes every later pass over it slower)
+    small = _without_encounters(out, gone, ("mdtrt_d", "setl_list_diag_d", "setl_list_oprn_d"))
+    result = _add_twins(rng, clean, small, consumed, serials=serials, chunk=chunk, year=year, fee_by=by_id,
+                        trace_by=by_trace)  # fmt: skip
+    return _without_encounters(result, gone, ("fee_list_d", "drug_trac_d"), fee_by=by_id, trace_by=by_trace)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,22 +219,18 @@ def _with_cost(enc: pl.DataFrame, cost: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _replace_lookalikes(
+def _replaced(
     rng: np.random.Generator,
     out: Tables,
     clean_ids: pl.DataFrame,
     added: pl.DataFrame,
     protected: pl.DataFrame,
-    *,
-    fee_by: pl.Series | None = None,
-    trace_by: pl.Series | None = None,
-) -> Tables:
-    """Remove, for each added look-alike, the nearest untouched clean encounter of its cell (among
-    :data:`CANDIDATES` drawn per look-alike, at least :data:`FEWEST_CANDIDATES` per cell). ``fee_by``,
-    ``trace_by``: the clean fee lines' and trace codes' mdtrt_id when they are sorted by it (the removed
-    encounters' rows are then found by bisection)."""
+) -> pl.Series:
+    """The encounters the added look-alikes replace: for each, the nearest untouched clean encounter of
+    its cell (among :data:`CANDIDATES` drawn per look-alike, at least :data:`FEWEST_CANDIDATES` per
+    cell)."""
     if added.height == 0:
-        return out
+        return pl.Series("mdtrt_id", [], dtype=pl.String)
     cells = _cells(out)
     new = cells.join(added, on="mdtrt_id", how="semi").sort("mdtrt_id")
     wanted = new.group_by("cell").agg(pl.max_horizontal(pl.len() * CANDIDATES, FEWEST_CANDIDATES).alias("_k"))
@@ -258,11 +259,24 @@ def _replace_lookalikes(
             j = int(np.argmin(d))
             free[j] = False
             removed.append(str(ids[j]))
-    if not removed:
+    return pl.Series("mdtrt_id", removed, dtype=pl.String)
+
+
+def _without_encounters(
+    out: Tables,
+    gone: pl.Series,
+    tables: tuple[str, ...],
+    *,
+    fee_by: pl.Series | None = None,
+    trace_by: pl.Series | None = None,
+) -> Tables:
+    """``out`` with ``tables`` (care tables) rid of the rows of the encounters ``gone``. ``fee_by``,
+    ``trace_by``: the clean fee lines' and trace codes' mdtrt_id when they are sorted by it (the removed
+    encounters' rows are then found by bisection)."""
+    if gone.len() == 0:
         return out
-    gone = pl.Series(removed, dtype=pl.String)
     sorted_by = {"fee_list_d": fee_by, "drug_trac_d": trace_by}
-    return {t: _without(f, gone, sorted_by.get(t)) if t in CARE_TABLES else f for t, f in out.items()}
+    return {t: _without(f, gone, sorted_by.get(t)) if t in tables else f for t, f in out.items()}
 
 
 def _without(frame: pl.DataFrame, gone: pl.Series, sorted_by: pl.Series | None) -> pl.DataFrame:
@@ -302,30 +316,74 @@ def _days(col: str) -> pl.Expr:
     return pl.col(col).dt.date().cast(pl.Int64)
 
 
+class _Supplies:
+    """Days dispensed and days supplied of some persons' dispenses, by (person, drug): the arrays of
+    each pair's dispenses, in their order, as slices of two arrays grouped by pair once (instead of a
+    search of the person's dispenses for every drug asked about: some 14,000 asks a chunk)."""
+
+    __slots__ = ("_days", "_ranges", "_t")
+
+    def __init__(self, frame: pl.DataFrame | None = None) -> None:
+        """``frame``: psn_no, med_list_codg, t and prd_days (Int64) of the dispenses (none when None)."""
+        self._ranges: dict[tuple[str, str], tuple[int, int]] = {}
+        self._t = self._days = np.zeros(0, dtype=np.int64)
+        if frame is None or frame.height == 0:
+            return
+        pairs = frame.with_row_index("_j").group_by("psn_no", "med_list_codg", maintain_order=True).agg("_j")
+        order = pairs.get_column("_j").explode().to_numpy()
+        ends = pairs.get_column("_j").list.len().cum_sum().to_list()
+        starts = [0, *ends[:-1]]
+        keys = zip(*(pairs.get_column(c).to_list() for c in ("psn_no", "med_list_codg")), strict=True)
+        self._ranges = {key: (a, b) for key, a, b in zip(keys, starts, ends, strict=True)}
+        self._t = frame.get_column("t").to_numpy()[order]
+        self._days = frame.get_column("prd_days").to_numpy()[order]
+
+    def of(self, psn: str, code: str) -> tuple[I64, I64] | None:
+        """Days dispensed and days supplied of ``psn``'s dispenses of ``code`` (None: none)."""
+        at = self._ranges.get((psn, code))
+        return None if at is None else (self._t[at[0] : at[1]], self._days[at[0] : at[1]])
+
+
+_NO_SUPPLIES = _Supplies()
+"""No dispenses (a :class:`_Supplies` is never changed once made)."""
+
+
 class _Person:
-    """One person's encounters (epoch days, stay or not), dispenses by drug and year window."""
+    """One person's encounters (epoch days, stay or not: ``a``, ``b``, ``stay``, as the chunk has them),
+    dispenses by drug (:meth:`supply`, the booked twins' included) and year window; the twins booked
+    for the person are also kept apart (:attr:`twins`; :func:`_feasible_now` tests both)."""
 
-    __slots__ = ("_dispensed", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay")
+    __slots__ = ("_supplies", "a", "b", "born", "drugs", "hi", "lo", "psn", "stay", "twins")
 
-    def __init__(self, psn: str, lo: int, hi: int, born: int, dispensed: tuple[list[str], I64, I64]) -> None:
+    def __init__(self, psn: str, lo: int, hi: int, born: int, supplies: _Supplies) -> None:
         self.psn = psn
         self.lo, self.hi, self.born = lo, hi, born
         self.a = self.b = np.zeros(0, dtype=np.int64)
         self.stay = np.zeros(0, dtype=np.bool_)
         self.drugs: dict[str, tuple[I64, I64] | None] = {}
-        self._dispensed = dispensed  # the drug, day and days supplied of each of the person's dispenses
+        self._supplies = supplies  # the person's dispenses (with others'), as the chunk has them
+        self.twins: _Person | None = None
+        """The same person with only the twins booked so far (None before the first)."""
 
     def supply(self, code: str) -> tuple[I64, I64] | None:
-        """Days dispensed and days supplied of each of the person's dispenses of ``code`` (None: none)."""
+        """Days dispensed and days supplied of each of the person's dispenses of ``code`` (None: none),
+        twins booked for the person included."""
         if code not in self.drugs:
-            drug, t, days = self._dispensed
-            rows = [i for i, c in enumerate(drug) if c == code]  # a person has few dispenses
-            self.drugs[code] = (t[rows], days[rows]) if rows else None
+            self.drugs[code] = self._supplies.of(self.psn, code)
         return self.drugs[code]
 
     def book(self, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]]) -> None:
-        self.a, self.b = np.append(self.a, a), np.append(self.b, b)
-        self.stay = np.append(self.stay, stay)
+        """Book a twin [a, b] (a stay or not) with its dispenses (drug, day, days supplied): in
+        :attr:`twins`, and the dispenses in the person's supplies."""
+        if self.twins is None:
+            self.twins = _Person(self.psn, self.lo, self.hi, self.born, _NO_SUPPLIES)
+        twins = self.twins
+        twins.a, twins.b = np.append(twins.a, a), np.append(twins.b, b)
+        twins.stay = np.append(twins.stay, stay)
+        twins._dispense(drugs)
+        self._dispense(drugs)
+
+    def _dispense(self, drugs: list[tuple[str, int, int]]) -> None:
         for code, t, days in drugs:
             ts, ds = self.supply(code) or (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
             self.drugs[code] = (np.append(ts, t), np.append(ds, days))
@@ -393,15 +451,12 @@ class _Care:
         window = {psn: (lo, hi, born) for psn, lo, hi, born in self._info.filter(mine).iter_rows()}
         enc, encounters = _by_person(self._encounters.filter(mine))
         a, b, stay = (enc.get_column(c).to_numpy() for c in ("a", "b", "s"))
-        disp, dispensed = _by_person(self._dispenses.filter(mine))
-        drug = disp.get_column("med_list_codg").to_list()
-        t, days = disp.get_column("t").to_numpy(), disp.get_column("prd_days").to_numpy()
+        supplies = _Supplies(self._dispenses.filter(mine))
         people: dict[str, _Person] = {}
         for psn in psn_nos:
             if psn not in window:
                 continue
-            d0, d1 = dispensed.get(psn, (0, 0))
-            p = people[psn] = _Person(psn, *window[psn], (drug[d0:d1], t[d0:d1], days[d0:d1]))
+            p = people[psn] = _Person(psn, *window[psn], supplies)
             first, end = encounters.get(psn, (0, 0))
             if end > first:
                 p.a, p.b, p.stay = a[first:end], b[first:end], stay[first:end]
@@ -475,6 +530,13 @@ def _feasible(p: _Person, a: int, b: int, stay: bool, drugs: list[tuple[str, int
     return ok
 
 
+def _feasible_now(p: _Person, a: int, b: int, stay: bool, drugs: list[tuple[str, int, int]], shifts: I64) -> np.ndarray[Any, np.dtype[np.bool_]]:  # fmt: skip
+    """:func:`_feasible` of the person's care with the twins booked for it so far (each encounter and
+    dispense rules out shifts of its own, so the twins are tested apart)."""
+    ok = _feasible(p, a, b, stay, drugs, shifts)
+    return ok if p.twins is None else ok & _feasible(p.twins, a, b, stay, drugs, shifts)
+
+
 def _feasible_all(
     persons: list[_Person | None],
     rows: list[Row],
@@ -484,8 +546,7 @@ def _feasible_all(
     """:func:`_feasible` of every row of ``rows`` (for its person of ``persons``, as the person is now;
     False for a row without one) at its row of ``shifts``, all at once: each of the person's
     encounters and earlier dispenses rules out an interval of shifts."""
-    none: tuple[list[str], I64, I64] = ([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    known = [p if p is not None else _Person("", 1, 0, -1, none) for p in persons]  # (no shift fits)
+    known = [p if p is not None else _Person("", 1, 0, -1, _NO_SUPPLIES) for p in persons]  # (no shift fits)
     a, b = (np.array([r[k] for r in rows], dtype=np.int64) for k in (4, 5))
     stay = np.array([r[6] for r in rows], dtype=np.bool_)
     lo, hi, born = (
@@ -578,19 +639,19 @@ def _add_twins(
     weeks = _signed(rng, _WEEKS, len(rows))
     first = _feasible_all([people.get(r[1]) for r in rows], rows, dispensed, weeks)  # before any booking
     left: list[int] = []
-    booked: set[str] = set()
     last = {row[1]: i for i, row in enumerate(rows)}  # a person's last encounter to twin books nothing
     for i, row in enumerate(rows):
         p = people.get(row[1])
-        ok = first[i] if row[1] not in booked else None
+        ok = first[i]
+        if p is not None and p.twins is not None:
+            # the shifts free of the person's care (as :func:`_feasible_now`), and of the twins booked since
+            ok = ok & _feasible(p.twins, row[4], row[5], row[6], dispensed.get(row[0], []), weeks[i])
         again = last[row[1]] > i
         if p is None or not _place(
             rng, row, row[1], p, dispensed, beds, placed, supplies, chunk, weeks[i], ok, again,
             weekday_only=row[0] in sessions,
         ):
             left.append(i)
-        else:
-            booked.add(row[1])
     left = [i for i in left if not rows[i][7]]  # a 门诊慢特病 visit stays with its registered patient
     if left:
         stand_ins = _stand_ins(rng, out, sorted({rows[i][1] for i in left}))
@@ -648,13 +709,13 @@ def _place(
     mid, _, inst, bed, a, b, stay, _ = row
     drugs = dispensed.get(mid, [])
     if ok is None:
-        ok = _feasible(p, a, b, stay, drugs, weeks)
+        ok = _feasible_now(p, a, b, stay, drugs, weeks)
     shifts = weeks
     if not ok.any() and weekday_only:
         return False
     if not ok.any():
         shifts = _signed(rng, _OTHER_DAYS)
-        ok = _feasible(p, a, b, stay, drugs, shifts)
+        ok = _feasible_now(p, a, b, stay, drugs, shifts)
         if not ok.any():
             return False
     choice = shifts[ok]

@@ -74,9 +74,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     by_doc = {
         key[0]: part.sort("mdtrt_id") for key, part in enc.partition_by("atddr_no", as_dict=True).items()
     }
-    fee = lines_with(tables, ctx, enc.get_column("mdtrt_id")).filter(
-        pl.col("bilg_dr_codg").is_in(list(ctx.doctors))
-    )
+    fee = lines_with(tables, ctx, enc.get_column("mdtrt_id"), pl.col("bilg_dr_codg").is_in(list(ctx.doctors)))
     lines_by = by_encounter(fee)
     rx_by = by_encounter(fee.filter(pl.col("rxno") != ""))  # the lines ``inflate`` scales, split once
     diag = tables["setl_list_diag_d"].join(

@@ -78,8 +78,6 @@ def _fraud(
         tables, ctx,
         pl.col("med_chrgitm_type").is_in(["03", "04", "05"]) | pl.col("med_list_codg").is_in([a for a, _ in pairs]),
     )  # fmt: skip
-    if ctx.taken_lines and fee.height:
-        fee = fee.filter(~pl.col("feedetl_sn").is_in(list(ctx.taken_lines)))
     if fee.height == 0:
         return 0
     share = float(rng.uniform(*SHARE))
@@ -179,14 +177,10 @@ def _repeat_tests(
     rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n: int, used: set[str]
 ) -> None:
     enc = encounters(tables, ctx, (pl.col("kind") == INPATIENT) & ~pl.col("mdtrt_id").is_in(list(used)))
-    fee = (
-        lines_with(tables, ctx, enc.get_column("mdtrt_id"))
-        .filter(
-            pl.col("med_list_codg").is_in([k.CBC, k.GLUCOSE, k.CRP, k.CREATININE])
-            & (pl.col("fee_ocur_time").dt.hour() < 14)
-        )
-        .sort("feedetl_sn")
+    morning_test = pl.col("med_list_codg").is_in([k.CBC, k.GLUCOSE, k.CRP, k.CREATININE]) & (
+        pl.col("fee_ocur_time").dt.hour() < 14
     )
+    fee = lines_with(tables, ctx, enc.get_column("mdtrt_id"), morning_test).sort("feedetl_sn")
     ends = dict(enc.select("mdtrt_id", "endtime").iter_rows())
     m = min(n, fee.height)
     for r in (

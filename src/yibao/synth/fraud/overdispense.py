@@ -132,9 +132,7 @@ def _fraud(
         src_by = {
             m: r for m, r in zip(src.get_column("mdtrt_id").to_list(), src.iter_rows(named=True), strict=True)
         }
-        visit_fee = lines_with(tables, ctx, picked.get_column("mdtrt_id")).filter(
-            pl.col("med_chrgitm_type") == "02"
-        )
+        visit_fee = lines_with(tables, ctx, picked.get_column("mdtrt_id"), pl.col("med_chrgitm_type") == "02")
         visit_by = {
             m: r
             for m, r in zip(
