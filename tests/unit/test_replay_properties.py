@@ -20,9 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from yibao import codes
+from yibao.catalog.model import LineContext, Restriction
 from yibao.dataset.schema import SETLINFO_MONEY
 from yibao.money import round_div
 from yibao.policy.loader import Policy, load_region
+from yibao.settlement.batch import _LineOfBill, _violated
 from yibao.settlement.engine import settle_totals
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, Person
 from yibao.settlement.replay import YearBills, replay
@@ -183,3 +185,43 @@ def test_households_sharing_an_account_and_long_term_care_are_left_to_the_engine
         {"person": 2, "day": 19, "med_type": "11", "hosp_lv": "1", "split": (0, 0, 0, 100_00)},
     ]
     assert replay(year_bills(persons, holder, bills), POLICIES["990100"]).regular.tolist() == [False] * 4
+
+
+restrictions = st.builds(
+    Restriction,
+    gend=st.none() | st.sampled_from(("1", "2")),
+    age_min=st.none() | st.integers(0, 60),
+    age_max=st.none() | st.integers(6, 100),
+    hosp_lv_min=st.none() | st.sampled_from(("1", "2", "3")),
+    visits=st.frozensets(st.sampled_from(("outpatient", "chronic", "inpatient", "pharmacy")), max_size=2),
+    indications=st.lists(st.sampled_from(("E11", "I10", "J4", "C")), max_size=2).map(tuple),
+    max_days_supply=st.none() | st.integers(1, 90),
+)
+contexts = st.tuples(
+    st.sampled_from(("1", "2")),
+    st.integers(0, 100),
+    st.sampled_from(("1", "2", "3")),
+    st.sampled_from(("outpatient", "chronic", "inpatient", "pharmacy")),
+    st.lists(st.sampled_from(("E11.900", "I10.x00", "J45.900", "C34.900", "K35.800")), max_size=3).map(tuple),
+    st.none() | st.integers(1, 120),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(restrictions, min_size=1, max_size=5), st.lists(st.tuples(st.integers(0, 4), contexts), max_size=40))
+def test_restricted_lines_are_checked_as_the_catalogue_checks_them(
+    kinds: list[Restriction], lines: list[tuple[int, tuple[Any, ...]]]
+) -> None:
+    """settle-year's vectorised 限定支付 check agrees with Restriction.violation on every line."""
+    rid = np.array([k % len(kinds) for k, _ in lines], dtype=np.int64)
+    ctx = [LineContext(*c) for _, c in lines]
+    line = _LineOfBill(
+        gend=np.array([c.gend for c in ctx], dtype=object),
+        age=np.array([c.age for c in ctx], dtype=np.int64),
+        hosp_lv=np.array([c.hosp_lv for c in ctx], dtype=object),
+        visit=np.array([c.visit for c in ctx], dtype=object),
+        diagnoses=[c.diagnoses for c in ctx],
+        days=np.array([-1 if c.days_supply is None else c.days_supply for c in ctx], dtype=np.int64),
+    )
+    expected = [kinds[r].violation(c) is not None for r, c in zip(rid.tolist(), ctx, strict=True)]
+    assert _violated(kinds, rid, line).tolist() == expected

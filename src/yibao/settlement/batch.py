@@ -679,7 +679,10 @@ def _violated(
     big = 2**62
 
     def per(value: Callable[[Restriction], Any], dtype: Any = np.int64) -> np.ndarray[Any, Any]:
-        of_line: np.ndarray[Any, Any] = np.array([value(r) for r in restrictions], dtype=dtype)[rid]
+        of_restriction = np.empty(len(restrictions), dtype=dtype)
+        for i, r in enumerate(restrictions):  # one by one: tuples of one length would make a 2-D array
+            of_restriction[i] = value(r)
+        of_line: np.ndarray[Any, Any] = of_restriction[rid]
         return of_line
 
     failed: np.ndarray[Any, np.dtype[np.bool_]] = per(lambda r: r.gend is not None, bool) & (
