@@ -310,3 +310,18 @@ def test_the_waves_write_the_file_the_engine_writes_bill_by_bill(tmp_path: Path)
     engine = settle_year(tmp_path, workers=1, waves=False)
     assert (tmp_path / "setl_d.parquet").read_bytes() == one
     assert waves.failures == engine.failures and [m for m, _ in waves.failures] == ["M7", "M9"]
+
+
+def test_the_command_settles_with_or_without_waves(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from yibao.cli import app
+
+    _dataset(tmp_path)
+    files = []
+    for flag in ("--waves", "--no-waves"):
+        result = CliRunner().invoke(app, ["settle-year", str(tmp_path), "--workers", "1", flag])
+        assert result.exit_code == 0, result.output
+        assert "settled 5 of 5 encounters" in result.output
+        files.append((tmp_path / "setl_d.parquet").read_bytes())
+    assert files[0] == files[1]
