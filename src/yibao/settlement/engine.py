@@ -54,7 +54,7 @@ _NO_CATALOG = Catalog()
 CLR_TYPE = {"outpatient": "11", "chronic": "11", "inpatient": "21", "pharmacy": "41", "ltc": "99"}
 _POOL_FUND = {"employee": "310100", "resident": "390100", "ltc": "410100", "maternity": "510100"}
 _SERIOUS_FUND = {"employee": "330100", "resident": "390200"}
-_CVLSERV_TYPES = frozenset({"1102", "1202"})
+CVLSERV_TYPES = frozenset({"1102", "1202"})
 _PSN_CAT: dict[
     tuple[str, bool], str
 ] = {}  # (psn_type, adult) → category: the category depends on nothing else
@@ -239,7 +239,7 @@ def _settle(
             visit,
             str(admission),
             assistance,
-            person.psn_type in _CVLSERV_TYPES,
+            person.psn_type in CVLSERV_TYPES,
             encounter.care_form or "-",
         ),
     )

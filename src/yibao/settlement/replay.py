@@ -34,11 +34,11 @@ the repeat-admission deductible, as :func:`~yibao.settlement.engine.settle_total
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from math import lcm
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -49,18 +49,16 @@ from yibao.policy.benefit import Plan, PlanKey, resolve_plan
 from yibao.policy.enrollment import PersonRules, person_rules, person_terms
 from yibao.policy.loader import Policy
 from yibao.policy.parameters import Band
-from yibao.settlement.engine import CLR_TYPE
+from yibao.settlement.engine import CLR_TYPE, CVLSERV_TYPES
 from yibao.settlement.model import ACCUMULATOR_NAMES, Enrollment
 
 Ints = np.ndarray[Any, np.dtype[np.int64]]
 Bools = np.ndarray[Any, np.dtype[np.bool_]]
 Days = np.ndarray[Any, np.dtype[np.datetime64]]
 Strings = np.ndarray[Any, np.dtype[np.object_]]
-K = TypeVar("K", bound=Hashable)
 
 _NONE = np.int64(2**62)
 """No limit (a cap or a band bound that is never reached); far below int64 overflow when added to."""
-_CVLSERV_TYPES = frozenset({"1102", "1202"})
 _VISITS = ("inpatient", "chronic", "outpatient", "pharmacy")
 _COLUMN = {name: k for k, name in enumerate((*ACCUMULATOR_NAMES, "spent", "_scratch"))}
 """Columns of the state of the year: the engine's accumulators, account spending, and a column that
@@ -268,7 +266,7 @@ class _Plans:
         irregular = bad_visit | ltc | bad_category | terms.irregular
         hosp_lvs, hosp_lv = _factorize(bills.hosp_lv)
         _, assistance = _factorize(np.asarray(bills.assistance, dtype=object))
-        cvlserv = np.array([t in _CVLSERV_TYPES for t in bills.psn_type], dtype=np.int64)
+        cvlserv = np.array([t in CVLSERV_TYPES for t in bills.psn_type], dtype=np.int64)
         first, plan = _combinations(
             terms.epoch, terms.scheme, category_of, hosp_lv, visit, admission, assistance[person],
             cvlserv[person], irregular.astype(np.int64),
