@@ -305,11 +305,13 @@ def test_the_waves_write_the_file_the_engine_writes_bill_by_bill(tmp_path: Path)
     _lines(tmp_path, "M7", _catalog_code("drug"), [1_00])
     _encounter(tmp_path, "M9", "R1", datetime(2024, 8, 1, 9))
     _lines(tmp_path, "M9", "NOT-A-CODE", [1_00])
+    _encounter(tmp_path, "M10", "E1", datetime(2024, 8, 2, 9), med_type="99")  # no such 医疗类别
+    _lines(tmp_path, "M10", _catalog_code("drug"), [1_00])
     waves = settle_year(tmp_path, workers=1)
     one = (tmp_path / "setl_d.parquet").read_bytes()
     engine = settle_year(tmp_path, workers=1, waves=False)
     assert (tmp_path / "setl_d.parquet").read_bytes() == one
-    assert waves.failures == engine.failures and [m for m, _ in waves.failures] == ["M7", "M9"]
+    assert waves.failures == engine.failures and [m for m, _ in waves.failures] == ["M10", "M7", "M9"]
 
 
 def test_the_command_settles_with_or_without_waves(tmp_path: Path) -> None:

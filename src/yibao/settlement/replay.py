@@ -147,7 +147,9 @@ def _factorize(values: Any) -> tuple[list[Any], Ints]:
     Polars, several times faster than NumPy's sort of Python objects)."""
     if values.dtype == object:
         series = pl.Series(values, dtype=pl.String)
-        return series.unique().sort().to_list(), series.rank("dense").to_numpy().astype(np.int64) - 1
+        distinct = series.unique().sort().to_list()  # None first, when there is one
+        rank = series.rank("dense").fill_null(0).to_numpy().astype(np.int64)  # None 0, the others 1, 2 …
+        return distinct, rank if distinct and distinct[0] is None else rank - 1
     distinct, index = np.unique(values, return_inverse=True)
     return distinct.tolist(), index.reshape(-1)
 
