@@ -150,8 +150,8 @@ def _factorize(values: Any) -> tuple[list[Any], Ints]:
         distinct = series.unique().sort().to_list()  # None first, when there is one
         rank = series.rank("dense").fill_null(0).to_numpy().astype(np.int64)  # None 0, the others 1, 2 …
         return distinct, rank if distinct and distinct[0] is None else rank - 1
-    distinct, index = np.unique(values, return_inverse=True)
-    return distinct.tolist(), index.reshape(-1)
+    numbers, index = np.unique(values, return_inverse=True)
+    return numbers.tolist(), index.reshape(-1)
 
 
 def _distinct(results: list[Any], index: Ints) -> tuple[list[Any], Ints]:
