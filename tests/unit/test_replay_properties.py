@@ -20,11 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from yibao import codes
-from yibao.catalog.model import LineContext, Restriction
+from yibao.catalog.model import LineColumns, LineContext, Restriction, violated
 from yibao.dataset.schema import SETLINFO_MONEY
 from yibao.money import round_div
 from yibao.policy.loader import Policy, load_region
-from yibao.settlement.batch import _LineOfBill, _violated
 from yibao.settlement.engine import settle_totals
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, Person
 from yibao.settlement.replay import YearBills, replay
@@ -215,7 +214,7 @@ def test_restricted_lines_are_checked_as_the_catalogue_checks_them(
     """settle-year's vectorised 限定支付 check agrees with Restriction.violation on every line."""
     rid = np.array([k % len(kinds) for k, _ in lines], dtype=np.int64)
     ctx = [LineContext(*c) for _, c in lines]
-    line = _LineOfBill(
+    line = LineColumns(
         gend=np.array([c.gend for c in ctx], dtype=object),
         age=np.array([c.age for c in ctx], dtype=np.int64),
         hosp_lv=np.array([c.hosp_lv for c in ctx], dtype=object),
@@ -224,4 +223,4 @@ def test_restricted_lines_are_checked_as_the_catalogue_checks_them(
         days=np.array([-1 if c.days_supply is None else c.days_supply for c in ctx], dtype=np.int64),
     )
     expected = [kinds[r].violation(c) is not None for r, c in zip(rid.tolist(), ctx, strict=True)]
-    assert _violated(kinds, rid, line).tolist() == expected
+    assert violated(kinds, rid, line).tolist() == expected

@@ -12,10 +12,12 @@ settlement; its restrictions (限定支付范围) decide whether the line is pay
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from yibao.money import ZERO_RATIO, Ratio
 
@@ -103,6 +105,54 @@ NO_RESTRICTION = Restriction()
 """The shared "no restriction" value: loaders use this one instance, so the engine tests identity."""
 _NO_RESTRICTION = NO_RESTRICTION
 _LEVEL_NAMES = {"1": "一级", "2": "二级", "3": "三级"}
+
+
+@dataclass(frozen=True)
+class LineColumns:
+    """:class:`LineContext` of many lines, as columns (one array per field; days of supply −1 for none)."""
+
+    gend: np.ndarray[Any, Any]
+    age: np.ndarray[Any, Any]
+    hosp_lv: np.ndarray[Any, Any]
+    visit: np.ndarray[Any, Any]
+    diagnoses: list[tuple[str, ...]]
+    days: np.ndarray[Any, Any]  # days of supply, −1 for none
+
+
+def violated(
+    restrictions: Sequence[Restriction], rid: np.ndarray[Any, Any], line: LineColumns
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Per line: whether it breaks its restriction ``restrictions[rid]`` — what :meth:`Restriction.violation`
+    decides line by line (not None), for a batch replay's many lines: one NumPy test per kind of limit
+    over all lines; only indications (a diagnosis prefix) are tested in Python, once per distinct
+    restriction and diagnoses. The two must change together (a property test holds them equal)."""
+    big = 2**62
+
+    def per(value: Callable[[Restriction], Any], dtype: Any = np.int64) -> np.ndarray[Any, Any]:
+        of_restriction = np.empty(len(restrictions), dtype=dtype)
+        for i, r in enumerate(restrictions):  # one by one: tuples of one length would make a 2-D array
+            of_restriction[i] = value(r)
+        of_line: np.ndarray[Any, Any] = of_restriction[rid]
+        return of_line
+
+    failed: np.ndarray[Any, np.dtype[np.bool_]] = per(lambda r: r.gend is not None, bool) & (
+        per(lambda r: r.gend, object) != line.gend
+    )
+    failed |= line.age < per(lambda r: -big if r.age_min is None else r.age_min)
+    failed |= line.age > per(lambda r: big if r.age_max is None else r.age_max)
+    minimum = per(lambda r: r.hosp_lv_min, object)
+    failed |= np.array([m is not None and lv < m for m, lv in zip(minimum, line.hosp_lv, strict=True)], bool)
+    visits = per(lambda r: r.visits, object)
+    failed |= np.array([bool(v) and visit not in v for v, visit in zip(visits, line.visit, strict=True)], bool)
+    failed |= line.days > per(lambda r: big if r.max_days_supply is None else r.max_days_supply)
+    indications = per(lambda r: r.indications, object)
+    memo: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
+    for i in np.flatnonzero(~failed & per(lambda r: bool(r.indications), bool)).tolist():
+        key = (indications[i], line.diagnoses[i])
+        if (miss := memo.get(key)) is None:
+            miss = memo[key] = not any(d.startswith(key[0]) for d in key[1])
+        failed[i] = miss
+    return failed
 
 
 @dataclass(frozen=True, slots=True)

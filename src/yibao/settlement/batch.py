@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 
 from yibao import codes
 from yibao.catalog.loader import default_catalog
-from yibao.catalog.model import NO_RESTRICTION, Catalog, Restriction
+from yibao.catalog.model import NO_RESTRICTION, Catalog, LineColumns, Restriction, violated
 from yibao.dataset.io import TableWriter, scan_table, to_arrow
 from yibao.dataset.schema import SETLINFO_MONEY, TABLES
 from yibao.money import Ratio, round_div
@@ -640,7 +640,7 @@ def _restricted_totals(
         except ValueError:  # the waves leave the bill to the engine, which refuses it
             visits[med_type] = None
     days = np.array([-1 if k.days_supply is None else k.days_supply for k in data.kinds], dtype=np.int64)
-    line_of_bill = _LineOfBill(
+    line_of_bill = LineColumns(
         gend=np.array(gend, dtype=object)[person][bill],
         age=age[bill],
         hosp_lv=np.array(columns["hosp_lv"], dtype=object)[bill],
@@ -648,7 +648,7 @@ def _restricted_totals(
         diagnoses=[data.diagnoses[i] for i in at[bill].tolist()],
         days=days[kinds],
     )
-    failed = _violated(split.restrictions, split.restriction_of[lines], line_of_bill)
+    failed = violated(split.restrictions, split.restriction_of[lines], line_of_bill)
     parts = split.restricted_parts[lines]
     amount = np.array([line.det_item_fee_sumamt for line in data.kinds], dtype=np.int64)[kinds]
     parts = np.where(failed[:, None], 0, parts)
@@ -656,53 +656,6 @@ def _restricted_totals(
     totals = np.zeros((len(at), 4), dtype=np.int64)
     np.add.at(totals, bill, parts)
     return totals
-
-
-@dataclass(frozen=True)
-class _LineOfBill:
-    """Per restricted line, what its 限定支付 check reads of the patient and the bill (as LineContext)."""
-
-    gend: np.ndarray[Any, Any]
-    age: np.ndarray[Any, Any]
-    hosp_lv: np.ndarray[Any, Any]
-    visit: np.ndarray[Any, Any]
-    diagnoses: list[tuple[str, ...]]
-    days: np.ndarray[Any, Any]  # days of supply, −1 for none
-
-
-def _violated(
-    restrictions: list[Restriction], rid: np.ndarray[Any, Any], line: _LineOfBill
-) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """Per line: whether it breaks its restriction ``restrictions[rid]`` — :meth:`Restriction.violation`
-    is not None — with one NumPy test per kind of limit over all lines; only indications (a diagnosis
-    prefix) are tested in Python, once per distinct restriction and diagnoses."""
-    big = 2**62
-
-    def per(value: Callable[[Restriction], Any], dtype: Any = np.int64) -> np.ndarray[Any, Any]:
-        of_restriction = np.empty(len(restrictions), dtype=dtype)
-        for i, r in enumerate(restrictions):  # one by one: tuples of one length would make a 2-D array
-            of_restriction[i] = value(r)
-        of_line: np.ndarray[Any, Any] = of_restriction[rid]
-        return of_line
-
-    failed: np.ndarray[Any, np.dtype[np.bool_]] = per(lambda r: r.gend is not None, bool) & (
-        per(lambda r: r.gend, object) != line.gend
-    )
-    failed |= line.age < per(lambda r: -big if r.age_min is None else r.age_min)
-    failed |= line.age > per(lambda r: big if r.age_max is None else r.age_max)
-    minimum = per(lambda r: r.hosp_lv_min, object)
-    failed |= np.array([m is not None and lv < m for m, lv in zip(minimum, line.hosp_lv, strict=True)], bool)
-    visits = per(lambda r: r.visits, object)
-    failed |= np.array([bool(v) and visit not in v for v, visit in zip(visits, line.visit, strict=True)], bool)
-    failed |= line.days > per(lambda r: big if r.max_days_supply is None else r.max_days_supply)
-    indications = per(lambda r: r.indications, object)
-    memo: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
-    for i in np.flatnonzero(~failed & per(lambda r: bool(r.indications), bool)).tolist():
-        key = (indications[i], line.diagnoses[i])
-        if (miss := memo.get(key)) is None:
-            miss = memo[key] = not any(d.startswith(key[0]) for d in key[1])
-        failed[i] = miss
-    return failed
 
 
 def _settle_bill_by_bill(
