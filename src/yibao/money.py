@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 Fen = int
 """An amount of money in fen (分). A plain ``int`` so that arithmetic on the hot path stays fast."""
 
@@ -57,6 +60,20 @@ def round_div(numerator: int, denominator: int) -> int:
     if numerator >= 0:
         return (2 * numerator + denominator) // (2 * denominator)
     return -((-2 * numerator + denominator) // (2 * denominator))
+
+
+def round_div_array(
+    numerator: npt.NDArray[np.int64], denominator: npt.NDArray[np.int64] | int
+) -> npt.NDArray[np.int64]:
+    """:func:`round_div` element-wise, on integer arrays (the denominator an array or one integer).
+
+    >>> round_div_array(np.array([149, 150, 250, -150]), 100).tolist()
+    [1, 2, 3, -2]
+    """
+    if np.any(np.asarray(denominator) <= 0):
+        raise ValueError("denominator must be positive")
+    up = (2 * np.abs(numerator) + denominator) // (2 * denominator)
+    return np.where(numerator >= 0, up, -up)
 
 
 def _as_decimal(value: object, field: str) -> Decimal:

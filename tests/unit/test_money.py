@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from yibao.money import (
     parse_money,
     parse_scaled,
     round_div,
+    round_div_array,
     to_decimal,
     yuan,
 )
@@ -389,3 +391,14 @@ def test_mul_ratio_is_the_exact_product_rounded_half_up(amount: int, basis_point
     assert abs(exact - got) <= Fraction(1, 2)
     assert mul_ratio(-amount, r) == -got
     assert 0 <= abs(got) <= abs(amount)
+
+
+def test_round_div_array_is_round_div_element_wise_with_signs() -> None:
+    rng = np.random.default_rng(5)
+    nums = rng.integers(-(10**12), 10**12, 5_000)
+    dens = rng.integers(1, 10**6, 5_000)
+    assert round_div_array(nums, dens).tolist() == [
+        round_div(int(n), int(d)) for n, d in zip(nums.tolist(), dens.tolist(), strict=True)
+    ]
+    with pytest.raises(ValueError, match="positive"):
+        round_div_array(nums, np.zeros_like(nums))

@@ -45,6 +45,7 @@ import polars as pl
 
 from yibao import codes
 from yibao.dataset.schema import SETLINFO_MONEY
+from yibao.money import round_div_array
 from yibao.policy.benefit import Plan, PlanKey, resolve_plan
 from yibao.policy.enrollment import PersonRules, person_rules, person_terms
 from yibao.policy.loader import Policy
@@ -393,7 +394,7 @@ class _Bands:
         """Σ over bands of (the part of [before, before + amount) in the band) × its rate, rounded once
         (the engine's ``_scale``); 0 where amount ≤ 0."""
         part = self._parts(self.above[plan], before, amount)
-        return _round_div((part * self.weight[plan]).sum(axis=1), self.den[plan])
+        return round_div_array((part * self.weight[plan]).sum(axis=1), self.den[plan])
 
     def consumed(self, plan: Ints, before: Ints, amount: Ints, room: Ints) -> Ints:
         """How much of ``amount`` the scale covers before its payment reaches ``room``, rounded once
@@ -409,19 +410,13 @@ class _Bands:
         paid_before = paid[lanes, k] - part[lanes, k] * weight[lanes, k]
         w = np.where(reaches.any(axis=1), weight[lanes, k], 1)
         rest = np.where(reaches.any(axis=1), used_before * w + room * den - paid_before, part.sum(axis=1))
-        return _round_div(rest, w)
+        return round_div_array(rest, w)
 
     def rate_at(self, plan: Ints, at: Ints) -> Ints:
         """The index of the band in force at ``at``: the last whose bound is ≤ at, else the first."""
         reached = self.above[plan] <= at[:, None]
         last = reached.shape[1] - 1 - np.argmax(reached[:, ::-1], axis=1)
         return np.where(reached.any(axis=1), last, 0)
-
-
-def _round_div(numerator: Ints, denominator: Ints) -> Ints:
-    """:func:`~yibao.money.round_div` element-wise: half away from zero."""
-    up = (2 * np.abs(numerator) + denominator) // (2 * denominator)
-    return np.where(numerator >= 0, up, -up)
 
 
 def _shared_accounts(bills: YearBills) -> Bools:
@@ -534,7 +529,7 @@ def _wave(
 
     # 5. 公务员补助, 医疗救助
     num, den = plans.cvlserv[plan].T
-    cvlserv = np.where(paying, _round_div((inscp - hifp - serious) * num, den), 0)
+    cvlserv = np.where(paying, round_div_array((inscp - hifp - serious) * num, den), 0)
     has_maf = paying & plans.has_maf[plan]
     left = np.where(has_maf, inscp - hifp - serious - cvlserv, 0)
     threshold = plans.maf_threshold[plan]
@@ -542,7 +537,7 @@ def _wave(
     now = np.maximum(0, so_far("maf_base") + left - threshold) - before
     num, den = plans.maf[plan].T
     maf_room = np.maximum(0, plans.maf_cap[plan] - so_far("maf_paid"))
-    maf = np.where(has_maf, np.minimum(_round_div(now * num, den), maf_room), 0)
+    maf = np.where(has_maf, np.minimum(round_div_array(now * num, den), maf_room), 0)
 
     fund = hifp + serious + cvlserv + maf
     psn_part = medfee - fund
@@ -586,4 +581,4 @@ def _wave(
     }  # fmt: skip
     money = np.stack([columns.get(name, zero) for name in SETLINFO_MONEY], axis=1)
     num, den = plans.bands.rate[plan, band].T
-    return money, np.where(paying, _round_div(num * 10000, den), 0)
+    return money, np.where(paying, round_div_array(num * 10000, den), 0)

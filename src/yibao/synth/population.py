@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from yibao.money import round_div_array
 from yibao.synth import names
 from yibao.synth.targets import EMPLOYEES, IN_SERVICE, RESIDENTS, RETIRED, TARGETS
 
@@ -354,19 +355,6 @@ FLOOR_DECLARED_ENTERPRISE = 0.40
 """Share of enterprise employees whose base is declared at the floor (underdeclaration is common)."""
 CIVIL_SERVANT_UNITS = 0.30
 """Share of 机关事业 employers that are 机关 (their staff are civil servants, psn_type 1102/1202)."""
-
-
-def round_div_array(numerator: I64, denominator: int) -> I64:
-    """:func:`yibao.money.round_div` on an array of non-negative integers (half-up, the one rule).
-
-    >>> round_div_array(np.array([149, 150, 250]), 100).tolist()
-    [1, 2, 3]
-    """
-    if denominator <= 0:
-        raise ValueError("denominator must be positive")
-    if (numerator < 0).any():
-        raise ValueError("round_div_array takes non-negative numerators only")
-    return (2 * numerator + denominator) // (2 * denominator)
 
 
 # ---------------------------------------------------------------------------------------------
