@@ -176,7 +176,8 @@ def test_manifest_holds_seed_scale_counts_and_the_bulletin_comparison(
     assert manifest["counts"] == returned["counts"]
     assert manifest["settlement"]["settlements"] == manifest["counts"]["setl_d"]
     timings = manifest["timings"]
-    assert set(timings["stage_cpu_s"]) == {"persons", "care", "fraud", "hand_over", "write"}
+    assert set(timings["stage_cpu_s"]) == {"persons", "care", "fraud", "hand_over", "settle", "write"}
+    assert manifest["settlement"]["cpu_s"] == timings["stage_cpu_s"]["settle"]
     assert timings["generate_cpu_s"] >= sum(timings["stage_cpu_s"].values()) - 0.5  # the stages are in it
     assert 0.85 < manifest["contributions"]["employee_income_ratio"] < 1.15
     assert 0.85 < manifest["contributions"]["resident_income_ratio"] < 1.15
@@ -318,6 +319,23 @@ def test_workers_share_the_cores_out_unless_the_caller_set_polars_threads(
     with generate._worker_environment(2):
         assert os.environ["POLARS_MAX_THREADS"] == "4"
     assert os.environ["POLARS_MAX_THREADS"] == "4"
+
+
+def test_the_year_settled_in_the_chunk_workers_is_the_file_settle_year_writes(
+    two_workers: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """synth settles each chunk where it was made; `yibao settle-year` on the finished dataset reads
+    it back and splits it by household instead: the same setl_d, byte for byte, and no failures."""
+    from yibao.settlement.batch import settle_year
+
+    out, manifest = two_workers
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "setl_d.parquet").unlink()
+    result = settle_year(copy, workers=2, part_encounters=1_000)  # several rounds: the split path
+    assert result.failed == manifest["settlement"]["failed"] == 0
+    assert result.settlements == manifest["counts"]["setl_d"] == manifest["counts"]["mdtrt_d"]
+    assert (copy / "setl_d.parquet").read_bytes() == (out / "setl_d.parquet").read_bytes()
 
 
 def test_settling_in_waves_gives_the_engines_file_bill_by_bill(

@@ -235,12 +235,26 @@ def read_table(folder: Path | str, name: str, columns: Iterable[str] | None = No
         arrow = pq.read_table(path, columns=wanted)
     except (pa.ArrowInvalid, KeyError) as e:
         raise DatasetError(f"{path.name}: {e}") from None
+    return from_arrow(table, arrow, wanted, where=path.name)
+
+
+def from_arrow(table: Table, data: pa.Table, columns: Iterable[str], *, where: str = "") -> pl.DataFrame:
+    """Some columns of an Arrow table in the on-disk schema as a frame in the in-memory kinds: what
+    :func:`read_table` gives for the same rows written to a file (the inverse of :func:`to_arrow`).
+
+    >>> df = pl.DataFrame({"psn_no": ["1"], "emp_no": [""], "insutype": ["310"], "clct_month": ["2024-01"],
+    ...                    "clct_type": ["1"], "amount": [123456], "to_account": [0]})
+    >>> t = TABLES["contribution_d"]
+    >>> from_arrow(t, to_arrow(t, df), ["psn_no", "amount"]).row(0)
+    ('1', 123456)
+    """
+    wanted = list(columns)
     arrays: dict[str, pa.Array] = {}
     for c in wanted:
         kind = table.column(c).kind
-        col = arrow.column(c).combine_chunks()
+        col = data.column(c).combine_chunks()
         if kind in SCALE:
-            col = _decimal_to_int(col, kind, f"{path.name}, column {c}")
+            col = _decimal_to_int(col, kind, f"{where or table.name}, column {c}")
         arrays[c] = col
     df = pl.from_arrow(pa.table(arrays))
     assert isinstance(df, pl.DataFrame)

@@ -132,7 +132,7 @@ def enrollment_from_years(
 # Loading one part
 # ---------------------------------------------------------------------------------------------
 
-_INPUTS: dict[str, tuple[str, ...]] = {
+INPUTS: dict[str, tuple[str, ...]] = {
     "psn_info_b": ("psn_no", "gend", "brdy", "insutype", "psn_type", "psn_idet_type", "acct_balc_begn",
                    "mulaid_psn_no"),
     "psn_insu_d": ("psn_no", "insutype", "begndate", "enddate", "in_window", "repaid", "zero_claim"),
@@ -199,7 +199,7 @@ def _part_of(psn: pl.LazyFrame, parts: int) -> pl.LazyFrame:
 
 
 def _scan_dataset(folder: Path) -> dict[str, pl.LazyFrame]:
-    return {name: scan_table(folder, name, cols) for name, cols in _INPUTS.items()}
+    return {name: scan_table(folder, name, cols) for name, cols in INPUTS.items()}
 
 
 def _scan_part(folder: Path, part: int, parts: int) -> dict[str, pl.LazyFrame]:
@@ -235,7 +235,7 @@ def _scan_split(folder: Path, into: Path, part: int) -> dict[str, pl.LazyFrame]:
         name: pl.scan_parquet(into / name / f"_part={part}" / "*.parquet")
         for name in (*_PERSON_TABLES, "mdtrt_d", *_LINE_TABLES)
     }
-    return tables | {"fixmedins_b": scan_table(folder, "fixmedins_b", _INPUTS["fixmedins_b"])}
+    return tables | {"fixmedins_b": scan_table(folder, "fixmedins_b", INPUTS["fixmedins_b"])}
 
 
 def _read_part(tables: dict[str, pl.LazyFrame]) -> dict[str, pl.DataFrame]:
@@ -786,18 +786,41 @@ output file, waves (see _settle)."""
 def _settle_part(task: _Task) -> tuple[Path, list[tuple[str, str]]]:
     """One part in a worker process: read its rows, settle them, write its setl rows (Arrow IPC)."""
     folder, split, region, catalog, year, part, parts, out, waves = task
-    policy, catalog = load_region(region), catalog or default_catalog()
     tables = _scan_part(folder, part, parts) if split is None else _scan_split(folder, split, part)
-    with _no_gc():
-        data = _build(_read_part(tables), year)
-        rows, failures = _settle(data, policy, catalog, waves=waves)
-    table = _setl_table(data, rows)
-    with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, table.schema) as ipc:
-        ipc.write_table(table)
+    table, failures = _settle_tables(tables, year, load_region(region), catalog or default_catalog(), waves)
+    write_ipc(out, table)
     return out, failures
 
 
-def _read_ipc(path: Path, columns: list[str] | None = None) -> pa.Table:
+def settle_frames(
+    frames: dict[str, pl.DataFrame], *, year: int, policy: Policy, catalog: Catalog, waves: bool = True
+) -> tuple[pa.Table, list[tuple[str, str]]]:
+    """Settle the households of in-memory tables that hold every one of their rows (the tables and
+    columns settle-year reads, as :func:`yibao.dataset.io.read_table` gives them): their setl rows, to
+    be written by :func:`write_setl`, and the failures. A synthetic region's chunk is such a set — a
+    relative's account holder is of the same chunk — so ``yibao synth`` settles each chunk in the worker
+    that made it, and the file is the one ``settle_year`` writes."""
+    lazy = {name: frames[name].lazy().select(columns) for name, columns in INPUTS.items()}
+    keyed = {name: t.drop("_part") for name, t in _keyed(lazy, 1).items()}
+    return _settle_tables(keyed | {"fixmedins_b": lazy["fixmedins_b"]}, year, policy, catalog, waves)
+
+
+def _settle_tables(
+    tables: dict[str, pl.LazyFrame], year: int, policy: Policy, catalog: Catalog, waves: bool
+) -> tuple[pa.Table, list[tuple[str, str]]]:
+    with _no_gc():
+        data = _build(_read_part(tables), year)
+        rows, failures = _settle(data, policy, catalog, waves=waves)
+    return _setl_table(data, rows), failures
+
+
+def write_ipc(path: Path | str, table: pa.Table) -> None:
+    """An Arrow IPC file, uncompressed, for another process to map (see :func:`_read_ipc`)."""
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as ipc:
+        ipc.write_table(table)
+
+
+def _read_ipc(path: Path | str, columns: list[str] | None = None) -> pa.Table:
     """An Arrow IPC file, memory-mapped (its pages belong to the file cache, not to the process)."""
     table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
     return table if columns is None else table.select(columns)
@@ -807,8 +830,9 @@ _WRITE_ROWS = 1_000_000
 """Rows of setl_d taken and written at a time."""
 
 
-def _write_setl(folder: Path, outputs: list[Path]) -> int:
-    """Write the parts' setl rows as ``setl_d``, by settlement time then setl_id; the number of rows."""
+def write_setl(folder: Path, outputs: Sequence[Path | str]) -> int:
+    """Write the parts' setl rows (IPC files of :func:`write_ipc`) as ``setl_d``, by settlement time
+    then setl_id, whatever the parts; the number of rows."""
     setl = pa.concat_tables(map(_read_ipc, outputs)).drop_columns("_setl_time")
     order = pc.sort_indices(
         pa.concat_tables(_read_ipc(p, ["_setl_time", "setl_id"]) for p in outputs),
@@ -904,6 +928,6 @@ def settle_year(
         finally:
             if pool is not None:
                 pool.shutdown()
-        settled = _write_setl(folder, outputs)
+        settled = write_setl(folder, outputs)
     failures.sort()
     return YearResult(settled, total, len(failures), tuple(failures), time.perf_counter() - t0)
