@@ -282,6 +282,25 @@ def test_more_parts_than_workers_give_the_same_file(tmp_path: Path) -> None:
     assert (tmp_path / "setl_d.parquet").read_bytes() == one
 
 
+def test_the_year_is_written_in_slices_that_do_not_depend_on_the_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slices of about two rows: several row groups, in time order, the same file from one part or six."""
+    import pyarrow.parquet as pq
+
+    from yibao.settlement import batch
+
+    monkeypatch.setattr(batch, "_WRITE_ROWS", 2)
+    _dataset(tmp_path)
+    settle_year(tmp_path, workers=1)
+    one = (tmp_path / "setl_d.parquet").read_bytes()
+    settle_year(tmp_path, workers=2, part_encounters=1)
+    assert (tmp_path / "setl_d.parquet").read_bytes() == one
+    assert pq.ParquetFile(tmp_path / "setl_d.parquet").metadata.num_row_groups >= 2
+    setl = read_table(tmp_path, "setl_d", ["setl_time", "setl_id"])
+    assert setl.height > 2 and setl.equals(setl.sort("setl_time", "setl_id"))
+
+
 def test_a_line_not_in_the_catalogue_is_named_by_its_place_in_line_order(tmp_path: Path) -> None:
     """The lines of a bill are stored out of order; the bad one is the second by feedetl_sn."""
     _dataset(tmp_path)
