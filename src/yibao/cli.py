@@ -214,7 +214,8 @@ def settle_year_command(
         raise typer.Exit(2) from None
     r = result.as_dict()
     console.print(
-        f"settled {r['settlements']:,} of {r['encounters']:,} encounters in {r['seconds']} s"
+        f"settled {r['settlements']:,} of {r['encounters']:,} encounters ({r['in_waves']:,} in waves)"
+        f" in {r['seconds']} s"
         f" ({r['encounters_per_s']:,}/s); {r['failed']} could not be settled"
     )
     for f in r["first_failures"]:

@@ -340,9 +340,9 @@ def test_the_command_settles_with_or_without_waves(tmp_path: Path) -> None:
 
     _dataset(tmp_path)
     files = []
-    for flag in ("--waves", "--no-waves"):
+    for flag, waved in (("--waves", 5), ("--no-waves", 0)):
         result = CliRunner().invoke(app, ["settle-year", str(tmp_path), "--workers", "1", flag])
         assert result.exit_code == 0, result.output
-        assert "settled 5 of 5 encounters" in result.output
+        assert f"settled 5 of 5 encounters ({waved} in waves)" in result.output
         files.append((tmp_path / "setl_d.parquet").read_bytes())
     assert files[0] == files[1]

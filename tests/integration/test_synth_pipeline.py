@@ -335,6 +335,7 @@ def test_the_year_settled_in_the_chunk_workers_is_the_file_settle_year_writes(
     result = settle_year(copy, workers=2, part_encounters=1_000)  # several rounds: the split path
     assert result.failed == manifest["settlement"]["failed"] == 0
     assert result.settlements == manifest["counts"]["setl_d"] == manifest["counts"]["mdtrt_d"]
+    assert 0 < result.in_waves == manifest["settlement"]["in_waves"] <= result.settlements
     assert (copy / "setl_d.parquet").read_bytes() == (out / "setl_d.parquet").read_bytes()
 
 

@@ -38,7 +38,7 @@ from datetime import date
 from itertools import pairwise
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -63,6 +63,16 @@ _HISTORY_YEARS = 16
 _MONEY_AT = tuple(Settlement._fields.index(name) for name in SETLINFO_MONEY)
 
 
+class Settled(NamedTuple):
+    """The settlement of some households: their setl rows (the on-disk schema and ``_setl_time``, in
+    time order; see :func:`write_setl`), the encounters that could not be settled (mdtrt_id, reason)
+    and how many bills the waves settled (the others, the engine bill by bill)."""
+
+    rows: pa.Table
+    failures: list[tuple[str, str]]
+    in_waves: int
+
+
 @dataclass(frozen=True)
 class YearResult:
     """What settle_year did: counts, the encounters it could not settle (with reasons) and timings."""
@@ -72,10 +82,13 @@ class YearResult:
     failed: int
     failures: tuple[tuple[str, str], ...]
     seconds: float
+    in_waves: int = 0
+    """Of the settlements, those the waves made (the others the engine made bill by bill)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "settlements": self.settlements,
+            "in_waves": self.in_waves,
             "encounters": self.encounters,
             "failed": self.failed,
             "first_failures": [{"mdtrt_id": m, "error": e} for m, e in self.failures[:20]],
@@ -468,6 +481,7 @@ class _Settled:
     ratio_e4: list[int] = field(default_factory=list)  # pool_prop_selfpay in 1e-4
     insutype: list[str] = field(default_factory=list)
     clr_type: list[str] = field(default_factory=list)
+    in_waves: int = 0  # of the rows, those the waves settled (they come first)
 
 
 _LOOP_COLUMNS = ("mdtrt_id", "psn_no", "med_type", "on", "age", "insutype", "hosp_lv", "start", "end")
@@ -559,6 +573,7 @@ def _settle(
         out.insutype.extend(bills.insutype[i] for i in regular.tolist())
         out.clr_type.extend(replayed.clr_type[i] for i in regular.tolist())
         left = np.setdiff1d(left, at[regular], assume_unique=True)
+        out.in_waves = len(regular)
     failures = _settle_bill_by_bill(data, policy, catalog, split, left.tolist(), out)
     return out, failures
 
@@ -784,21 +799,21 @@ _Task = tuple[Path, "Path | None", str, "Catalog | None", int, int, int, Path, b
 output file, waves (see _settle)."""
 
 
-def _settle_part(task: _Task) -> tuple[Path, list[tuple[str, str]]]:
+def _settle_part(task: _Task) -> tuple[Path, list[tuple[str, str]], int]:
     """One part in a worker process: read its rows, settle them, write its setl rows (Arrow IPC)."""
     folder, split, region, catalog, year, part, parts, out, waves = task
     tables = _scan_part(folder, part, parts) if split is None else _scan_split(folder, split, part)
-    table, failures = _settle_tables(tables, year, load_region(region), catalog or default_catalog(), waves)
-    write_ipc(out, table)
-    return out, failures
+    settled = _settle_tables(tables, year, load_region(region), catalog or default_catalog(), waves)
+    write_ipc(out, settled.rows)
+    return out, settled.failures, settled.in_waves
 
 
 def settle_frames(
     frames: dict[str, pl.DataFrame], *, year: int, policy: Policy, catalog: Catalog, waves: bool = True
-) -> tuple[pa.Table, list[tuple[str, str]]]:
+) -> Settled:
     """Settle the households of in-memory tables that hold every one of their rows (the tables and
-    columns settle-year reads, as :func:`yibao.dataset.io.read_table` gives them): their setl rows, to
-    be written by :func:`write_setl`, and the failures. A synthetic region's chunk is such a set — a
+    columns settle-year reads, as :func:`yibao.dataset.io.read_table` gives them), to be written by
+    :func:`write_setl`. A synthetic region's chunk is such a set — a
     relative's account holder is of the same chunk — so ``yibao synth`` settles each chunk in the worker
     that made it, and the file is the one ``settle_year`` writes."""
     lazy = {name: frames[name].lazy().select(columns) for name, columns in INPUTS.items()}
@@ -808,11 +823,11 @@ def settle_frames(
 
 def _settle_tables(
     tables: dict[str, pl.LazyFrame], year: int, policy: Policy, catalog: Catalog, waves: bool
-) -> tuple[pa.Table, list[tuple[str, str]]]:
+) -> Settled:
     with _no_gc():
         data = _build(_read_part(tables), year)
         rows, failures = _settle(data, policy, catalog, waves=waves)
-    return _setl_table(data, rows), failures
+    return Settled(_setl_table(data, rows), failures, rows.in_waves)
 
 
 def write_ipc(path: Path | str, table: pa.Table) -> None:
@@ -933,20 +948,22 @@ def settle_year(
             for k in range(parts)
         ]
         outputs: list[Path] = []
+        in_waves = 0
         if workers == 1:
-            results: Iterator[tuple[Path, list[tuple[str, str]]]] = map(_settle_part, tasks)
+            results: Iterator[tuple[Path, list[tuple[str, str]], int]] = map(_settle_part, tasks)
             pool = None
         else:
             pool = ProcessPoolExecutor(min(workers, parts), mp_context=multiprocessing.get_context("spawn"))
             results = pool.map(_settle_part, tasks)
         try:
-            for done, (path, fails) in enumerate(results, 1):
+            for done, (path, fails, waved) in enumerate(results, 1):
                 outputs.append(path)
                 failures.extend(fails)
+                in_waves += waved
                 say("settle", done, parts)
         finally:
             if pool is not None:
                 pool.shutdown()
         settled = write_setl(folder, outputs)
     failures.sort()
-    return YearResult(settled, total, len(failures), tuple(failures), time.perf_counter() - t0)
+    return YearResult(settled, total, len(failures), tuple(failures), time.perf_counter() - t0, in_waves)

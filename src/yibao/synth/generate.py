@@ -60,7 +60,7 @@ from yibao.catalog.trace import CLEAN_CHUNKS
 from yibao.dataset.io import TableWriter, from_arrow, to_arrow, write_table
 from yibao.dataset.schema import TABLES
 from yibao.policy.loader import Policy, load_region
-from yibao.settlement.batch import INPUTS, settle_frames, write_ipc, write_setl
+from yibao.settlement.batch import INPUTS, Settled, settle_frames, write_ipc, write_setl
 from yibao.synth import population
 from yibao.synth.institutions import make_institutions
 from yibao.synth.population import make_employers, make_persons, region_counts
@@ -411,25 +411,26 @@ def _run_chunk_to_parts(index: int, parts: str) -> tuple[dict[str, str], dict[st
     cpu.lap("hand_over")
     if _REGION[0].settle:
         paths["setl_d"] = os.path.join(parts, f"{index:05d}-setl_d.arrow")
-        figures["settle_failures"] = _settle_chunk(converted, paths["setl_d"])
+        settled = _settle_chunk(converted, paths["setl_d"])
+        figures["settle_failures"], figures["settled_in_waves"] = settled.failures, settled.in_waves
         cpu.lap("settle")
     return paths, {**figures, "cpu_s": {**figures["cpu_s"], **cpu.seconds}}
 
 
-def _settle_chunk(tables: dict[str, pa.Table], out: str) -> list[tuple[str, str]]:
+def _settle_chunk(tables: dict[str, pa.Table], out: str) -> Settled:
     """Settle a chunk's encounters as ``yibao settle-year`` settles them, from the tables as they are
     written (:func:`yibao.settlement.batch.settle_frames`; the households of a chunk are its own), and
-    leave the setl rows in ``out``; the failures. Reading them back from the dataset and splitting them
+    leave the setl rows in ``out``. Reading them back from the dataset and splitting them
     by household again would cost a third of the generation (measured at 1,000,000 persons: 90 s
     settle-year after 135 s of generation)."""
     region = _REGION[0]
     frames = {name: from_arrow(TABLES[name], tables[name], INPUTS[name]) for name in INPUTS if name in tables}
     frames["fixmedins_b"] = region.institutions["fixmedins_b"]
-    table, failures = settle_frames(
+    settled = settle_frames(
         frames, year=region.spec.year, policy=_policy(region.spec.admdvs), catalog=region.catalog
     )
-    write_ipc(out, table)
-    return failures
+    write_ipc(out, settled.rows)
+    return settled
 
 
 @functools.cache
@@ -660,7 +661,8 @@ def synthesize(
         },
     }
     if settle:
-        manifest["settlement"] = _settlement(counts, sorted(failures), stage_cpu_s.get("settle", 0.0))
+        waved = figures.pop("settled_in_waves", 0)
+        manifest["settlement"] = _settlement(counts, sorted(failures), waved, stage_cpu_s.get("settle", 0.0))
 
     say("report", 0, 1)
     t3 = time.perf_counter()
@@ -683,12 +685,15 @@ def synthesize(
     return manifest
 
 
-def _settlement(counts: dict[str, int], failures: list[tuple[str, str]], cpu_s: float) -> dict[str, Any]:
+def _settlement(
+    counts: dict[str, int], failures: list[tuple[str, str]], in_waves: int, cpu_s: float
+) -> dict[str, Any]:
     """The manifest's account of the year's settlement, in the words of ``yibao settle-year``
     (:meth:`~yibao.settlement.batch.YearResult.as_dict`), its time as the chunks' CPU seconds."""
     encounters = counts.get("mdtrt_d", 0)
     return {
         "settlements": counts.get("setl_d", 0),
+        "in_waves": in_waves,
         "encounters": encounters,
         "failed": len(failures),
         "first_failures": [{"mdtrt_id": m, "error": e} for m, e in failures[:20]],
