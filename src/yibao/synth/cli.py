@@ -30,10 +30,9 @@ __all__ = ["synth_command"]
 
 _STAGE_LABELS = {
     "region": "institutions and employers",
-    "persons": "persons, care and fraud",
+    "persons": "persons, care, fraud and settlement",
     "report": "calibration report",
-    "load": "settle-year: loading",
-    "settle": "settle-year: settling",
+    "setl_d": "settlement: writing setl_d",
 }
 
 

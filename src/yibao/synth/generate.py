@@ -390,9 +390,9 @@ def _can_spawn() -> bool:
     return path is None or Path(path).exists()
 
 
-Result = tuple[dict[str, pa.Table], dict[str, Any]]
-"""A chunk's tables as Arrow tables in the on-disk schema (:func:`yibao.dataset.io.to_arrow`) and its
-figures; with settlement, ``setl_d`` names the file of its setl rows and the figures hold the failures."""
+Result = tuple[dict[str, pa.Table], str | None, dict[str, Any]]
+"""A chunk's tables as Arrow tables in the on-disk schema (:func:`yibao.dataset.io.to_arrow`), the file
+of its setl rows (None without settlement) and its figures (with the settlement's failures)."""
 
 
 def _run_chunk_to_parts(index: int, parts: str) -> tuple[dict[str, str], dict[str, Any]]:
@@ -438,7 +438,7 @@ def _policy(admdvs: str) -> Policy:
     return load_region(admdvs)
 
 
-def _read_parts(paths: dict[str, str]) -> dict[str, pa.Table]:
+def _read_parts(paths: dict[str, str]) -> tuple[dict[str, pa.Table], str | None]:
     """The tables a worker left, memory-mapped; the files are unlinked at once (the maps keep them).
     The setl rows stay in their file for the end of the year (:func:`~yibao.settlement.batch.write_setl`)."""
     out = {}
@@ -446,7 +446,7 @@ def _read_parts(paths: dict[str, str]) -> dict[str, pa.Table]:
         if name != "setl_d":
             out[name] = pa.ipc.open_file(pa.memory_map(path)).read_all()
             os.unlink(path)
-    return out
+    return out, paths.get("setl_d")
 
 
 WORKER_ALLOCATOR = "dirty_decay_ms:10000,muzzy_decay_ms:10000"
@@ -499,7 +499,7 @@ def _results(region: _Region, workers: int, parts: Path) -> Generator[Result, No
         try:
             for i in range(n):
                 paths, figures = _run_chunk_to_parts(i, str(parts))
-                yield _read_parts(paths), {**figures, "setl_d": paths.get("setl_d")}
+                yield *_read_parts(paths), figures
         finally:
             _REGION.clear()
         return
@@ -520,7 +520,7 @@ def _results(region: _Region, workers: int, parts: Path) -> Generator[Result, No
                 if submitted < n:
                     pending.append(pool.submit(_run_chunk_to_parts, submitted, str(parts)))
                     submitted += 1
-                yield _read_parts(paths), {**figures, "setl_d": paths.get("setl_d")}
+                yield *_read_parts(paths), figures
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -612,9 +612,9 @@ def synthesize(
     results = _results(region, workers, parts)
     try:
         try:
-            for tables, part in results:
+            for tables, setl, part in results:
                 tw, cw = time.perf_counter(), time.process_time()
-                if (setl := part.pop("setl_d")) is not None:
+                if setl is not None:
                     setl_parts.append(setl)
                 failures.extend(part.pop("settle_failures", ()))
                 tables["psn_info_b"], taken = _unique_certnos(tables["psn_info_b"], taken)
