@@ -923,14 +923,15 @@ class _Region:
         d_inst = d_inst[keep]
         caty = [str(c or "") for c in dept.get_column("caty").to_list()]
         d_beds = dept.get_column("bed_cnt").fill_null(0).cast(pl.Int64).to_numpy().astype(np.int64)
-        dept_code = pl.concat([dept.get_column("dept_codg").cast(pl.String), pl.Series([""], dtype=pl.String)])
+        # (one chunk each: a gather from two chunks costs twice as much)
+        dept_code = pl.concat([dept.get_column("dept_codg").cast(pl.String), pl.Series([""], dtype=pl.String)], rechunk=True)
         n_dept = dept.height
         # staff per department and per institution
         s_inst = np.array([pos.get(c, -1) for c in staff.get_column("fixmedins_code").to_list()], dtype=np.int64)
         dept_pos = {(i, dc): k for k, (i, dc) in enumerate(zip(d_inst.tolist(), dept.get_column("dept_codg").to_list(), strict=True))}
         s_dept = np.array([dept_pos.get((i, dc), -1) for i, dc in zip(s_inst.tolist(), staff.get_column("dept_codg").to_list(), strict=True)], dtype=np.int64)  # fmt: skip
         s_type = staff.get_column("staff_type").cast(pl.String).to_numpy()
-        staff_code = pl.concat([staff.get_column("staff_codg").cast(pl.String), pl.Series([""], dtype=pl.String)])
+        staff_code = pl.concat([staff.get_column("staff_codg").cast(pl.String), pl.Series([""], dtype=pl.String)], rechunk=True)
         doctor = (s_type == "1") & (s_inst >= 0)
         pharmacist = (s_type == "2") & (s_inst >= 0)
         idx = np.arange(staff.height, dtype=np.int64)
@@ -2708,16 +2709,12 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     doctor = reg.doctors(e.inst, dept, rng.random(e.n))
     doctor = np.where(ph, reg.pharmacists(e.inst, rng.random(e.n)), doctor)
     dept_codes = _take(reg.dept_code, dept)
-    staff_codes = _take(reg.staff_code, doctor)
     # principal diagnosis per encounter (Z51 for chemotherapy / radiotherapy courses): rows of the code book
     n_book = c.book_code.len()
-    book_code = pl.concat([c.book_code, pl.Series([c.z51[0], c.z51_radio[0], ""], dtype=pl.String)])
-    book_name = pl.concat([c.book_name, pl.Series([c.z51[1], c.z51_radio[1], ""], dtype=pl.String)])
-    has_dx = d.code_row >= 0
-    z = d.z_chemo | d.z_radio
-    principal = np.where(has_dx, d.code_row, n_book + 2)
+    book_code = pl.concat([c.book_code, pl.Series([c.z51[0], c.z51_radio[0], ""], dtype=pl.String)], rechunk=True)
+    book_name = pl.concat([c.book_name, pl.Series([c.z51[1], c.z51_radio[1], ""], dtype=pl.String)], rechunk=True)
+    principal = np.where(d.code_row >= 0, d.code_row, n_book + 2)
     principal = np.where(d.z_chemo, n_book, np.where(d.z_radio, n_book + 1, principal))
-    code_s, name_s = _take(book_code, principal), _take(book_name, principal)
     # beds: the chunk's ward of the department; numbered so that no bed holds two patients at once
     adm_bed = _beds(sim, e, dept)
     inp = e.kind == INP
@@ -2726,61 +2723,61 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     way = np.where(inp, way, 0)
     med_types = sorted(set(e.med_type.tolist()))
     mt_index = np.searchsorted(np.array(med_types), e.med_type)
+    # the rows in id order, gathered so (not built in encounter order and sorted: 0.03 CPU-s a chunk)
     mdtrt = pl.DataFrame({
-        "mdtrt_id": mdtrt_id,
-        "psn_no": _take(p.psn_no, e.person),
-        "fixmedins_code": _take(reg.code, e.inst),
-        "med_type": _take(pl.Series([str(m) for m in med_types], dtype=pl.String), mt_index),
-        "begntime": _datetimes(e.begin),
-        "endtime": _datetimes(e.end),
-        "dscg_maindiag_code": code_s,
-        "dscg_maindiag_name": name_s,
-        "dept_codg": dept_codes,
-        "atddr_no": staff_codes,
-        "insutype": _take(pl.Series(INSUTYPE, dtype=pl.String), e.scheme),
-        "adm_bed": adm_bed,
-        "dscg_way": _take(pl.Series(["", "1", "2", "3", "4", "5", "", "", "", "9"], dtype=pl.String), way),
+        "mdtrt_id": _take(mdtrt_id, order),
+        "psn_no": _take(p.psn_no, e.person[order]),
+        "fixmedins_code": _take(reg.code, e.inst[order]),
+        "med_type": _take(pl.Series([str(m) for m in med_types], dtype=pl.String), mt_index[order]),
+        "begntime": _datetimes(e.begin[order]),
+        "endtime": _datetimes(e.end[order]),
+        "dscg_maindiag_code": _take(book_code, principal[order]),
+        "dscg_maindiag_name": _take(book_name, principal[order]),
+        "dept_codg": _take(dept_codes, order),
+        "atddr_no": _take(reg.staff_code, doctor[order]),
+        "insutype": _take(pl.Series(INSUTYPE, dtype=pl.String), e.scheme[order]),
+        "adm_bed": _take(adm_bed, order),
+        "dscg_way": _take(pl.Series(["", "1", "2", "3", "4", "5", "", "", "", "9"], dtype=pl.String), way[order]),
     })  # fmt: skip
-    # diagnoses: principal, then secondary chronic conditions, then comorbidities (Z51: cancer right after)
-    first = np.flatnonzero(has_dx)
-    diag_enc = [first]
-    diag_rank = [np.zeros(len(first), dtype=np.int64)]
-    diag_code = [_take(book_code, principal[first])]
-    diag_name = [_take(book_name, principal[first])]
-    zr = np.flatnonzero(z)
-    if len(zr):
-        diag_enc.append(zr)
-        diag_rank.append(np.ones(len(zr), dtype=np.int64))
-        diag_code.append(_take(c.book_code, d.code_row[zr]))
-        diag_name.append(_take(c.book_name, d.code_row[zr]))
-    if len(d.sec_enc):
-        diag_enc.append(d.sec_enc)
-        diag_rank.append(2 + np.zeros(len(d.sec_enc), dtype=np.int64))
-        diag_code.append(_take(c.book_code, sim.ch_code[d.sec_ch]))
-        diag_name.append(_take(c.book_name, sim.ch_code[d.sec_ch]))
-    if len(d.como_enc):
-        diag_enc.append(d.como_enc)
-        diag_rank.append(3 + np.zeros(len(d.como_enc), dtype=np.int64))
-        diag_code.append(_take(c.como_code, d.como))
-        diag_name.append(_take(c.como_name, d.como))
-    de = np.concatenate(diag_enc)
-    dr = np.concatenate(diag_rank)
-    diag = pl.DataFrame({
-        "_rank": rank[de], "_r": dr, "_i": np.arange(len(de)),
-        "mdtrt_id": _take(mdtrt_id, de),
-        "diag_code": pl.concat(diag_code), "diag_name": pl.concat(diag_name),
-    })  # fmt: skip
-    diag = diag.sort(["_rank", "_r", "_i"]).unique(subset=["mdtrt_id", "diag_code"], keep="first", maintain_order=True)
-    diag = diag.with_columns(
-        pl.lit("1").alias("diag_type"),
-        pl.when(pl.col("_r") == 0).then(pl.lit("1")).otherwise(pl.lit("0")).alias("maindiag_flag"),
-    ).select(TABLES["setl_list_diag_d"].names)
+    diag = _diagnosis_rows(sim, e, d, mdtrt_id, rank, principal, book_code, book_name)
     # procedures
     oprn = _procedure_rows(sim, e, mdtrt_id, rank, lines)
     # fee lines in encounter order, then day and minute
     fee, trace = _fee_tables(sim, e, lines, mdtrt_id, rank, dept_codes, _orderers(sim, e, lines, dept, doctor))
-    mdtrt = mdtrt.with_columns(pl.Series("_rank", rank)).sort("_rank").drop("_rank")
     return {"mdtrt_d": mdtrt, "setl_list_diag_d": diag, "setl_list_oprn_d": oprn, "fee_list_d": fee, "drug_trac_d": trace}
+
+
+def _diagnosis_rows(sim: _Simulation, e: _Enc, d: _Diag, mdtrt_id: pl.Series, rank: I64, principal: I64,
+                    book_code: pl.Series, book_name: pl.Series) -> pl.DataFrame:  # fmt: skip
+    """setl_list_diag_d: per encounter in id order its principal diagnosis, then (Z51) the cancer treated,
+    the secondary chronic conditions and the comorbidities; a code listed twice for one encounter only once.
+
+    The rows are ordered and deduplicated on integers (a diagnosis is a row of ``book_code`` followed by
+    the comorbidities' codes, equal codes sharing one number), then the strings gathered once: measured on a
+    chunk of 25,000 persons, 0.03 CPU-s instead of about 0.10 with Polars' sort and unique over the strings.
+    """
+    c = sim.cond
+    codes_all = pl.concat([book_code, c.como_code], rechunk=True)
+    names_all = pl.concat([book_name, c.como_name], rechunk=True)
+    first_of: dict[str | None, int] = {}
+    code_no = np.array([first_of.setdefault(code, k) for k, code in enumerate(codes_all.to_list())], dtype=np.int64)
+    como = book_code.len()
+    # principal, then (Z51) the cancer right after, then secondary chronic conditions, then comorbidities
+    has_dx = np.flatnonzero(d.code_row >= 0)
+    z = np.flatnonzero(d.z_chemo | d.z_radio)
+    enc = np.concatenate([has_dx, z, d.sec_enc, d.como_enc]).astype(np.int64)
+    kind = np.repeat(np.arange(4, dtype=np.int64), [len(has_dx), len(z), len(d.sec_enc), len(d.como_enc)])
+    row = np.concatenate([principal[has_dx], d.code_row[z], sim.ch_code[d.sec_ch], como + d.como]).astype(np.int64)
+    order = _lexsort((kind, rank[enc]))
+    _, first = np.unique(rank[enc[order]] * len(code_no) + code_no[row[order]], return_index=True)
+    keep = order[np.sort(first)]
+    return pl.DataFrame({
+        "mdtrt_id": _take(mdtrt_id, enc[keep]),
+        "diag_type": _take(pl.Series(["1"], dtype=pl.String), np.zeros(len(keep), dtype=np.int64)),
+        "maindiag_flag": _take(pl.Series(["0", "1"], dtype=pl.String), (kind[keep] == 0).astype(np.int64)),
+        "diag_code": _take(codes_all, row[keep]),
+        "diag_name": _take(names_all, row[keep]),
+    })  # fmt: skip
 
 
 def _orderers(sim: _Simulation, e: _Enc, ln: _Lines, dept: I64, doctor: I64) -> I64:
