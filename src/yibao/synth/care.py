@@ -2978,18 +2978,22 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
     })  # fmt: skip
     # traceability codes: one per package on every drug line (西药中成药)
     drug = np.flatnonzero(lt == 0)
-    seg, _ = _segments(qty[drug])
+    packages = qty[drug]
+    seg, pos = _segments(packages)
     line = drug[seg]
     prefix = cat.prefix[item[line]]
-    # the serial runs per prefix (two items may share one): rank of each code among its prefix's, in line order
+    # the serial runs per prefix (two items may share one): rank of each code among its prefix's, in line
+    # order. A line's codes are consecutive, so it is the codes of the prefix on earlier lines + the package:
+    # counted per line, not per code (measured on a chunk's 1.26 million codes: 0.05 → 0.035 CPU-s)
     _, group = np.unique(cat.prefix, return_inverse=True)
-    g = group[item[line]].astype(np.int16)
-    o = np.argsort(g, kind="stable")  # a radix sort: codes keep their line order inside a prefix
-    counts = np.bincount(g, minlength=int(group.max()) + 1 if len(group) else 0)
-    seq = np.empty(len(o), dtype=np.int64)
-    seq[o] = np.arange(len(o), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    g = group[item[drug]].astype(np.int16)
+    o = np.argsort(g, kind="stable")  # a radix sort: lines keep their order inside a prefix
+    counts = np.bincount(g, weights=packages, minlength=int(group.max()) + 1 if len(group) else 0).astype(np.int64)
+    before = np.cumsum(packages[o]) - packages[o]  # codes on the lines before, over all prefixes
+    first = np.empty(len(o), dtype=np.int64)
+    first[o] = before - np.repeat(np.cumsum(counts) - counts, np.bincount(g, minlength=len(counts)))
     assert sim.counters.serials is not None
-    seq += sim.counters.serials[g]
+    seq = (first + sim.counters.serials[g])[seg] + pos
     sim.counters.serials[: len(counts)] += counts
     if len(seq) and int(seq.max()) >= 10**6:
         raise ValueError("more than a million packages of one product in one chunk: use smaller chunks")
