@@ -504,7 +504,30 @@ def _argsort_stable(key: I64) -> I64:
 
 
 def _take(series: pl.Series, idx: I64) -> pl.Series:
-    return series.gather(pl.Series(idx, dtype=pl.Int64))
+    """``series.gather(idx)``; strings (without nulls) by a NumPy gather of their 16-byte Arrow string views,
+    which keep pointing into the series' own data buffers.
+
+    Polars' gather of a million strings spends most of its time faulting in fresh pages for the new views
+    (4 KiB pages, where NumPy's large arrays get huge pages). Measured on a chunk of 25,000 persons (30
+    gathers, 12 million strings, mostly the fee and traceability tables): 0.25 → 0.09 CPU-s.
+
+    >>> s = pl.Series("s", ["a", "a string of more than 12 bytes", "c"])
+    >>> _take(s, np.array([1, 0, 1, 2])).to_list()
+    ['a string of more than 12 bytes', 'a', 'a string of more than 12 bytes', 'c']
+    >>> _take(s[1:], np.array([1, 0])).equals(s.gather([2, 1]))
+    True
+    """
+    if series.dtype != pl.String or series.has_nulls():
+        return series.gather(pl.Series(idx, dtype=pl.Int64))
+    arr = series.to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    _, view_buffer, *data = arr.buffers()  # (no validity: no nulls)
+    views = np.frombuffer(view_buffer, dtype="V16")[arr.offset : arr.offset + len(arr)]
+    gathered = pa.py_buffer(np.take(views, idx))
+    out = pl.from_arrow(pa.Array.from_buffers(pa.string_view(), len(idx), [None, gathered, *data]))
+    assert isinstance(out, pl.Series)
+    return out.alias(series.name)
 
 
 def _datetimes(seconds: I64) -> pl.Series:
