@@ -530,6 +530,12 @@ def _take(series: pl.Series, idx: I64) -> pl.Series:
     return out.alias(series.name)
 
 
+def _int64(values: npt.NDArray[Any]) -> pl.Series:
+    """An Int64 column on the array itself (``pl.Series(values, dtype=pl.Int64)`` copies it: 0.015 CPU-s
+    for a million values)."""
+    return pl.Series(np.asarray(values, dtype=np.int64))
+
+
 def _datetimes(seconds: I64) -> pl.Series:
     return pl.Series(np.asarray(seconds, dtype=np.int64) * 1_000_000).cast(pl.Datetime("us"))
 
@@ -2991,13 +2997,13 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
         "med_list_codg": _take(cat.code, item),
         "med_chrgitm_type": _take(cat.chrgitm, item),
         "fee_ocur_time": _datetimes(when),
-        "cnt": pl.Series(cnt, dtype=pl.Int64),
-        "pric": pl.Series(pric, dtype=pl.Int64),
-        "det_item_fee_sumamt": pl.Series(amount, dtype=pl.Int64),
+        "cnt": _int64(cnt),
+        "pric": _int64(pric),
+        "det_item_fee_sumamt": _int64(amount),
         "bilg_dr_codg": _take(sim.reg.staff_code, orderer),
         "bilg_dept_codg": _take(dept_codes, enc),
         "rxno": rxno,
-        "prd_days": pl.Series(np.where(is_rx, prd, 0), dtype=pl.Int64),
+        "prd_days": _int64(np.where(is_rx, prd, 0)),
     })  # fmt: skip
     # traceability codes: one per package on every drug line (西药中成药)
     drug = np.flatnonzero(lt == 0)
@@ -3029,6 +3035,6 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
         "med_list_codg": _take(cat.code, item[line]),
         "fixmedins_code": _take(sim.reg.code, e.inst[enc[line]]),
         "sel_time": _datetimes(when[line]),
-        "retn_flag": pl.Series(["0"], dtype=pl.String).new_from_index(0, len(line)),
+        "retn_flag": _take(pl.Series(["0"], dtype=pl.String), np.zeros(len(line), dtype=np.int64)),
     })  # fmt: skip
     return fee, trace
