@@ -408,7 +408,7 @@ def _numbered(prefix: str, values: I64, width: int, *, present: B | None = None)
     Polars takes it over as it is: each 4-digit group as one little-endian word of ASCII digits (the
     spare leading digits of the first word fall on the prefix, written after them), a string of up to 12
     bytes inside its 16-byte view, a longer one in a data buffer that its view points to. Measured on a
-    chunk of 25,000 persons (mdtrt_id, adm_bed, feedetl_sn, rxno: 1.3 million strings): 0.14 → 0.10 CPU-s.
+    chunk of 25,000 persons (mdtrt_id, adm_bed, feedetl_sn, rxno: 1.3 million strings): 0.12 → 0.09 CPU-s.
 
     >>> _numbered("F0001", np.array([7, 1234567890, 12345678901]), 10).to_list()
     ['F00010000000007', 'F00011234567890', 'F00012345678901']
@@ -449,8 +449,8 @@ def _numbered(prefix: str, values: I64, width: int, *, present: B | None = None)
         views[:, 3] = np.arange(start, n * stride, stride, dtype=np.uint32)
         buffers = [None, pa.py_buffer(views), pa.py_buffer(data)]
     if present is not None:
-        every = np.zeros((n_all, 4), dtype="<u4")  # absent: the empty string
-        every[present] = views
+        every = np.zeros(n_all, dtype="V16")  # absent: the empty string
+        every[np.flatnonzero(present)] = views.view("V16")[:, 0]  # (as 16-byte items: 4 times faster)
         buffers[1] = pa.py_buffer(every)
     out = pl.from_arrow(pa.Array.from_buffers(pa.string_view(), n_all, buffers))
     assert isinstance(out, pl.Series)
