@@ -402,29 +402,57 @@ _WORDS = np.frombuffer(b"".join(f"{i:04d}".encode() for i in range(10_000)), dty
 
 def _numbered(prefix: str, values: I64, width: int, *, present: B | None = None) -> pl.Series:
     """Strings ``prefix`` + ``values`` zero-padded to ``width`` digits, built as bytes (fast); where
-    ``present`` is False the string is empty."""
+    ``present`` is False the string is empty.
+
+    The bytes are written straight into an Arrow string-view array, the layout of Polars' strings, so
+    Polars takes it over as it is: each 4-digit group as one little-endian word of ASCII digits (the
+    spare leading digits of the first word fall on the prefix, written after them), a string of up to 12
+    bytes inside its 16-byte view, a longer one in a data buffer that its view points to. Measured on a
+    chunk of 25,000 persons (mdtrt_id, adm_bed, feedetl_sn, rxno: 1.3 million strings): 0.12 → 0.09 CPU-s.
+
+    >>> _numbered("F0001", np.array([7, 1234567890, 12345678901]), 10).to_list()
+    ['F00010000000007', 'F00011234567890', 'F00012345678901']
+    >>> _numbered("B-", np.array([3, 42, 5]), 3, present=np.array([True, False, True])).to_list()
+    ['B-003', '', 'B-005']
+    """
     values = np.asarray(values, dtype=np.int64)
+    n_all = len(values)
     if present is not None:
         values = values[present]
     n = len(values)
     head = prefix.encode("ascii")
+    length = len(head) + width
     groups = -(-width // 4)
-    words = np.empty((n, groups), dtype="<u4")
-    rest = values
+    spill = max(4 * groups - length, 0)  # bytes of the first word before the string (an empty prefix)
+    inline = length <= 12
+    # each string's row: inline in its view (after the 4 bytes of length), or a row of the data buffer
+    stride, start = (16, 4) if inline else (spill + length, spill)
+    data = np.zeros(n * stride, dtype=np.uint8).reshape(n, stride)
+    rest = values.astype(np.uint64)  # unsigned division by a constant is the fast one
     for g in range(groups - 1, -1, -1):
-        rest, low = np.divmod(rest, 10_000)
-        words[:, g] = _WORDS[low]
-    digits = words.view(np.uint8).reshape(n, groups * 4)[:, groups * 4 - width :]
-    total = len(head) + width
-    buf = np.empty((n, total), dtype=np.uint8)
-    buf[:, : len(head)] = np.frombuffer(head, dtype=np.uint8)
-    buf[:, len(head) :] = digits
-    if present is None:
-        offsets = np.arange(0, (n + 1) * total, total, dtype=np.int64)
+        q = rest // np.uint64(10_000)
+        at = start + length - 4 * (groups - g)
+        data[:, at : at + 4].view("<u4")[:, 0] = _WORDS[rest - q * np.uint64(10_000)]
+        rest = q
+    for at, piece in zip(range(start, start + len(head)), head, strict=True):
+        data[:, at] = piece
+    if inline:
+        data[:, :4].view("<u4")[:, 0] = length
+        views = data.view("<u4")
+        buffers = [None, pa.py_buffer(views)]
     else:
-        offsets = np.concatenate([[0], np.cumsum(np.where(present, total, 0))]).astype(np.int64)
-    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(buf))
-    out = pl.from_arrow(arr)
+        if n * stride >= 2**31:
+            raise ValueError(f"{n:,} strings of {length} bytes are too many for one string-view buffer")
+        views = np.zeros((n, 4), dtype="<u4")
+        views[:, 0] = length
+        views[:, 1] = data[:, start : start + 4].view("<u4")[:, 0]  # the first 4 bytes, the view's prefix
+        views[:, 3] = np.arange(start, n * stride, stride, dtype=np.uint32)
+        buffers = [None, pa.py_buffer(views), pa.py_buffer(data)]
+    if present is not None:
+        every = np.zeros(n_all, dtype="V16")  # absent: the empty string
+        every[np.flatnonzero(present)] = views.view("V16")[:, 0]  # (as 16-byte items: 4 times faster)
+        buffers[1] = pa.py_buffer(every)
+    out = pl.from_arrow(pa.Array.from_buffers(pa.string_view(), n_all, buffers))
     assert isinstance(out, pl.Series)
     return out
 
@@ -461,8 +489,51 @@ def _lexsort(keys: Sequence[npt.NDArray[Any]]) -> I64:
     return np.asarray(order.to_numpy(), dtype=np.int64)
 
 
+def _argsort_stable(key: I64) -> I64:
+    """``np.argsort(key, kind="stable")`` by Polars' stable sort: measured on a chunk's 1,000,000 fee lines,
+    0.08 instead of 0.10 CPU-s (medians; NumPy sorts 64-bit integers stably by timsort).
+
+    >>> key = np.array([3, 1, 2, 1, 0, 3])
+    >>> _argsort_stable(key).tolist() == np.argsort(key, kind="stable").tolist()
+    True
+    """
+    if not len(key):
+        return np.zeros(0, dtype=np.int64)
+    order = pl.DataFrame({"k": key}).select(pl.arg_sort_by("k", maintain_order=True)).to_series()
+    return np.asarray(order.to_numpy(), dtype=np.int64)
+
+
 def _take(series: pl.Series, idx: I64) -> pl.Series:
-    return series.gather(pl.Series(idx, dtype=pl.Int64))
+    """``series.gather(idx)``; strings (without nulls) by a NumPy gather of their 16-byte Arrow string views,
+    which keep pointing into the series' own data buffers.
+
+    Polars' gather of a million strings spends most of its time faulting in fresh pages for the new views
+    (4 KiB pages, where NumPy's large arrays get huge pages). Measured on a chunk of 25,000 persons (30
+    gathers, 12 million strings, mostly the fee and traceability tables): 0.25 → 0.09 CPU-s.
+
+    >>> s = pl.Series("s", ["a", "a string of more than 12 bytes", "c"])
+    >>> _take(s, np.array([1, 0, 1, 2])).to_list()
+    ['a string of more than 12 bytes', 'a', 'a string of more than 12 bytes', 'c']
+    >>> _take(s[1:], np.array([1, 0])).equals(s.gather([2, 1]))
+    True
+    """
+    if series.dtype != pl.String or series.has_nulls():
+        return series.gather(pl.Series(idx, dtype=pl.Int64))
+    arr = series.to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    _, view_buffer, *data = arr.buffers()  # (no validity: no nulls)
+    views = np.frombuffer(view_buffer, dtype="V16")[arr.offset : arr.offset + len(arr)]
+    gathered = pa.py_buffer(np.take(views, idx))
+    out = pl.from_arrow(pa.Array.from_buffers(pa.string_view(), len(idx), [None, gathered, *data]))
+    assert isinstance(out, pl.Series)
+    return out.alias(series.name)
+
+
+def _int64(values: npt.NDArray[Any]) -> pl.Series:
+    """An Int64 column on the array itself (``pl.Series(values, dtype=pl.Int64)`` copies it: 0.015 CPU-s
+    for a million values)."""
+    return pl.Series(np.asarray(values, dtype=np.int64))
 
 
 def _datetimes(seconds: I64) -> pl.Series:
@@ -483,11 +554,24 @@ def _ymd(days: I64) -> tuple[I64, I64, I64]:
 
 
 def _age_on(brdy: I64, on: I64) -> I64:
-    """Age in whole years on the day ``on`` (both epoch days)."""
-    yb, mb, db = _ymd(brdy)
-    yo, mo, do = _ymd(on)
-    before = (mo < mb) | ((mo == mb) & (do < db))
-    return np.asarray(np.maximum(yo - yb - before.astype(np.int64), 0), dtype=np.int64)
+    """Age in whole years on the day ``on`` (both epoch days).
+
+    The calendar (year, month × 32 + day) of the days spanned is computed once and looked up: measured on
+    a chunk of 25,000 persons (four calls), 0.01 instead of 0.04 CPU-s (NumPy's datetime conversion per element).
+
+    >>> brdy = np.array([_epoch_day(date(2000, 2, 29)), _epoch_day(date(1950, 12, 31))])
+    >>> _age_on(brdy, np.array([_epoch_day(date(2024, 2, 28)), _epoch_day(date(2024, 12, 31))])).tolist()
+    [23, 74]
+    """
+    brdy, on = np.asarray(brdy, dtype=np.int64), np.asarray(on, dtype=np.int64)
+    if not len(brdy):
+        return np.zeros(0, dtype=np.int64)
+    first = min(int(brdy.min()), int(on.min()))
+    year, month, day = _ymd(np.arange(first, max(int(brdy.max()), int(on.max())) + 1, dtype=np.int64))
+    month_day = month * 32 + day
+    b, o = brdy - first, on - first
+    before = month_day[o] < month_day[b]  # the birthday is still to come in the year
+    return np.asarray(np.maximum(year[o] - year[b] - before.astype(np.int64), 0), dtype=np.int64)
 
 
 # =============================================================================================
@@ -895,14 +979,15 @@ class _Region:
         d_inst = d_inst[keep]
         caty = [str(c or "") for c in dept.get_column("caty").to_list()]
         d_beds = dept.get_column("bed_cnt").fill_null(0).cast(pl.Int64).to_numpy().astype(np.int64)
-        dept_code = pl.concat([dept.get_column("dept_codg").cast(pl.String), pl.Series([""], dtype=pl.String)])
+        # (one chunk each: a gather from two chunks costs twice as much)
+        dept_code = pl.concat([dept.get_column("dept_codg").cast(pl.String), pl.Series([""], dtype=pl.String)], rechunk=True)
         n_dept = dept.height
         # staff per department and per institution
         s_inst = np.array([pos.get(c, -1) for c in staff.get_column("fixmedins_code").to_list()], dtype=np.int64)
         dept_pos = {(i, dc): k for k, (i, dc) in enumerate(zip(d_inst.tolist(), dept.get_column("dept_codg").to_list(), strict=True))}
         s_dept = np.array([dept_pos.get((i, dc), -1) for i, dc in zip(s_inst.tolist(), staff.get_column("dept_codg").to_list(), strict=True)], dtype=np.int64)  # fmt: skip
         s_type = staff.get_column("staff_type").cast(pl.String).to_numpy()
-        staff_code = pl.concat([staff.get_column("staff_codg").cast(pl.String), pl.Series([""], dtype=pl.String)])
+        staff_code = pl.concat([staff.get_column("staff_codg").cast(pl.String), pl.Series([""], dtype=pl.String)], rechunk=True)
         doctor = (s_type == "1") & (s_inst >= 0)
         pharmacist = (s_type == "2") & (s_inst >= 0)
         idx = np.arange(staff.height, dtype=np.int64)
@@ -2680,16 +2765,12 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     doctor = reg.doctors(e.inst, dept, rng.random(e.n))
     doctor = np.where(ph, reg.pharmacists(e.inst, rng.random(e.n)), doctor)
     dept_codes = _take(reg.dept_code, dept)
-    staff_codes = _take(reg.staff_code, doctor)
     # principal diagnosis per encounter (Z51 for chemotherapy / radiotherapy courses): rows of the code book
     n_book = c.book_code.len()
-    book_code = pl.concat([c.book_code, pl.Series([c.z51[0], c.z51_radio[0], ""], dtype=pl.String)])
-    book_name = pl.concat([c.book_name, pl.Series([c.z51[1], c.z51_radio[1], ""], dtype=pl.String)])
-    has_dx = d.code_row >= 0
-    z = d.z_chemo | d.z_radio
-    principal = np.where(has_dx, d.code_row, n_book + 2)
+    book_code = pl.concat([c.book_code, pl.Series([c.z51[0], c.z51_radio[0], ""], dtype=pl.String)], rechunk=True)
+    book_name = pl.concat([c.book_name, pl.Series([c.z51[1], c.z51_radio[1], ""], dtype=pl.String)], rechunk=True)
+    principal = np.where(d.code_row >= 0, d.code_row, n_book + 2)
     principal = np.where(d.z_chemo, n_book, np.where(d.z_radio, n_book + 1, principal))
-    code_s, name_s = _take(book_code, principal), _take(book_name, principal)
     # beds: the chunk's ward of the department; numbered so that no bed holds two patients at once
     adm_bed = _beds(sim, e, dept)
     inp = e.kind == INP
@@ -2698,61 +2779,61 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     way = np.where(inp, way, 0)
     med_types = sorted(set(e.med_type.tolist()))
     mt_index = np.searchsorted(np.array(med_types), e.med_type)
+    # the rows in id order, gathered so (not built in encounter order and sorted: 0.03 CPU-s a chunk)
     mdtrt = pl.DataFrame({
-        "mdtrt_id": mdtrt_id,
-        "psn_no": _take(p.psn_no, e.person),
-        "fixmedins_code": _take(reg.code, e.inst),
-        "med_type": _take(pl.Series([str(m) for m in med_types], dtype=pl.String), mt_index),
-        "begntime": _datetimes(e.begin),
-        "endtime": _datetimes(e.end),
-        "dscg_maindiag_code": code_s,
-        "dscg_maindiag_name": name_s,
-        "dept_codg": dept_codes,
-        "atddr_no": staff_codes,
-        "insutype": _take(pl.Series(INSUTYPE, dtype=pl.String), e.scheme),
-        "adm_bed": adm_bed,
-        "dscg_way": _take(pl.Series(["", "1", "2", "3", "4", "5", "", "", "", "9"], dtype=pl.String), way),
+        "mdtrt_id": _take(mdtrt_id, order),
+        "psn_no": _take(p.psn_no, e.person[order]),
+        "fixmedins_code": _take(reg.code, e.inst[order]),
+        "med_type": _take(pl.Series([str(m) for m in med_types], dtype=pl.String), mt_index[order]),
+        "begntime": _datetimes(e.begin[order]),
+        "endtime": _datetimes(e.end[order]),
+        "dscg_maindiag_code": _take(book_code, principal[order]),
+        "dscg_maindiag_name": _take(book_name, principal[order]),
+        "dept_codg": _take(dept_codes, order),
+        "atddr_no": _take(reg.staff_code, doctor[order]),
+        "insutype": _take(pl.Series(INSUTYPE, dtype=pl.String), e.scheme[order]),
+        "adm_bed": _take(adm_bed, order),
+        "dscg_way": _take(pl.Series(["", "1", "2", "3", "4", "5", "", "", "", "9"], dtype=pl.String), way[order]),
     })  # fmt: skip
-    # diagnoses: principal, then secondary chronic conditions, then comorbidities (Z51: cancer right after)
-    first = np.flatnonzero(has_dx)
-    diag_enc = [first]
-    diag_rank = [np.zeros(len(first), dtype=np.int64)]
-    diag_code = [_take(book_code, principal[first])]
-    diag_name = [_take(book_name, principal[first])]
-    zr = np.flatnonzero(z)
-    if len(zr):
-        diag_enc.append(zr)
-        diag_rank.append(np.ones(len(zr), dtype=np.int64))
-        diag_code.append(_take(c.book_code, d.code_row[zr]))
-        diag_name.append(_take(c.book_name, d.code_row[zr]))
-    if len(d.sec_enc):
-        diag_enc.append(d.sec_enc)
-        diag_rank.append(2 + np.zeros(len(d.sec_enc), dtype=np.int64))
-        diag_code.append(_take(c.book_code, sim.ch_code[d.sec_ch]))
-        diag_name.append(_take(c.book_name, sim.ch_code[d.sec_ch]))
-    if len(d.como_enc):
-        diag_enc.append(d.como_enc)
-        diag_rank.append(3 + np.zeros(len(d.como_enc), dtype=np.int64))
-        diag_code.append(_take(c.como_code, d.como))
-        diag_name.append(_take(c.como_name, d.como))
-    de = np.concatenate(diag_enc)
-    dr = np.concatenate(diag_rank)
-    diag = pl.DataFrame({
-        "_rank": rank[de], "_r": dr, "_i": np.arange(len(de)),
-        "mdtrt_id": _take(mdtrt_id, de),
-        "diag_code": pl.concat(diag_code), "diag_name": pl.concat(diag_name),
-    })  # fmt: skip
-    diag = diag.sort(["_rank", "_r", "_i"]).unique(subset=["mdtrt_id", "diag_code"], keep="first", maintain_order=True)
-    diag = diag.with_columns(
-        pl.lit("1").alias("diag_type"),
-        pl.when(pl.col("_r") == 0).then(pl.lit("1")).otherwise(pl.lit("0")).alias("maindiag_flag"),
-    ).select(TABLES["setl_list_diag_d"].names)
+    diag = _diagnosis_rows(sim, e, d, mdtrt_id, rank, principal, book_code, book_name)
     # procedures
     oprn = _procedure_rows(sim, e, mdtrt_id, rank, lines)
     # fee lines in encounter order, then day and minute
     fee, trace = _fee_tables(sim, e, lines, mdtrt_id, rank, dept_codes, _orderers(sim, e, lines, dept, doctor))
-    mdtrt = mdtrt.with_columns(pl.Series("_rank", rank)).sort("_rank").drop("_rank")
     return {"mdtrt_d": mdtrt, "setl_list_diag_d": diag, "setl_list_oprn_d": oprn, "fee_list_d": fee, "drug_trac_d": trace}
+
+
+def _diagnosis_rows(sim: _Simulation, e: _Enc, d: _Diag, mdtrt_id: pl.Series, rank: I64, principal: I64,
+                    book_code: pl.Series, book_name: pl.Series) -> pl.DataFrame:  # fmt: skip
+    """setl_list_diag_d: per encounter in id order its principal diagnosis, then (Z51) the cancer treated,
+    the secondary chronic conditions and the comorbidities; a code listed twice for one encounter only once.
+
+    The rows are ordered and deduplicated on integers (a diagnosis is a row of ``book_code`` followed by
+    the comorbidities' codes, equal codes sharing one number), then the strings gathered once: measured on a
+    chunk of 25,000 persons, 0.03 CPU-s instead of about 0.10 with Polars' sort and unique over the strings.
+    """
+    c = sim.cond
+    codes_all = pl.concat([book_code, c.como_code], rechunk=True)
+    names_all = pl.concat([book_name, c.como_name], rechunk=True)
+    first_of: dict[str | None, int] = {}
+    code_no = np.array([first_of.setdefault(code, k) for k, code in enumerate(codes_all.to_list())], dtype=np.int64)
+    como = book_code.len()
+    # principal, then (Z51) the cancer right after, then secondary chronic conditions, then comorbidities
+    has_dx = np.flatnonzero(d.code_row >= 0)
+    z = np.flatnonzero(d.z_chemo | d.z_radio)
+    enc = np.concatenate([has_dx, z, d.sec_enc, d.como_enc]).astype(np.int64)
+    kind = np.repeat(np.arange(4, dtype=np.int64), [len(has_dx), len(z), len(d.sec_enc), len(d.como_enc)])
+    row = np.concatenate([principal[has_dx], d.code_row[z], sim.ch_code[d.sec_ch], como + d.como]).astype(np.int64)
+    order = _lexsort((kind, rank[enc]))
+    _, first = np.unique(rank[enc[order]] * len(code_no) + code_no[row[order]], return_index=True)
+    keep = order[np.sort(first)]
+    return pl.DataFrame({
+        "mdtrt_id": _take(mdtrt_id, enc[keep]),
+        "diag_type": _take(pl.Series(["1"], dtype=pl.String), np.zeros(len(keep), dtype=np.int64)),
+        "maindiag_flag": _take(pl.Series(["0", "1"], dtype=pl.String), (kind[keep] == 0).astype(np.int64)),
+        "diag_code": _take(codes_all, row[keep]),
+        "diag_name": _take(names_all, row[keep]),
+    })  # fmt: skip
 
 
 def _orderers(sim: _Simulation, e: _Enc, ln: _Lines, dept: I64, doctor: I64) -> I64:
@@ -2881,30 +2962,31 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
                 orderer: I64) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
     cat, rng, chunk = sim.cat, sim.rng, sim.chunk
     n = len(ln.enc)
-    inp = e.kind[ln.enc] == INP
+    kind, begin, end = e.kind[ln.enc], e.begin[ln.enc], e.end[ln.enc]
+    inp = kind == INP
     # the time of every line: inpatient lines on their day (08:00–20:00, after admission, before discharge)
     day_start = (sim.p.year_start + e.day[ln.enc] + ln.day) * 86400
     t_inp = day_start + 8 * 3600 + np.floor(rng.random(n) * 12 * 3600).astype(np.int64)
     # on the admission day within two hours of admission, each line posted at its own second (two charges
     # of one stay seldom share an instant by chance: a same-time pair is then a real double charge)
-    t_inp = np.where(ln.day == 0, e.begin[ln.enc] + np.floor(rng.random(n) * 7200).astype(np.int64) + 300, t_inp)
-    t_inp = np.clip(t_inp, e.begin[ln.enc], e.end[ln.enc] - 60)
-    t_vis = np.where(ln.minute < 0, e.end[ln.enc] - 60 * np.floor(rng.random(n) * 3).astype(np.int64), e.begin[ln.enc] + ln.minute * 60)
-    t_vis = np.clip(t_vis, e.begin[ln.enc], e.end[ln.enc])
-    t_vis = np.where(e.kind[ln.enc] == PHA, e.begin[ln.enc], t_vis)
+    t_inp = np.where(ln.day == 0, begin + np.floor(rng.random(n) * 7200).astype(np.int64) + 300, t_inp)
+    t_inp = np.clip(t_inp, begin, end - 60)
+    t_vis = np.where(ln.minute < 0, end - 60 * np.floor(rng.random(n) * 3).astype(np.int64), begin + ln.minute * 60)
+    t_vis = np.clip(t_vis, begin, end)
+    t_vis = np.where(kind == PHA, begin, t_vis)
     when = np.where(inp, t_inp, t_vis)
     year_seconds = (when - sim.p.year_start * 86400).clip(0, 400 * 86400)
-    order = np.argsort((rank[ln.enc] * (400 * 86400) + year_seconds) * 1024 + ln.item, kind="stable")
-    enc, item, qty, when = ln.enc[order], ln.item[order], ln.qty[order], when[order]
-    pric, prd, day, orderer = ln.pric[order], ln.prd_days[order], ln.day[order], orderer[order]
+    order = _argsort_stable((rank[ln.enc] * (400 * 86400) + year_seconds) * 1024 + ln.item)
+    enc, item, qty, when = (np.take(a, order) for a in (ln.enc, ln.item, ln.qty, when))
+    pric, prd, day, orderer, inp = (np.take(a, order) for a in (ln.pric, ln.prd_days, ln.day, orderer, inp))
     cnt = qty * 10_000
     # det_item_fee_sumamt = round_div(pric × cnt, 10**8): half-up on non-negative integers
     amount = (2 * pric * cnt + 10**8) // (2 * 10**8)
     feedetl = _numbered(f"F{chunk:04d}", np.arange(n, dtype=np.int64) + sim.counters.lines, 10)
     sim.counters.lines += n
     lt = cat.list_type[item]
-    is_rx = np.isin(lt, (0, 1))
-    rx_day = np.where(inp[order], day, np.where(lt == 1, 2, 1))
+    is_rx = (lt == 0) | (lt == 1)  # drugs and herbs
+    rx_day = np.where(inp, day, np.where(lt == 1, 2, 1))
     rx_num = rank[enc] * 1000 + rx_day
     rxno = _numbered(f"R{chunk:04d}", rx_num, 11, present=is_rx)
     fee = pl.DataFrame({
@@ -2915,28 +2997,32 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
         "med_list_codg": _take(cat.code, item),
         "med_chrgitm_type": _take(cat.chrgitm, item),
         "fee_ocur_time": _datetimes(when),
-        "cnt": pl.Series(cnt, dtype=pl.Int64),
-        "pric": pl.Series(pric, dtype=pl.Int64),
-        "det_item_fee_sumamt": pl.Series(amount, dtype=pl.Int64),
+        "cnt": _int64(cnt),
+        "pric": _int64(pric),
+        "det_item_fee_sumamt": _int64(amount),
         "bilg_dr_codg": _take(sim.reg.staff_code, orderer),
         "bilg_dept_codg": _take(dept_codes, enc),
         "rxno": rxno,
-        "prd_days": pl.Series(np.where(is_rx, prd, 0), dtype=pl.Int64),
+        "prd_days": _int64(np.where(is_rx, prd, 0)),
     })  # fmt: skip
     # traceability codes: one per package on every drug line (西药中成药)
     drug = np.flatnonzero(lt == 0)
-    seg, _ = _segments(qty[drug])
+    packages = qty[drug]
+    seg, pos = _segments(packages)
     line = drug[seg]
     prefix = cat.prefix[item[line]]
-    # the serial runs per prefix (two items may share one): rank of each code among its prefix's, in line order
+    # the serial runs per prefix (two items may share one): rank of each code among its prefix's, in line
+    # order. A line's codes are consecutive, so it is the codes of the prefix on earlier lines + the package:
+    # counted per line, not per code (measured on a chunk's 1.26 million codes: 0.05 → 0.035 CPU-s)
     _, group = np.unique(cat.prefix, return_inverse=True)
-    g = group[item[line]].astype(np.int16)
-    o = np.argsort(g, kind="stable")  # a radix sort: codes keep their line order inside a prefix
-    counts = np.bincount(g, minlength=int(group.max()) + 1 if len(group) else 0)
-    seq = np.empty(len(o), dtype=np.int64)
-    seq[o] = np.arange(len(o), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    g = group[item[drug]].astype(np.int16)
+    o = np.argsort(g, kind="stable")  # a radix sort: lines keep their order inside a prefix
+    counts = np.bincount(g, weights=packages, minlength=int(group.max()) + 1 if len(group) else 0).astype(np.int64)
+    before = np.cumsum(packages[o]) - packages[o]  # codes on the lines before, over all prefixes
+    first = np.empty(len(o), dtype=np.int64)
+    first[o] = before - np.repeat(np.cumsum(counts) - counts, np.bincount(g, minlength=len(counts)))
     assert sim.counters.serials is not None
-    seq += sim.counters.serials[g]
+    seq = (first + sim.counters.serials[g])[seg] + pos
     sim.counters.serials[: len(counts)] += counts
     if len(seq) and int(seq.max()) >= 10**6:
         raise ValueError("more than a million packages of one product in one chunk: use smaller chunks")
@@ -2949,6 +3035,6 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
         "med_list_codg": _take(cat.code, item[line]),
         "fixmedins_code": _take(sim.reg.code, e.inst[enc[line]]),
         "sel_time": _datetimes(when[line]),
-        "retn_flag": pl.Series(["0"], dtype=pl.String).gather(pl.Series(np.zeros(len(line), dtype=np.int64))),
+        "retn_flag": _take(pl.Series(["0"], dtype=pl.String), np.zeros(len(line), dtype=np.int64)),
     })  # fmt: skip
     return fee, trace
