@@ -60,7 +60,7 @@ from yibao.catalog.trace import CLEAN_CHUNKS
 from yibao.dataset.io import TableWriter, from_arrow, to_arrow, write_table
 from yibao.dataset.schema import TABLES
 from yibao.policy.loader import Policy, load_region
-from yibao.settlement.batch import INPUTS, Settled, settle_frames, write_ipc, write_setl
+from yibao.settlement.batch import INPUTS, Settled, settle_frames, write_ipc, write_setl, write_setl_part
 from yibao.synth import population
 from yibao.synth.institutions import make_institutions
 from yibao.synth.population import make_employers, make_persons, region_counts
@@ -429,7 +429,7 @@ def _settle_chunk(tables: dict[str, pa.Table], out: str) -> Settled:
     settled = settle_frames(
         frames, year=region.spec.year, policy=_policy(region.spec.admdvs), catalog=region.catalog
     )
-    write_ipc(out, settled.rows)
+    write_setl_part(out, settled.rows)
     return settled
 
 
