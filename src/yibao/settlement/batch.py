@@ -864,9 +864,9 @@ def write_setl_part(path: Path | str, rows: pa.Table) -> None:
 
 def _days(rows: pa.Table) -> np.ndarray[Any, np.dtype[np.int64]]:
     """The day (since 1970) of each row's ``_setl_time``, :data:`_NO_DAY` where it has none."""
-    us = pc.fill_null(rows.column("_setl_time").cast(pa.int64()), _NO_DAY).to_numpy()
-    us = np.asarray(us, dtype=np.int64)
-    return np.where(us == _NO_DAY, _NO_DAY, np.floor_divide(us, _DAY_US))
+    us = rows.column("_setl_time").cast(pa.timestamp("us")).cast(pa.int64())
+    us = np.asarray(pc.fill_null(us, _NO_DAY).to_numpy(), dtype=np.int64)
+    return np.where(us == _NO_DAY, _NO_DAY, us // _DAY_US)
 
 
 def _part_days(path: Path | str) -> dict[int, tuple[int, int]]:
