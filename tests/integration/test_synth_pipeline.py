@@ -25,6 +25,7 @@ from yibao.dataset.schema import TABLES
 from yibao.synth import generate
 from yibao.synth.cli import synth_command
 from yibao.synth.generate import CHUNK_TABLES, REGION_TABLES, SynthError, synthesize
+from yibao.synth.report import calibration_report
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +177,7 @@ def test_manifest_holds_seed_scale_counts_and_the_bulletin_comparison(
     assert manifest["counts"] == returned["counts"]
     assert manifest["settlement"]["settlements"] == manifest["counts"]["setl_d"]
     timings = manifest["timings"]
-    assert set(timings["stage_cpu_s"]) == {"persons", "care", "fraud", "hand_over", "settle", "write"}
+    assert set(timings["stage_cpu_s"]) == {"persons", "care", "fraud", "report", "hand_over", "settle", "write"}
     assert manifest["settlement"]["cpu_s"] == timings["stage_cpu_s"]["settle"]
     assert timings["generate_cpu_s"] >= sum(timings["stage_cpu_s"].values()) - 0.5  # the stages are in it
     assert 0.85 < manifest["contributions"]["employee_income_ratio"] < 1.15
@@ -190,6 +191,16 @@ def test_manifest_holds_seed_scale_counts_and_the_bulletin_comparison(
         "employee.fund_income_per_insured",
         "deaths_per_insured",
     } <= names
+
+
+def test_the_manifests_calibration_added_up_in_the_chunks_is_the_report_of_the_files(
+    one_worker: tuple[Path, dict[str, Any]],
+) -> None:
+    out, manifest = one_worker
+    assert manifest["calibration"] == calibration_report(out, exclude_fraud=True)
+    assert manifest["calibration_with_fraud"] == calibration_report(out)
+    assert manifest["calibration"] != manifest["calibration_with_fraud"]  # some fraud was labelled
+    assert {"employee.inpatient_fund_ratio", "mix.amount.甲类"} <= {r["name"] for r in manifest["calibration"]}
 
 
 def test_runs_are_byte_identical_whatever_the_workers(

@@ -31,7 +31,6 @@ __all__ = ["synth_command"]
 _STAGE_LABELS = {
     "region": "institutions and employers",
     "persons": "persons, care, fraud and settlement",
-    "report": "calibration report",
     "setl_d": "settlement: writing setl_d",
 }
 

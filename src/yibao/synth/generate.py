@@ -64,6 +64,7 @@ from yibao.settlement.batch import INPUTS, Settled, settle_frames, write_ipc, wr
 from yibao.synth import population
 from yibao.synth.institutions import make_institutions
 from yibao.synth.population import make_employers, make_persons, region_counts
+from yibao.synth.report import FUND_COLUMNS, Cells, add_cells, frame_cells, report_from_cells
 from yibao.synth.targets import TARGETS
 
 __all__ = [
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total): stages "region", "persons", "setl_d", "report"."""
+"""progress(stage, done, total): stages "region", "persons", "setl_d"."""
 
 SUPPORTED_YEARS = (2024,)
 """Years with calibration targets (yibao.synth.targets holds the 2024 bulletin only)."""
@@ -400,32 +401,41 @@ def _run_chunk_to_parts(index: int, parts: str) -> tuple[dict[str, str], dict[st
     worker) and left in ``parts`` as an uncompressed Arrow IPC file that the parent maps without a copy.
     Against pickled LZ4 IPC frames that the parent unpacked and converted (measured on a chunk of 25,000
     persons, CPU time): the parent's share 1.1 instead of 2.9 s, hand-over and writing 2.2 instead of
-    3.9. With settlement the chunk is settled from the converted tables (:func:`_settle_chunk`)."""
+    3.9. With settlement the chunk is then settled (:func:`_settle_chunk`). The chunk's calibration
+    cells (:func:`yibao.synth.report.frame_cells`) go with its figures."""
     tables, figures = _run_chunk(index)
     cpu = _StageClock()
-    converted = {name: to_arrow(TABLES[name], tables.pop(name)) for name in list(tables)}
+    region = _REGION[0]
+    known = {"fixmedins_b": region.institutions["fixmedins_b"], "emp_b": region.employers}
+    figures["calibration"] = frame_cells({**tables, **known}, catalog=region.catalog)
+    cpu.lap("report")
+    inputs = {name: tables[name].select(INPUTS[name]) for name in INPUTS if name in tables}
     paths: dict[str, str] = {}
-    for name, data in converted.items():
+    for name in list(tables):
         paths[name] = os.path.join(parts, f"{index:05d}-{name}.arrow")
-        write_ipc(paths[name], data)
+        write_ipc(paths[name], to_arrow(TABLES[name], tables.pop(name)))
     cpu.lap("hand_over")
-    if _REGION[0].settle:
+    if region.settle:
         paths["setl_d"] = os.path.join(parts, f"{index:05d}-setl_d.arrow")
-        settled = _settle_chunk(converted, paths["setl_d"])
+        settled = _settle_chunk(inputs, paths["setl_d"])
         figures["settle_failures"], figures["settled_in_waves"] = settled.failures, settled.in_waves
         cpu.lap("settle")
+        setl = from_arrow(TABLES["setl_d"], settled.rows, FUND_COLUMNS)
+        add_cells(figures["calibration"], frame_cells({"setl_d": setl}))
+        cpu.lap("report")
     return paths, {**figures, "cpu_s": {**figures["cpu_s"], **cpu.seconds}}
 
 
-def _settle_chunk(tables: dict[str, pa.Table], out: str) -> Settled:
-    """Settle a chunk's encounters as ``yibao settle-year`` settles them, from the tables as they are
-    written (:func:`yibao.settlement.batch.settle_frames`; the households of a chunk are its own), and
-    leave the setl rows in ``out``. Reading them back from the dataset and splitting them
-    by household again would cost a third of the generation (measured at 1,000,000 persons: 90 s
-    settle-year after 135 s of generation)."""
+def _settle_chunk(inputs: dict[str, pl.DataFrame], out: str) -> Settled:
+    """Settle a chunk's encounters as ``yibao settle-year`` settles them (:func:`yibao.settlement.batch.
+    settle_frames`; the households of a chunk are its own) and leave the setl rows in ``out``.
+    ``inputs``: the columns the settlement reads (:data:`~yibao.settlement.batch.INPUTS`) of the chunk's
+    frames, which are what :func:`~yibao.dataset.io.read_table` gives of them once written (a test
+    holds the two years byte-identical), so they are not converted back from Arrow (0.3 CPU-s a chunk).
+    Reading them back from the dataset and splitting them by household again would cost a third of the
+    generation (measured at 1,000,000 persons: 90 s settle-year after 135 s of generation)."""
     region = _REGION[0]
-    frames = {name: from_arrow(TABLES[name], tables[name], INPUTS[name]) for name in INPUTS if name in tables}
-    frames["fixmedins_b"] = region.institutions["fixmedins_b"]
+    frames = {**inputs, "fixmedins_b": region.institutions["fixmedins_b"]}
     settled = settle_frames(
         frames, year=region.spec.year, policy=_policy(region.spec.admdvs), catalog=region.catalog
     )
@@ -606,6 +616,7 @@ def synthesize(
     setl_parts: list[str] = []
     failures: list[tuple[str, str]] = []
     taken = np.zeros(0, dtype=np.int64)
+    cells: Cells = {}
     done = 0
     write_s = write_cpu_s = 0.0
     say("persons", 0, spec.persons)
@@ -617,6 +628,7 @@ def synthesize(
                 if setl is not None:
                     setl_parts.append(setl)
                 failures.extend(part.pop("settle_failures", ()))
+                add_cells(cells, part.pop("calibration"))
                 tables["psn_info_b"], taken = _unique_certnos(tables["psn_info_b"], taken)
                 for name, writer in writers.items():
                     writer.write_arrow(tables[name])
@@ -652,8 +664,11 @@ def synthesize(
         "counts": dict(sorted(counts.items())),
         "population": _population_report(spec, figures),
         "contributions": _contribution_report(spec, figures),
-        "calibration": None,  # filled in below, once the year is settled
-        "calibration_with_fraud": None,
+        # the report of the chunks' cells (what yibao.synth.report.calibration_report finds in the files,
+        # made where the chunks were); the generator's calibration leaves the encounters labelled as
+        # fraud out (injected stays and visits are not the bulletin's), the second keeps them
+        "calibration": report_from_cells(cells, exclude_fraud=True),
+        "calibration_with_fraud": report_from_cells(cells) if spec.fraud > 0 else None,
         "timings": {
             "workers": workers,
             **{k: round(v, 3) for k, v in timings.items()},
@@ -664,14 +679,6 @@ def synthesize(
         waved = figures.pop("settled_in_waves", 0)
         manifest["settlement"] = _settlement(counts, sorted(failures), waved, stage_cpu_s.get("settle", 0.0))
 
-    say("report", 0, 1)
-    t3 = time.perf_counter()
-    # after settlement, so the fund ratios are in; the generator's calibration leaves the encounters
-    # labelled as fraud out (injected stays and visits are not the bulletin's), the second keeps them
-    manifest["calibration"] = _calibration(folder, exclude_fraud=True)
-    manifest["calibration_with_fraud"] = _calibration(folder, exclude_fraud=False) if spec.fraud > 0 else None
-    manifest["timings"]["report_s"] = round(time.perf_counter() - t3, 3)
-    say("report", 1, 1)
     manifest["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
     generate_s = max(timings["chunks_s"] + timings["region_s"], 1e-9)
     manifest["timings"]["persons_per_s"] = round(spec.persons / generate_s)
@@ -726,14 +733,6 @@ def _cpu_s() -> float:
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str)
     (folder / "manifest.json").write_text(text + "\n", encoding="utf-8")
-
-
-def _calibration(folder: Path, *, exclude_fraud: bool) -> list[dict[str, Any]]:
-    try:
-        from yibao.synth.report import calibration_report  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - only while S2's report module is missing
-        return []
-    return list(calibration_report(folder, exclude_fraud=exclude_fraud))
 
 
 def _row(
