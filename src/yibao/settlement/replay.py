@@ -164,11 +164,18 @@ def _distinct(results: list[Any], index: Ints) -> tuple[list[Any], Ints]:
 
 def _combinations(*columns: Ints) -> tuple[Ints, Ints]:
     """The first row of each distinct combination of the integer ``columns``, and each row's
-    combination: the columns' dense codes in one mixed-radix key, one sort."""
+    combination: the columns in one mixed-radix key, one sort. A column of a narrow range (most are
+    small codes) is its own digit, less its least value; another is first coded densely (a sort). Both
+    keep the order of the values, so the combinations come out in the same order either way."""
     key = np.zeros(len(columns[0]), dtype=np.int64)
     for column in columns:
-        _, code = np.unique(column, return_inverse=True)
-        key = key * (int(code.max(initial=0)) + 1) + code.reshape(-1)
+        low, high = int(column.min(initial=0)), int(column.max(initial=0))
+        if high - low < min(len(column), 2**20):
+            code, radix = column - low, high - low + 1
+        else:
+            _, code = np.unique(column, return_inverse=True)
+            radix = int(code.max(initial=0)) + 1
+        key = key * radix + code.reshape(-1)
         if key.max(initial=0) > 2**40:  # keep the key far from overflow: renumber it densely
             key = np.unique(key, return_inverse=True)[1].reshape(-1)
     _, first, combination = np.unique(key, return_index=True, return_inverse=True)

@@ -332,13 +332,14 @@ def _frame_encounters(
                 pl.col("mdtrt_id").is_in(fraud_ids.implode()).cast(pl.Int32).alias("fraud"),
                 pl.max_horizontal(pl.lit(1), days).alias("los"))
     )  # fmt: skip
+    classes = _class_frame(catalog)
+    number = {lv: i for i, lv in enumerate(_CLASS)}  # the other classes: len(_CLASS)
     cls = pl.col("cls")
     fees = (
         tables["fee_list_d"].lazy()
-        .select("mdtrt_id", "med_list_codg", pl.col("det_item_fee_sumamt").alias("fen"))
-        .join(_class_frame(catalog).lazy(), on="med_list_codg", how="left")
-        .with_columns(pl.col("lv").replace_strict(list(_CLASS), range(len(_CLASS)), default=len(_CLASS),
-                                                  return_dtype=pl.Int8).alias("cls"))
+        .select("mdtrt_id", pl.col("det_item_fee_sumamt").alias("fen"), pl.col("med_list_codg").replace_strict(
+            classes["med_list_codg"], [number.get(lv, len(_CLASS)) for lv in classes["lv"]],
+            default=len(_CLASS), return_dtype=pl.Int8).alias("cls"))
         .group_by("mdtrt_id")
         .agg(pl.col("fen").sum(), *(
             e for i, c in enumerate(_CLASSES)
