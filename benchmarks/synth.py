@@ -9,8 +9,8 @@ workers also settle the chunks they make; then ``settle_year`` on the finished d
   the same work, and fee lines per CPU second — steadier than wall time on a shared machine (2 cores at
   500,000 lines/s need ≥ 250,000 lines per CPU second)
 - synth_write_s: of the generation, the parent's own serial work (identity numbers, Parquet encoding)
-- synth_stage_cpu_s: CPU seconds per stage of the whole command (persons, care, fraud, hand-over and
-  settle in the workers; the parent's write)
+- synth_stage_cpu_s: CPU seconds per stage of the whole command (persons, care, fraud, the calibration
+  report's cells, hand-over and settle in the workers; the parent's write)
 - synth_total_s: the whole command, settlement of the year included (target for 1,000,000 persons: 180 s)
 - synth_peak_rss_mb: peak memory of the whole command, the process and its workers together (proportional
   set size, sampled every 0.5 s; shared pages counted once)
