@@ -2551,6 +2551,8 @@ class _LineBuilder:
             ok = self.allowed(empty, it)
             self._prescription(empty[ok], it[ok])
             empty = empty[~ok]
+        if len(empty):  # four draws did not fit (1 purchase in 65 million): one it may buy, evenly
+            self._prescription(*self.one_allowed(empty, np.full(len(empty), self.pool("otc"))))
 
     # -- finishing ---------------------------------------------------------------------------
     def _staging_once(self, enc: I64, item: I64, orders: dict[str, npt.NDArray[Any]]) -> B:
