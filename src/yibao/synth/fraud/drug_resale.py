@@ -60,7 +60,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     rows = Rows(ctx)
     staff = ctx.staffing
     all_pharmacies = institutions_of(tables, "2")
-    bad = [p for p in all_pharmacies if p[0] in ctx.institutions]
+    chosen_ones = set(ctx.institutions)
+    bad = [p for p in all_pharmacies if p[0] in chosen_ones]
+    admdvs_of = {c: a for c, _, a in all_pharmacies}
     n = ctx.persons if bad else 0
     sold = 0
     if n:
@@ -111,7 +113,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 elsewhere = [p for p in bad if p[0] != origin]
                 if not elsewhere:
                     continue
-                other_region = [p for p in elsewhere if p[2] != _admdvs(all_pharmacies, origin)]
+                home = admdvs_of.get(origin, "")
+                other_region = [p for p in elsewhere if p[2] != home]
                 pool = other_region if other_region and rng.random() < 0.5 else elsewhere
                 inst, lv, adm = pool[int(rng.integers(len(pool)))]
                 sold_codes = [r["drug_trac_codg"] for r in by_line[sn]]
@@ -153,7 +156,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 sold += 1
                 base = {
                     "resales": len(placed),
-                    "other_region": placed[0][4] != _admdvs(all_pharmacies, origin),
+                    "other_region": placed[0][4] != home,
                 }
                 for c, f in rows_first:
                     lab.add(case, "1", {**base, "role": "first_sale"}, mdtrt_id=f["mdtrt_id"], feedetl_sn=f["feedetl_sn"],
@@ -172,13 +175,6 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         max(1, round(max(sold, 1) * rng.uniform(0.3, 0.8))),
     )
     return rows.added(tables), lab.frame()
-
-
-def _admdvs(pharmacies: list[tuple[str, str, str]], code: str) -> str:
-    for c, _, a in pharmacies:
-        if c == code:
-            return a
-    return ""
 
 
 _RESOLD = (
