@@ -373,13 +373,7 @@ def _chunk_figures(tables: dict[str, pl.DataFrame], year: int) -> dict[str, Any]
 def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
     for key, value in part.items():
         if isinstance(value, dict):
-            bucket = total.setdefault(key, {})
-            for k, v in value.items():
-                if isinstance(v, list):
-                    old = bucket.get(k, [0] * len(v))
-                    bucket[k] = [a + b for a, b in zip(old, v, strict=True)]
-                else:
-                    bucket[k] = bucket.get(k, 0) + v
+            add_cells(total, {key: value})
         else:
             total[key] = total.get(key, 0) + value
 

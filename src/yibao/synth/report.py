@@ -358,7 +358,12 @@ def _frame_encounters(
 
 
 def add_cells(total: Cells, part: Cells) -> Cells:
-    """``part`` added into ``total`` (in place, and returned): counts add up, lists of sums element-wise."""
+    """``part`` added into ``total`` (in place, and returned): sections of counts, which add up, and of
+    lists of sums, which add up element-wise.
+
+    >>> add_cells({"insured": {"employee": 2}}, {"insured": {"employee": 1, "resident": 3}, "fund": {"employee": [1, 5, 9]}})
+    {'insured': {'employee': 3, 'resident': 3}, 'fund': {'employee': [1, 5, 9]}}
+    """
     for section, values in part.items():
         bucket = total.setdefault(section, {})
         for key, value in values.items():
