@@ -165,6 +165,7 @@ class InjectFn(Protocol):
         catalog: Catalog,
         year: int,
         chunk: int,
+        chunks: int,
     ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]: ...
 
 
@@ -318,7 +319,7 @@ def _make_chunk(index: int) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
     everything = {**tables, **region.institutions, "emp_b": region.employers}
     injected, labels = region.inject(
         _chunk_rng(spec, index, "fraud"), everything, rate=spec.fraud, catalog=region.catalog,
-        year=spec.year, chunk=index,
+        year=spec.year, chunk=index, chunks=spec.chunks,
     )  # fmt: skip
     cpu.lap("fraud")
     out = {name: injected[name] for name in CHUNK_TABLES}

@@ -205,6 +205,7 @@ def inject(
     catalog: Catalog,
     year: int,
     chunk: int,
+    chunks: int = 1,
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """Inject every pattern into one chunk; return the changed tables and the labels (schema "labels").
 
@@ -212,6 +213,7 @@ def inject(
     fee_list_d, drug_trac_d, …) and the institution tables (fixmedins_b, dept_b, medstaff_b). Only the
     care tables change; the register and the institutions are returned as given. ``rate`` is the share
     of institutions, doctors and persons made bad; 0 returns the tables unchanged and no labels.
+    ``chunks``: how many chunks the region has (see :meth:`~yibao.synth.fraud._base.Context.home_chunk`).
     """
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"rate must be between 0 and 1, got {rate!r}")
@@ -282,6 +284,7 @@ def inject(
             view=view,
             pending=pending,
             where=where_is,
+            chunks=chunks,
         )
         apply: Apply = mod.apply
         before = out["mdtrt_d"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -293,7 +294,9 @@ class Context:
         pattern: the DESIGN.md §3.5 name (also the label's ``pattern``).
         index: the pattern's fixed position (sub-rng seed, trace-code namespace).
         code: two capitals naming the pattern in new ids.
-        chunk / year / rate: as given to :func:`yibao.synth.fraud.inject`.
+        chunk / year / rate / chunks: as given to :func:`yibao.synth.fraud.inject` (``chunks``: how
+            many chunks the region has, for the events a bad doctor or institution makes once a year
+            whatever the region's size: see :meth:`home_chunk`).
         catalog: the catalogue (restrictions, caps, item types).
         institutions: bad institutions assigned to this pattern (the same in every chunk).
         doctors: bad doctors assigned to this pattern (the same in every chunk).
@@ -336,6 +339,17 @@ class Context:
     view: pl.DataFrame | None = None
     pending: Pending | None = None
     where: Where | None = None
+    chunks: int = 1
+
+    def home_chunk(self, entity: str) -> bool:
+        """Whether this chunk is ``entity``'s (a doctor's or an institution's) one chunk of the year, for
+        events it makes once a year: made in every chunk, their number would grow with the region.
+
+        >>> [Context("x", 0, "XX", chunk=c, year=2024, rate=0.02, catalog=Catalog(), chunks=3).home_chunk("D1")
+        ...  for c in range(3)].count(True)
+        1
+        """
+        return zlib.crc32(entity.encode()) % max(self.chunks, 1) == self.chunk % max(self.chunks, 1)
 
     def of_doctor(self, doctor: str) -> np.random.Generator:
         """A generator for what one bad doctor does, the same in every chunk (the plan's seed, the

@@ -7,7 +7,9 @@ Two disguises:
   contradicts them: care restricted to one sex (sex-specific items or diagnoses) on a card of the other
   sex, or a child's care (paediatric items or department) on an adult's card and an adult's on a child's.
 * ``doctor_burst`` — a bad doctor writes the same dear prescription on 8–30 cards within minutes
-  (a rep or a clinic using collected cards: "many 司美格鲁肽 prescriptions in one minute").
+  (a rep or a clinic using collected cards: "many 司美格鲁肽 prescriptions in one minute"); half the
+  bad doctors, once a year each, in the doctor's home chunk (:meth:`~yibao.synth.fraud._base.Context.
+  home_chunk`), so that the bursts per insured do not grow with the region.
 
 Before::
 
@@ -192,7 +194,7 @@ def _bursts(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, 
     inst_lv = levels(tables)
     drug = k.SEMAGLUTIDE if ctx.has(k.SEMAGLUTIDE) else k.ATORVASTATIN
     for doctor, inst, dept in where.iter_rows():
-        if rng.random() < 0.5:
+        if not ctx.home_chunk(doctor) or rng.random() < 0.5:  # half the bad doctors, once a year
             continue
         cards = int(rng.integers(8, 31))
         day = date(ctx.year, 1, 10) + timedelta(days=int(rng.integers(0, 340)))
