@@ -26,6 +26,7 @@ Labels: one case per doctor; a row per added or inflated line (feedetl_sn) and p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -83,7 +84,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     diag_by = by_encounter(diag)
     cal = ctx.calendar(tables, enc.get_column("psn_no").unique().to_list())
     fee_changes: list[dict[str, Any]] = []
-    caty = _caty_of(tables)
+    caty = _caty_of(tables, by_doc)
     for doctor in sorted(by_doc):
         mine = by_doc[doctor]
         habit = _habit(ctx.of_doctor(doctor), _usual(caty.get(doctor, ""), ctx.year))
@@ -179,11 +180,12 @@ def _habit(rng: np.random.Generator, usual: frozenset[str] = frozenset()) -> dic
     }
 
 
-def _caty_of(tables: Tables) -> dict[str, str]:
-    """Each doctor's 科别 (medstaff_b → dept_b), "" where unknown."""
+def _caty_of(tables: Tables, doctors: Iterable[str]) -> dict[str, str]:
+    """The 科别 of each of ``doctors`` (medstaff_b → dept_b), "" where unknown."""
     staff, dept = tables.get("medstaff_b"), tables.get("dept_b")
     if staff is None or dept is None:
         return {}
+    staff = staff.filter(pl.col("staff_codg").is_in(list(doctors)))  # not the region's every doctor, every chunk
     joined = staff.join(dept.select("fixmedins_code", "dept_codg", "caty"), on=["fixmedins_code", "dept_codg"], how="left")
     return {d: c or "" for d, c in joined.select("staff_codg", "caty").iter_rows()}
 
