@@ -60,8 +60,8 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     rows = Rows(ctx)
     staff = ctx.staffing
     all_pharmacies = institutions_of(tables, "2")
-    chosen_ones = set(ctx.institutions)
-    bad = [p for p in all_pharmacies if p[0] in chosen_ones]
+    bad_codes = set(ctx.institutions)
+    bad = [p for p in all_pharmacies if p[0] in bad_codes]
     admdvs_of = {c: a for c, _, a in all_pharmacies}
     n = ctx.persons if bad else 0
     sold = 0
