@@ -20,8 +20,9 @@ After (add_drug 脑心通胶囊 at 70%, clone 30%)::
 
     52 visits (12 clones), every visit ¥130–¥220
 
-Labels: one case per doctor and chunk (a gap: the cases of a region grow with its chunks); a row per added or inflated line (feedetl_sn) and per cloned encounter
-(mdtrt_id), all with ``doctor``; params: tactic, its intensity, drug, factor.
+Labels: one case per doctor and chunk (a gap: a region's cases grow with its chunks); a row per added
+or inflated line (feedetl_sn) and per cloned encounter (mdtrt_id), all with ``doctor``; params: tactic,
+its intensity, drug, factor.
 """
 
 from __future__ import annotations
