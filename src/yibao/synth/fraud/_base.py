@@ -349,7 +349,8 @@ class Context:
         ...  for c in range(3)].count(True)
         1
         """
-        return zlib.crc32(entity.encode()) % max(self.chunks, 1) == self.chunk % max(self.chunks, 1)
+        chunks = max(self.chunks, 1)
+        return zlib.crc32(entity.encode()) % chunks == self.chunk % chunks
 
     def of_doctor(self, doctor: str) -> np.random.Generator:
         """A generator for what one bad doctor does, the same in every chunk (the plan's seed, the
