@@ -160,6 +160,15 @@ def _dictionary_columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in UNIQUE_COLUMNS and c.kind != "datetime"]
 
 
+def writer_options(table: Table) -> dict[str, Any]:
+    """How a table's Parquet is encoded (``pyarrow.parquet.ParquetWriter`` keywords)."""
+    return {
+        "compression": "zstd",
+        "use_dictionary": _dictionary_columns(table),
+        "store_decimal_as_integer": True,
+    }
+
+
 class TableWriter:
     """Append chunks of one table to ``folder/<name>.parquet`` as row groups (bounded memory).
 
@@ -171,13 +180,7 @@ class TableWriter:
         self.table = TABLES[name]
         self.path = Path(folder) / f"{name}.parquet"
         self.schema = arrow_schema(self.table)
-        self._writer = pq.ParquetWriter(
-            self.path,
-            self.schema,
-            compression="zstd",
-            use_dictionary=_dictionary_columns(self.table),
-            store_decimal_as_integer=True,
-        )
+        self._writer = pq.ParquetWriter(self.path, self.schema, **writer_options(self.table))
         self.rows = 0
 
     def write(self, df: pl.DataFrame) -> None:
