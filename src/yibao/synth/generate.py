@@ -480,6 +480,16 @@ steps is faulted in again, in the kernel. Measured (50,000 persons, two workers,
 system time 5.6 → 3.8 s in chunks of 25,000 and 3.9–4.5 → 2.8–2.9 s in chunks of 6,250; their user
 time did not change beyond the noise of a shared machine. The peak stays that of one chunk."""
 
+WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(8 << 30)}
+"""The C allocator (glibc, which NumPy's arrays come from) in a worker: blocks up to 32 MiB (glibc's
+largest threshold) come from its heap instead of a mapping of their own, and the heap is not given
+back. By default glibc maps every large array afresh and unmaps it when freed, so a chunk's
+arrays of a million rows are faulted in, in the kernel, chunk after chunk. Measured on the care
+stage of a chunk of 25,000 persons (one thread): system time 0.43 → 0.01 s, user time unchanged
+(1.40 → 1.39 s); either setting alone makes it worse (0.51 and 1.02 s: a threshold set by hand
+stops glibc from raising it itself). On 200,000 persons with two workers: the workers' system time
+10.2 → 5.9 s, the generation 25.8 → 23.2 s, peak 3.6 → 3.7 GB."""
+
 
 def _worker_threads(workers: int) -> int:
     """Polars threads per worker: the machine's cores shared out between the workers (at least one).
@@ -496,11 +506,13 @@ def _worker_threads(workers: int) -> int:
 def _worker_environment(workers: int) -> Iterator[None]:
     """Spawned workers inherit the environment: Polars reads ``POLARS_MAX_THREADS`` (see
     :func:`_worker_threads`) and appends ``_RJEM_MALLOC_CONF`` to its defaults when it is imported, so
-    settings given here win there (the parent's thread pool and allocator are already set up)."""
+    settings given here win there (the parent's thread pool and allocator are already set up); glibc
+    reads :data:`WORKER_MALLOC` when the process starts (a value the user set is kept)."""
     allocator = os.environ.get("_RJEM_MALLOC_CONF")
     settings = {
         "_RJEM_MALLOC_CONF": f"{allocator},{WORKER_ALLOCATOR}" if allocator else WORKER_ALLOCATOR,
         "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS") or str(_worker_threads(workers)),
+        **{name: os.environ.get(name) or value for name, value in WORKER_MALLOC.items()},
     }
     before = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
