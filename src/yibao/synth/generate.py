@@ -480,15 +480,27 @@ steps is faulted in again, in the kernel. Measured (50,000 persons, two workers,
 system time 5.6 → 3.8 s in chunks of 25,000 and 3.9–4.5 → 2.8–2.9 s in chunks of 6,250; their user
 time did not change beyond the noise of a shared machine. The peak stays that of one chunk."""
 
-WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(8 << 30)}
-"""The C allocator (glibc, which NumPy's arrays come from) in a worker: blocks up to 32 MiB (glibc's
-largest threshold) come from its heap instead of a mapping of their own, and the heap is not given
-back. By default glibc maps every large array afresh and unmaps it when freed, so a chunk's
-arrays of a million rows are faulted in, in the kernel, chunk after chunk. Measured on the care
-stage of a chunk of 25,000 persons (one thread): system time 0.43 → 0.01 s, user time unchanged
-(1.40 → 1.39 s); either setting alone makes it worse (0.51 and 1.02 s: a threshold set by hand
-stops glibc from raising it itself). On 200,000 persons with two workers: the workers' system time
-10.2 → 5.9 s, the generation 25.8 → 23.2 s, peak 3.6 → 3.7 GB."""
+WORKER_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(8 << 30),
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
+}
+"""The C allocator (glibc, which NumPy's arrays come from) in a worker, and Arrow's memory on it too.
+
+- Blocks up to 32 MiB (glibc's largest threshold) come from glibc's heap instead of a mapping of their
+  own, and the heap is not given back. By default glibc maps every large array afresh and unmaps it
+  when it is freed, so a chunk's arrays of a million rows are faulted in, in the kernel, chunk after
+  chunk. Measured on the care stage of a chunk of 25,000 persons (one thread): system time 0.43 →
+  0.01 s, user time unchanged (1.40 → 1.39 s); either setting alone makes it worse (0.51 and 1.02 s:
+  a threshold set by hand stops glibc from raising it itself). On 200,000 persons with two workers:
+  the workers' system time 10.2 → 5.9 s, the generation 25.8 → 23.2 s, peak 3.6 → 3.7 GB.
+- Arrow (the hand-over's tables and the Parquet encoding) allocates from the same heap instead of its
+  own mimalloc, which kept memory of its own beside glibc's. On 100,000 persons, two runs each: the
+  hand-over 6.7–7.1 → 4.7 CPU-s, the care stage 6.2–6.3 → 6.6–6.7, the generation 13.1–13.4 →
+  12.0–12.5 s, peak 4.0–4.1 → 3.3 GB.
+
+Every first chunk of a worker still pays for the memory it touches first (about 0.5 s of system
+time a GB on the measuring machine: a chunk of 25,000 persons peaks at some 2.3 GB in its worker)."""
 
 
 def _worker_threads(workers: int) -> int:
