@@ -49,8 +49,11 @@ def test_every_label_names_rows_that_exist_on_disk(region: tuple[dict[str, pl.Da
 
 def test_labels_come_from_both_chunks_with_distinct_case_ids(region: tuple[dict[str, pl.DataFrame], pl.DataFrame]) -> None:
     _, labels = region
-    chunks = set(labels.get_column("case_id").str.extract(r"^C(\d+)-").to_list())
+    chunks = set(labels.get_column("case_id").str.extract(r"^C(\d+)-").drop_nulls().to_list())
     assert chunks == {"0", "1"}
+    yearly = labels.filter(pl.col("case_id").str.starts_with("R-"))
+    assert set(yearly.get_column("pattern").to_list()) <= {"doctor_outlier", "drug_swap", "overprice"}
+    assert labels.filter(~pl.col("case_id").str.contains(r"^(C\d+|R)-")).height == 0
     per_case = labels.group_by("case_id").agg(pl.col("pattern").n_unique(), pl.col("label").n_unique())
     assert per_case.filter((pl.col("pattern") > 1) | (pl.col("label") > 1)).height == 0
 

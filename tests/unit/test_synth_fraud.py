@@ -83,7 +83,7 @@ def test_labels_have_the_schema_and_a_known_pattern(labels: pl.DataFrame) -> Non
     assert labels.schema == polars_schema(TABLES["labels"])
     assert set(labels.get_column("pattern").unique().to_list()) <= VOCABULARY
     assert set(labels.get_column("label").unique().to_list()) == {"0", "1"}
-    assert labels.get_column("case_id").str.starts_with("C2-").all()
+    assert labels.get_column("case_id").str.contains(r"^(C2|R)-").all()
 
 
 def test_at_least_fourteen_patterns_are_injected_as_fraud(labels: pl.DataFrame) -> None:
@@ -450,6 +450,27 @@ def test_a_bad_doctor_keeps_one_habit_in_every_chunk() -> None:
         assert len(drugs) <= 1 and len(factors) <= 1, (doctor, seen)
 
 
+def test_a_bad_actors_habit_is_one_case_with_one_price_over_the_chunks() -> None:
+    a = sample_region(3, persons=800, chunk=0)
+    b = sample_region(4, persons=800, chunk=1)
+    labels = pl.concat(
+        _inject(tables, chunk=chunk, rate=0.1)[1].with_columns(pl.lit(chunk).alias("chunk"))
+        for chunk, tables in enumerate((a, b))
+    )
+    yearly = labels.filter(pl.col("pattern").is_in(["doctor_outlier", "drug_swap", "overprice"]))
+    assert yearly.height and yearly.filter(~pl.col("case_id").str.starts_with("R-")).height == 0
+    spans = yearly.group_by("pattern", "case_id").agg(pl.col("chunk").n_unique(), pl.col("doctor").n_unique())
+    assert spans.filter(pl.col("pattern") == "doctor_outlier").get_column("doctor").max() == 1
+    assert spans.get_column("chunk").max() == 2  # a case both chunks add to
+    for pattern, keys in (("drug_swap", ("dispensed", "billed")), ("overprice", ("variant", "pric"))):
+        rows = yearly.filter(pl.col("pattern") == pattern)
+        assert rows.height, pattern
+        for case in rows.partition_by("case_id"):
+            assert case.get_column("fixmedins_code").n_unique() == 1
+            prices = {tuple(json.loads(p)[k] for k in keys) for p in case.get_column("params").unique().to_list()}
+            assert len(prices) == 1, (pattern, prices)
+
+
 def test_bad_doctors_have_an_outpatient_practice() -> None:
     tables = sample_region(3, persons=800, chunk=0)
     doctors = tables["medstaff_b"].filter(pl.col("staff_type") == "1")
@@ -459,10 +480,11 @@ def test_bad_doctors_have_an_outpatient_practice() -> None:
     assert all(load[d] >= statistics.quantiles(load.values(), n=10)[4] for d in bad)  # the busier half at least
 
 
-def test_ids_and_case_ids_of_two_chunks_never_collide() -> None:
+def test_ids_and_chunk_case_ids_of_two_chunks_never_collide() -> None:
     a, la = _inject(sample_region(3, persons=400, chunk=0), chunk=0)
     b, lb = _inject(sample_region(3, persons=400, chunk=1), chunk=1)
-    assert not set(la.get_column("case_id").to_list()) & set(lb.get_column("case_id").to_list())
+    chunk_cases = pl.col("case_id").str.starts_with("C")  # (the R- cases of a bad actor span the chunks)
+    assert not set(la.filter(chunk_cases).get_column("case_id").to_list()) & set(lb.get_column("case_id").to_list())
     for table, key in (("mdtrt_d", "mdtrt_id"), ("fee_list_d", "feedetl_sn")):
         assert not set(a[table].get_column(key).to_list()) & set(b[table].get_column(key).to_list())
     new_a = set(a["drug_trac_d"].get_column("drug_trac_codg").to_list())

@@ -35,7 +35,9 @@ stay mostly clean all the same (about 2–5% of encounters carry a fraud label a
 ``RATE`` 0 changes nothing and labels nothing.
 
 **Labels.** One row per affected encounter, fee line or traceability code, as fits the pattern; a case
-spans several rows sharing ``case_id`` (``C<chunk>-<pattern>-<n>``, unique across chunks). ``label`` is
+spans several rows sharing ``case_id`` (``C<chunk>-<pattern>-<n>``, unique across chunks, or
+``R-<pattern>-<actor>`` for a bad actor's year-long habit that every chunk adds to: a doctor_outlier
+doctor, a drug_swap or overprice institution's drug or item). ``label`` is
 ``1`` (fraud) or ``0`` (legitimate look-alike, same ``pattern`` as the fraud it resembles); ``mdtrt_id``,
 ``feedetl_sn``, ``psn_no`` (the card used), ``fixmedins_code``, ``drug_trac_codg`` and ``doctor`` name the
 entities, empty where one does not apply; ``params`` is JSON of the case's parameters (variant, gaps,

@@ -300,7 +300,7 @@ class Context:
         catalog: the catalogue (restrictions, caps, item types).
         institutions: bad institutions assigned to this pattern (the same in every chunk).
         doctors: bad doctors assigned to this pattern (the same in every chunk).
-        seed: the plan's seed, the same in every chunk (see :meth:`of_doctor`).
+        seed: the plan's seed, the same in every chunk (see :meth:`of_entity`).
         persons: how many persons this pattern may make bad in this chunk (person-level patterns).
         taken: encounters this pattern must leave alone, so that every earlier label stays true:
             those of earlier structure patterns and hard negatives, and for a pattern that changes lines
@@ -352,10 +352,21 @@ class Context:
         chunks = max(self.chunks, 1)
         return zlib.crc32(entity.encode()) % chunks == self.chunk % chunks
 
-    def of_doctor(self, doctor: str) -> np.random.Generator:
-        """A generator for what one bad doctor does, the same in every chunk (the plan's seed, the
-        pattern, the doctor's code)."""
-        return np.random.default_rng([self.seed, self.index, int.from_bytes(doctor.encode(), "big") % 2**63])
+    def of_entity(self, *keys: str) -> np.random.Generator:
+        """A generator for what one bad actor does — a doctor, an institution, an institution's item —
+        the same in every chunk (the plan's seed, the pattern, the actor's codes)."""
+        key = int.from_bytes("|".join(keys).encode(), "big") % 2**63
+        return np.random.default_rng([self.seed, self.index, key])
+
+    def rank(self, *keys: str) -> int:
+        """A number for ``keys``, the same in every chunk and unrelated to their order: to pick "the
+        same few" of a bad actor's candidates in every chunk, whichever of them a chunk has.
+
+        >>> ctx = Context("x", 0, "XX", chunk=0, year=2024, rate=0.02, catalog=Catalog())
+        >>> sorted(["a", "b", "c"], key=lambda c: ctx.rank("H1", c)) == sorted(["c", "b", "a"], key=lambda c: ctx.rank("H1", c))
+        True
+        """
+        return zlib.crc32("|".join((str(self.seed), str(self.index), *keys)).encode())
 
     @property
     def prices(self) -> PriceBook:
@@ -1221,7 +1232,12 @@ class Labels:
     _cases: int = 0
     _last: tuple[Any, str] = (None, "")
 
-    def case(self) -> str:
+    def case(self, actor: str = "") -> str:
+        """A new case of this chunk (``C<chunk>-<pattern>-<n>``), or, given ``actor``, the one case of a
+        bad actor's year-long habit (a doctor's, an institution's item's: ``R-<pattern>-<actor>``),
+        whose rows every chunk adds to."""
+        if actor:
+            return f"R-{self.ctx.pattern}-{actor}"
         self._cases += 1
         return f"C{self.ctx.chunk}-{self.ctx.pattern}-{self._cases:05d}"
 

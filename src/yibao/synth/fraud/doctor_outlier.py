@@ -1,8 +1,8 @@
 """doctor_outlier (医师处方/诊疗异常): one doctor's volume and amounts far above the department's peers.
 
 A bad doctor uses one to three tactics, each at its own intensity, drawn once per doctor (the same in
-every chunk: one doctor, one drug, one habit — :meth:`Context.of_doctor`); which visits carry them is
-drawn per chunk:
+every chunk: one doctor, one drug, one habit — :meth:`Context.of_entity`; one case, ``R-doctor_outlier-
+<doctor>``, over the chunks); which visits carry them is drawn per chunk:
 
 * ``add_drug`` — one drug of the doctor's choice (a dear one without restrictions, and not one their own
   科别's conditions call for: a 骨科 doctor pushing 塞来昔布 is their case mix) added to 15–70% of their
@@ -88,9 +88,9 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     caty = _caty_of(tables, by_doc)
     for doctor in sorted(by_doc):
         mine = by_doc[doctor]
-        habit = _habit(ctx.of_doctor(doctor), _usual(caty.get(doctor, ""), ctx.year))
+        habit = _habit(ctx.of_entity(doctor), _usual(caty.get(doctor, ""), ctx.year))
         tactics = habit["tactics"]
-        case = lab.case()
+        case = lab.case(doctor)
         if "add_drug" in tactics:
             drug, share = habit["drug"], habit["drug_share"]
             if ctx.has(drug):

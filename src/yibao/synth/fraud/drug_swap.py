@@ -14,7 +14,10 @@ After::
     F1  XA10BBG028… 格列美脲片      2 × ¥26.00 = ¥52.00  codes unchanged (二甲双胍's prefix)
 
 Labels: one row per trace code of a swapped line (label 1; a line without codes gets one row with an
-empty code); one case per (institution, cheap drug); params: dispensed, billed, price_ratio, share.
+empty code); one case per (institution, cheap drug), ``R-drug_swap-<institution>-<drug>``: an
+institution swaps the same one or two drugs for the same dearer ones at the same share all year, so
+every chunk adds to the case (:meth:`Context.rank`, :meth:`Context.of_entity`); params: dispensed,
+billed, price_ratio, share.
 """
 
 from __future__ import annotations
@@ -84,13 +87,14 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             dear = [(p, c) for p, c in dear if p >= cheap * 3 // 2]
             if dear:
                 options.append((code, cheap, sorted(dear)))
-        for j in rng.permutation(len(options))[: int(rng.integers(1, 3))]:
-            code, cheap, dear = options[int(j)]
-            price, target = dear[int(rng.integers(len(dear)))]
+        options.sort(key=lambda option: ctx.rank(inst, option[0]))  # the same few drugs in every chunk
+        for code, cheap, dear in options[: int(ctx.of_entity(inst).integers(1, 3))]:
+            swap = ctx.of_entity(inst, code)  # the same dear drug and share all year
+            price, target = dear[int(swap.integers(len(dear)))]
             lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort(
                 "feedetl_sn"
             )
-            share = min(float(rng.uniform(0.05, 0.3)), MOST_PER_INSTITUTION / max(1, lines.height))
+            share = min(float(swap.uniform(0.05, 0.3)), MOST_PER_INSTITUTION / max(1, lines.height))
             room = ctx.cap(weight=0.3) - sum(len(p[2]) for p in picks)
             if room <= 0:
                 break
@@ -113,7 +117,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     swapped = fee.filter(pl.col("feedetl_sn").is_in([str(c["feedetl_sn"]) for c in fee_changes]))
     trace_by = rows_by(codes_of(tables, ctx, swapped), "feedetl_sn")
     for inst, params, picked_rows in picks:
-        case = lab.case()
+        case = lab.case(f"{inst}-{params['dispensed']}")
         for r in picked_rows:
             codes_ = [t["drug_trac_codg"] for t in trace_by.get(r["feedetl_sn"], [])]
             for c in codes_:

@@ -13,8 +13,10 @@ After (above_cap +22%)::
 
     F1  彩色多普勒超声常规检查  二级  ¥109.80
 
-Labels: one row per overpriced line (label 1); one case per (institution, item); params: variant, cap,
-pric, factor.
+Labels: one row per overpriced line (label 1); one case per (institution, item),
+``R-overprice-<institution>-<item>``: an institution charges the same price for the same few items all
+year, so every chunk adds to the case (:meth:`Context.rank`, :meth:`Context.of_entity`); params: variant,
+cap, pric, factor.
 """
 
 from __future__ import annotations
@@ -66,21 +68,23 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             min(counts, key=lambda c: (counts[c], c))
         ]
         volume = int(billed.filter(pl.col("fixmedins_code") == inst).get_column("len").sum())
+        habit = ctx.of_entity(inst)  # the same share, items and prices all year
         budget = min(
-            MOST_PER_INSTITUTION, overall - len(changes), max(20, round(volume * float(rng.uniform(*SHARE))))
+            MOST_PER_INSTITUTION, overall - len(changes), max(20, round(volume * float(habit.uniform(*SHARE))))
         )
-        for j in rng.permutation(len(rare))[: int(rng.integers(1, 5))]:
-            code = rare[int(j)]
+        rare.sort(key=lambda code: ctx.rank(inst, code))
+        for code in rare[: int(habit.integers(1, 5))]:
             if budget <= 0:
                 break
+            item = ctx.of_entity(inst, code)
             cap = int(ctx.prices.cap(code, lv) or 0)
             higher = ctx.prices.cap(code, "3") if lv != "3" else None
-            if higher is not None and higher > cap and rng.random() < 0.4:
+            if higher is not None and higher > cap and item.random() < 0.4:
                 variant, price = "higher_level", int(higher)
             else:
-                factor = float(rng.uniform(0.05, 0.5))
+                factor = float(item.uniform(0.05, 0.5))
                 variant, price = "above_cap", max(cap + _FEN, (round(cap * (1 + factor)) // _FEN) * _FEN)
-            share = min(float(rng.uniform(0.3, 1.0)), budget / counts[code])
+            share = min(float(item.uniform(0.3, 1.0)), budget / counts[code])
             budget -= round(share * counts[code])
             lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort(
                 "feedetl_sn"
@@ -88,7 +92,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             picked = [r for r in lines.iter_rows(named=True) if rng.random() < share] or [
                 lines.row(0, named=True)
             ]
-            case = lab.case()
+            case = lab.case(f"{inst}-{code}")
             params = {"variant": variant, "cap": cap, "pric": price, "factor": price / cap, "share": share}
             for r in picked:
                 changes.append(

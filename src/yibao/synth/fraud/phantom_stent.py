@@ -88,7 +88,9 @@ PCI_OPRN = "36.0601"
 class _Labels(Labels):
     """Case ids of their own (``C<chunk>-item_swap-S00001``): item_swap.py numbers the pattern's others."""
 
-    def case(self) -> str:
+    def case(self, actor: str = "") -> str:
+        if actor:
+            return super().case(actor)
         self._cases += 1
         return f"C{self.ctx.chunk}-{self.ctx.pattern}-S{self._cases:05d}"
 
