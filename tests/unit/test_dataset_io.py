@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,10 +10,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _tables import fee_lines as _fee_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yibao.dataset.io import DatasetError, TableWriter, polars_schema, read_table, to_arrow, write_table
+from yibao.dataset.io import DatasetError, TableWriter, read_table, to_arrow, write_table
 from yibao.dataset.schema import TABLES
 
 ROW = {"psn_no": "P1", "emp_no": "", "insutype": "310", "clct_month": "2024-01", "clct_type": "1"}
@@ -64,30 +64,6 @@ def test_a_decimal_with_more_places_than_money_is_refused_unless_exact(tmp_path:
 def test_a_missing_table_is_named(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="table setl_d is missing"):
         read_table(tmp_path, "setl_d")
-
-
-def _fee_lines(n: int, first: int = 0) -> pl.DataFrame:
-    """``n`` fee lines in the in-memory kinds (pric 1e-6 yuan, cnt 1e-4, amounts fen), some negative."""
-    k = range(first, first + n)
-    return pl.DataFrame(
-        {
-            "feedetl_sn": [f"F{i}" for i in k],
-            "mdtrt_id": [f"M{i // 7}" for i in k],
-            "psn_no": [f"P{i // 30}" for i in k],
-            "fixmedins_code": [f"H{i % 3}" for i in k],
-            "med_list_codg": [f"X{i % 11}" for i in k],
-            "med_chrgitm_type": ["09"] * n,
-            "fee_ocur_time": [datetime(2024, 3, 1) + timedelta(seconds=37 * i) for i in k],
-            "cnt": [(i % 5 + 1) * 10_000 for i in k],
-            "pric": [i * 1_234_567 - 9_000_000 for i in k],
-            "det_item_fee_sumamt": [i * 17 - 500 for i in k],
-            "bilg_dr_codg": ["D1"] * n,
-            "bilg_dept_codg": ["A03"] * n,
-            "rxno": [""] * n,
-            "prd_days": [i % 4 for i in k],
-        },
-        schema=polars_schema(TABLES["fee_list_d"]),
-    )
 
 
 def test_chunks_written_as_frames_or_arrow_tables_read_back_exactly(tmp_path: Path) -> None:

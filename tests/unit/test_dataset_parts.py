@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
+from _tables import fee_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yibao.dataset.io import TableWriter, polars_schema, read_table, to_arrow
+from yibao.dataset.io import TableWriter, read_table, to_arrow
 from yibao.dataset.parts import PartsError, PartsWriter, decode, encode, read_footer, write_part
 from yibao.dataset.schema import TABLES
 
 
 def _fee_lines(n: int, first: int = 0) -> pa.Table:
-    t0 = datetime(2024, 3, 1, 8)
-    ids = range(first, first + n)
-    frame = pl.DataFrame(
-        {
-            "feedetl_sn": [f"F{i:08d}" for i in ids],
-            "mdtrt_id": [f"M{i // 3:08d}" for i in ids],
-            "psn_no": [f"P{i // 7:06d}" for i in ids],
-            "fixmedins_code": [f"H{i % 5}" for i in ids],
-            "med_list_codg": [f"X{i % 11:04d}" for i in ids],
-            "med_chrgitm_type": ["09"] * n,
-            "fee_ocur_time": [t0 + timedelta(minutes=i) for i in ids],
-            "cnt": [10_000 * (1 + i % 3) for i in ids],
-            "pric": [1_234_500 + i for i in ids],
-            "det_item_fee_sumamt": [(1 + i % 3) * 12_345 for i in ids],
-        }
-    )
-    table, kinds = TABLES["fee_list_d"], polars_schema(TABLES["fee_list_d"])
-    missing = {c.name: pl.lit("" if c.kind == "str" else None, dtype=kinds[c.name]) for c in table.columns}
-    return to_arrow(table, frame.with_columns(**{c: e for c, e in missing.items() if c not in frame.columns}))
+    return to_arrow(TABLES["fee_list_d"], fee_lines(n, first))
 
 
 def _parts_file(folder: Path, pieces: list[pa.Table]) -> Path:
@@ -73,12 +56,12 @@ def test_a_file_of_parts_reads_back_in_polars_duckdb_and_by_row_group(tmp_path: 
     pieces = [_fee_lines(300), _fee_lines(0, 300), _fee_lines(500, 300)]
     path = _parts_file(tmp_path, pieces)
     back = read_table(tmp_path, "fee_list_d")
-    assert back["feedetl_sn"].to_list() == [f"F{i:08d}" for i in range(800)]
-    assert back["det_item_fee_sumamt"].sum() == sum((1 + i % 3) * 12_345 for i in range(800))
-    query = f"select count(*), max(feedetl_sn) from '{path}' where mdtrt_id >= 'M00000200'"
-    assert duckdb.sql(query).fetchall() == [(200, "F00000799")]
-    second = pl.scan_parquet(path).filter(pl.col("feedetl_sn") == "F00000650").collect()
-    assert second["mdtrt_id"].to_list() == ["M00000216"]
+    assert back["feedetl_sn"].to_list() == [f"F{i}" for i in range(800)]
+    assert back["det_item_fee_sumamt"].sum() == sum(i * 17 - 500 for i in range(800))
+    query = f"select count(*), sum(det_item_fee_sumamt) from '{path}' where fixmedins_code = 'H1'"
+    assert duckdb.sql(query).fetchall() == [(267, Decimal(sum(i * 17 - 500 for i in range(1, 800, 3))) / 100)]
+    second = pl.scan_parquet(path).filter(pl.col("feedetl_sn") == "F650").collect()
+    assert second["mdtrt_id"].to_list() == ["M92"]
 
 
 def test_a_footer_read_and_written_back_is_the_same_bytes(tmp_path: Path) -> None:
