@@ -94,6 +94,11 @@ def test_a_file_that_is_not_parquet_is_refused(tmp_path: Path) -> None:
         w.append(tmp_path / "junk.parquet")
 
 
+def test_a_footer_cut_short_is_refused() -> None:
+    with pytest.raises(PartsError, match="cut short"):
+        decode(encode([(1, 5, 2), (2, 8, b"abc")])[:-3])
+
+
 def test_no_parts_leave_the_tables_schema_and_no_rows(tmp_path: Path) -> None:
     PartsWriter(tmp_path, "fee_list_d").close()
     empty = read_table(tmp_path, "fee_list_d")

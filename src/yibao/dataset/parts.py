@@ -65,7 +65,10 @@ def decode(data: bytes) -> list[Field]:
     >>> decode(bytes([0x15, 0x04, 0x00]))  # field 1, i32 2
     [(1, 5, 2)]
     """
-    fields, at = _Reader(data).struct(0)
+    try:
+        fields, at = _Reader(data).struct(0)
+    except IndexError:
+        raise PartsError("a footer cut short") from None
     if at != len(data):
         raise PartsError(f"{len(data) - at} bytes after the footer's struct")
     return fields
