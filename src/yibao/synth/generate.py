@@ -390,14 +390,13 @@ def _can_spawn() -> bool:
 
 
 Result = tuple[dict[str, pa.Table], dict[str, str], str | None, dict[str, Any]]
-"""A chunk as the parent gets it: the tables it changes (:data:`CHANGED_BY_PARENT`), mapped; the Parquet
-parts of the others; its setl rows' file (None without settlement); its figures."""
+"""A chunk as the parent gets it: the tables it changes (:data:`CHANGED_BY_PARENT`), mapped, in the
+on-disk schema; the Parquet parts of the others; its setl rows' file (None without settlement); its
+figures (with the settlement's failures)."""
 
 CHANGED_BY_PARENT = frozenset({"psn_info_b"})
 """The tables the parent changes (identity numbers unique across chunks): handed over as Arrow IPC. The
 others come as Parquet parts that the parent appends as they are."""
-"""A chunk's tables as Arrow tables in the on-disk schema (:func:`yibao.dataset.io.to_arrow`), the file
-of its setl rows (None without settlement) and its figures (with the settlement's failures)."""
 
 
 def _run_chunk_to_parts(index: int, parts: str) -> tuple[dict[str, str], dict[str, Any]]:
