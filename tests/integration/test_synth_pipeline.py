@@ -19,7 +19,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from yibao import ids
+from yibao import ids, workers
 from yibao.dataset.io import arrow_schema, polars_schema, read_table
 from yibao.dataset.schema import TABLES
 from yibao.synth import generate
@@ -307,12 +307,12 @@ def test_workers_get_an_allocator_that_keeps_memory_and_the_parent_keeps_its_own
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:500")
-    with generate._worker_environment(2):  # what a worker spawned now inherits: ours last, so it wins
-        assert os.environ["_RJEM_MALLOC_CONF"] == f"dirty_decay_ms:500,{generate.WORKER_ALLOCATOR}"
+    with workers.worker_environment(2):  # what a worker spawned now inherits: ours last, so it wins
+        assert os.environ["_RJEM_MALLOC_CONF"] == f"dirty_decay_ms:500,{workers.WORKER_ALLOCATOR}"
     assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:500"
     monkeypatch.delenv("_RJEM_MALLOC_CONF")
-    with generate._worker_environment(2):
-        assert os.environ["_RJEM_MALLOC_CONF"] == generate.WORKER_ALLOCATOR
+    with workers.worker_environment(2):
+        assert os.environ["_RJEM_MALLOC_CONF"] == workers.WORKER_ALLOCATOR
     assert "_RJEM_MALLOC_CONF" not in os.environ
 
 
@@ -321,13 +321,13 @@ def test_workers_share_the_cores_out_unless_the_caller_set_polars_threads(
 ) -> None:
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    with generate._worker_environment(3):
+    with workers.worker_environment(3):
         assert os.environ["POLARS_MAX_THREADS"] == "2"
-    with generate._worker_environment(16):
+    with workers.worker_environment(16):
         assert os.environ["POLARS_MAX_THREADS"] == "1"
     assert "POLARS_MAX_THREADS" not in os.environ
     monkeypatch.setenv("POLARS_MAX_THREADS", "4")
-    with generate._worker_environment(2):
+    with workers.worker_environment(2):
         assert os.environ["POLARS_MAX_THREADS"] == "4"
     assert os.environ["POLARS_MAX_THREADS"] == "4"
 

@@ -98,7 +98,12 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             room = ctx.cap(weight=0.3) - sum(len(p[2]) for p in picks)
             if room <= 0:
                 break
-            k = min(room, max(1, int(rng.binomial(lines.height, share))))
+            # at least one line in the institution's home chunk (so a small region has the case); elsewhere
+            # only the share, or a chunk's single line of the drug would be swapped in every chunk
+            least = 1 if ctx.home_chunk(inst) else 0
+            k = min(room, max(least, int(rng.binomial(lines.height, share))))
+            if k == 0:
+                continue
             picked = lines[[int(i) for i in np.sort(rng.choice(lines.height, size=k, replace=False))]]
             params = {
                 "dispensed": code,

@@ -69,8 +69,12 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
         ]
         volume = int(billed.filter(pl.col("fixmedins_code") == inst).get_column("len").sum())
         habit = ctx.of_entity(inst)  # the same share, items and prices all year
+        # floors (20 lines, one line an item) only in the institution's home chunk: made in every chunk,
+        # they would overprice more of a large region's lines than the share says
+        home = ctx.home_chunk(inst)
+        least = 20 if home else 0
         budget = min(
-            MOST_PER_INSTITUTION, overall - len(changes), max(20, round(volume * float(habit.uniform(*SHARE))))
+            MOST_PER_INSTITUTION, overall - len(changes), max(least, round(volume * float(habit.uniform(*SHARE))))
         )
         rare.sort(key=lambda code: ctx.rank(inst, code))
         for code in rare[: int(habit.integers(1, 5))]:
@@ -89,9 +93,11 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort(
                 "feedetl_sn"
             )
-            picked = [r for r in lines.iter_rows(named=True) if rng.random() < share] or [
-                lines.row(0, named=True)
-            ]
+            picked = [r for r in lines.iter_rows(named=True) if rng.random() < share]
+            if not picked and home:
+                picked = [lines.row(0, named=True)]
+            if not picked:
+                continue
             case = lab.case(f"{inst}-{code}")
             params = {"variant": variant, "cap": cap, "pric": price, "factor": price / cap, "share": share}
             for r in picked:
