@@ -56,7 +56,6 @@ from yibao.policy.loader import Policy, load_region
 from yibao.settlement.engine import line_splits, payable_at_level, settle_totals
 from yibao.settlement.model import Accumulators, Encounter, Enrollment, FeeLine, Person, Settlement
 from yibao.settlement.replay import YearBills, replay
-from yibao.workers import worker_environment
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as work advances."""
@@ -990,9 +989,8 @@ def settle_year(
             results: Iterator[tuple[Path, list[tuple[str, str]], int]] = map(_settle_part, tasks)
             pool = None
         else:
-            with worker_environment(min(workers, parts)):  # (the pool spawns its workers in map)
-                pool = ProcessPoolExecutor(min(workers, parts), mp_context=multiprocessing.get_context("spawn"))
-                results = pool.map(_settle_part, tasks)
+            pool = ProcessPoolExecutor(min(workers, parts), mp_context=multiprocessing.get_context("spawn"))
+            results = pool.map(_settle_part, tasks)
         try:
             for done, (path, fails, waved) in enumerate(results, 1):
                 outputs.append(path)
