@@ -7,8 +7,8 @@ it in again. ``with worker_environment(workers):`` around the start of a pool se
 caller set wins.
 
 ``yibao settle-year``'s workers do without: on a 100,000-person dataset it settled 3–5 % slower with
-this environment (75.1k and 78.9k against 79.4k and 81.8k encounters a second, runs alternated), its
-parts being read with Polars' threads.
+this environment (75.1k and 78.9k against 79.4k and 81.8k encounters a second, runs alternated; a guess at
+why: it reads its parts with Polars, which this environment gives one thread).
 
 >>> import os
 >>> with worker_environment(2):
