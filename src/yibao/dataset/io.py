@@ -160,11 +160,24 @@ def _dictionary_columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in UNIQUE_COLUMNS and c.kind != "datetime"]
 
 
+KEY_COLUMNS = frozenset({"psn_no", "mdtrt_id", "setl_id"})
+"""The text columns whose row groups carry statistics (min and max): the keys a reader can skip row
+groups by, as each chunk of a region holds persons and encounters of its own. The other text columns
+go without: every chunk has every institution, item and day, so their min and max prune nothing, and
+comparing every string cost a fifth of the encoding (0.19 of 0.87 CPU-s for a chunk's fee lines and
+trace codes). Columns of numbers and times keep theirs (they cost next to nothing)."""
+
+
+def _statistics_columns(table: Table) -> list[str]:
+    return [c.name for c in table.columns if c.kind != "str" or c.name in KEY_COLUMNS]
+
+
 def writer_options(table: Table) -> dict[str, Any]:
     """How a table's Parquet is encoded (``pyarrow.parquet.ParquetWriter`` keywords)."""
     return {
         "compression": "zstd",
         "use_dictionary": _dictionary_columns(table),
+        "write_statistics": _statistics_columns(table),
         "store_decimal_as_integer": True,
     }
 

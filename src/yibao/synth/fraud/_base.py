@@ -444,7 +444,7 @@ def forget_views() -> None:
 def encounters(tables: Tables, ctx: Context | None = None, where: pl.Expr | None = None) -> pl.DataFrame:
     """mdtrt_d with the institution's type, coarse level, beds and admdvs, the visit kind and the
     length of stay in days; without the encounters an earlier pattern took (and, given ``where``, only
-    those matching it: one pass over the view instead of two; ``where`` must be a row-wise test).
+    those matching it; ``where`` must be a row-wise test).
 
     Within :func:`yibao.synth.fraud.inject` this is the view of the *clean* chunk (``ctx.view``): every
     encounter a pattern changes or adds is named by its labels and so taken from later patterns, and
@@ -460,17 +460,16 @@ def encounters(tables: Tables, ctx: Context | None = None, where: pl.Expr | None
         else:
             view = encounter_view(m, i)
             _VIEWS["encounters"] = (m, i, view)
-    tests = [] if where is None else [where]
-    if ctx is not None and ctx.taken:
-        if where is None:  # a pattern may ask twice: the untaken view of one ``taken`` is kept
-            cached = _VIEWS.get("untaken")
-            if cached is not None and cached[0] is view and cached[1] is ctx.taken:
-                return cached[2]
-        tests.insert(0, ~pl.col("mdtrt_id").is_in(list(ctx.taken)))
-    if not tests:
+    if where is not None:  # first: it keeps few rows, and testing the taken ids costs more a row
+        view = view.filter(where)
+    if ctx is None or not ctx.taken:
         return view
-    untaken = view.filter(*tests)
-    if where is None and ctx is not None:
+    if where is None:  # a pattern may ask twice: the untaken view of one ``taken`` is kept
+        cached = _VIEWS.get("untaken")
+        if cached is not None and cached[0] is view and cached[1] is ctx.taken:
+            return cached[2]
+    untaken = view.filter(~pl.col("mdtrt_id").is_in(pl.Series(list(ctx.taken), dtype=pl.String).implode()))
+    if where is None:
         _VIEWS["untaken"] = (view, ctx.taken, untaken)
     return untaken
 
