@@ -454,7 +454,8 @@ def _numbered(prefix: str, values: I64, width: int, *, present: B | None = None)
         buffers[1] = pa.py_buffer(every)
     out = pl.from_arrow(pa.Array.from_buffers(pa.string_view(), n_all, buffers))
     assert isinstance(out, pl.Series)
-    return out
+    fits = n == 0 or 0 <= int(values[0]) and int(values[-1]) < 10**width  # (ascending: the ends)
+    return _sorted_if(out, present is None and _ascending(values) and fits)  # same width: same order
 
 
 def _lexsort(keys: Sequence[npt.NDArray[Any]]) -> I64:
@@ -503,9 +504,11 @@ def _argsort_stable(key: I64) -> I64:
     return np.asarray(order.to_numpy(), dtype=np.int64)
 
 
-def _take(series: pl.Series, idx: I64) -> pl.Series:
+def _take(series: pl.Series, idx: I64, key: I64 | None = None) -> pl.Series:
     """``series.gather(idx)``; strings (without nulls) by a NumPy gather of their 16-byte Arrow string views,
-    which keep pointing into the series' own data buffers.
+    which keep pointing into the series' own data buffers. Marked sorted (:func:`_sorted_if`) when
+    ``series`` is and ``idx`` ascends, or when ``key`` (integers that order the strings of ``series``
+    as they sort) ascends over ``idx``.
 
     Polars' gather of a million strings spends most of its time faulting in fresh pages for the new views
     (4 KiB pages, where NumPy's large arrays get huge pages). Measured on a chunk of 25,000 persons (30
@@ -527,7 +530,19 @@ def _take(series: pl.Series, idx: I64) -> pl.Series:
     gathered = pa.py_buffer(np.take(views, idx))
     out = pl.from_arrow(pa.Array.from_buffers(pa.string_view(), len(idx), [None, gathered, *data]))
     assert isinstance(out, pl.Series)
-    return out.alias(series.name)
+    ascending = _ascending(key[idx]) if key is not None else series.flags["SORTED_ASC"] and _ascending(idx)
+    return _sorted_if(out.alias(series.name), ascending)
+
+
+def _ascending(values: npt.NDArray[Any]) -> bool:
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
+def _sorted_if(series: pl.Series, ascending: bool) -> pl.Series:
+    """``series`` marked as sorted when ``ascending`` (known from the integers it was made of): the
+    fraud stage finds the lines of some encounters by bisection once it sees the key sorted, and
+    checking a million strings costs more than checking their integers (0.05 against 0.002 CPU-s)."""
+    return series.set_sorted() if ascending else series
 
 
 def _int64(values: npt.NDArray[Any]) -> pl.Series:
@@ -2788,7 +2803,7 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     mt_index = np.searchsorted(np.array(med_types), e.med_type)
     # the rows in id order, gathered so (not built in encounter order and sorted: 0.03 CPU-s a chunk)
     mdtrt = pl.DataFrame({
-        "mdtrt_id": _take(mdtrt_id, order),
+        "mdtrt_id": _take(mdtrt_id, order, rank),
         "psn_no": _take(p.psn_no, e.person[order]),
         "fixmedins_code": _take(reg.code, e.inst[order]),
         "med_type": _take(pl.Series([str(m) for m in med_types], dtype=pl.String), mt_index[order]),
@@ -2835,7 +2850,7 @@ def _diagnosis_rows(sim: _Simulation, e: _Enc, d: _Diag, mdtrt_id: pl.Series, ra
     _, first = np.unique(rank[enc[order]] * len(code_no) + code_no[row[order]], return_index=True)
     keep = order[np.sort(first)]
     return pl.DataFrame({
-        "mdtrt_id": _take(mdtrt_id, enc[keep]),
+        "mdtrt_id": _take(mdtrt_id, enc[keep], rank),
         "diag_type": _take(pl.Series(["1"], dtype=pl.String), np.zeros(len(keep), dtype=np.int64)),
         "maindiag_flag": _take(pl.Series(["0", "1"], dtype=pl.String), (kind[keep] == 0).astype(np.int64)),
         "diag_code": _take(codes_all, row[keep]),
@@ -2956,7 +2971,7 @@ def _procedure_rows(sim: _Simulation, e: _Enc, mdtrt_id: pl.Series, rank: I64, l
     days = sim.p.year_start + e.day[enc] + np.concatenate(day_l)
     frame = pl.DataFrame({
         "_rank": rank[enc], "_main": np.concatenate(main_l).astype(str),
-        "mdtrt_id": _take(mdtrt_id, enc),
+        "mdtrt_id": _take(mdtrt_id, enc, rank),
         "oprn_code": pl.Series(np.concatenate(code_l).astype(str), dtype=pl.String),
         "oprn_name": pl.Series(np.concatenate(name_l).astype(str), dtype=pl.String),
         "main_oprn_flag": pl.Series(np.concatenate(main_l).astype(str), dtype=pl.String),
@@ -2998,7 +3013,7 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
     rxno = _numbered(f"R{chunk:04d}", rx_num, 11, present=is_rx)
     fee = pl.DataFrame({
         "feedetl_sn": feedetl,
-        "mdtrt_id": _take(mdtrt_id, enc),
+        "mdtrt_id": _take(mdtrt_id, enc, rank),
         "psn_no": _take(sim.p.psn_no, e.person[enc]),
         "fixmedins_code": _take(sim.reg.code, e.inst[enc]),
         "med_list_codg": _take(cat.code, item),
@@ -3038,7 +3053,7 @@ def _fee_tables(sim: _Simulation, e: _Enc, ln: _Lines, mdtrt_id: pl.Series, rank
     trace = pl.DataFrame({
         "drug_trac_codg": codes_s,
         "feedetl_sn": _take(feedetl, line),
-        "mdtrt_id": _take(mdtrt_id, enc[line]),
+        "mdtrt_id": _take(mdtrt_id, enc[line], rank),
         "med_list_codg": _take(cat.code, item[line]),
         "fixmedins_code": _take(sim.reg.code, e.inst[enc[line]]),
         "sel_time": _datetimes(when[line]),
