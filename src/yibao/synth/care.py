@@ -454,7 +454,7 @@ def _numbered(prefix: str, values: I64, width: int, *, present: B | None = None)
         buffers[1] = pa.py_buffer(every)
     out = pl.from_arrow(pa.Array.from_buffers(pa.string_view(), n_all, buffers))
     assert isinstance(out, pl.Series)
-    fits = n == 0 or 0 <= int(values[0]) and int(values[-1]) < 10**width  # (ascending: the ends)
+    fits = n == 0 or (int(values[0]) >= 0 and int(values[-1]) < 10**width)  # (ascending: the ends)
     return _sorted_if(out, present is None and _ascending(values) and fits)  # same width: same order
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from yibao import codes
@@ -332,27 +333,37 @@ def _frame_encounters(
     )  # fmt: skip
     classes = _class_frame(catalog)
     number = {lv: i for i, lv in enumerate(_CLASS)}  # the other classes: len(_CLASS)
-    cls = pl.col("cls")
-    fees = (
-        tables["fee_list_d"].lazy()
-        .select("mdtrt_id", pl.col("det_item_fee_sumamt").alias("fen"), pl.col("med_list_codg").replace_strict(
-            classes["med_list_codg"], [number.get(lv, len(_CLASS)) for lv in classes["lv"]],
-            default=len(_CLASS), return_dtype=pl.Int8).alias("cls"))
-        .group_by("mdtrt_id")
-        .agg(pl.col("fen").sum(), *(
-            e for i, c in enumerate(_CLASSES)
-            for e in ((pl.col("fen") * (cls == i)).sum().alias(f"fen_{c}"),
-                      (cls == i).sum().cast(pl.Int64).alias(f"lines_{c}"))
-        ))
+    encounters = enc.collect()
+    cells = encounters.group_by(*key, maintain_order=True).agg(
+        pl.len().cast(pl.Int64).alias("n"), pl.col("los").sum().cast(pl.Int64), pl.col("mdtrt_id")
+    )
+    # each line's cell by way of its encounter: looked up once per run of lines of one encounter (the
+    # lines come by encounter), then the lines summed by cell and class (a few dozen groups)
+    fee = tables["fee_list_d"]
+    known = pl.Enum(classes["med_list_codg"])  # an item's physical code is its row of ``classes``
+    class_of = np.array([*(number.get(lv, len(_CLASS)) for lv in classes["lv"]), len(_CLASS)], dtype=np.int64)
+    mid = fee.get_column("mdtrt_id")
+    starts = mid.ne_missing(mid.shift(1)).fill_null(True)
+    cell_of = cells.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("cell"), "mdtrt_id").explode("mdtrt_id")
+    heads = mid.filter(starts).to_frame().join(cell_of, on="mdtrt_id", how="left", maintain_order="left")
+    by_class = (
+        pl.DataFrame({
+            "cell": heads.get_column("cell").gather(starts.cast(pl.Int64).cum_sum() - 1),
+            "cls": class_of[fee.get_column("med_list_codg").cast(known, strict=False).to_physical()
+                            .fill_null(len(class_of) - 1).to_numpy()],
+            "fen": fee.get_column("det_item_fee_sumamt"),
+        })
+        .drop_nulls("cell")
+        .group_by("cell", "cls")
+        .agg(pl.col("fen").sum().cast(pl.Int64), pl.len().cast(pl.Int64).alias("lines"))
     )  # fmt: skip
-    cells = (
-        enc.join(fees, on="mdtrt_id", how="left")
-        .group_by(*key)
-        .agg(pl.len().cast(pl.Int64).alias("n"),
-             *(pl.col(f).fill_null(0).sum().cast(pl.Int64) for f in _ENC_FIELDS[1:]))
-        .collect()
-    )  # fmt: skip
-    return {"/".join(map(str, r[:4])): [int(v) for v in r[4:]] for r in cells.iter_rows()}
+    sums = np.zeros((cells.height, len(_CLASSES), 2), dtype=np.int64)
+    for cell, c, fen, lines in by_class.iter_rows():
+        sums[cell, c] = fen, lines
+    return {
+        "/".join(map(str, (scheme, kind, lv, fraud))): [int(n), int(sums[i, :, 0].sum()), int(los), *map(int, sums[i].ravel())]
+        for i, (scheme, kind, lv, fraud, n, los) in enumerate(cells.select(*key, "n", "los").iter_rows())
+    }
 
 
 def add_cells(total: Cells, part: Cells) -> Cells:

@@ -43,6 +43,7 @@ from yibao.synth.fraud._base import (
     Rows,
     Tables,
     encounters,
+    lines_with,
 )
 
 PATTERN = "upcoding"
@@ -107,7 +108,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     if stays.height == 0:
         return tables, lab.frame()
     bad = stays.filter(pl.col("fixmedins_code").is_in(list(ctx.institutions)))
-    present = _present(tables, bad)
+    present = _present(tables, ctx, bad)
     n = ctx.cases(bad.height, float(rng.uniform(*SHARE)), kind="inpatient") if ctx.institutions else 0
     order = rng.permutation(bad.height) if n else np.array([], dtype=np.int64)
     chosen: list[str] = []
@@ -134,20 +135,16 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     return rows.added(tables), lab.frame()
 
 
-def _present(tables: Tables, stays: pl.DataFrame) -> dict[str, tuple[set[str], set[str]]]:
+def _present(tables: Tables, ctx: Context, stays: pl.DataFrame) -> dict[str, tuple[set[str], set[str]]]:
     """Each stay's diagnoses and billed items (for the stays a pattern looks at only: gathering the
-    sets is most of the pattern's work)."""
+    sets is most of the pattern's work; the lines are found by :func:`lines_with`)."""
 
-    def per_stay(table: str, col: str) -> pl.DataFrame:
-        return (
-            tables[table]
-            .select("mdtrt_id", col)
-            .join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
-            .group_by("mdtrt_id")
-            .agg(pl.col(col).unique())
-        )
+    def per_stay(rows: pl.DataFrame, col: str) -> pl.DataFrame:
+        return rows.select("mdtrt_id", col).group_by("mdtrt_id").agg(pl.col(col).unique())
 
-    dx, items = per_stay("setl_list_diag_d", "diag_code"), per_stay("fee_list_d", "med_list_codg")
+    diag = tables["setl_list_diag_d"].join(stays.select("mdtrt_id"), on="mdtrt_id", how="semi")
+    dx = per_stay(diag, "diag_code")
+    items = per_stay(lines_with(tables, ctx, stays.get_column("mdtrt_id")), "med_list_codg")
     out: dict[str, tuple[set[str], set[str]]] = {m: (set(d), set()) for m, d in dx.iter_rows()}
     for m, codes in items.iter_rows():
         out.setdefault(m, (set(), set()))[1].update(codes)
@@ -167,7 +164,7 @@ def _sicker_patients(
     rest = rest.filter(pl.col("los") >= 2)
     m = min(rest.height, max(1, round(max(n, 1) * rng.uniform(0.3, 0.8))))
     picked = rng.choice(rest.height, size=m, replace=False).tolist() if m else []
-    present = _present(tables, rest.get_column("mdtrt_id").gather(picked).to_frame())
+    present = _present(tables, ctx, rest.get_column("mdtrt_id").gather(picked).to_frame())
     for i in picked:
         s = rest.row(int(i), named=True)
         dxs = present.get(s["mdtrt_id"], (set(), set()))[0]
