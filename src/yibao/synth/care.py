@@ -99,6 +99,7 @@ from yibao.catalog.model import Catalog, CatalogItem
 from yibao.catalog.trace import product_prefix, serial, trace_codes
 from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
+from yibao.drg import tables as drg_tables
 from yibao.supervision.kb import default_kb
 from yibao.synth import diagnoses as dx
 from yibao.synth.targets import TARGETS
@@ -160,6 +161,11 @@ COST_SIGMA = {OUT: 0.65, CHR: 0.55, INP: 0.45, PHA: 0.7}
 """σ of the lognormal cost per encounter around its expected value (a moderate tail for inpatients:
 the cell means are exact anyway, and σ = 0.45 combined with the condition, LOS and surgery factors
 gives a coefficient of variation of about 0.9 per admission)."""
+SEVERITY_COST = (1.0, 1.25, 1.7)
+"""A stay's cost relative to a stay of its cell without complications, when its secondary diagnoses
+count as a CC or an MCC (CHS-DRG 1.1 5_MCC/6_CC, less the exclusions of 表 7-n, as the grouper counts
+them): about the spread of CHS-DRG weights between the groups of one ADRG (…5 : …3 : …1). Inferred,
+not a bulletin figure; the cell's mean cost stays its target. Without the tables: 1 for every stay."""
 LOS_SIGMA = 0.55
 MAX_LOS = 150
 
@@ -1233,6 +1239,9 @@ class _Conditions:
     como_code: pl.Series
     como_name: pl.Series
     como_cum: F64  # (classes = band × sex, comorbidities)
+    severity: npt.NDArray[np.int8]
+    """(principal, secondary) → 0, 1 (CC) or 2 (MCC): principals are the code book's rows, then Z51
+    chemotherapy, Z51 radiotherapy and none; secondaries the code book's rows, then the comorbidities."""
 
     @staticmethod
     @cache
@@ -1284,7 +1293,23 @@ class _Conditions:
             como_code=pl.Series([c for c, _ in como], dtype=pl.String),
             como_name=pl.Series([nm for _, nm in como], dtype=pl.String),
             como_cum=_cum_table(cw),
+            severity=_severity_table([*book["diag_code"], z51[0], z51r[0], ""], [*book["diag_code"], *(c for c, _ in como)]),
         )
+
+
+def _severity_table(principals: list[str], secondaries: list[str]) -> npt.NDArray[np.int8]:
+    """What each secondary code counts as beside each principal (:attr:`_Conditions.severity`), by the
+    CHS-DRG tables' MCC/CC list and exclusions; all 0 without the tables."""
+    out = np.zeros((len(principals), len(secondaries)), dtype=np.int8)
+    try:
+        cc, exclusions = drg_tables.cc_lists(dx.drg_tables_folder())
+    except (drg_tables.TablesMissing, drg_tables.TablesError):
+        return out
+    level = {"": 0, "CC": 1, "MCC": 2}
+    for j, secondary in enumerate(secondaries):
+        if secondary in cc:
+            out[:, j] = [level[drg_tables.counts_as(p, secondary, cc, exclusions)] for p in principals]
+    return out
 
 
 def _age_classes(cond: _Conditions) -> I64:
@@ -1323,6 +1348,7 @@ class _Simulation:
         self._dates(enc)
         self._costs(enc)
         diag = self._diagnoses(enc)
+        self._severity(enc, diag)
         oprn = self._procedures(enc)
         lines, sessions = self._dialysis_sessions(enc, self._lines(enc, diag))
         lines = self._refills(enc, lines, sessions)
@@ -1867,6 +1893,26 @@ class _Simulation:
         # chemotherapy and radiotherapy courses: Z51 principal, the cancer first among the secondary ones
         return _Diag(code_row, sec_enc, sec_ch, como_enc, como, z_chemo, z_radio)
 
+    def _severity(self, e: _Enc, d: _Diag) -> None:
+        """Stays whose secondary diagnoses count as a CC or an MCC cost more (:data:`SEVERITY_COST`),
+        the others of their cell less: each cell's mean target is kept.
+
+        Sets ``e.severity`` (0 none, 1 CC, 2 MCC, for every encounter)."""
+        c = self.cond
+        n_book = c.book_code.len()
+        principal = np.where(d.code_row >= 0, d.code_row, n_book + 2)
+        principal = np.where(d.z_chemo, n_book, np.where(d.z_radio, n_book + 1, principal))
+        z = np.flatnonzero(d.z_chemo | d.z_radio)  # a course's cancer is its first secondary diagnosis
+        enc = np.concatenate([d.sec_enc, d.como_enc, z])
+        secondary = np.concatenate([self.ch_code[d.sec_ch], n_book + d.como, d.code_row[z]])
+        e.severity = np.zeros(e.n, dtype=np.int64)
+        np.maximum.at(e.severity, enc, c.severity[principal[enc], secondary])
+        inp = e.kind == INP
+        weight = np.where(inp, np.asarray(SEVERITY_COST)[e.severity], 1.0)
+        for cell in np.unique(e.cell[inp]):
+            m = inp & (e.cell == cell)
+            e.target[m] *= weight[m] * (e.target[m].sum() / (e.target[m] * weight[m]).sum())
+
     def _procedures(self, e: _Enc) -> _Oprn:
         rng = self.rng
         rows = np.flatnonzero(e.proc >= 0)
@@ -2071,7 +2117,8 @@ class _Enc:
     """The encounters of the chunk as parallel arrays (filled in stage by stage)."""
 
     _ARRAYS = ("person", "kind", "scheme", "level", "cond", "med_type", "inst", "chronic_pick", "tcm", "profile",
-               "los", "proc", "day", "terminal", "begin", "end", "icu", "target", "cell", "surgery_day")  # fmt: skip
+               "los", "proc", "day", "terminal", "begin", "end", "icu", "target", "cell", "surgery_day",
+               "severity")  # fmt: skip
 
     def __init__(self, person: I64, kind: I64, scheme: I64) -> None:
         self.person, self.kind, self.scheme = person, kind, scheme
@@ -2092,6 +2139,7 @@ class _Enc:
         self.target = np.zeros(0)
         self.cell = np.zeros(0, dtype=np.int64)
         self.surgery_day = np.zeros(0, dtype=np.int64)
+        self.severity = np.zeros(0, dtype=np.int64)
 
     @property
     def n(self) -> int:
