@@ -1895,20 +1895,17 @@ class _Simulation:
 
     def _severity(self, e: _Enc, d: _Diag) -> None:
         """Stays whose secondary diagnoses count as a CC or an MCC cost more (:data:`SEVERITY_COST`),
-        the others of their cell less: each cell's mean target is kept.
-
-        Sets ``e.severity`` (0 none, 1 CC, 2 MCC, for every encounter)."""
+        the others of their cell less: each cell's mean target is kept."""
         c = self.cond
         n_book = c.book_code.len()
-        principal = np.where(d.code_row >= 0, d.code_row, n_book + 2)
-        principal = np.where(d.z_chemo, n_book, np.where(d.z_radio, n_book + 1, principal))
+        principal = _principal_rows(d, n_book)
         z = np.flatnonzero(d.z_chemo | d.z_radio)  # a course's cancer is its first secondary diagnosis
         enc = np.concatenate([d.sec_enc, d.como_enc, z])
         secondary = np.concatenate([self.ch_code[d.sec_ch], n_book + d.como, d.code_row[z]])
-        e.severity = np.zeros(e.n, dtype=np.int64)
-        np.maximum.at(e.severity, enc, c.severity[principal[enc], secondary])
+        severity = np.zeros(e.n, dtype=np.int64)  # 0 none, 1 CC, 2 MCC: the highest that counts
+        np.maximum.at(severity, enc, c.severity[principal[enc], secondary])
         inp = e.kind == INP
-        weight = np.where(inp, np.asarray(SEVERITY_COST)[e.severity], 1.0)
+        weight = np.where(inp, np.asarray(SEVERITY_COST)[severity], 1.0)
         for cell in np.unique(e.cell[inp]):
             m = inp & (e.cell == cell)
             e.target[m] *= weight[m] * (e.target[m].sum() / (e.target[m] * weight[m]).sum())
@@ -2117,8 +2114,7 @@ class _Enc:
     """The encounters of the chunk as parallel arrays (filled in stage by stage)."""
 
     _ARRAYS = ("person", "kind", "scheme", "level", "cond", "med_type", "inst", "chronic_pick", "tcm", "profile",
-               "los", "proc", "day", "terminal", "begin", "end", "icu", "target", "cell", "surgery_day",
-               "severity")  # fmt: skip
+               "los", "proc", "day", "terminal", "begin", "end", "icu", "target", "cell", "surgery_day")  # fmt: skip
 
     def __init__(self, person: I64, kind: I64, scheme: I64) -> None:
         self.person, self.kind, self.scheme = person, kind, scheme
@@ -2139,7 +2135,6 @@ class _Enc:
         self.target = np.zeros(0)
         self.cell = np.zeros(0, dtype=np.int64)
         self.surgery_day = np.zeros(0, dtype=np.int64)
-        self.severity = np.zeros(0, dtype=np.int64)
 
     @property
     def n(self) -> int:
@@ -2809,6 +2804,13 @@ def _empty_tables() -> dict[str, pl.DataFrame]:
     return {name: pl.DataFrame(schema=polars_schema(TABLES[name])) for name in CARE_TABLES}
 
 
+def _principal_rows(d: _Diag, n_book: int) -> I64:
+    """Each encounter's principal diagnosis as a row of the code book, then Z51 chemotherapy (n_book),
+    Z51 radiotherapy (n_book + 1) and none (n_book + 2)."""
+    principal = np.where(d.code_row >= 0, d.code_row, n_book + 2)
+    return np.where(d.z_chemo, n_book, np.where(d.z_radio, n_book + 1, principal))
+
+
 def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> dict[str, pl.DataFrame]:
     p, reg, c, rng = sim.p, sim.reg, sim.cond, sim.rng
     chunk = sim.chunk
@@ -2839,8 +2841,7 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     n_book = c.book_code.len()
     book_code = pl.concat([c.book_code, pl.Series([c.z51[0], c.z51_radio[0], ""], dtype=pl.String)], rechunk=True)
     book_name = pl.concat([c.book_name, pl.Series([c.z51[1], c.z51_radio[1], ""], dtype=pl.String)], rechunk=True)
-    principal = np.where(d.code_row >= 0, d.code_row, n_book + 2)
-    principal = np.where(d.z_chemo, n_book, np.where(d.z_radio, n_book + 1, principal))
+    principal = _principal_rows(d, n_book)
     # beds: the chunk's ward of the department; numbered so that no bed holds two patients at once
     adm_bed = _beds(sim, e, dept)
     inp = e.kind == INP
