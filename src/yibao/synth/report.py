@@ -343,7 +343,9 @@ def _frame_encounters(
     known = pl.Enum(classes["med_list_codg"])  # an item's physical code is its row of ``classes``
     class_of = np.array([*(number.get(lv, len(_CLASS)) for lv in classes["lv"]), len(_CLASS)], dtype=np.int64)
     mid = fee.get_column("mdtrt_id")
-    starts = mid.ne_missing(mid.shift(1)).fill_null(True)
+    starts = mid.ne_missing(mid.shift(1))
+    if len(starts):
+        starts[0] = True  # (the first line starts a run, whatever its id)
     cell_of = cells.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("cell"), "mdtrt_id").explode("mdtrt_id")
     heads = mid.filter(starts).to_frame().join(cell_of, on="mdtrt_id", how="left", maintain_order="left")
     by_class = (
