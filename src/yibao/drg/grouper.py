@@ -45,6 +45,7 @@ from yibao.drg.tables import (
     Mdc,
     ProcedureList,
     Tables,
+    counts_as,
     is_diagnosis_code,
     is_procedure_code,
     load_tables,
@@ -492,13 +493,13 @@ class Grouper:
             if e is None:
                 continue
             label = f"{e.level} {d} {self.t.dx_name(d)}"
-            if e.table is None:
-                trace.append(f"{label} (no exclusion table): counts")
-            elif principal in self._excl[e.table]:
+            if not counts_as(principal, d, self._cc, self._excl):
                 trace.append(
                     f"{label} (表 {e.table}): excluded, 表 {e.table} contains the principal {principal}"
                 )
                 continue
+            if e.table is None:
+                trace.append(f"{label} (no exclusion table): counts")
             else:
                 trace.append(f"{label} (表 {e.table}): counts, the principal is not in 表 {e.table}")
             if e.level == "MCC":
