@@ -167,6 +167,15 @@ count as a CC or an MCC (CHS-DRG 1.1 5_MCC/6_CC, less the exclusions of 表 7-n,
 them): about the spread of CHS-DRG weights between the groups of one ADRG (…5 : …3 : …1). Inferred,
 not a bulletin figure; the cell's mean cost stays its target. Without the tables: 1 for every stay."""
 LOS_SIGMA = 0.55
+SEVERITY_LOS = (1.0, 1.25, 1.5)
+"""A stay's length relative to one of its cell without complications, when the chronic conditions it
+lists count as a CC or an MCC (known when its length is drawn); the cell's mean length stays its
+target. Inferred, not a bulletin figure (about the spread of mean stays between the groups of one ADRG)."""
+COMORBIDITY_LOS = 0.6
+"""How much a stay's comorbidities follow its length: the number a stay lists is Poisson with the age
+band's mean times exp(β z − β²/2), z the normal draw of the stay's lognormal LOS (mean count kept).
+Sicker patients stay longer and list more complications, so stays with a CC or an MCC are longer than
+those without, as between the groups of one ADRG. Inferred, not a bulletin figure."""
 MAX_LOS = 150
 
 # refills of long prescriptions -------------------------------------------------------------------
@@ -1345,6 +1354,7 @@ class _Simulation:
             return _empty_tables()
         self._places(enc)
         self._conditions(enc)
+        self._principal_codes(enc, np.arange(enc.n))
         self._dates(enc)
         self._costs(enc)
         diag = self._diagnoses(enc)
@@ -1604,6 +1614,7 @@ class _Simulation:
             span = np.clip(np.minimum(we[neo], start + 27) - start, 0, None)
             e.day[neo] = start + np.floor(rng.random(len(neo)) * (span + 1)).astype(np.int64)
             e.cond[neo[late]] = c.fallback
+            self._principal_codes(e, neo[late])
         self._place_stays(e)
         self._avoid_stays(e)
         self._times(e)
@@ -1625,6 +1636,7 @@ class _Simulation:
         sel = np.flatnonzero(e.kind == INP)
         e.los = np.zeros(e.n, dtype=np.int64)
         e.proc = np.full(e.n, -1, dtype=np.int64)
+        e.stay_z = np.zeros(e.n)
         if not len(sel):
             return
         cond = e.cond[sel]
@@ -1656,7 +1668,9 @@ class _Simulation:
         e.med_type[sel] = mt
         # continuous lognormal LOS around the condition's relative LOS, then exact calibration per cell
         z = rng.standard_normal(len(sel))
+        e.stay_z[sel] = z
         raw = np.maximum(c.los[cond], 0.1) * np.exp(LOS_SIGMA * z - LOS_SIGMA**2 / 2)
+        raw *= np.asarray(SEVERITY_LOS)[self._chronic_severity(e, sel)]
         room = np.clip(p.we[e.person[sel]] - p.ws[e.person[sel]], 1, None)
         stays_of = np.bincount(e.person[sel], minlength=p.n)[e.person[sel]]
         bound = np.clip((room - (stays_of - 1)) // np.maximum(stays_of, 1), 1, MAX_LOS)
@@ -1794,8 +1808,9 @@ class _Simulation:
             [2 + rng.integers(0, 7, n), 30 + rng.integers(0, 211, n), 10 + rng.integers(0, 31, n)],
             10 + rng.integers(0, 51, n),
         )
-        end = np.minimum(begin + minutes * 60, day0 + 86_399)  # a visit ends on its day (never after a death)
         inp = e.kind == INP
+        begin = np.where(inp, begin, np.minimum(begin, day0 + 86_340))  # a visit lasts a minute at least
+        end = np.minimum(begin + minutes * 60, day0 + 86_399)  # a visit ends on its day (never after a death)
         dis_hour = _draw(cum, np.full(n, 6), rng.random(n))
         discharge = day0 + e.los * 86400 + np.maximum(dis_hour, 0) * 3600 + np.floor(rng.random(n) * 3600).astype(np.int64)
         death_time = day0 + e.los * 86400 + np.floor(rng.random(n) * 86400).astype(np.int64)
@@ -1852,35 +1867,44 @@ class _Simulation:
         e.cell = np.where(inp, 10 + e.scheme * 3 + e.level, e.kind * 2 + e.scheme)
 
     # ----------------------------------------------------------------------------------------
+    def _principal_codes(self, e: _Enc, rows: I64) -> None:
+        """The principal diagnosis (a row of the code book, −1 none) of the encounters ``rows``, drawn
+        from their conditions; a chronic visit keeps the person's own code of its condition."""
+        c = self.cond
+        if not len(e.code_row):
+            e.code_row = np.full(e.n, -1, dtype=np.int64)
+        rows = rows[e.cond[rows] >= 0]
+        e.code_row[rows] = _csr_pick(c.book_offsets, c.book_cum, e.cond[rows], self.rng.random(len(rows)))
+        chronic = rows[(e.chronic_pick[rows] >= 0) & (e.kind[rows] == CHR)]
+        e.code_row[chronic] = self.ch_code[e.chronic_pick[chronic]]
+
+    def _chronic_secondaries(self, e: _Enc, rows: I64) -> tuple[I64, I64]:
+        """The chronic conditions the encounters ``rows`` may list beside their own (the person's first
+        four but the one treated): (encounter, index into the person's chronic conditions) pairs."""
+        seg, pos = _segments(np.minimum(self.ch_count[e.person[rows]], 4))
+        enc = rows[seg]
+        ch_idx = self.ch_offsets[e.person[enc]] + pos
+        cond2 = self.ch_cond[ch_idx] if len(ch_idx) else np.zeros(0, dtype=np.int64)
+        keep = cond2 != e.cond[enc]
+        return enc[keep], ch_idx[keep]
+
     def _diagnoses(self, e: _Enc) -> _Diag:
         """Principal and secondary diagnoses; the chronic conditions each encounter lists."""
         c, p, rng = self.cond, self.p, self.rng
         n = e.n
-        has_dx = e.cond >= 0
-        code_row = np.full(n, -1, dtype=np.int64)
-        rows = np.flatnonzero(has_dx)
-        code_row[rows] = _csr_pick(c.book_offsets, c.book_cum, e.cond[rows], rng.random(len(rows)))
-        # a chronic condition keeps the person's own code
-        chr_rows = np.flatnonzero((e.chronic_pick >= 0) & (e.kind == CHR))
-        code_row[chr_rows] = self.ch_code[e.chronic_pick[chr_rows]]
+        code_row = e.code_row
         # secondary chronic conditions: every other one for chronic visits and stays (at most 4), some at visits
-        cnt = self.ch_count[e.person]
-        seg, pos = _segments(np.minimum(cnt, 4))
-        ch_idx = self.ch_offsets[e.person[seg]] + pos
-        cond2 = self.ch_cond[ch_idx] if len(ch_idx) else np.zeros(0, dtype=np.int64)
-        keep = cond2 != e.cond[seg]
+        seg, ch_idx = self._chronic_secondaries(e, np.arange(n))
         kind = e.kind[seg]
-        keep &= np.where(kind == OUT, rng.random(len(seg)) < 0.3, kind != PHA)
+        keep = np.where(kind == OUT, rng.random(len(seg)) < 0.3, kind != PHA)
         keep &= np.isin(kind, (OUT, CHR, INP))
         sec_enc, sec_ch = seg[keep], ch_idx[keep]
         # comorbidities of stays: Poisson by age band, drawn with replacement then de-duplicated
         lam = np.array([0.2, 0.3, 0.3, 0.6, 1.2, 1.8, 2.4])
         inp = np.flatnonzero(e.kind == INP)
-        k = rng.poisson(lam[p.band[e.person[inp]]])
-        proc_code = np.array([pr.proc.code for pr in self.cat.pools.procs] + [""])
-        pc = proc_code[e.proc]
-        z_chemo = (e.kind == INP) & (pc == dx.P_CHEMO.code)
-        z_radio = (e.kind == INP) & (pc == dx.P_RADIO.code)
+        sicker = np.exp(COMORBIDITY_LOS * e.stay_z[inp] - COMORBIDITY_LOS**2 / 2)  # longer stays list more
+        k = rng.poisson(lam[p.band[e.person[inp]]] * sicker)
+        z_chemo, z_radio = self._courses(e.proc, e.kind == INP)
         # at most six secondary diagnoses: a course (Z51) lists its cancer first, then chronic conditions
         room = np.clip(6 - np.bincount(sec_enc, minlength=n)[inp] - (z_chemo | z_radio)[inp], 0, None)
         k = np.minimum(k, room)
@@ -1893,12 +1917,29 @@ class _Simulation:
         # chemotherapy and radiotherapy courses: Z51 principal, the cancer first among the secondary ones
         return _Diag(code_row, sec_enc, sec_ch, como_enc, como, z_chemo, z_radio)
 
+    def _courses(self, proc: I64, stay: B) -> tuple[B, B]:
+        """Which stays are chemotherapy and which radiotherapy courses (by their procedure)."""
+        code = np.array([pr.proc.code for pr in self.cat.pools.procs] + [""])[proc]
+        return stay & (code == dx.P_CHEMO.code), stay & (code == dx.P_RADIO.code)
+
+    def _chronic_severity(self, e: _Enc, stays: I64) -> I64:
+        """What the chronic conditions each of ``stays`` will list count as beside its principal
+        diagnosis (0 none, 1 CC, 2 MCC), known before its length is drawn (comorbidities come later)."""
+        c = self.cond
+        stay = np.zeros(e.n, dtype=np.bool_)
+        stay[stays] = True
+        principal = _principal_rows(e.code_row, *self._courses(e.proc, stay), c.book_code.len())
+        enc, ch_idx = self._chronic_secondaries(e, stays)
+        severity = np.zeros(e.n, dtype=np.int64)
+        np.maximum.at(severity, enc, c.severity[principal[enc], self.ch_code[ch_idx]])
+        return severity[stays]
+
     def _severity(self, e: _Enc, d: _Diag) -> None:
         """Stays whose secondary diagnoses count as a CC or an MCC cost more (:data:`SEVERITY_COST`),
         the others of their cell less: each cell's mean target is kept."""
         c = self.cond
         n_book = c.book_code.len()
-        principal = _principal_rows(d, n_book)
+        principal = _principal_rows(d.code_row, d.z_chemo, d.z_radio, n_book)
         z = np.flatnonzero(d.z_chemo | d.z_radio)  # a course's cancer is its first secondary diagnosis
         enc = np.concatenate([d.sec_enc, d.como_enc, z])
         secondary = np.concatenate([self.ch_code[d.sec_ch], n_book + d.como, d.code_row[z]])
@@ -2114,7 +2155,7 @@ class _Enc:
     """The encounters of the chunk as parallel arrays (filled in stage by stage)."""
 
     _ARRAYS = ("person", "kind", "scheme", "level", "cond", "med_type", "inst", "chronic_pick", "tcm", "profile",
-               "los", "proc", "day", "terminal", "begin", "end", "icu", "target", "cell", "surgery_day")  # fmt: skip
+               "los", "stay_z", "code_row", "proc", "day", "terminal", "begin", "end", "icu", "target", "cell", "surgery_day")  # fmt: skip
 
     def __init__(self, person: I64, kind: I64, scheme: I64) -> None:
         self.person, self.kind, self.scheme = person, kind, scheme
@@ -2126,6 +2167,8 @@ class _Enc:
         self.tcm = np.zeros(0, dtype=np.bool_)
         self.profile = np.zeros(0, dtype=np.int64)
         self.los = np.zeros(0, dtype=np.int64)
+        self.stay_z = np.zeros(0)
+        self.code_row = np.zeros(0, dtype=np.int64)
         self.proc = np.zeros(0, dtype=np.int64)
         self.day = np.zeros(0, dtype=np.int64)
         self.terminal = np.zeros(0, dtype=np.bool_)
@@ -2804,11 +2847,11 @@ def _empty_tables() -> dict[str, pl.DataFrame]:
     return {name: pl.DataFrame(schema=polars_schema(TABLES[name])) for name in CARE_TABLES}
 
 
-def _principal_rows(d: _Diag, n_book: int) -> I64:
+def _principal_rows(code_row: I64, z_chemo: B, z_radio: B, n_book: int) -> I64:
     """Each encounter's principal diagnosis as a row of the code book, then Z51 chemotherapy (n_book),
     Z51 radiotherapy (n_book + 1) and none (n_book + 2)."""
-    principal = np.where(d.code_row >= 0, d.code_row, n_book + 2)
-    return np.where(d.z_chemo, n_book, np.where(d.z_radio, n_book + 1, principal))
+    principal = np.where(code_row >= 0, code_row, n_book + 2)
+    return np.where(z_chemo, n_book, np.where(z_radio, n_book + 1, principal))
 
 
 def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> dict[str, pl.DataFrame]:
@@ -2841,7 +2884,7 @@ def _assemble(sim: _Simulation, e: _Enc, d: _Diag, o: _Oprn, lines: _Lines) -> d
     n_book = c.book_code.len()
     book_code = pl.concat([c.book_code, pl.Series([c.z51[0], c.z51_radio[0], ""], dtype=pl.String)], rechunk=True)
     book_name = pl.concat([c.book_name, pl.Series([c.z51[1], c.z51_radio[1], ""], dtype=pl.String)], rechunk=True)
-    principal = _principal_rows(d, n_book)
+    principal = _principal_rows(d.code_row, d.z_chemo, d.z_radio, n_book)
     # beds: the chunk's ward of the department; numbered so that no bed holds two patients at once
     adm_bed = _beds(sim, e, dept)
     inp = e.kind == INP
