@@ -1354,7 +1354,7 @@ class _Simulation:
             return _empty_tables()
         self._places(enc)
         self._conditions(enc)
-        self._principal_codes(enc, np.arange(enc.n))
+        self._principal_codes(enc)
         self._dates(enc)
         self._costs(enc)
         diag = self._diagnoses(enc)
@@ -1867,12 +1867,13 @@ class _Simulation:
         e.cell = np.where(inp, 10 + e.scheme * 3 + e.level, e.kind * 2 + e.scheme)
 
     # ----------------------------------------------------------------------------------------
-    def _principal_codes(self, e: _Enc, rows: I64) -> None:
-        """The principal diagnosis (a row of the code book, −1 none) of the encounters ``rows``, drawn
-        from their conditions; a chronic visit keeps the person's own code of its condition."""
+    def _principal_codes(self, e: _Enc, rows: I64 | None = None) -> None:
+        """The principal diagnosis (a row of the code book, −1 none) of every encounter, or drawn again
+        for ``rows``, from their conditions; a chronic visit keeps the person's own code of its condition."""
         c = self.cond
-        if not len(e.code_row):
+        if rows is None:
             e.code_row = np.full(e.n, -1, dtype=np.int64)
+            rows = np.arange(e.n)
         rows = rows[e.cond[rows] >= 0]
         e.code_row[rows] = _csr_pick(c.book_offsets, c.book_cum, e.cond[rows], self.rng.random(len(rows)))
         chronic = rows[(e.chronic_pick[rows] >= 0) & (e.kind[rows] == CHR)]
