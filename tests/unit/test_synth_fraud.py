@@ -23,7 +23,16 @@ from yibao.supervision.audit import connect, register_frames
 from yibao.supervision.kb import default_kb
 from yibao.supervision.library import default_library, kind_module
 from yibao.synth.fraud import PATTERNS, _module, assignments, inject, outpatient_load
-from yibao.synth.fraud._base import INPATIENT, Serials, fee_amount, fee_amount_expr, product_prefix, visit_of
+from yibao.synth.fraud._base import (
+    INPATIENT,
+    Pending,
+    Serials,
+    fee_amount,
+    fee_amount_expr,
+    product_prefix,
+    update,
+    visit_of,
+)
 from yibao.synth.fraud._legitimate import _WEEKS, _Beds, _Care, _Person, _place, _Supplies
 from yibao.synth.fraud.check import VOCABULARY, check_labels
 from yibao.synth.fraud.sample import sample_region
@@ -132,6 +141,21 @@ def test_amounts_are_price_times_count_by_the_one_rounding_rule(data: dict[str, 
     expected = [round_div(p * c, 10**8) for p, c in fee.select("pric", "cnt").iter_rows()]
     assert fee.get_column("det_item_fee_sumamt").to_list() == expected
     assert fee.schema["pric"] == fee.schema["cnt"] == fee.schema["det_item_fee_sumamt"] == pl.Int64
+
+
+def test_changes_of_differing_columns_apply_each_row_as_named_however_late_a_column_first_appears() -> None:
+    # a moved line names its encounter and time only; a line cut in two (from the 151st on) also its count:
+    # the count column is first seen after the first hundred rows, which a frame's schema guess reads
+    fee = pl.DataFrame({"feedetl_sn": [f"F{i:03d}" for i in range(200)], "mdtrt_id": ["M0"] * 200, "cnt": [7] * 200})
+    changes = [{"feedetl_sn": f"F{i:03d}", "mdtrt_id": "M1"} for i in range(150)]
+    changes += [{"feedetl_sn": f"F{i:03d}", "mdtrt_id": "M2", "cnt": 3} for i in range(150, 200)]
+    direct = update(fee, changes, "feedetl_sn")
+    pending = Pending()
+    pending.add("fee_list_d", changes, "feedetl_sn")
+    deferred = pending.apply({"fee_list_d": fee})["fee_list_d"]
+    for out in (direct, deferred):
+        assert out.get_column("cnt").to_list() == [7] * 150 + [3] * 50
+        assert out.get_column("mdtrt_id").to_list() == ["M1"] * 150 + ["M2"] * 50
 
 
 def test_fee_amount_expression_matches_round_div_on_halves_and_negatives() -> None:

@@ -1123,9 +1123,23 @@ def chunked_as(column: pl.Series, like: pl.Series) -> pl.Series:
     return pl.concat([column.slice(s, n) for s, n in zip(starts, lengths, strict=True)], rechunk=False)
 
 
+Changes = pl.DataFrame | Sequence[Mapping[str, Any]]
+"""Changes to rows: a frame, or the rows as dicts, which need not all name the same columns (a column
+a row does not name is a null there: the value is left)."""
+
+
+def changes_frame(changes: Changes) -> pl.DataFrame:
+    """``changes`` as a frame, the columns those of all its rows (not of the first hundred only).
+
+    >>> changes_frame([{"k": "a"}] * 100 + [{"k": "b", "v": 9}]).tail(2).rows()
+    [('a', None), ('b', 9)]
+    """
+    return changes if isinstance(changes, pl.DataFrame) else pl.DataFrame(changes, infer_schema_length=None)
+
+
 def update(
     df: pl.DataFrame,
-    changes: pl.DataFrame,
+    changes: Changes,
     key: str | Sequence[str],
     index: tuple[str, pl.Series] | None = None,
 ) -> pl.DataFrame:
@@ -1138,6 +1152,7 @@ def update(
     >>> update(df, pl.DataFrame({"k": ["b"], "v": [9], "w": [None]}), "k").rows()
     [('a', 1, 'x'), ('b', 9, 'y')]
     """
+    changes = changes_frame(changes)
     if changes.height == 0:
         return df
     keys = [key] if isinstance(key, str) else list(key)
@@ -1180,10 +1195,10 @@ class Pending:
         self._changes: dict[tuple[str, tuple[str, ...]], list[pl.DataFrame]] = {}
         self._where = where
 
-    def add(self, table: str, changes: pl.DataFrame, key: str | Sequence[str]) -> None:
+    def add(self, table: str, changes: Changes, key: str | Sequence[str]) -> None:
         keys = (key,) if isinstance(key, str) else tuple(key)
-        if changes.height:
-            self._changes.setdefault((table, keys), []).append(changes)
+        if len(changes):
+            self._changes.setdefault((table, keys), []).append(changes_frame(changes))
 
     def apply(self, tables: Tables) -> Tables:
         out = dict(tables)
@@ -1197,11 +1212,9 @@ class Pending:
         return out
 
 
-def defer(
-    ctx: Context, tables: Tables, table: str, changes: pl.DataFrame, key: str | Sequence[str]
-) -> Tables:
+def defer(ctx: Context, tables: Tables, table: str, changes: Changes, key: str | Sequence[str]) -> Tables:
     """Record ``changes`` to ``table`` in ``ctx.pending`` (or apply them now when there is none)."""
-    if changes.height == 0:
+    if len(changes) == 0:
         return tables
     if ctx.pending is not None:
         ctx.pending.add(table, changes, key)

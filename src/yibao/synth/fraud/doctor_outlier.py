@@ -158,7 +158,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 )
     out = dict(tables)
     if fee_changes:
-        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", fee_changes, "feedetl_sn")
     return rows.added(out), lab.frame()
 
 

@@ -134,7 +134,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                         fixmedins_code=inst, drug_trac_codg=c, doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if fee_changes:
-        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", fee_changes, "feedetl_sn")
     if trace_changes:
-        out = defer(ctx, out, "drug_trac_d", pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
+        out = defer(ctx, out, "drug_trac_d", trace_changes, ["drug_trac_codg", "feedetl_sn"])
     return out, lab.frame()

@@ -153,18 +153,10 @@ def _ghost(
                         fixmedins_code=stay["fixmedins_code"], doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if fee_changes:
-        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", fee_changes, "feedetl_sn")
     if trace_changes:
-        out = defer(ctx, out, "drug_trac_d", pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
-    if stay_changes:
-        frame = pl.DataFrame(stay_changes)
-        if "adm_bed" in frame.columns:
-            frame = frame.with_columns(pl.col("adm_bed").fill_null(pl.lit(None)))
-            beds = frame.filter(pl.col("adm_bed").is_not_null()).select("mdtrt_id", "adm_bed")
-            out["mdtrt_d"] = update(tables["mdtrt_d"], frame.select("mdtrt_id", "endtime"), "mdtrt_id")
-            out["mdtrt_d"] = update(out["mdtrt_d"], beds, "mdtrt_id")
-        else:
-            out["mdtrt_d"] = update(tables["mdtrt_d"], frame, "mdtrt_id")
+        out = defer(ctx, out, "drug_trac_d", trace_changes, ["drug_trac_codg", "feedetl_sn"])
+    out["mdtrt_d"] = update(tables["mdtrt_d"], stay_changes, "mdtrt_id")  # adm_bed where a row names it
     return out, len(stay_changes)
 
 

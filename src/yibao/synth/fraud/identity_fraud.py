@@ -172,7 +172,7 @@ def _borrowed(rng: np.random.Generator, tables: Tables, ctx: Context, lab: Label
     if not mdtrt_changes:
         return tables
     out = dict(tables)
-    out["mdtrt_d"] = update(tables["mdtrt_d"], pl.DataFrame(mdtrt_changes), "mdtrt_id")
+    out["mdtrt_d"] = update(tables["mdtrt_d"], mdtrt_changes, "mdtrt_id")
     fee_all = tables["fee_list_d"]  # the moved encounters' lines go with them to the holder's card
     sorted_by = ctx.where.sorted_fee("mdtrt_id") if ctx.where is not None else None
     at = positions_with(fee_all, "mdtrt_id", pl.Series(list(moved), dtype=pl.String), sorted_by)

@@ -111,7 +111,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     changes += _new_equipment(rng, tables, ctx, lab, lv_of, {c["feedetl_sn"] for c in changes})
     out = dict(tables)
     if changes:
-        out = defer(ctx, out, "fee_list_d", pl.DataFrame(changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", changes, "feedetl_sn")
     return out, lab.frame()
 
 

@@ -166,7 +166,7 @@ def _fraud(
                     doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if fee_changes:
-        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", fee_changes, "feedetl_sn")
     return out, len(fee_changes) + n_early
 
 

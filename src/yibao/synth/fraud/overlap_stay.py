@@ -154,5 +154,5 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
             neg_done += 1
     out = rows.added(tables)
     if changes:
-        out["mdtrt_d"] = update(out["mdtrt_d"], pl.DataFrame(changes), "mdtrt_id")
+        out["mdtrt_d"] = update(out["mdtrt_d"], changes, "mdtrt_id")
     return out, lab.frame()

@@ -112,5 +112,5 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                         fixmedins_code=inst, doctor=r["bilg_dr_codg"])  # fmt: skip
     out = dict(tables)
     if changes:
-        out = defer(ctx, out, "fee_list_d", pl.DataFrame(changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", changes, "feedetl_sn")
     return out, lab.frame()

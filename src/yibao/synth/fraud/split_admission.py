@@ -202,10 +202,10 @@ def _split(
                     doctor=stay["atddr_no"])  # fmt: skip
     out = dict(tables)
     if fee_changes:
-        out = defer(ctx, out, "fee_list_d", pl.DataFrame(fee_changes), "feedetl_sn")
+        out = defer(ctx, out, "fee_list_d", fee_changes, "feedetl_sn")
     if trace_changes:
-        out = defer(ctx, out, "drug_trac_d", pl.DataFrame(trace_changes), ["drug_trac_codg", "feedetl_sn"])
-    out["mdtrt_d"] = update(tables["mdtrt_d"], pl.DataFrame(stay_changes), "mdtrt_id")
+        out = defer(ctx, out, "drug_trac_d", trace_changes, ["drug_trac_codg", "feedetl_sn"])
+    out["mdtrt_d"] = update(tables["mdtrt_d"], stay_changes, "mdtrt_id")
     moved = [m for m in ids if m in oprn_by]
     if moved:
         out["setl_list_oprn_d"] = tables["setl_list_oprn_d"].filter(~pl.col("mdtrt_id").is_in(moved))
