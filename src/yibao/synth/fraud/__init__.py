@@ -151,6 +151,7 @@ from yibao.synth.fraud._base import (
     encounter_view,
     forget_views,
     labels_frame,
+    of_region,
 )
 from yibao.synth.fraud._legitimate import keep_legitimate_care
 from yibao.synth.fraud.check import check_labels
@@ -234,7 +235,7 @@ def inject(
     )
     book = _price_book(tables, catalog, year, where_is)
     serials = Serials.injected(chunk)
-    staff = Staffing(tables)
+    staff = of_region("staffing", (tables.get("dept_b"), tables.get("medstaff_b")), lambda: Staffing(tables))
     kinds = (
         tables["mdtrt_d"]
         .select(pl.col("med_type").replace_strict(VISIT, default="").alias("k"))
@@ -322,16 +323,10 @@ class Assignment:
     across chunks use it."""
 
 
-_PLAN: list[tuple[float, list[pl.DataFrame | None], dict[str, Assignment]]] = []
-
-
 def _region_plan(tables: dict[str, pl.DataFrame], rate: float) -> dict[str, Assignment]:
-    """:func:`assignments`, kept for the next chunk of the same region (a worker is given the institution
-    tables once, so its chunks hand over the same frames): 0.04 CPU-s a chunk."""
-    frames = [tables.get(t) for t in ("fixmedins_b", "medstaff_b", "dept_b")]
-    if not (_PLAN and _PLAN[0][0] == rate and all(a is b for a, b in zip(_PLAN[0][1], frames, strict=True))):
-        _PLAN[:] = [(rate, frames, assignments(tables, rate))]
-    return _PLAN[0][2]
+    """:func:`assignments`, kept for the next chunk of the same region: 0.04 CPU-s a chunk."""
+    frames = tuple(tables.get(t) for t in ("fixmedins_b", "medstaff_b", "dept_b"))
+    return of_region(f"plan at {rate!r}", frames, lambda: assignments(tables, rate))
 
 
 def assignments(tables: dict[str, pl.DataFrame], rate: float) -> dict[str, Assignment]:

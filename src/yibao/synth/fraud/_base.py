@@ -18,10 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import polars as pl
@@ -1310,6 +1310,27 @@ def context_line(
 # ---------------------------------------------------------------------------------------------
 
 
+T = TypeVar("T")
+
+_OF_REGION: dict[str, tuple[tuple[Any, ...], Any]] = {}
+
+
+def of_region(name: str, inputs: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """``build()``, kept for the next chunk while ``inputs`` are the same objects (by identity): a worker
+    is handed the region's institution tables once, so its chunks share what is made of them, whose
+    cost grows with the region (at 10,000,000 persons, 5,400 institutions and their staff) and not
+    with the chunk.
+
+    >>> frame = pl.DataFrame({"n": [1]})
+    >>> of_region("doc", (frame,), lambda: [1]) is of_region("doc", (frame,), lambda: [2])
+    True
+    """
+    kept = _OF_REGION.get(name)
+    if kept is None or len(kept[0]) != len(inputs) or any(a is not b for a, b in zip(kept[0], inputs, strict=True)):
+        kept = _OF_REGION[name] = (inputs, build())
+    return kept[1]
+
+
 def _caty(code: str) -> str:
     """The two-digit 科别 of a department code: ``A03.04`` (心血管内科) → ``03`` (内科); ``03`` → ``03``."""
     return code.removeprefix("A").split(".", 1)[0]
@@ -1669,10 +1690,10 @@ def institutions_of(
 
 def levels(tables: Tables) -> dict[str, str]:
     """fixmedins_code → coarse level ("3" / "2" / "1"; pharmacies and clinics without a level are "1")."""
-    return {
-        c: codes.coarse_hosp_lv(lv or None)
-        for c, lv in tables["fixmedins_b"].select("fixmedins_code", "hosp_lv").iter_rows()
-    }
+    inst = tables["fixmedins_b"]
+    return of_region("levels", (inst,), lambda: {
+        c: codes.coarse_hosp_lv(lv or None) for c, lv in inst.select("fixmedins_code", "hosp_lv").iter_rows()
+    })  # fmt: skip
 
 
 def plain(item: CatalogItem) -> bool:

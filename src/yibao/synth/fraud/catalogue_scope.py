@@ -49,6 +49,7 @@ from yibao.synth.fraud._base import (
     context_line,
     institutions_of,
     levels,
+    of_region,
     restriction_ok,
 )
 
@@ -125,26 +126,51 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     return rows.added(tables), lab.frame()
 
 
+class _Wards:
+    """Who may and who may not order what, at every hospital of the region (built once a region,
+    :func:`of_region`): each department's 科别, each hospital's doctors by department, and for an item,
+    the hospitals with a department that may not order it (``wards``)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.caty = {(i, d): caty_code(c) for i, d, c in tables["dept_b"].select("fixmedins_code", "dept_codg", "caty").iter_rows()
+                     if c}  # fmt: skip
+        self.doctors: dict[str, dict[str, list[str]]] = {}  # institution → department → doctors
+        for code, typ, inst, dept in (
+            tables["medstaff_b"].select("staff_codg", "staff_type", "fixmedins_code", "dept_codg").sort("staff_codg").iter_rows()
+        ):  # fmt: skip
+            if typ == "1" and (inst, dept) in self.caty:
+                self.doctors.setdefault(inst, {}).setdefault(dept, []).append(code)
+        self._wards: dict[tuple[tuple[str, ...], tuple[str, ...]], list[tuple[str, list[str], list[str]]]] = {}
+
+    def wards(self, allowed: tuple[str, ...], prefer: tuple[str, ...]) -> list[tuple[str, list[str], list[str]]]:
+        """(hospital, the departments that may order, those that may not — ``prefer``'s 科别 first), for
+        every hospital (in code order) with a department that may not order an item ``allowed`` to
+        order."""
+        key = (allowed, prefer)
+        if key not in self._wards:
+            out = []
+            for inst in sorted(self.doctors):
+                here = self.doctors[inst]
+                ok = [d for d in here if any(caty_covers(a, self.caty[inst, d]) for a in allowed)]
+                wrong = [d for d in here if d not in ok and not self.caty[inst, d].startswith(NOT_ORDERING)]
+                if wrong:
+                    out.append((inst, ok, sorted(wrong, key=lambda d: _rank(prefer, self.caty[inst, d]))))
+            self._wards[key] = out
+        return self._wards[key]
+
+
 def _departments(rng: np.random.Generator, tables: Tables, ctx: Context, rows: Rows, lab: Labels, n_bad: int,
                  n_consult: int) -> None:  # fmt: skip
     """The department variant (``n_bad`` cases at the bad hospitals) and its consultation look-alike
     (``n_consult`` at any hospital with both departments)."""
     depts = default_kb().depts
     orders = [o for o in k.DEPT_ORDERS if o[0] in depts and ctx.has(o[0])]
-    staff = tables.get("medstaff_b")
-    if not orders or staff is None or "dept_b" not in tables:
+    if not orders or tables.get("medstaff_b") is None or "dept_b" not in tables:
         return
-    caty = {(i, d): caty_code(c) for i, d, c in tables["dept_b"].select("fixmedins_code", "dept_codg", "caty").iter_rows()
-            if c}  # fmt: skip
-    doctors: dict[str, dict[str, list[str]]] = {}  # institution → department → doctors
-    for code, typ, inst, dept in (
-        staff.select("staff_codg", "staff_type", "fixmedins_code", "dept_codg").sort("staff_codg").iter_rows()
-    ):
-        if typ == "1" and (inst, dept) in caty:
-            doctors.setdefault(inst, {}).setdefault(dept, []).append(code)
+    here = of_region("wards", (tables["dept_b"], tables["medstaff_b"]), lambda: _Wards(tables))
+    caty, doctors = here.caty, here.doctors
     lv = levels(tables)
     bad = {c for c, _, _ in institutions_of(tables, "1", among=ctx.institutions)}
-    hospitals = sorted(doctors)
     people = candidates(rng, tables, ctx, 3 * (n_bad + n_consult), min_age=45, max_age=85)
     cal = ctx.calendar(tables, people.get_column("psn_no").to_list())
     made = {"department": 0, "consultation": 0}
@@ -154,15 +180,15 @@ def _departments(rng: np.random.Generator, tables: Tables, ctx: Context, rows: R
             break
         code, dx0, prefer, most = orders[int(rng.integers(len(orders)))]
         allowed = depts[code]
+        fits: dict[str, bool] = {}  # the item's restrictions at each level, for this patient
         choices = []
-        for inst in (hospitals if variant == "consultation" else [h for h in hospitals if h in bad]):
-            if not restriction_ok(ctx, code, context_line(p["gend"], p["age"], lv[inst], "11", [dx0])):
+        for inst, ok, wrong in here.wards(tuple(allowed), tuple(prefer)):
+            if variant == "department" and inst not in bad:
                 continue
-            here = doctors[inst]
-            ok = [d for d in here if any(caty_covers(a, caty[inst, d]) for a in allowed)]
-            wrong = [d for d in here if d not in ok and not caty[inst, d].startswith(NOT_ORDERING)]
-            if wrong and (ok or variant == "department"):
-                choices.append((inst, ok, sorted(wrong, key=lambda d: _rank(prefer, caty[inst, d]))))
+            if lv[inst] not in fits:
+                fits[lv[inst]] = restriction_ok(ctx, code, context_line(p["gend"], p["age"], lv[inst], "11", [dx0]))
+            if fits[lv[inst]] and (ok or variant == "department"):
+                choices.append((inst, ok, wrong))
         if not choices:
             continue
         inst, ok, wrong = choices[int(rng.integers(len(choices)))]
