@@ -51,6 +51,31 @@ def _group(code: str) -> str:
     return code[1:5]
 
 
+COMMON = 0.005
+"""The drugs an institution swaps are among the common ones at its kind of institution (pharmacy,
+clinic): each at least this share of the prescription lines of the chunk's bad institutions of that
+kind. Chosen among them by :meth:`Context.rank`, not among the drugs one institution's lines show in
+one chunk, an institution swaps the same drugs in every chunk; and as its lines of them are a share
+of its lines, a region of ten times the persons has ten times the swapped lines (chosen among what a
+chunk shows, the drugs a small share of a large region's institution shows are the commonest ones)."""
+
+
+def _common(pairs: pl.DataFrame) -> dict[str, list[str]]:
+    """The common drugs (:data:`COMMON`) of each kind of institution, by code, from lines counted by
+    institution (``fixmedins_code``, ``kind``) and drug (``med_list_codg``, ``len``).
+
+    >>> pairs = pl.DataFrame({"kind": ["2", "2", "2"], "med_list_codg": ["A", "B", "A"], "len": [300, 1, 700]})
+    >>> _common(pairs)
+    {'2': ['A']}
+    """
+    by_kind = pairs.group_by("kind", "med_list_codg").agg(pl.col("len").sum())
+    shares = by_kind.with_columns((pl.col("len") / pl.col("len").sum().over("kind")).alias("share"))
+    out: dict[str, list[str]] = {}
+    for kind, code in shares.filter(pl.col("share") >= COMMON).sort("kind", "med_list_codg").select("kind", "med_list_codg").iter_rows():
+        out.setdefault(kind, []).append(code)
+    return out
+
+
 def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Tables, pl.DataFrame]:
     lab = Labels(ctx)
     if not ctx.institutions:
@@ -68,29 +93,36 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
     for it in drugs:
         if plain(it):
             by_group.setdefault(_group(it.med_list_codg), []).append(it.med_list_codg)
+
+    def dearer(code: str, lv: str) -> list[tuple[int, str]]:
+        cheap = ctx.prices.price(code, lv)
+        dear = [(ctx.prices.price(c, lv), c) for c in by_group.get(_group(code), []) if c != code]
+        return sorted((p, c) for p, c in dear if p >= cheap * 3 // 2)
+
+    kind_of = dict(tables["fixmedins_b"].select("fixmedins_code", "fixmedins_type").iter_rows())
     pairs = (
         fee.group_by("fixmedins_code", "med_list_codg")
         .len()
-        .filter(pl.col("len") >= 1)
+        .with_columns(pl.col("fixmedins_code").replace_strict(kind_of, default="").alias("kind"))
         .sort("fixmedins_code", "med_list_codg")
     )
+    common = _common(pairs)
     fee_changes: list[dict[str, Any]] = []
     trace_changes: list[dict[str, Any]] = []
     picks: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
     for inst in sorted(set(pairs.get_column("fixmedins_code").to_list())):
         lv = lv_of.get(inst, "1")
-        mine = pairs.filter(pl.col("fixmedins_code") == inst)
-        options = []
-        for code in mine.get_column("med_list_codg").to_list():
-            cheap = ctx.prices.price(code, lv)
-            dear = [(ctx.prices.price(c, lv), c) for c in by_group.get(_group(code), []) if c != code]
-            dear = [(p, c) for p, c in dear if p >= cheap * 3 // 2]
-            if dear:
-                options.append((code, cheap, sorted(dear)))
-        options.sort(key=lambda option: ctx.rank(inst, option[0]))  # the same few drugs in every chunk
-        for code, cheap, dear in options[: int(ctx.of_entity(inst).integers(1, 3))]:
+        here = set(pairs.filter(pl.col("fixmedins_code") == inst).get_column("med_list_codg").to_list())
+        habit = sorted((c for c in common.get(kind_of[inst], ()) if dearer(c, lv)), key=lambda c: ctx.rank(inst, c))
+        chosen = habit[: int(ctx.of_entity(inst).integers(1, 3))]
+        home = ctx.home_chunk(inst)
+        if home and not here.intersection(chosen):  # a small region's institution may lack them all
+            chosen = sorted((c for c in here if dearer(c, lv)), key=lambda c: ctx.rank(inst, c))[:1]
+        for code in (c for c in chosen if c in here):
             swap = ctx.of_entity(inst, code)  # the same dear drug and share all year
+            dear = dearer(code, lv)
             price, target = dear[int(swap.integers(len(dear)))]
+            cheap = ctx.prices.price(code, lv)
             lines = fee.filter((pl.col("fixmedins_code") == inst) & (pl.col("med_list_codg") == code)).sort(
                 "feedetl_sn"
             )
@@ -100,8 +132,7 @@ def apply(rng: np.random.Generator, tables: Tables, ctx: Context) -> tuple[Table
                 break
             # at least one line in the institution's home chunk (so a small region has the case); elsewhere
             # only the share, or a chunk's single line of the drug would be swapped in every chunk
-            least = 1 if ctx.home_chunk(inst) else 0
-            k = min(room, max(least, int(rng.binomial(lines.height, share))))
+            k = min(room, max(1 if home else 0, int(rng.binomial(lines.height, share))))
             if k == 0:
                 continue
             picked = lines[[int(i) for i in np.sort(rng.choice(lines.height, size=k, replace=False))]]
