@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from yibao.catalog.loader import default_catalog
+from yibao.catalog.model import Catalog
 from yibao.catalog.trace import validate_trace_code
 from yibao.codes import caty_code, caty_covers, coarse_hosp_lv
 from yibao.dataset.io import polars_schema
@@ -25,6 +26,7 @@ from yibao.supervision.library import default_library, kind_module
 from yibao.synth.fraud import PATTERNS, _module, assignments, inject, outpatient_load
 from yibao.synth.fraud._base import (
     INPATIENT,
+    Context,
     Pending,
     Serials,
     fee_amount,
@@ -493,6 +495,25 @@ def test_a_bad_actors_habit_is_one_case_with_one_price_over_the_chunks() -> None
             assert case.get_column("fixmedins_code").n_unique() == 1
             prices = {tuple(json.loads(p)[k] for k in keys) for p in case.get_column("params").unique().to_list()}
             assert len(prices) == 1, (pattern, prices)
+
+
+def test_an_institution_swaps_the_same_drugs_in_every_chunk() -> None:
+    # chosen among the drugs common at its kind of institution, not among the few one chunk of its lines
+    # shows (other drugs in every chunk, and in a large region the commonest ones); only in its home chunk
+    # may a drug of its own stand in, where it dispenses none of them
+    n = 6
+    dispensed: dict[str, set[str]] = {}
+    for chunk in range(n):
+        tables = sample_region(3 + chunk, persons=300, chunk=chunk)
+        _, lab = inject(np.random.default_rng([5, chunk, 3]), tables, rate=0.1, catalog=default_catalog(), year=YEAR,
+                        chunk=chunk, chunks=n)  # fmt: skip
+        ctx = Context("drug_swap", 0, "DS", chunk=chunk, year=YEAR, rate=0.1, catalog=Catalog(), chunks=n)
+        rows = lab.filter(pl.col("pattern") == "drug_swap")
+        for inst, params in rows.select("fixmedins_code", "params").unique().iter_rows():
+            if not ctx.home_chunk(inst):
+                dispensed.setdefault(inst, set()).add(json.loads(params)["dispensed"])
+    assert len(dispensed) >= 3
+    assert all(len(drugs) <= 2 for drugs in dispensed.values()), dispensed
 
 
 def test_bad_doctors_have_an_outpatient_practice() -> None:
