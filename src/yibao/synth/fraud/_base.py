@@ -1691,9 +1691,11 @@ def institutions_of(
 def levels(tables: Tables) -> dict[str, str]:
     """fixmedins_code → coarse level ("3" / "2" / "1"; pharmacies and clinics without a level are "1")."""
     inst = tables["fixmedins_b"]
-    return of_region("levels", (inst,), lambda: {
-        c: codes.coarse_hosp_lv(lv or None) for c, lv in inst.select("fixmedins_code", "hosp_lv").iter_rows()
-    })  # fmt: skip
+
+    def coarse() -> dict[str, str]:
+        return {c: codes.coarse_hosp_lv(lv or None) for c, lv in inst.select("fixmedins_code", "hosp_lv").iter_rows()}
+
+    return of_region("levels", (inst,), coarse)
 
 
 def plain(item: CatalogItem) -> bool:

@@ -167,8 +167,8 @@ def _departments(rng: np.random.Generator, tables: Tables, ctx: Context, rows: R
     orders = [o for o in k.DEPT_ORDERS if o[0] in depts and ctx.has(o[0])]
     if not orders or tables.get("medstaff_b") is None or "dept_b" not in tables:
         return
-    here = of_region("wards", (tables["dept_b"], tables["medstaff_b"]), lambda: _Wards(tables))
-    caty, doctors = here.caty, here.doctors
+    known = of_region("wards", (tables["dept_b"], tables["medstaff_b"]), lambda: _Wards(tables))
+    caty, doctors = known.caty, known.doctors
     lv = levels(tables)
     bad = {c for c, _, _ in institutions_of(tables, "1", among=ctx.institutions)}
     people = candidates(rng, tables, ctx, 3 * (n_bad + n_consult), min_age=45, max_age=85)
@@ -182,7 +182,7 @@ def _departments(rng: np.random.Generator, tables: Tables, ctx: Context, rows: R
         allowed = depts[code]
         fits: dict[str, bool] = {}  # the item's restrictions at each level, for this patient
         choices = []
-        for inst, ok, wrong in here.wards(tuple(allowed), tuple(prefer)):
+        for inst, ok, wrong in known.wards(tuple(allowed), tuple(prefer)):
             if variant == "department" and inst not in bad:
                 continue
             if lv[inst] not in fits:
