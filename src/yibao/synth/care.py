@@ -102,6 +102,7 @@ from yibao.dataset.schema import TABLES
 from yibao.drg import tables as drg_tables
 from yibao.supervision.kb import default_kb
 from yibao.synth import diagnoses as dx
+from yibao.synth.kept import of_region
 from yibao.synth.targets import TARGETS
 
 __all__ = ["BATCH_PERSONS", "CARE_TABLES", "CHRONIC_LEVEL", "COST_SIGMA", "LOS_SIGMA", "make_care"]
@@ -324,7 +325,8 @@ def make_care(
     if chunk < 0 or chunk > 9999:
         raise ValueError(f"chunk must be between 0 and 9999, got {chunk}")
     cat = _compiled(catalog, year)
-    reg = _Region.build(institutions)
+    frames = tuple(institutions.get(t) for t in ("fixmedins_b", "dept_b", "medstaff_b"))
+    reg = of_region("care: institutions", frames, lambda: _Region.build(institutions))
     counters = _Counters(serials=np.zeros(len(np.unique(cat.prefix)), dtype=np.int64))
     parts: dict[str, list[pl.DataFrame]] = {name: [] for name in CARE_TABLES}
     for start in range(0, max(persons.height, 1), BATCH_PERSONS):
@@ -1344,7 +1346,7 @@ class _Simulation:
         self.chunk = chunk
         self.cond = _Conditions.build()
         self.bounds = _age_classes(self.cond)
-        self.restricted = _Restricted.build(reg, cat)
+        self.restricted = of_region("care: restricted", (reg, cat), lambda: _Restricted.build(reg, cat))
 
     # ----------------------------------------------------------------------------------------
     def run(self) -> dict[str, pl.DataFrame]:
@@ -2258,7 +2260,7 @@ class _LineBuilder:
         self.long_rx = (e.kind == CHR) | ((e.kind != INP) & (e.cond >= 0) & chronic_condition[e.cond.clip(0)])
         self.n_items = len(self.cat.lv)
         self.allowed_table, self.context = self._allowed_table()
-        self.price_table = self._price_table()
+        self.price_table = of_region("care: prices", (self.sim.reg, self.cat), self._price_table)
         self.infusions = np.array([j for j in (self.item(IV_SERVICE), self.item("小儿头皮静脉输液")) if j >= 0], dtype=np.int64)
 
     # -- collecting --------------------------------------------------------------------------

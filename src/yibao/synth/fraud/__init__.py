@@ -151,10 +151,10 @@ from yibao.synth.fraud._base import (
     encounter_view,
     forget_views,
     labels_frame,
-    of_region,
 )
 from yibao.synth.fraud._legitimate import keep_legitimate_care
 from yibao.synth.fraud.check import check_labels
+from yibao.synth.kept import of_region
 
 __all__ = ["PATTERNS", "Assignment", "assignments", "check_labels", "inject", "outpatient_load"]
 

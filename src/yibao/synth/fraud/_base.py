@@ -18,10 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -39,6 +39,7 @@ from yibao.catalog.trace import (
 from yibao.dataset.io import polars_schema
 from yibao.dataset.schema import TABLES
 from yibao.money import round_div
+from yibao.synth.kept import of_region
 
 Tables = dict[str, pl.DataFrame]
 Params = Mapping[str, Any]
@@ -1308,27 +1309,6 @@ def context_line(
 # ---------------------------------------------------------------------------------------------
 # Building whole encounters
 # ---------------------------------------------------------------------------------------------
-
-
-T = TypeVar("T")
-
-_OF_REGION: dict[str, tuple[tuple[Any, ...], Any]] = {}
-
-
-def of_region(name: str, inputs: tuple[Any, ...], build: Callable[[], T]) -> T:
-    """``build()``, kept for the next chunk while ``inputs`` are the same objects (by identity): a worker
-    is handed the region's institution tables once, so its chunks share what is made of them, whose
-    cost grows with the region (at 10,000,000 persons, 5,400 institutions and their staff) and not
-    with the chunk.
-
-    >>> frame = pl.DataFrame({"n": [1]})
-    >>> of_region("doc", (frame,), lambda: [1]) is of_region("doc", (frame,), lambda: [2])
-    True
-    """
-    kept = _OF_REGION.get(name)
-    if kept is None or len(kept[0]) != len(inputs) or any(a is not b for a, b in zip(kept[0], inputs, strict=True)):
-        kept = _OF_REGION[name] = (inputs, build())
-    return kept[1]
 
 
 def _caty(code: str) -> str:

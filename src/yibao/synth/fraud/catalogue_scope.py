@@ -49,9 +49,9 @@ from yibao.synth.fraud._base import (
     context_line,
     institutions_of,
     levels,
-    of_region,
     restriction_ok,
 )
+from yibao.synth.kept import of_region
 
 PATTERN = "catalogue_scope"
 CODE = "CS"
