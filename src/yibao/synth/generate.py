@@ -528,7 +528,7 @@ def _unique_certnos(psn: pa.Table, taken: np.ndarray[Any, np.dtype[np.int64]]) -
         certno = population.certnos_from_keys(fixed).to_arrow().cast(pa.string())
         psn = psn.set_column(psn.schema.get_field_index("certno"), psn.schema.field("certno"), certno)
     fixed = np.sort(fixed)
-    return psn, np.insert(taken, np.searchsorted(taken, fixed), fixed)  # (a merge: 4× a sort of both)
+    return psn, np.insert(taken, np.searchsorted(taken, fixed), fixed)  # a merge: a quarter of sorting both
 
 
 def synthesize(

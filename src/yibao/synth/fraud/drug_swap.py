@@ -71,7 +71,8 @@ def _common(pairs: pl.DataFrame) -> dict[str, list[str]]:
     by_kind = pairs.group_by("kind", "med_list_codg").agg(pl.col("len").sum())
     shares = by_kind.with_columns((pl.col("len") / pl.col("len").sum().over("kind")).alias("share"))
     out: dict[str, list[str]] = {}
-    for kind, code in shares.filter(pl.col("share") >= COMMON).sort("kind", "med_list_codg").select("kind", "med_list_codg").iter_rows():
+    common = shares.filter(pl.col("share") >= COMMON).sort("kind", "med_list_codg")
+    for kind, code in common.select("kind", "med_list_codg").iter_rows():
         out.setdefault(kind, []).append(code)
     return out
 
